@@ -1,0 +1,152 @@
+/**
+ * Worker mode, wired together: data folder, lock, logs, identity, client, outbox, loop, signals.
+ * Returns an exit code; only main.ts exits.
+ */
+import { join } from 'node:path';
+import { BUILD_INFO } from './build-info.ts';
+import { resolveDataDir } from './data-dir.ts';
+import { ResultDelivery } from './delivery.ts';
+import { HiveClient } from './hive-client.ts';
+import { loadWorkerId } from './identity.ts';
+import { acquireLock } from './lock.ts';
+import { createLogger, type Logger, secretScrubber } from './log.ts';
+import { Outbox } from './outbox.ts';
+import { currentPlatform } from './protocol.ts';
+import type { Options, Settings } from './settings.ts';
+import { registerSignalHandlers } from './signals.ts';
+import type { TaskRegistry } from './task/define.ts';
+import { selfCommand } from './task/parent.ts';
+import { Worker } from './worker.ts';
+
+export const EXIT_FORCED = 130;
+
+export interface AppContext {
+  settings: Settings;
+  options: Options;
+  registry: TaskRegistry;
+  env: NodeJS.ProcessEnv;
+  installDir: string;
+  /** Exits the process now (second Ctrl+C): the outbox keeps what is unsent. */
+  forceExit: (code: number) => void;
+}
+
+export async function runWorker(app: AppContext): Promise<number> {
+  const { settings, registry } = app;
+  const dataDir = resolveDataDir(settings.dataDir, app.installDir, app.env);
+  const releaseLock = acquireLock(dataDir.path);
+  const logFile = join(dataDir.path, 'logs', 'worker.log');
+  const secrets = [settings.token].filter((secret) => secret !== '');
+  const log = createLogger({
+    level: settings.logLevel,
+    filePath: logFile,
+    secrets,
+    colorize: process.stdout.isTTY,
+  });
+  try {
+    const workerId = loadWorkerId(dataDir.path);
+    const version = BUILD_INFO.version;
+    const platform = currentPlatform();
+    printBanner(log, {
+      version,
+      settings,
+      workerId,
+      dataDir: `${dataDir.path} (${dataDir.why})`,
+      logFile,
+      registry,
+    });
+    const client = new HiveClient({
+      serverUrl: settings.serverUrl,
+      token: settings.token,
+      workerId,
+      userAgent: `hive-worker/${version} (${platform})`,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      requestTimeoutMs: settings.requestTimeoutMs,
+      maxErrorSleepMs: settings.maxErrorSleepMs,
+      tcpKeepAlive: settings.tcpKeepAlive,
+    });
+    const outbox = new Outbox({
+      dataDir: dataDir.path,
+      maxEntries: settings.outboxMax,
+      retentionMs: settings.resultRetentionMs,
+      log,
+    }).open();
+    const delivery = new ResultDelivery({
+      outbox,
+      client,
+      log,
+      errorSleepMs: settings.errorSleepMs,
+      maxErrorSleepMs: settings.maxErrorSleepMs,
+    });
+    const scrub = secretScrubber(secrets);
+    const worker = new Worker({
+      settings,
+      client,
+      outbox,
+      delivery,
+      registry,
+      childCommand: selfCommand(BUILD_INFO.isExecutable, settings.taskMaxHeapMb),
+      childEnv: childEnvironment(app.env),
+      scrub: (text) => scrub(text) as string,
+      log,
+      workerId,
+      version,
+      platform,
+      once: app.options.once,
+      onUpdateHint: async (hint) => {
+        log.info(hint, 'an update check was asked for; this build does not self-update yet');
+      },
+    });
+    const unregister = registerSignalHandlers({
+      drain: (signal) => {
+        log.info(`${signal}: finishing up (press Ctrl+C again to stop at once)`);
+        worker.stop();
+      },
+      force: (signal) => {
+        log.warn(`${signal} again: stopping now; unsent results stay in the outbox`);
+        releaseLock();
+        app.forceExit(EXIT_FORCED);
+      },
+    });
+    try {
+      await worker.run();
+    } finally {
+      unregister();
+      await client.close();
+    }
+    log.info(`stopped (${outbox.size} result(s) left in the outbox)`);
+    return 0;
+  } finally {
+    releaseLock();
+    log.flush();
+  }
+}
+
+/** Task processes get the worker's environment minus its secrets: they never talk to the server. */
+function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  delete copy.HIVE_TOKEN;
+  return copy;
+}
+
+function printBanner(
+  log: Logger,
+  facts: {
+    version: string;
+    settings: Settings;
+    workerId: string;
+    dataDir: string;
+    logFile: string;
+    registry: TaskRegistry;
+  },
+): void {
+  const { settings } = facts;
+  const lines = [
+    `hive-worker ${facts.version}`,
+    `  server     ${settings.serverUrl}${settings.token === '' ? '' : ' (with token)'}`,
+    `  worker id  ${facts.workerId}`,
+    `  data       ${facts.dataDir}`,
+    `  log file   ${facts.logFile}`,
+    `  tasks      ${Object.keys(facts.registry).join(', ')}`,
+  ];
+  log.info(lines.join('\n'));
+}

@@ -1,0 +1,77 @@
+/**
+ * Every sleep of the worker goes through here: jitter, exponential error backoff with a cap,
+ * and the server's Retry-After. Tests shrink the settings instead of waiting.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+
+export type Random = () => number;
+
+/** `ms` ± `fraction` (default 10 %), so a fleet started together does not poll in lockstep. */
+export function withJitter(ms: number, fraction = 0.1, random: Random = Math.random): number {
+  return Math.max(0, Math.round(ms * (1 - fraction + 2 * fraction * random())));
+}
+
+/**
+ * Exponential backoff with full jitter: after the n-th consecutive failure the delay is uniform
+ * in [0, min(cap, base·2^(n-1))]. `reset()` after a success starts over from `base`.
+ */
+export class ErrorBackoff {
+  readonly #baseMs: number;
+  readonly #capMs: number;
+  readonly #random: Random;
+  #failures = 0;
+
+  constructor(baseMs: number, capMs: number, random: Random = Math.random) {
+    this.#baseMs = baseMs;
+    this.#capMs = Math.max(baseMs, capMs);
+    this.#random = random;
+  }
+
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** The ceiling of the next delay (before jitter). */
+  ceilingMs(): number {
+    return Math.min(this.#capMs, this.#baseMs * 2 ** Math.min(this.#failures, 40));
+  }
+
+  /** Records a failure and returns how long to wait before trying again. */
+  nextDelayMs(): number {
+    const ceiling = this.ceilingMs();
+    this.#failures += 1;
+    return Math.round(ceiling * this.#random());
+  }
+
+  reset(): void {
+    this.#failures = 0;
+  }
+}
+
+/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds from `nowMs`, capped. */
+export function parseRetryAfter(
+  value: string | undefined,
+  capMs: number,
+  nowMs = Date.now(),
+): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  let ms: number | undefined;
+  if (/^\d+$/.test(text)) {
+    ms = Number(text) * 1000;
+  } else {
+    const at = Date.parse(text);
+    if (!Number.isNaN(at)) ms = Math.max(0, at - nowMs);
+  }
+  return ms === undefined ? undefined : Math.min(ms, capMs);
+}
+
+/** Sleeps `ms`; an abort ends the sleep early without throwing (the caller checks why). */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted === true) return;
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (error) {
+    if ((error as Error).name !== 'AbortError') throw error;
+  }
+}

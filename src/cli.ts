@@ -1,0 +1,81 @@
+/**
+ * Picks the mode from argv — help, version, task child, or worker — and returns an exit code.
+ * Exit codes: 0 done, 1 unexpected failure, 75 another worker holds the data folder,
+ * 78 bad configuration (EX_CONFIG), 130 forced stop.
+ */
+import { runWorker } from './app.ts';
+import { BUILD_INFO } from './build-info.ts';
+import { installDir } from './data-dir.ts';
+import { HiveError } from './errors.ts';
+import { ConfigError, helpText, loadSettings } from './settings.ts';
+import { flushStdio, runTaskChild } from './task/child.ts';
+import type { TaskRegistry } from './task/define.ts';
+import { TASK_CHILD_FLAG } from './task/ipc.ts';
+
+export const EXIT_CONFIG = 78;
+export const EXIT_LOCKED = 75;
+
+export interface CliIo {
+  argv: readonly string[];
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  exit: (code: number) => void;
+}
+
+export async function runCli(registry: TaskRegistry, io: CliIo): Promise<number> {
+  if (io.argv[0] === TASK_CHILD_FLAG) {
+    // A task child: nothing but IPC. If the worker goes away, so does the task.
+    process.on('disconnect', () => io.exit(0));
+    await runTaskChild(registry);
+    await flushStdio();
+    io.exit(0); // the result is sent: handles a task left open must not keep its process alive
+    return 0;
+  }
+  const install = installDir(BUILD_INFO.isExecutable);
+  try {
+    const { settings, options } = loadSettings({ argv: io.argv, env: io.env, installDir: install });
+    if (options.help) {
+      io.stdout(`${helpText(BUILD_INFO.version)}\n`);
+      return 0;
+    }
+    if (options.version) {
+      io.stdout(`${BUILD_INFO.version}\n`);
+      return 0;
+    }
+    return await runWorker({
+      settings,
+      options,
+      registry,
+      env: io.env,
+      installDir: install,
+      forceExit: io.exit,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(
+        `hive-worker: bad configuration:\n${error.problems.map((line) => `  - ${line}`).join('\n')}\n`,
+      );
+      return EXIT_CONFIG;
+    }
+    if (error instanceof HiveError && (error.code === 'CONFIG' || error.code === 'LOCKED')) {
+      io.stderr(`hive-worker: ${error.message}\n`);
+      return error.code === 'LOCKED' ? EXIT_LOCKED : EXIT_CONFIG;
+    }
+    io.stderr(`hive-worker: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+/** Runs the CLI on this process's argv and streams, and sets its exit code. */
+export function runMain(registry: TaskRegistry): void {
+  void runCli(registry, {
+    argv: process.argv.slice(2),
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    exit: (code) => process.exit(code),
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}

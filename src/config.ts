@@ -1,0 +1,71 @@
+/**
+ * What users edit. Every value here is a default: `worker.config.json` beside the executable,
+ * `HIVE_<NAME>` environment variables and `--kebab-name` flags override it, in that order
+ * (see src/settings.ts and `worker --help`). Durations are in seconds.
+ */
+import { echo } from '../tasks/echo.ts';
+import { sleep } from '../tasks/sleep.ts';
+import type { TaskRegistry } from './task/define.ts';
+
+/** This build's version; equal to package.json's (a test checks). `npm run build -- --version X` builds as X. */
+export const WORKER_VERSION = '1.0.0';
+
+/** Root of the Hive API; every protocol path is resolved against it. */
+export const SERVER_URL = 'http://127.0.0.1:8080/api/';
+
+/** Task type → task. Add a task: write tasks/<name>.ts, import it here, add it to this object. */
+export const TASK_REGISTRY = { echo, sleep } satisfies TaskRegistry;
+
+/** Seconds to wait before polling again when the server has no task (± 10 % jitter). @default 5 */
+export const NO_TASK_SLEEP = 5;
+
+/** Seconds to wait after the first error; doubles per further error (full jitter) up to MAX_ERROR_SLEEP. @default 5 */
+export const TIME_ERROR_SLEEP = 5;
+
+/** Cap, in seconds, of the error backoff and of a server's `Retry-After`. @default 300 */
+export const MAX_ERROR_SLEEP = 300;
+
+/** Long poll: seconds the server may hold a claim until a task arrives; 0 = classic polling. @default 25 */
+export const WAIT_SEC = 25;
+
+/** Bearer token sent to the server; empty = none. Never logged. @default "" */
+export const TOKEN = '';
+
+/** Seconds a task may run when neither the server nor the task sets a timeout. @default 600 */
+export const TASK_TIMEOUT = 600;
+
+/** Seconds between asking a task to stop (abort) and killing its process. @default 5 */
+export const KILL_GRACE = 5;
+
+/** Seconds a running task may finish in after Ctrl+C / SIGTERM before it is stopped. @default 30 */
+export const SHUTDOWN_GRACE = 30;
+
+/** Heap limit of a task process, in MB; 0 = Node's default. A task that leaks past it fails (CRASHED). @default 0 */
+export const TASK_MAX_HEAP = 0;
+
+/** Largest task output, in bytes of JSON, that is reported; larger ones are `failed`. @default 8388608 */
+export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
+
+/** Seconds to wait for a TCP connection to the server. @default 10 */
+export const CONNECT_TIMEOUT = 10;
+
+/** Seconds of silence from the server (headers or body) before a request fails. @default 30 */
+export const REQUEST_TIMEOUT = 30;
+
+/** TCP keep-alive on connections to the server; turn off under Wine. @default true */
+export const TCP_KEEPALIVE = true;
+
+/** Where the worker keeps its id, outbox, logs and lock; empty = `data/` beside the executable. @default "" */
+export const DATA_DIR = '';
+
+/** Log level: trace, debug, info, warn, error, fatal. @default "info" */
+export const LOG_LEVEL = 'info';
+
+/** Seconds a finished task's result is kept to answer a re-delivery without running again. @default 86400 */
+export const RESULT_RETENTION = 86_400;
+
+/** Most results waiting in the outbox; when full the worker stops claiming until some are sent. @default 1000 */
+export const OUTBOX_MAX = 1000;
+
+/** Seconds between checks for a new release. @default 3600 */
+export const UPDATE_CHECK_INTERVAL = 3600;

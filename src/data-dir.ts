@@ -1,0 +1,65 @@
+/**
+ * Where the worker keeps its data: DATA_DIR when set; otherwise `data/` beside the executable,
+ * and when that is not writable (Program Files, a read-only share) a per-user folder.
+ */
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { HiveError } from './errors.ts';
+
+export interface DataDirChoice {
+  path: string;
+  /** Why this folder: said in the banner. */
+  why: string;
+}
+
+/** The folder the executable lives in (the repo when running from source). */
+export function installDir(isExecutable: boolean): string {
+  return isExecutable ? dirname(process.execPath) : process.cwd();
+}
+
+export function resolveDataDir(
+  configured: string,
+  install: string,
+  env: Readonly<Record<string, string | undefined>>,
+): DataDirChoice {
+  if (configured !== '') {
+    const path = resolve(install, configured);
+    const problem = writableProblem(path);
+    if (problem !== undefined) {
+      throw new HiveError(
+        'CONFIG',
+        `Expected DATA_DIR to be a writable folder, got ${JSON.stringify(configured)}: ${problem}`,
+      );
+    }
+    return { path, why: 'DATA_DIR' };
+  }
+  const beside = join(install, 'data');
+  if (writableProblem(beside) === undefined) return { path: beside, why: 'beside the executable' };
+  const perUser = perUserDir(env);
+  const problem = writableProblem(perUser);
+  if (problem !== undefined) {
+    throw new HiveError(
+      'CONFIG',
+      `No writable data folder: neither ${beside} nor ${perUser} (${problem}); set DATA_DIR`,
+    );
+  }
+  return { path: perUser, why: `${beside} is not writable` };
+}
+
+function perUserDir(env: Readonly<Record<string, string | undefined>>): string {
+  if (process.platform === 'win32') {
+    return join(env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'HiveWorker');
+  }
+  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'hive-worker');
+}
+
+function writableProblem(path: string): string | undefined {
+  try {
+    mkdirSync(path, { recursive: true });
+    accessSync(path, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Heartbeats while a task runs (protocol section 2): every leaseSec/3 seconds, with the task's last
+ * progress. The server saying the task is no longer ours cancels it; a lost beat does not.
+ */
+import { sleep } from './backoff.ts';
+import type { HiveClient } from './hive-client.ts';
+import type { Logger } from './log.ts';
+import type { HeartbeatRequest } from './protocol.ts';
+
+/** Protocol: the lease when the task does not name one. */
+export const DEFAULT_LEASE_SEC = 60;
+
+export interface HeartbeatOptions {
+  client: HiveClient;
+  workerId: string;
+  taskId: string;
+  leaseSec: number;
+  progress: () => HeartbeatRequest['progress'];
+  /** Called once when the server cancels the task or no longer knows it. */
+  onCancel: (why: string) => void;
+  log: Logger;
+}
+
+/** Starts beating; the returned function stops it (and waits for a beat in flight). */
+export function startHeartbeats(options: HeartbeatOptions): () => Promise<void> {
+  const stop = new AbortController();
+  const loop = beat(options, stop.signal);
+  return async () => {
+    stop.abort();
+    await loop;
+  };
+}
+
+async function beat(options: HeartbeatOptions, stop: AbortSignal): Promise<void> {
+  let leaseSec = options.leaseSec;
+  while (!stop.aborted) {
+    await sleep((leaseSec * 1000) / 3, stop);
+    if (stop.aborted) return;
+    const progress = options.progress();
+    const body: HeartbeatRequest = {
+      workerId: options.workerId,
+      ...(progress === undefined ? {} : { progress }),
+    };
+    const answer = await options.client.sendHeartbeat(options.taskId, body, stop);
+    if (stop.aborted) return;
+    if (answer.kind === 'error') {
+      options.log.warn(`heartbeat not delivered (the task keeps running): ${answer.error.message}`);
+    } else if (answer.kind === 'gone') {
+      options.onCancel(`the server no longer holds the task for us (HTTP ${answer.status})`);
+      return;
+    } else if (answer.cancel) {
+      options.onCancel('the server cancelled the task');
+      return;
+    } else if (answer.leaseSec !== undefined) {
+      leaseSec = answer.leaseSec;
+    }
+  }
+}

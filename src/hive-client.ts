@@ -1,0 +1,315 @@
+/**
+ * The Hive API over undici: one method per endpoint, typed answers, no loop logic.
+ * Every answer is validated here (src/protocol.ts); callers never see wire JSON.
+ */
+import { Agent, type Dispatcher, request } from 'undici';
+import type { z } from 'zod';
+import { parseRetryAfter } from './backoff.ts';
+import { coerceError, HiveError } from './errors.ts';
+import {
+  ClaimAnswerSchema,
+  type ClaimRequest,
+  HeartbeatAnswerSchema,
+  type HeartbeatRequest,
+  type Release,
+  ReleaseSchema,
+  type ResultBody,
+  type Task,
+} from './protocol.ts';
+
+export interface ClientOptions {
+  serverUrl: string;
+  token: string;
+  workerId: string;
+  userAgent: string;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxErrorSleepMs: number;
+  tcpKeepAlive: boolean;
+  /** Replaces the default keep-alive Agent (a proxy agent, a test's). */
+  dispatcher?: Dispatcher;
+}
+
+/** Largest answer body read from the server; a task payload bigger than this is refused. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+export type ClaimOutcome =
+  | { kind: 'task'; task: Task; latestVersion: string | undefined }
+  | { kind: 'empty'; latestVersion: string | undefined }
+  | { kind: 'unauthorized'; status: number }
+  | { kind: 'upgrade-required' }
+  | { kind: 'throttled'; status: number; retryAfterMs: number | undefined }
+  | { kind: 'error'; error: HiveError };
+
+export type HeartbeatOutcome =
+  | { kind: 'ok'; leaseSec: number | undefined; cancel: boolean }
+  | { kind: 'gone'; status: number }
+  | { kind: 'error'; error: HiveError };
+
+export type ResultOutcome =
+  | { kind: 'accepted'; status: number }
+  | { kind: 'duplicate' }
+  | { kind: 'gone'; status: number; answer: string }
+  | { kind: 'refused'; status: number; answer: string }
+  | { kind: 'retry'; error: HiveError };
+
+export type ReleaseOutcome =
+  | { kind: 'release'; release: Release }
+  | { kind: 'none' }
+  | { kind: 'error'; error: HiveError };
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+export class HiveClient {
+  readonly #options: ClientOptions;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connect: { timeout: options.connectTimeoutMs, keepAlive: options.tcpKeepAlive },
+        headersTimeout: options.requestTimeoutMs,
+        bodyTimeout: options.requestTimeoutMs,
+      });
+  }
+
+  get dispatcher(): Dispatcher {
+    return this.#dispatcher;
+  }
+
+  /** `POST tasks/claim`. A long poll (waitSec > 0) gets that much longer to answer. */
+  async claimTask(body: ClaimRequest, signal?: AbortSignal): Promise<ClaimOutcome> {
+    let answer: Answer;
+    try {
+      answer = await this.#send('POST', 'tasks/claim', body, {
+        signal,
+        extraWaitMs: body.waitSec * 1000,
+      });
+    } catch (error) {
+      return { kind: 'error', error: asNetworkError(error, 'claim') };
+    }
+    const latestVersion = header(answer, 'x-hive-latest-version');
+    switch (answer.status) {
+      case 200: {
+        const parsed = parseAnswer(answer, ClaimAnswerSchema, 'claim');
+        return parsed instanceof HiveError
+          ? { kind: 'error', error: parsed }
+          : { kind: 'task', task: parsed.task, latestVersion };
+      }
+      case 204:
+        return { kind: 'empty', latestVersion };
+      case 401:
+      case 403:
+        return { kind: 'unauthorized', status: answer.status };
+      case 426:
+        return { kind: 'upgrade-required' };
+      case 429:
+      case 503:
+        return {
+          kind: 'throttled',
+          status: answer.status,
+          retryAfterMs: parseRetryAfter(
+            header(answer, 'retry-after'),
+            this.#options.maxErrorSleepMs,
+          ),
+        };
+      default:
+        return { kind: 'error', error: httpError(answer, 'claim') };
+    }
+  }
+
+  /** `POST tasks/{id}/heartbeat`. */
+  async sendHeartbeat(
+    taskId: string,
+    body: HeartbeatRequest,
+    signal?: AbortSignal,
+  ): Promise<HeartbeatOutcome> {
+    let answer: Answer;
+    try {
+      answer = await this.#send('POST', `tasks/${encodeURIComponent(taskId)}/heartbeat`, body, {
+        signal,
+      });
+    } catch (error) {
+      return { kind: 'error', error: asNetworkError(error, 'heartbeat') };
+    }
+    if (answer.status === 404 || answer.status === 409 || answer.status === 410) {
+      return { kind: 'gone', status: answer.status };
+    }
+    if (answer.status !== 200) return { kind: 'error', error: httpError(answer, 'heartbeat') };
+    const parsed = parseAnswer(answer, HeartbeatAnswerSchema, 'heartbeat');
+    return parsed instanceof HiveError
+      ? { kind: 'error', error: parsed }
+      : { kind: 'ok', leaseSec: parsed.leaseSec, cancel: parsed.cancel };
+  }
+
+  /** `POST tasks/{id}/result` with `Idempotency-Key: <resultId>`; the body is sent exactly as given. */
+  async sendResult(taskId: string, body: ResultBody, signal?: AbortSignal): Promise<ResultOutcome> {
+    let answer: Answer;
+    try {
+      answer = await this.#send('POST', `tasks/${encodeURIComponent(taskId)}/result`, body, {
+        signal,
+        headers: { 'idempotency-key': body.resultId },
+      });
+    } catch (error) {
+      return { kind: 'retry', error: asNetworkError(error, 'result') };
+    }
+    const { status } = answer;
+    if (status === 200 || status === 201 || status === 202) return { kind: 'accepted', status };
+    if (status === 409) return { kind: 'duplicate' };
+    if (status === 404 || status === 410)
+      return { kind: 'gone', status, answer: answer.text.slice(0, 2000) };
+    if (status >= 400 && status < 500)
+      return { kind: 'refused', status, answer: answer.text.slice(0, 2000) };
+    return { kind: 'retry', error: httpError(answer, 'result') };
+  }
+
+  /** `GET version?platform=…`: the newest release for this platform, if any. */
+  async getRelease(platform: string, signal?: AbortSignal): Promise<ReleaseOutcome> {
+    let answer: Answer;
+    try {
+      answer = await this.#send(
+        'GET',
+        `version?platform=${encodeURIComponent(platform)}`,
+        undefined,
+        { signal },
+      );
+    } catch (error) {
+      return { kind: 'error', error: asNetworkError(error, 'version') };
+    }
+    if (answer.status === 404) return { kind: 'none' };
+    if (answer.status !== 200) return { kind: 'error', error: httpError(answer, 'version') };
+    const parsed = parseAnswer(answer, ReleaseSchema, 'version');
+    return parsed instanceof HiveError
+      ? { kind: 'error', error: parsed }
+      : { kind: 'release', release: parsed };
+  }
+
+  /** Headers every request carries (protocol "Every request"). */
+  requestHeaders(): Record<string, string> {
+    const headers: Record<string, string> = {
+      'user-agent': this.#options.userAgent,
+      'x-hive-worker-id': this.#options.workerId,
+    };
+    if (this.#options.token !== '') headers.authorization = `Bearer ${this.#options.token}`;
+    return headers;
+  }
+
+  /** Resolves a path or URL against SERVER_URL (release URLs may be absolute or relative). */
+  resolve(path: string): URL {
+    return new URL(path, this.#options.serverUrl);
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    extra: {
+      signal?: AbortSignal | undefined;
+      extraWaitMs?: number;
+      headers?: Record<string, string>;
+    },
+  ): Promise<Answer> {
+    const headers = { ...this.requestHeaders(), ...extra.headers };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const timeoutMs = this.#options.requestTimeoutMs + (extra.extraWaitMs ?? 0);
+    const response = await request(this.resolve(path), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: this.#dispatcher,
+      signal: extra.signal,
+      headersTimeout: timeoutMs,
+      bodyTimeout: this.#options.requestTimeoutMs,
+    });
+    const declared = Number(response.headers['content-length'] ?? 0);
+    if (declared > MAX_ANSWER_BYTES) {
+      response.body.destroy();
+      throw new HiveError(
+        'BAD_ANSWER',
+        `answer of ${declared} bytes is over the ${MAX_ANSWER_BYTES}-byte limit`,
+      );
+    }
+    const text = await readLimited(response.body, MAX_ANSWER_BYTES);
+    return { status: response.statusCode, headers: response.headers, text };
+  }
+}
+
+async function readLimited(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  limit: number,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw new HiveError('BAD_ANSWER', `answer is over the ${limit}-byte limit`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function header(answer: Answer, name: string): string | undefined {
+  const value = answer.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function parseAnswer<S extends z.ZodType>(
+  answer: Answer,
+  schema: S,
+  what: string,
+): z.output<S> | HiveError {
+  let json: unknown;
+  try {
+    json = JSON.parse(answer.text);
+  } catch {
+    return new HiveError(
+      'BAD_ANSWER',
+      `${what} answer ${answer.status} is not JSON: ${snippet(answer.text)}`,
+    );
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
+  return new HiveError(
+    'BAD_ANSWER',
+    `${what} answer ${answer.status} is invalid${where}: ${issue?.message ?? ''}`,
+    {
+      details: snippet(answer.text),
+    },
+  );
+}
+
+function httpError(answer: Answer, what: string): HiveError {
+  return new HiveError('HTTP', `${what} answered HTTP ${answer.status}: ${snippet(answer.text)}`, {
+    details: { status: answer.status },
+  });
+}
+
+function asNetworkError(error: unknown, what: string): HiveError {
+  if (error instanceof HiveError) return error;
+  const cause = coerceError(error);
+  const code = (cause as { code?: unknown }).code;
+  const label = typeof code === 'string' ? `${code}: ` : '';
+  return new HiveError('NETWORK', `${what} failed: ${label}${cause.message}`, { cause });
+}
+
+function snippet(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat || '(empty)';
+}

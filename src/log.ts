@@ -1,0 +1,89 @@
+/**
+ * Logging with pino: human lines on the console, JSON lines in the data folder's log file.
+ * Secrets are handled here, in the logger's configuration, so no call site has to remember:
+ * known secret fields are redacted by path, and the token's text is scrubbed from every string.
+ */
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export interface LogOptions {
+  level: string;
+  /** JSON lines go here when set. */
+  filePath?: string | undefined;
+  /** Strings that must never reach a log (the bearer token, proxy passwords). */
+  secrets: readonly string[];
+  /** Colours on the console: only for an interactive terminal. */
+  colorize?: boolean;
+  /** Where the human lines go; defaults to stdout. */
+  consoleFd?: number;
+}
+
+const REDACTED = '[redacted]';
+const REDACT_PATHS = [
+  'token',
+  'authorization',
+  'headers.authorization',
+  'headers.Authorization',
+  '*.token',
+];
+
+export function createLogger(options: LogOptions): Logger {
+  const streams: pino.StreamEntry[] = [
+    {
+      level: options.level as pino.Level,
+      stream: pretty({
+        destination: options.consoleFd ?? 1,
+        sync: true,
+        colorize: options.colorize ?? false,
+        singleLine: true,
+        translateTime: 'SYS:HH:MM:ss',
+        ignore: 'pid,hostname',
+      }),
+    },
+  ];
+  if (options.filePath !== undefined) {
+    streams.push({
+      level: options.level as pino.Level,
+      stream: pino.destination({ dest: options.filePath, mkdir: true, sync: true }),
+    });
+  }
+  const scrub = secretScrubber(options.secrets);
+  return pino(
+    {
+      level: options.level,
+      base: undefined,
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map(scrub) as Parameters<typeof method>);
+        },
+      },
+    },
+    pino.multistream(streams),
+  );
+}
+
+/** Replaces every secret's text in strings, and in the string fields of plain objects and errors. */
+export function secretScrubber(secrets: readonly string[]): (value: unknown) => unknown {
+  const needles = secrets.filter((secret) => secret.length >= 4);
+  if (needles.length === 0) return (value) => value;
+  const scrubText = (text: string) =>
+    needles.reduce((acc, needle) => acc.replaceAll(needle, REDACTED), text);
+  const scrub = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') return scrubText(value);
+    if (depth > 4 || typeof value !== 'object' || value === null) return value;
+    if (value instanceof Error) {
+      const copy = new Error(scrubText(value.message));
+      copy.name = value.name;
+      copy.stack = value.stack === undefined ? undefined : scrubText(value.stack);
+      return Object.assign(copy, scrub({ ...value }, depth + 1));
+    }
+    if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, scrub(item, depth + 1)]),
+    );
+  };
+  return (value) => scrub(value, 0);
+}

@@ -1,0 +1,184 @@
+/**
+ * Results on disk until the server has them, and the once-per-task store.
+ *
+ * outbox/<resultId>.json   unsent results; removed only when the server answered 2xx or 409
+ * done/<task key>.json     every result produced, by task id, kept RESULT_RETENTION (once per task)
+ * rejected/<resultId>.json results the server refused, with its answer: kept, never deleted silently
+ * corrupt/                 unreadable files (a power cut mid-write), moved aside for a person to look at
+ *
+ * Every write is atomic (src/fs-atomic.ts), so a file is whole or absent whatever kills the process.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { coerceError } from './errors.ts';
+import { writeFileAtomic } from './fs-atomic.ts';
+import type { Logger } from './log.ts';
+import { type ResultBody, ResultBodySchema } from './protocol.ts';
+
+const EntrySchema = z.object({ taskId: z.string(), body: ResultBodySchema, storedAt: z.string() });
+export type OutboxEntry = z.infer<typeof EntrySchema>;
+
+export interface OutboxOptions {
+  dataDir: string;
+  maxEntries: number;
+  retentionMs: number;
+  log: Logger;
+  now?: () => number;
+}
+
+export class Outbox {
+  readonly #dirs: { outbox: string; done: string; rejected: string; corrupt: string };
+  readonly #options: OutboxOptions;
+  readonly #pending = new Map<string, OutboxEntry>();
+
+  constructor(options: OutboxOptions) {
+    this.#options = options;
+    const root = options.dataDir;
+    this.#dirs = {
+      outbox: join(root, 'outbox'),
+      done: join(root, 'done'),
+      rejected: join(root, 'rejected'),
+      corrupt: join(root, 'corrupt'),
+    };
+  }
+
+  /** Creates the folders, loads what is unsent, and prunes expired once-per-task entries. */
+  open(): this {
+    for (const dir of Object.values(this.#dirs)) mkdirSync(dir, { recursive: true });
+    for (const name of readdirSync(this.#dirs.outbox)) {
+      if (name.endsWith('.tmp')) {
+        rmSync(join(this.#dirs.outbox, name), { force: true }); // a write that never finished
+        continue;
+      }
+      const entry = this.#readEntry(join(this.#dirs.outbox, name));
+      if (entry !== undefined) this.#pending.set(entry.body.resultId, entry);
+    }
+    this.pruneDone();
+    return this;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  isFull(): boolean {
+    return this.#pending.size >= this.#options.maxEntries;
+  }
+
+  /** Unsent results, oldest first. */
+  pending(): OutboxEntry[] {
+    return [...this.#pending.values()].sort((a, b) => a.storedAt.localeCompare(b.storedAt));
+  }
+
+  /** Keeps a new result: in the outbox first (delivery), then in the once-per-task store. */
+  add(taskId: string, body: ResultBody): OutboxEntry {
+    const entry: OutboxEntry = { taskId, body, storedAt: new Date(this.#now()).toISOString() };
+    const text = JSON.stringify(entry);
+    writeFileAtomic(join(this.#dirs.outbox, fileName(body.resultId)), text);
+    this.#pending.set(body.resultId, entry);
+    writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), text);
+    return entry;
+  }
+
+  /** The result this worker already produced for a task, if within retention. */
+  storedResult(taskId: string): OutboxEntry | undefined {
+    const queued = [...this.#pending.values()].find((entry) => entry.taskId === taskId);
+    if (queued !== undefined) return queued;
+    const file = join(this.#dirs.done, taskKey(taskId));
+    const entry = this.#readEntry(file, { missingIsFine: true });
+    if (entry === undefined || entry.taskId !== taskId) return undefined;
+    return this.#isExpired(entry) ? undefined : entry;
+  }
+
+  /** Puts a stored result back in the outbox (a re-delivered task): the SAME body and resultId. */
+  requeue(entry: OutboxEntry): OutboxEntry {
+    if (!this.#pending.has(entry.body.resultId)) {
+      writeFileAtomic(
+        join(this.#dirs.outbox, fileName(entry.body.resultId)),
+        JSON.stringify(entry),
+      );
+      this.#pending.set(entry.body.resultId, entry);
+    }
+    return entry;
+  }
+
+  /** The server has it (2xx or 409). */
+  markDelivered(resultId: string): void {
+    this.#pending.delete(resultId);
+    rmSync(join(this.#dirs.outbox, fileName(resultId)), { force: true });
+  }
+
+  /** The server refused it: kept in rejected/ with the server's answer. */
+  markRejected(resultId: string, answer: { status: number; text: string }): string {
+    const entry = this.#pending.get(resultId);
+    const target = join(this.#dirs.rejected, fileName(resultId));
+    writeFileAtomic(
+      target,
+      JSON.stringify(
+        { ...entry, rejectedAt: new Date(this.#now()).toISOString(), answer },
+        null,
+        2,
+      ),
+    );
+    this.markDelivered(resultId);
+    return target;
+  }
+
+  /** Drops once-per-task entries older than the retention. */
+  pruneDone(): number {
+    let pruned = 0;
+    for (const name of readdirSync(this.#dirs.done)) {
+      const file = join(this.#dirs.done, name);
+      try {
+        if (this.#now() - statSync(file).mtimeMs > this.#options.retentionMs) {
+          rmSync(file, { force: true });
+          pruned += 1;
+        }
+      } catch {
+        // Gone meanwhile: nothing to prune.
+      }
+    }
+    return pruned;
+  }
+
+  #isExpired(entry: OutboxEntry): boolean {
+    return this.#now() - Date.parse(entry.storedAt) > this.#options.retentionMs;
+  }
+
+  #readEntry(file: string, { missingIsFine = false } = {}): OutboxEntry | undefined {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if (missingIsFine && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      return EntrySchema.parse(JSON.parse(text));
+    } catch (error) {
+      const aside = join(this.#dirs.corrupt, `${Date.now()}-${file.split(/[\\/]/).pop()}`);
+      renameSync(file, aside);
+      this.#options.log.error(
+        { file, movedTo: aside },
+        `unreadable result file moved aside (${coerceError(error).message.split('\n')[0]})`,
+      );
+      return undefined;
+    }
+  }
+
+  #now(): number {
+    return this.#options.now?.() ?? Date.now();
+  }
+}
+
+/** resultIds are ours (UUIDs), but a file name must never be able to escape the folder. */
+function fileName(resultId: string): string {
+  return /^[0-9A-Za-z-]{1,100}$/.test(resultId) ? `${resultId}.json` : `${taskKey(resultId)}`;
+}
+
+/** Task ids are the server's: any text. Hash them into a safe file name. */
+function taskKey(taskId: string): string {
+  return `${createHash('sha256').update(taskId).digest('hex').slice(0, 40)}.json`;
+}

@@ -1,0 +1,286 @@
+/**
+ * Settings: src/config.ts defaults < worker.config.json < HIVE_* environment < --flags.
+ * Parsed once, at start, into a frozen object that the rest of the code takes as a parameter;
+ * nothing below this module reads process.env. Users write seconds; the code carries `…Ms`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import * as config from './config.ts';
+import { HiveError } from './errors.ts';
+
+const seconds = (min: number) =>
+  z.coerce
+    .number({ error: `a number of seconds ≥ ${min}` })
+    .min(min, `a number of seconds ≥ ${min}`);
+const count = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `a whole number from ${min} to ${max}` })
+    .int(`a whole number from ${min} to ${max}`)
+    .min(min, `a whole number from ${min} to ${max}`)
+    .max(max, `a whole number from ${min} to ${max}`);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])], {
+  error: 'true or false',
+});
+const url = z
+  .string()
+  .refine(
+    (text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol),
+    'an http:// or https:// URL',
+  );
+
+/** Every user setting: its name in config.ts / worker.config.json, its schema and what it means. */
+const SETTINGS = {
+  SERVER_URL: { schema: url, help: 'root of the Hive API' },
+  TOKEN: { schema: z.string({ error: 'a string' }), help: 'bearer token (never logged)' },
+  NO_TASK_SLEEP: { schema: seconds(0), help: 'seconds to wait when there is no task' },
+  TIME_ERROR_SLEEP: {
+    schema: seconds(0.01),
+    help: 'seconds to wait after an error (then doubling)',
+  },
+  MAX_ERROR_SLEEP: {
+    schema: seconds(0.01),
+    help: 'cap of the error backoff and of Retry-After, seconds',
+  },
+  WAIT_SEC: { schema: count(0, 300), help: 'long-poll seconds asked of the server (0 = off)' },
+  TASK_TIMEOUT: { schema: seconds(0.01), help: 'default task timeout, seconds' },
+  KILL_GRACE: { schema: seconds(0), help: 'seconds from abort to kill of a task process' },
+  SHUTDOWN_GRACE: { schema: seconds(0), help: 'seconds a running task may finish in at shutdown' },
+  TASK_MAX_HEAP: {
+    schema: count(0, 1_000_000),
+    help: 'heap limit of a task process, MB (0 = Node default)',
+  },
+  MAX_RESULT_BYTES: {
+    schema: count(1024, 1024 ** 3),
+    help: 'largest task output reported, bytes of JSON',
+  },
+  CONNECT_TIMEOUT: { schema: seconds(0.01), help: 'seconds to connect to the server' },
+  REQUEST_TIMEOUT: {
+    schema: seconds(0.01),
+    help: 'seconds of server silence before a request fails',
+  },
+  TCP_KEEPALIVE: { schema: bool, help: 'TCP keep-alive on server connections (off under Wine)' },
+  DATA_DIR: {
+    schema: z.string({ error: 'a folder path' }),
+    help: 'data folder ("" = data/ beside the executable)',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], {
+      error: 'one of trace, debug, info, warn, error, fatal',
+    }),
+    help: 'log level',
+  },
+  RESULT_RETENTION: {
+    schema: seconds(0),
+    help: 'seconds a result is kept to answer re-deliveries',
+  },
+  OUTBOX_MAX: { schema: count(1, 1_000_000), help: 'most unsent results before claiming pauses' },
+  UPDATE_CHECK_INTERVAL: { schema: seconds(1), help: 'seconds between release checks' },
+} as const satisfies Record<string, { schema: z.ZodType; help: string }>;
+
+type SettingName = keyof typeof SETTINGS;
+/** config.ts as a plain object: the compiled defaults, looked up by setting name. */
+const DEFAULTS: Readonly<Record<string, unknown>> = { ...config };
+const isSecret = (name: SettingName) => name === 'TOKEN';
+const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
+
+export interface Settings {
+  readonly serverUrl: string;
+  readonly token: string;
+  readonly noTaskSleepMs: number;
+  readonly errorSleepMs: number;
+  readonly maxErrorSleepMs: number;
+  readonly waitSec: number;
+  readonly taskTimeoutMs: number;
+  readonly killGraceMs: number;
+  readonly shutdownGraceMs: number;
+  readonly taskMaxHeapMb: number;
+  readonly maxResultBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly tcpKeepAlive: boolean;
+  /** As configured; '' means "decide at start" (src/data-dir.ts). */
+  readonly dataDir: string;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  readonly resultRetentionMs: number;
+  readonly outboxMax: number;
+  readonly updateCheckIntervalMs: number;
+}
+
+/** Flags that are not settings. */
+export interface Options {
+  readonly help: boolean;
+  readonly version: boolean;
+  readonly once: boolean;
+  readonly taskChild: boolean;
+  readonly configFile: string | undefined;
+}
+
+export interface SettingsInput {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  /** The folder worker.config.json is looked for in when --config is not given. */
+  installDir: string;
+}
+
+export const envName = (name: SettingName) => `HIVE_${name}`;
+export const flagName = (name: SettingName) => name.toLowerCase().replaceAll('_', '-');
+export const CONFIG_FILE_NAME = 'worker.config.json';
+
+const OPTION_FLAGS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  once: { type: 'boolean' },
+  'task-child': { type: 'boolean' },
+  config: { type: 'string' },
+} as const;
+
+export class ConfigError extends HiveError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super('CONFIG', problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads every source, validates every setting, and reports all problems at once. */
+export function loadSettings(input: SettingsInput): { settings: Settings; options: Options } {
+  const problems: string[] = [];
+  const flagOptions = Object.fromEntries(
+    SETTING_NAMES.map((name) => [flagName(name), { type: 'string' as const }]),
+  );
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: [...input.argv],
+      options: { ...flagOptions, ...OPTION_FLAGS },
+      strict: true,
+    }).values;
+  } catch (error) {
+    throw new ConfigError([`${(error as Error).message}; see --help`]);
+  }
+  const configFile = typeof flags.config === 'string' ? flags.config : undefined;
+  const fileValues = readConfigFile(
+    configFile ?? `${input.installDir}/${CONFIG_FILE_NAME}`,
+    configFile !== undefined,
+    problems,
+  );
+
+  const values: Partial<Record<SettingName, unknown>> = {};
+  for (const name of SETTING_NAMES) {
+    const flag = flags[flagName(name)];
+    // An empty variable counts as unset (`HIVE_NO_TASK_SLEEP=` must not mean 0).
+    const env = input.env[envName(name)] || undefined;
+    const [raw, source] =
+      flag !== undefined
+        ? [flag, `--${flagName(name)}`]
+        : env !== undefined
+          ? [env, envName(name)]
+          : Object.hasOwn(fileValues, name)
+            ? [fileValues[name], CONFIG_FILE_NAME]
+            : [DEFAULTS[name], 'src/config.ts'];
+    const result = SETTINGS[name].schema.safeParse(raw);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const shown = isSecret(name) ? '(hidden)' : JSON.stringify(raw);
+      const expected = result.error.issues[0]?.message ?? 'a valid value';
+      problems.push(`Expected ${name} to be ${expected}, got ${shown} (from ${source})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const v = values as { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
+  const ms = (s: number) => Math.round(s * 1000);
+  const settings: Settings = {
+    serverUrl: v.SERVER_URL.endsWith('/') ? v.SERVER_URL : `${v.SERVER_URL}/`,
+    token: v.TOKEN,
+    noTaskSleepMs: ms(v.NO_TASK_SLEEP),
+    errorSleepMs: ms(v.TIME_ERROR_SLEEP),
+    maxErrorSleepMs: ms(v.MAX_ERROR_SLEEP),
+    waitSec: v.WAIT_SEC,
+    taskTimeoutMs: ms(v.TASK_TIMEOUT),
+    killGraceMs: ms(v.KILL_GRACE),
+    shutdownGraceMs: ms(v.SHUTDOWN_GRACE),
+    taskMaxHeapMb: v.TASK_MAX_HEAP,
+    maxResultBytes: v.MAX_RESULT_BYTES,
+    connectTimeoutMs: ms(v.CONNECT_TIMEOUT),
+    requestTimeoutMs: ms(v.REQUEST_TIMEOUT),
+    tcpKeepAlive:
+      v.TCP_KEEPALIVE === true || ['true', '1', 'yes', 'on'].includes(String(v.TCP_KEEPALIVE)),
+    dataDir: v.DATA_DIR,
+    logLevel: v.LOG_LEVEL,
+    resultRetentionMs: ms(v.RESULT_RETENTION),
+    outboxMax: v.OUTBOX_MAX,
+    updateCheckIntervalMs: ms(v.UPDATE_CHECK_INTERVAL),
+  };
+  const options: Options = {
+    help: flags.help === true,
+    version: flags.version === true,
+    once: flags.once === true,
+    taskChild: flags['task-child'] === true,
+    configFile,
+  };
+  return { settings: Object.freeze(settings), options: Object.freeze(options) };
+}
+
+function readConfigFile(
+  path: string,
+  mustExist: boolean,
+  problems: string[],
+): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (!mustExist && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    problems.push(`Cannot read the config file ${path}: ${(error as Error).message}`);
+    return {};
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    problems.push(`The config file ${path} is not valid JSON: ${(error as Error).message}`);
+    return {};
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    problems.push(
+      `The config file ${path} must hold a JSON object like {"SERVER_URL": "https://…"}`,
+    );
+    return {};
+  }
+  for (const key of Object.keys(data)) {
+    if (!Object.hasOwn(SETTINGS, key)) {
+      problems.push(
+        `Unknown setting ${JSON.stringify(key)} in ${path}; the settings are: ${SETTING_NAMES.join(', ')}`,
+      );
+    }
+  }
+  return data as Record<string, unknown>;
+}
+
+/** The text of `--help`: every setting with its default and where to set it. */
+export function helpText(version: string): string {
+  const rows = SETTING_NAMES.map((name) => {
+    const fallback = isSecret(name) ? '(none)' : JSON.stringify(DEFAULTS[name]);
+    return `  --${flagName(name).padEnd(22)} ${envName(name).padEnd(28)} default ${fallback}\n      ${SETTINGS[name].help}`;
+  });
+  return [
+    `hive-worker ${version}: polls a Hive server for tasks and runs each in its own process.`,
+    '',
+    'Usage: worker [options]',
+    '',
+    'Options:',
+    '  --help, -h               this text',
+    '  --version, -v            print the version and exit',
+    '  --once                   handle at most one task, then exit',
+    `  --config FILE            read settings from FILE instead of ${CONFIG_FILE_NAME} beside the executable`,
+    '',
+    `Settings (flag, environment variable, default; also keys of ${CONFIG_FILE_NAME}):`,
+    ...rows,
+    '',
+    `Order: src/config.ts defaults < ${CONFIG_FILE_NAME} < environment < flags. Durations are in seconds.`,
+  ].join('\n');
+}

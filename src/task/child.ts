@@ -1,0 +1,140 @@
+/**
+ * The child side: receives one task over IPC, validates its payload, runs it, sends the result.
+ * It never talks to the Hive server; the parent owns the network and the outbox.
+ */
+import { z } from 'zod';
+import { coerceError } from '../errors.ts';
+import type { ResultError } from '../protocol.ts';
+import { lookupTask, type TaskContext, type TaskLogger, type TaskRegistry } from './define.ts';
+import {
+  type ChildMessage,
+  IPC_VERSION,
+  type LOG_LEVELS,
+  type ParentMessage,
+  ParentMessageSchema,
+} from './ipc.ts';
+
+type Send = (message: ChildMessage) => Promise<void>;
+
+/** Runs in the child process until one task has been handled; resolves when the result is sent. */
+export function runTaskChild(registry: TaskRegistry): Promise<void> {
+  const send: Send = (message) =>
+    new Promise((resolve) => {
+      if (process.send === undefined || !process.connected) return resolve();
+      process.send(message, undefined, {}, () => resolve());
+    });
+  const controller = new AbortController();
+  return new Promise((resolve) => {
+    process.on('message', (raw) => {
+      const parsed = ParentMessageSchema.safeParse(raw);
+      if (!parsed.success) return;
+      const message = parsed.data;
+      if (message.type === 'abort') {
+        controller.abort(new Error(`task stopped: ${message.reason}`));
+      } else {
+        handleRun(message, registry, controller.signal, send).then(resolve, resolve);
+      }
+    });
+    void send({ v: IPC_VERSION, type: 'ready' });
+  });
+}
+
+async function handleRun(
+  message: Extract<ParentMessage, { type: 'run' }>,
+  registry: TaskRegistry,
+  signal: AbortSignal,
+  send: Send,
+): Promise<void> {
+  const fail = (status: 'failed' | 'rejected', error: ResultError) =>
+    send({ v: IPC_VERSION, type: 'result', status, error });
+  const { task } = message;
+  const definition = lookupTask(registry, task.type);
+  if (definition === undefined) {
+    return fail('rejected', {
+      code: 'UNKNOWN_TASK',
+      message: `no task named ${JSON.stringify(task.type)}`,
+    });
+  }
+  const payload = definition.payload.safeParse(task.payload);
+  if (!payload.success) {
+    return fail('rejected', {
+      code: 'BAD_PAYLOAD',
+      message: `payload does not fit task ${task.type}: ${z.prettifyError(payload.error)}`,
+      details: {
+        issues: payload.error.issues.map(({ path, message: text }) => ({ path, message: text })),
+      },
+    });
+  }
+  const ctx: TaskContext = {
+    signal,
+    log: taskLogger(send),
+    progress(percent, text) {
+      void send({
+        v: IPC_VERSION,
+        type: 'progress',
+        percent: clampPercent(percent),
+        message: text,
+      });
+    },
+    taskId: task.id,
+    attempt: task.attempt,
+  };
+  let output: unknown;
+  try {
+    output = await definition.run(payload.data, ctx);
+  } catch (thrown) {
+    const error = coerceError(thrown);
+    return fail('failed', {
+      code: 'TASK_ERROR',
+      message: error.message || error.name,
+      details: { name: error.name },
+    });
+  }
+  let outputJson: string | undefined;
+  try {
+    outputJson = JSON.stringify(output === undefined ? null : output);
+  } catch (thrown) {
+    return fail('failed', {
+      code: 'TASK_ERROR',
+      message: `the task's output is not JSON-serializable: ${coerceError(thrown).message}`,
+    });
+  }
+  const bytes = Buffer.byteLength(outputJson);
+  if (bytes > message.maxResultBytes) {
+    return fail('failed', {
+      code: 'TASK_ERROR',
+      message: `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${message.maxResultBytes})`,
+    });
+  }
+  return send({ v: IPC_VERSION, type: 'result', status: 'succeeded', outputJson });
+}
+
+function taskLogger(send: Send): TaskLogger {
+  const line = (level: (typeof LOG_LEVELS)[number]) => (msg: string) => {
+    void send({
+      v: IPC_VERSION,
+      type: 'log',
+      level,
+      msg: String(msg),
+      at: new Date().toISOString(),
+    });
+  };
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+function clampPercent(percent: number): number | undefined {
+  return Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : undefined;
+}
+
+/**
+ * Waits until what the task wrote to stdout/stderr has left the process: with an IPC channel
+ * these pipes are asynchronous, and exiting at once would cut the task's output short.
+ */
+export function flushStdio(): Promise<void> {
+  const flush = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (stream.destroyed || !stream.writable) return resolve();
+      stream.write('', () => resolve());
+    });
+  return Promise.all([flush(process.stdout), flush(process.stderr)]).then(() => undefined);
+}

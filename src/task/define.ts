@@ -1,0 +1,48 @@
+/**
+ * The task contract. A task is a module in tasks/ exporting `defineTask({ name, payload, run })`;
+ * `run` receives the payload as parsed by the `payload` schema, so its type follows the schema.
+ */
+import type { z } from 'zod';
+
+export interface TaskLogger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface TaskContext {
+  /** Aborted when the task times out, is cancelled by the server, or the worker shuts down. */
+  readonly signal: AbortSignal;
+  /** Lines reach the worker's log (tagged with the task id) and the result's `logs` tail. */
+  readonly log: TaskLogger;
+  /** Reports progress; the latest value travels with the next heartbeat. */
+  progress(percent: number, message?: string): void;
+  readonly taskId: string;
+  readonly attempt: number;
+}
+
+/** Any JSON value: what a task may return. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export interface TaskDefinition<Schema extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  /** Validates the payload in the child before `run`; a failure is reported as `rejected`/BAD_PAYLOAD. */
+  readonly payload: Schema;
+  readonly run: (payload: z.output<Schema>, ctx: TaskContext) => Promise<unknown> | unknown;
+  /** Overrides the worker's default timeout for this type, in seconds; the server's `timeoutSec` wins. */
+  readonly timeoutSec?: number;
+}
+
+export type TaskRegistry = Record<string, TaskDefinition>;
+
+export function defineTask<Schema extends z.ZodType>(
+  definition: TaskDefinition<Schema>,
+): TaskDefinition<Schema> {
+  return Object.freeze(definition);
+}
+
+/** Looks a type up by own property only: `constructor` or `__proto__` never resolve. */
+export function lookupTask(registry: TaskRegistry, type: string): TaskDefinition | undefined {
+  return Object.hasOwn(registry, type) ? registry[type] : undefined;
+}

@@ -1,0 +1,245 @@
+/**
+ * The parent side: starts the worker itself in task mode, hands it one task over IPC, and watches
+ * it — timeout, cancel, shutdown, crash, output limits. Whatever the child does, this resolves
+ * with an outcome; it never throws for the task's sake.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { coerceError } from '../errors.ts';
+import type { ResultError, ResultStatus, Task, TaskLogLine } from '../protocol.ts';
+import {
+  type ChildMessage,
+  ChildMessageSchema,
+  IPC_VERSION,
+  type ParentMessage,
+  type StopReason,
+  TASK_CHILD_FLAG,
+} from './ipc.ts';
+import { LogTail } from './log-tail.ts';
+
+/** How to start this program again in task mode: the executable itself, or node + the entry file. */
+export interface ChildCommand {
+  file: string;
+  args: string[];
+}
+
+export interface RunOptions {
+  command: ChildCommand;
+  timeoutMs: number;
+  killGraceMs: number;
+  maxResultBytes: number;
+  /** Aborted with a StopReason ('cancel' | 'shutdown') to stop the task from outside. */
+  signal: AbortSignal;
+  /** Environment of the child (secrets stripped by the caller). */
+  env: NodeJS.ProcessEnv;
+  scrub: (text: string) => string;
+  onLog?: (line: TaskLogLine) => void;
+  onProgress?: (progress: { percent?: number | undefined; message?: string | undefined }) => void;
+}
+
+export interface TaskOutcome {
+  status: ResultStatus;
+  output: unknown;
+  error: ResultError | null;
+  logs: TaskLogLine[];
+  logsTruncated: boolean;
+}
+
+const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> = {
+  timeout: {
+    status: 'timed_out',
+    error: { code: 'TIMEOUT', message: 'the task ran past its timeout and was stopped' },
+  },
+  cancel: {
+    status: 'cancelled',
+    error: { code: 'CANCELLED', message: 'the server cancelled the task' },
+  },
+  shutdown: {
+    status: 'cancelled',
+    error: { code: 'SHUTDOWN', message: 'the worker shut down while the task ran' },
+  },
+};
+
+/** Source mode: node + its flags + the entry file; a single executable: just itself. */
+export function selfCommand(isExecutable: boolean, maxHeapMb: number): ChildCommand {
+  if (isExecutable) return { file: process.execPath, args: [TASK_CHILD_FLAG] };
+  const heap = maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [];
+  const entry = process.argv[1];
+  if (entry === undefined)
+    throw new Error('cannot tell the entry file to start task processes from');
+  return { file: process.execPath, args: [...process.execArgv, ...heap, entry, TASK_CHILD_FLAG] };
+}
+
+export function runInChild(task: Task, options: RunOptions): Promise<TaskOutcome> {
+  return new Promise((resolve) => new TaskProcess(task, options, resolve).start());
+}
+
+class TaskProcess {
+  readonly #task: Task;
+  readonly #options: RunOptions;
+  readonly #resolve: (outcome: TaskOutcome) => void;
+  readonly #tail: LogTail;
+  readonly #stderrTail: string[] = [];
+  #child: ChildProcess | undefined;
+  #result: Extract<ChildMessage, { type: 'result' }> | undefined;
+  #stopReason: StopReason | undefined;
+  #spawnError: Error | undefined;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(task: Task, options: RunOptions, resolve: (outcome: TaskOutcome) => void) {
+    this.#task = task;
+    this.#options = options;
+    this.#resolve = resolve;
+    this.#tail = new LogTail(options.scrub);
+  }
+
+  start(): void {
+    const { command, env, signal } = this.#options;
+    const child = spawn(command.file, command.args, {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      shell: false,
+      windowsHide: true,
+      env,
+    });
+    this.#child = child;
+    child.on('error', (error) => {
+      this.#spawnError = error;
+    });
+    child.on('message', (raw) => this.#onMessage(raw));
+    child.on('close', (code, signalName) => this.#finish(code, signalName));
+    this.#readLines(child.stdout, 'info');
+    this.#readLines(child.stderr, 'error');
+    this.#timers.push(setTimeout(() => this.#stop('timeout'), this.#options.timeoutMs));
+    const onAbort = () => this.#stop(signal.reason === 'shutdown' ? 'shutdown' : 'cancel');
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  #onMessage(raw: unknown): void {
+    const parsed = ChildMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.#tail.push('warn', `ignored a malformed message from the task process`);
+      return;
+    }
+    const message = parsed.data;
+    switch (message.type) {
+      case 'ready':
+        this.#send({
+          v: IPC_VERSION,
+          type: 'run',
+          task: {
+            id: this.#task.id,
+            type: this.#task.type,
+            payload: this.#task.payload,
+            attempt: this.#task.attempt,
+          },
+          maxResultBytes: this.#options.maxResultBytes,
+        });
+        break;
+      case 'log': {
+        const line = this.#tail.push(message.level, message.msg, message.at);
+        this.#options.onLog?.(line);
+        break;
+      }
+      case 'progress':
+        this.#options.onProgress?.({ percent: message.percent, message: message.message });
+        break;
+      case 'result':
+        if (this.#result === undefined && this.#stopReason === undefined) this.#result = message;
+        // The child exits by itself once the result is sent; one that lingers is killed.
+        this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
+        break;
+    }
+  }
+
+  /** Abort first (the task may clean up), then kill after the grace period. */
+  #stop(reason: StopReason): void {
+    if (this.#stopReason !== undefined || this.#result !== undefined) return;
+    this.#stopReason = reason;
+    this.#send({ v: IPC_VERSION, type: 'abort', reason });
+    this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
+  }
+
+  #kill(): void {
+    const child = this.#child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null)
+      child.kill('SIGKILL');
+  }
+
+  #send(message: ParentMessage): void {
+    const child = this.#child;
+    if (child?.connected !== true) return;
+    child.send(message, (error) => {
+      if (error !== null)
+        this.#tail.push('warn', `could not reach the task process: ${error.message}`);
+    });
+  }
+
+  #readLines(stream: Readable | null, level: 'info' | 'error'): void {
+    if (stream === null) return;
+    let pending = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      // A flood without newlines must not grow memory: an overlong partial line is cut.
+      if (pending.length > 64 * 1024) pending = pending.slice(0, 4096);
+      for (const line of lines) this.#onOutputLine(line, level);
+    });
+    stream.on('end', () => {
+      if (pending !== '') this.#onOutputLine(pending, level);
+    });
+  }
+
+  #onOutputLine(line: string, level: 'info' | 'error'): void {
+    const text = line.replace(/\r$/, '');
+    if (text === '') return;
+    this.#tail.push(level, text);
+    if (level === 'error') {
+      this.#stderrTail.push(text);
+      if (this.#stderrTail.length > 20) this.#stderrTail.shift();
+    }
+  }
+
+  #finish(code: number | null, signalName: NodeJS.Signals | null): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#resolve({
+      ...this.#verdict(code, signalName),
+      logs: this.#tail.lines(),
+      logsTruncated: this.#tail.truncated,
+    });
+  }
+
+  /** A stop we asked for wins over what the child reported after it; no result at all is a crash. */
+  #verdict(
+    code: number | null,
+    signalName: NodeJS.Signals | null,
+  ): Pick<TaskOutcome, 'status' | 'output' | 'error'> {
+    if (this.#stopReason !== undefined) return { ...STOPPED[this.#stopReason], output: null };
+    const result = this.#result;
+    if (result?.status === 'succeeded')
+      return { status: 'succeeded', output: JSON.parse(result.outputJson), error: null };
+    if (result !== undefined) return { status: result.status, output: null, error: result.error };
+    return { status: 'failed', output: null, error: this.#crashError(code, signalName) };
+  }
+
+  #crashError(code: number | null, signalName: NodeJS.Signals | null): ResultError {
+    if (this.#spawnError !== undefined) {
+      return {
+        code: 'CRASHED',
+        message: `the task process could not start: ${coerceError(this.#spawnError).message}`,
+      };
+    }
+    const stderr = this.#stderrTail.join('\n');
+    const outOfMemory = /heap out of memory|Allocation failed|OOM/i.test(stderr);
+    const how = signalName === null ? `exited with code ${code}` : `was killed by ${signalName}`;
+    const message = outOfMemory
+      ? `the task process ran out of memory (${how})`
+      : `the task process ${how} before reporting a result`;
+    return {
+      code: 'CRASHED',
+      message,
+      details: { exitCode: code, signal: signalName, stderr: this.#stderrTail.slice(-5) },
+    };
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The loop: claim → run → report → sleep, until stopped. Only one claim is in flight at a time,
+ * and at most one task runs; everything it waits on is abortable, so a stop is prompt.
+ */
+import { randomUUID } from 'node:crypto';
+import semver from 'semver';
+import { ErrorBackoff, sleep, withJitter } from './backoff.ts';
+import type { ResultDelivery } from './delivery.ts';
+import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
+import type { ClaimOutcome, HiveClient } from './hive-client.ts';
+import type { Logger } from './log.ts';
+import type { Outbox } from './outbox.ts';
+import type { HeartbeatRequest, ResultBody, Task } from './protocol.ts';
+import type { Settings } from './settings.ts';
+import { lookupTask, type TaskRegistry } from './task/define.ts';
+import type { StopReason } from './task/ipc.ts';
+import { type ChildCommand, runInChild, type TaskOutcome } from './task/parent.ts';
+
+export type WorkerState = 'starting' | 'polling' | 'running' | 'draining' | 'updating' | 'stopped';
+
+const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
+  starting: ['polling', 'draining'],
+  polling: ['running', 'draining', 'updating'],
+  running: ['polling', 'draining'],
+  draining: ['stopped', 'updating'],
+  updating: ['polling', 'stopped'],
+  stopped: [],
+};
+
+/** Why the worker asks for an update check: a 426, or a newer `X-Hive-Latest-Version`. */
+export type UpdateHint =
+  | { reason: 'upgrade-required' }
+  | { reason: 'latest-version'; version: string };
+
+export interface WorkerDeps {
+  settings: Settings;
+  client: HiveClient;
+  outbox: Outbox;
+  delivery: ResultDelivery;
+  registry: TaskRegistry;
+  childCommand: ChildCommand;
+  childEnv: NodeJS.ProcessEnv;
+  scrub: (text: string) => string;
+  log: Logger;
+  workerId: string;
+  version: string;
+  platform: string;
+  /** Checks for an update; until self-update lands, it only logs. */
+  onUpdateHint: (hint: UpdateHint) => Promise<void>;
+  /** Handle at most one task (one claim), then stop. */
+  once?: boolean;
+}
+
+export class Worker {
+  readonly #deps: WorkerDeps;
+  readonly #backoff: ErrorBackoff;
+  readonly #stopping = new AbortController();
+  #state: WorkerState = 'starting';
+  #task: { controller: AbortController; graceTimer?: NodeJS.Timeout } | undefined;
+  #authWarned = false;
+  #outboxFullWarned = false;
+  /** Tasks handled in this run (including stored results re-sent). */
+  handled = 0;
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+    this.#backoff = new ErrorBackoff(deps.settings.errorSleepMs, deps.settings.maxErrorSleepMs);
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  get isStopping(): boolean {
+    return this.#stopping.signal.aborted;
+  }
+
+  async run(): Promise<void> {
+    const { delivery } = this.#deps;
+    await delivery.sendQueued(this.#stopping.signal);
+    delivery.start();
+    this.#transition('polling');
+    for (let cycle = 0; !this.isStopping && !(this.#deps.once === true && cycle > 0); cycle++) {
+      if (this.#outboxIsFull()) {
+        await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
+        continue;
+      }
+      const claimedAt = Date.now();
+      const claim = await this.#claimTask();
+      const sleepMs = await this.#handleClaim(claim, Date.now() - claimedAt);
+      await sleep(sleepMs, this.#stopping.signal);
+    }
+    this.#transition('draining');
+    await delivery.stop();
+    this.#transition('stopped');
+  }
+
+  /** Stops claiming; a running task gets SHUTDOWN_GRACE to finish, then is stopped (SHUTDOWN). */
+  stop(): void {
+    if (this.isStopping) return;
+    this.#stopping.abort();
+    const task = this.#task;
+    if (task !== undefined) {
+      this.#deps.log.info(
+        `waiting up to ${this.#deps.settings.shutdownGraceMs / 1000} s for the running task`,
+      );
+      task.graceTimer = setTimeout(
+        () => task.controller.abort('shutdown'),
+        this.#deps.settings.shutdownGraceMs,
+      );
+    }
+  }
+
+  #claimTask(): Promise<ClaimOutcome> {
+    const { client, workerId, version, platform, registry, settings } = this.#deps;
+    return client.claimTask(
+      { workerId, version, platform, tasks: Object.keys(registry), waitSec: settings.waitSec },
+      this.#stopping.signal,
+    );
+  }
+
+  /** Acts on one claim answer (protocol section 1) and returns how long to sleep before the next. */
+  async #handleClaim(claim: ClaimOutcome, tookMs: number): Promise<number> {
+    const { settings, log } = this.#deps;
+    if (claim.kind !== 'unauthorized') this.#authWarned = false;
+    switch (claim.kind) {
+      case 'task':
+        this.#backoff.reset();
+        await this.#runTask(claim.task);
+        await this.#checkLatestVersion(claim.latestVersion);
+        return 0;
+      case 'empty':
+        this.#backoff.reset();
+        await this.#checkLatestVersion(claim.latestVersion);
+        // A server that held a long poll has already made us wait; one that answered at once has not.
+        return settings.waitSec > 0 && tookMs >= (settings.waitSec * 1000) / 2
+          ? 0
+          : withJitter(settings.noTaskSleepMs);
+      case 'unauthorized':
+        if (!this.#authWarned) {
+          log.error(
+            `the server refused our token (HTTP ${claim.status}): set TOKEN to a valid one`,
+          );
+          this.#authWarned = true;
+        }
+        return settings.errorSleepMs;
+      case 'upgrade-required':
+        log.warn('the server refuses this version (HTTP 426): checking for an update');
+        await this.#deps.onUpdateHint({ reason: 'upgrade-required' });
+        return this.#backoff.nextDelayMs();
+      case 'throttled': {
+        const waitMs = claim.retryAfterMs ?? this.#backoff.nextDelayMs();
+        log.warn(
+          `the server is busy (HTTP ${claim.status}): waiting ${Math.round(waitMs / 100) / 10} s`,
+        );
+        return waitMs;
+      }
+      case 'error': {
+        if (this.isStopping) return 0;
+        const waitMs = this.#backoff.nextDelayMs();
+        log.warn(
+          { code: claim.error.code },
+          `claim failed, retrying in ${Math.round(waitMs / 100) / 10} s: ${claim.error.message}`,
+        );
+        return waitMs;
+      }
+    }
+  }
+
+  async #checkLatestVersion(latest: string | undefined): Promise<void> {
+    if (
+      latest !== undefined &&
+      semver.valid(latest) !== null &&
+      semver.gt(latest, this.#deps.version)
+    ) {
+      await this.#deps.onUpdateHint({ reason: 'latest-version', version: latest });
+    }
+  }
+
+  async #runTask(task: Task): Promise<void> {
+    const { outbox, delivery } = this.#deps;
+    const log = this.#deps.log.child({ taskId: task.id, type: task.type, attempt: task.attempt });
+    this.handled += 1;
+    const stored = task.force ? undefined : outbox.storedResult(task.id);
+    if (stored !== undefined) {
+      log.info(
+        `task ${task.id} was already done here: re-sending its result (${stored.body.status})`,
+      );
+      await delivery.deliver(outbox.requeue(stored), this.#stopping.signal);
+      return;
+    }
+    this.#transition('running');
+    log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
+    const startedAt = new Date();
+    const outcome = await this.#execute(task, log);
+    const finishedAt = new Date();
+    const body = this.#resultBody(task, outcome, startedAt, finishedAt);
+    const entry = outbox.add(task.id, body);
+    const tookMs = finishedAt.getTime() - startedAt.getTime();
+    const detail = outcome.error === null ? '' : `: ${outcome.error.code} ${outcome.error.message}`;
+    (outcome.status === 'succeeded' ? log.info : log.warn).call(
+      log,
+      { status: outcome.status, tookMs },
+      `task ${task.id} ${outcome.status} in ${tookMs} ms${detail}`,
+    );
+    if (!this.isStopping) this.#transition('polling');
+    await delivery.deliver(entry, this.#stopping.signal);
+  }
+
+  async #execute(task: Task, log: Logger): Promise<TaskOutcome> {
+    const { settings, childCommand, childEnv, scrub, client, workerId, registry } = this.#deps;
+    const definition = lookupTask(registry, task.type);
+    if (definition === undefined) {
+      const message = `no task named ${JSON.stringify(task.type)} in this worker (it has: ${Object.keys(registry).join(', ')})`;
+      return {
+        status: 'rejected',
+        output: null,
+        error: { code: 'UNKNOWN_TASK', message },
+        logs: [],
+        logsTruncated: false,
+      };
+    }
+    const controller = new AbortController();
+    this.#task = { controller };
+    let progress: HeartbeatRequest['progress'];
+    const stopHeartbeats = startHeartbeats({
+      client,
+      workerId,
+      taskId: task.id,
+      leaseSec: task.leaseSec ?? DEFAULT_LEASE_SEC,
+      progress: () => progress,
+      onCancel: (why) => {
+        log.warn(`stopping task ${task.id}: ${why}`);
+        controller.abort('cancel' satisfies StopReason);
+      },
+      log,
+    });
+    try {
+      return await runInChild(task, {
+        command: childCommand,
+        env: childEnv,
+        timeoutMs:
+          (task.timeoutSec ?? definition.timeoutSec ?? settings.taskTimeoutMs / 1000) * 1000,
+        killGraceMs: settings.killGraceMs,
+        maxResultBytes: settings.maxResultBytes,
+        signal: controller.signal,
+        scrub,
+        onLog: (line) => log[line.level](line.msg),
+        onProgress: (next) => {
+          progress = next;
+        },
+      });
+    } finally {
+      clearTimeout(this.#task.graceTimer);
+      this.#task = undefined;
+      await stopHeartbeats();
+    }
+  }
+
+  #resultBody(task: Task, outcome: TaskOutcome, startedAt: Date, finishedAt: Date): ResultBody {
+    const body: ResultBody = {
+      workerId: this.#deps.workerId,
+      resultId: randomUUID(),
+      workerVersion: this.#deps.version,
+      status: outcome.status,
+      output: outcome.output,
+      error: outcome.error,
+      attempt: task.attempt,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+    };
+    if (outcome.logs.length > 0) body.logs = outcome.logs;
+    if (outcome.logsTruncated) body.logsTruncated = true;
+    return body;
+  }
+
+  #outboxIsFull(): boolean {
+    const full = this.#deps.outbox.isFull();
+    if (full && !this.#outboxFullWarned) {
+      this.#deps.log.warn(
+        `the outbox holds ${this.#deps.outbox.size} unsent results (OUTBOX_MAX): not claiming until some are delivered`,
+      );
+    }
+    this.#outboxFullWarned = full;
+    if (full) this.#deps.delivery.notify();
+    return full;
+  }
+
+  #transition(next: WorkerState): void {
+    if (!TRANSITIONS[this.#state].includes(next)) {
+      throw new Error(`illegal worker state change: ${this.#state} → ${next}`);
+    }
+    this.#state = next;
+  }
+}

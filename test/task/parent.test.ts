@@ -1,0 +1,122 @@
+/** Every result status produced for real: the fixture tasks run in real child processes. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Task } from '../../src/protocol.ts';
+import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
+import { type RunOptions, runInChild } from '../../src/task/parent.ts';
+
+const ENTRY = fileURLToPath(new URL('../fixtures/entry.ts', import.meta.url));
+
+function task(type: string, payload: unknown): Task {
+  return { id: `t-${type}`, type, payload, attempt: 1, force: false };
+}
+
+function run(type: string, payload: unknown, overrides: Partial<RunOptions> = {}) {
+  return runInChild(task(type, payload), {
+    command: { file: process.execPath, args: ['--max-old-space-size=64', ENTRY, TASK_CHILD_FLAG] },
+    env: process.env,
+    timeoutMs: 10_000,
+    killGraceMs: 500,
+    maxResultBytes: 1024 * 1024,
+    signal: new AbortController().signal,
+    scrub: (text) => text.replaceAll('s3cret-token', '[redacted]'),
+    ...overrides,
+  });
+}
+
+describe('a task in a child process', () => {
+  test('succeeded: the output is the JSON value returned', async () => {
+    const outcome = await run('echo', { a: [1, 'two', null] });
+    assert.equal(outcome.status, 'succeeded');
+    assert.deepEqual(outcome.output, { a: [1, 'two', null] });
+    assert.equal(outcome.error, null);
+  });
+
+  test('rejected/BAD_PAYLOAD: the payload fails the schema, naming the field', async () => {
+    const outcome = await run('sleep', { ms: 'soon' });
+    assert.equal(outcome.status, 'rejected');
+    assert.equal(outcome.error?.code, 'BAD_PAYLOAD');
+    assert.match(outcome.error?.message ?? '', /ms/);
+  });
+
+  test('rejected/UNKNOWN_TASK: the child refuses a type it does not know', async () => {
+    const outcome = await run('constructor', {});
+    assert.equal(outcome.status, 'rejected');
+    assert.equal(outcome.error?.code, 'UNKNOWN_TASK');
+  });
+
+  test('failed/TASK_ERROR: a throw carries its message, and the task log tail comes back', async () => {
+    const outcome = await run('throws', { message: 'disk on fire' });
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.error?.code, 'TASK_ERROR');
+    assert.equal(outcome.error?.message, 'disk on fire');
+    assert.deepEqual(
+      outcome.logs.map((line) => [line.level, line.msg]),
+      [['warn', 'about to throw']],
+    );
+  });
+
+  test('failed/CRASHED: process.exit in the task', async () => {
+    const outcome = await run('exits', { code: 7 });
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.error?.code, 'CRASHED');
+    assert.match(outcome.error?.message ?? '', /exited with code 7/);
+  });
+
+  test('failed/CRASHED: a task that allocates until it dies is reported out of memory', async () => {
+    const outcome = await run('leaks', {});
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.error?.code, 'CRASHED');
+    assert.match(outcome.error?.message ?? '', /out of memory/);
+  });
+
+  test('timed_out/TIMEOUT: a hang is aborted, and one that ignores the abort is killed', async () => {
+    for (const ignoreAbort of [false, true]) {
+      const started = Date.now();
+      const outcome = await run('hangs', { ignoreAbort }, { timeoutMs: 800, killGraceMs: 300 });
+      assert.equal(outcome.status, 'timed_out');
+      assert.equal(outcome.error?.code, 'TIMEOUT');
+      assert.ok(Date.now() - started < 5000, 'stopped promptly');
+    }
+  });
+
+  test('cancelled: CANCELLED from the server, SHUTDOWN from the worker', async () => {
+    for (const reason of ['cancel', 'shutdown'] as const) {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(reason), 500);
+      const outcome = await run(
+        'hangs',
+        { ignoreAbort: true },
+        { signal: controller.signal, killGraceMs: 200 },
+      );
+      assert.equal(outcome.status, 'cancelled');
+      assert.equal(outcome.error?.code, reason === 'cancel' ? 'CANCELLED' : 'SHUTDOWN');
+    }
+  });
+
+  test('failed: output that is not JSON-serializable, or over the size limit', async () => {
+    const bigint = await run('unserializable', {});
+    assert.equal(bigint.status, 'failed');
+    assert.match(bigint.error?.message ?? '', /not JSON-serializable/);
+    const huge = await run('huge', { bytes: 2000 }, { maxResultBytes: 1024 });
+    assert.equal(huge.status, 'failed');
+    assert.match(huge.error?.message ?? '', /over MAX_RESULT_BYTES \(1024\)/);
+  });
+
+  test('a stdout flood is survived; the log tail stays within 64 KiB and says it was cut', async () => {
+    const outcome = await run('floods', { lines: 50_000 });
+    assert.equal(outcome.status, 'succeeded');
+    assert.deepEqual(outcome.output, { wrote: 50_000 });
+    assert.equal(outcome.logsTruncated, true);
+    assert.ok(Buffer.byteLength(JSON.stringify(outcome.logs)) <= 64 * 1024);
+  });
+
+  test('task log lines are scrubbed of secrets and keep their order', async () => {
+    const outcome = await run('logs', { lines: 3, text: 'token=s3cret-token' });
+    assert.deepEqual(
+      outcome.logs.map((line) => line.msg),
+      ['token=[redacted] 0', 'token=[redacted] 1', 'token=[redacted] 2', 'from console.log'],
+    );
+  });
+});
