@@ -1,0 +1,254 @@
+/**
+ * Test helpers around the reference Hive server (scripts/server): start it in process or as a real
+ * child process (to kill and restart it), a typed admin client, and a fake worker that speaks the
+ * protocol by hand. Test code only: it uses Node's global fetch.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type AdminClient, createAdminClient } from '../../scripts/server/admin-client.ts';
+import { type HiveServer, type ServerOptions, startServer } from '../../scripts/server/start.ts';
+import type { ResultBody } from '../../src/protocol.ts';
+
+const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
+const LISTENING_LINE = /^hive-server listening on (http:\/\/\S+\/api\/)$/;
+
+export interface TestServer extends HiveServer {
+  readonly admin: AdminClient;
+}
+
+/** The server in this process, on a free port, sweeping leases every 20 ms (short test leases). */
+export async function startTestServer(options: ServerOptions = {}): Promise<TestServer> {
+  const server = await startServer({ leaseCheckMs: 20, ...options });
+  const admin = createAdminClient(server.url, { token: options.token });
+  return {
+    url: server.url,
+    port: server.port,
+    host: server.host,
+    close: () => server.close(),
+    admin,
+  };
+}
+
+export interface SpawnServerOptions {
+  /** @default 0 (a free port, then kept across restarts) */
+  port?: number;
+  /** @default a new temporary folder, removed by dispose() */
+  dataDir?: string;
+  releasesDir?: string;
+  token?: string;
+  minVersion?: string;
+  /** @default 20 */
+  leaseCheckMs?: number;
+  verbose?: boolean;
+}
+
+/** Children still running when the test process exits are killed, so none outlives a failed test. */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
+/** The CLI (scripts/server.ts) as a real child process, on one port and data folder for its life. */
+export class SpawnedServer {
+  readonly dataDir: string;
+  #port: number;
+  #child: ChildProcess | undefined;
+  #output = '';
+  readonly #options: SpawnServerOptions;
+  readonly #ownsDataDir: boolean;
+
+  constructor(options: SpawnServerOptions, dataDir: string, ownsDataDir: boolean, port: number) {
+    this.#options = options;
+    this.dataDir = dataDir;
+    this.#ownsDataDir = ownsDataDir;
+    this.#port = port;
+  }
+
+  /** An admin client for the current port (known only once the first launch listened). */
+  get admin(): AdminClient {
+    return createAdminClient(this.url, { token: this.#options.token });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}/api/`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** stdout and stderr so far (the listening line, --verbose request lines, errors). */
+  get output(): string {
+    return this.#output;
+  }
+
+  /** Starts the process and resolves once it printed its listening line. */
+  async launch(): Promise<void> {
+    const { releasesDir, token, minVersion, leaseCheckMs = 20, verbose } = this.#options;
+    const args = [SERVER_SCRIPT, '--port', String(this.#port), '--data', this.dataDir];
+    args.push('--lease-check-ms', String(leaseCheckMs));
+    if (releasesDir !== undefined) args.push('--releases', releasesDir);
+    if (token !== undefined) args.push('--token', token);
+    if (minVersion !== undefined) args.push('--min-version', minVersion);
+    if (verbose === true) args.push('--verbose');
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    liveChildren.add(child);
+    child.once('exit', () => liveChildren.delete(child));
+    // Both pipes are read to the end, so a --verbose server never blocks on a full pipe.
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.#output += chunk.toString('utf8');
+    });
+    const lines = createInterface({ input: child.stdout });
+    const listening = new Promise<string>((resolve, reject) => {
+      lines.on('line', (line) => {
+        this.#output += `${line}\n`;
+        const match = LISTENING_LINE.exec(line);
+        if (match?.[1] !== undefined) resolve(match[1]);
+      });
+      child.once('exit', (code, signal) => {
+        reject(
+          new Error(`hive-server exited (${code ?? signal}) before listening:\n${this.#output}`),
+        );
+      });
+      setTimeout(
+        () => reject(new Error(`hive-server not listening after 10 s:\n${this.#output}`)),
+        10_000,
+      ).unref();
+    });
+    const url = await listening;
+    this.#port = Number(new URL(url).port);
+  }
+
+  /** SIGTERM, then waits for the exit (SIGKILL after 5 s). Resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    return this.#end('SIGTERM');
+  }
+
+  /** SIGKILL: the server gets no chance to tidy up, as in a crash or power cut. */
+  async kill(): Promise<void> {
+    await this.#end('SIGKILL');
+  }
+
+  /** Stops it if running, then starts it again on the same port and data folder. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.launch();
+  }
+
+  /** Stops it and removes the data folder if this helper made it. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.#ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  async #end(signal: NodeJS.Signals): Promise<number | null> {
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null)
+      return child?.exitCode ?? null;
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    child.kill(signal);
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const [code] = await exited;
+    clearTimeout(force);
+    return code;
+  }
+}
+
+export async function spawnServer(options: SpawnServerOptions = {}): Promise<SpawnedServer> {
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hive-server-')));
+  const server = new SpawnedServer(options, dataDir, ownsDataDir, options.port ?? 0);
+  await server.launch();
+  return server;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A protocol answer, read whole: `json` is the parsed body, undefined when empty or not JSON. */
+export interface HiveAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: unknown;
+}
+
+export interface FakeWorkerOptions {
+  /** @default 'test-host-0000abcd' */
+  workerId?: string;
+  token?: string;
+  /** @default '1.0.0' */
+  version?: string;
+  /** @default 'linux-x64' */
+  platform?: string;
+}
+
+/** Speaks protocol v1 by hand, with the headers every request carries. */
+export function fakeWorker(url: string, options: FakeWorkerOptions = {}) {
+  const { workerId = 'test-host-0000abcd', version = '1.0.0', platform = 'linux-x64' } = options;
+  async function send(
+    path: string,
+    body: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<HiveAnswer> {
+    const headers: Record<string, string> = {
+      'user-agent': `hive-worker/${version} (${platform})`,
+      'x-hive-worker-id': workerId,
+      'content-type': 'application/json',
+      ...extraHeaders,
+    };
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    const response = await fetch(new URL(path, url), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text, json: parseJson(text) };
+  }
+  const taskPath = (id: string) => `tasks/${encodeURIComponent(id)}`;
+  return {
+    workerId,
+    claim: (tasks: string[], waitSec = 0) =>
+      send('tasks/claim', { workerId, version, platform, tasks, waitSec }),
+    heartbeat: (taskId: string, progress?: { percent?: number; message?: string }) =>
+      send(`${taskPath(taskId)}/heartbeat`, { workerId, progress }),
+    postResult: (taskId: string, body: ResultBody, idempotencyKey = body.resultId) =>
+      send(`${taskPath(taskId)}/result`, body, { 'idempotency-key': idempotencyKey }),
+  };
+}
+export type FakeWorker = ReturnType<typeof fakeWorker>;
+
+/** A valid result body (succeeded, attempt 1, a fresh resultId) with `overrides` applied. */
+export function resultBody(overrides: Partial<ResultBody> = {}): ResultBody {
+  const now = new Date().toISOString();
+  return {
+    workerId: 'test-host-0000abcd',
+    resultId: crypto.randomUUID(),
+    workerVersion: '1.0.0',
+    status: 'succeeded',
+    output: { ok: true },
+    error: null,
+    attempt: 1,
+    startedAt: now,
+    finishedAt: now,
+    ...overrides,
+  };
+}
+
+export { type AdminClient, createAdminClient };
