@@ -93,7 +93,14 @@ export async function runWorker(app: AppContext): Promise<number> {
       platform,
       once: app.options.once,
       onUpdateHint: async (hint) => {
-        log.info(hint, 'an update check was asked for; this build does not self-update yet');
+        const why =
+          hint.reason === 'latest-version'
+            ? `the server announces ${hint.version}`
+            : 'the server refused this version';
+        log.info(
+          hint,
+          `an update check was asked for (${why}); this build does not self-update yet`,
+        );
       },
     });
     const unregister = registerSignalHandlers({

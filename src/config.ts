@@ -4,6 +4,7 @@
  * (see src/settings.ts and `worker --help`). Durations are in seconds.
  */
 import { echo } from '../tasks/echo.ts';
+import { prom_pars } from '../tasks/prom_pars.ts';
 import { sleep } from '../tasks/sleep.ts';
 import type { TaskRegistry } from './task/define.ts';
 
@@ -14,7 +15,7 @@ export const WORKER_VERSION = '1.0.0';
 export const SERVER_URL = 'http://127.0.0.1:8080/api/';
 
 /** Task type → task. Add a task: write tasks/<name>.ts, import it here, add it to this object. */
-export const TASK_REGISTRY = { echo, sleep } satisfies TaskRegistry;
+export const TASK_REGISTRY = { echo, sleep, prom_pars } satisfies TaskRegistry;
 
 /** Seconds to wait before polling again when the server has no task (± 10 % jitter). @default 5 */
 export const NO_TASK_SLEEP = 5;

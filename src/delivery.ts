@@ -42,11 +42,11 @@ export class ResultDelivery {
     return attempt;
   }
 
-  /** At start: every queued result once, oldest first, giving up at the first that must wait. */
-  async sendQueued(signal?: AbortSignal): Promise<void> {
+  /** At start and at exit: every queued result once, oldest first, giving up at the first that must wait. */
+  async sendQueued(when: string, signal?: AbortSignal): Promise<void> {
     const queued = this.#options.outbox.pending();
     if (queued.length === 0) return;
-    this.#options.log.info(`sending ${queued.length} queued result(s) before claiming`);
+    this.#options.log.info(`sending ${queued.length} queued result(s) ${when}`);
     for (const entry of queued) {
       if (signal?.aborted === true || (await this.deliver(entry, signal)) === 'retry') return;
     }
@@ -124,6 +124,7 @@ export class ResultDelivery {
           );
         }
         this.#failing = true;
+        this.notify(); // the pump takes it from here, with its backoff
         return 'retry';
     }
   }

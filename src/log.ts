@@ -37,7 +37,8 @@ export function createLogger(options: LogOptions): Logger {
         destination: options.consoleFd ?? 1,
         sync: true,
         colorize: options.colorize ?? false,
-        singleLine: true,
+        // Console lines are for people: the message says it all; the fields go to the log file.
+        hideObject: true,
         translateTime: 'SYS:HH:MM:ss',
         ignore: 'pid,hostname',
       }),

@@ -20,6 +20,8 @@ import { type ResultBody, ResultBodySchema } from './protocol.ts';
 const EntrySchema = z.object({ taskId: z.string(), body: ResultBodySchema, storedAt: z.string() });
 export type OutboxEntry = z.infer<typeof EntrySchema>;
 
+const PRUNE_EVERY_MS = 3_600_000;
+
 export interface OutboxOptions {
   dataDir: string;
   maxEntries: number;
@@ -32,6 +34,7 @@ export class Outbox {
   readonly #dirs: { outbox: string; done: string; rejected: string; corrupt: string };
   readonly #options: OutboxOptions;
   readonly #pending = new Map<string, OutboxEntry>();
+  #prunedAtMs = 0;
 
   constructor(options: OutboxOptions) {
     this.#options = options;
@@ -79,6 +82,8 @@ export class Outbox {
     writeFileAtomic(join(this.#dirs.outbox, fileName(body.resultId)), text);
     this.#pending.set(body.resultId, entry);
     writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), text);
+    // A worker that runs for months prunes as it goes, at most hourly.
+    if (this.#now() - this.#prunedAtMs > PRUNE_EVERY_MS) this.pruneDone();
     return entry;
   }
 
@@ -128,6 +133,7 @@ export class Outbox {
 
   /** Drops once-per-task entries older than the retention. */
   pruneDone(): number {
+    this.#prunedAtMs = this.#now();
     let pruned = 0;
     for (const name of readdirSync(this.#dirs.done)) {
       const file = join(this.#dirs.done, name);
@@ -162,7 +168,7 @@ export class Outbox {
       renameSync(file, aside);
       this.#options.log.error(
         { file, movedTo: aside },
-        `unreadable result file moved aside (${coerceError(error).message.split('\n')[0]})`,
+        `unreadable result file ${file} moved aside to ${aside} (${coerceError(error).message.split('\n')[0]})`,
       );
       return undefined;
     }

@@ -77,7 +77,7 @@ export class Worker {
 
   async run(): Promise<void> {
     const { delivery } = this.#deps;
-    await delivery.sendQueued(this.#stopping.signal);
+    await delivery.sendQueued('before claiming', this.#stopping.signal);
     delivery.start();
     this.#transition('polling');
     for (let cycle = 0; !this.isStopping && !(this.#deps.once === true && cycle > 0); cycle++) {
@@ -88,10 +88,16 @@ export class Worker {
       const claimedAt = Date.now();
       const claim = await this.#claimTask();
       const sleepMs = await this.#handleClaim(claim, Date.now() - claimedAt);
+      this.#deps.log.debug({ claim: claim.kind, sleepMs }, `next claim in ${sleepMs} ms`);
       await sleep(sleepMs, this.#stopping.signal);
     }
     this.#transition('draining');
     await delivery.stop();
+    // One last try, bounded: a server that is down must not hold up the exit.
+    await delivery.sendQueued(
+      'before exiting',
+      AbortSignal.timeout(this.#deps.settings.requestTimeoutMs),
+    );
     this.#transition('stopped');
   }
 

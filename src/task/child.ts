@@ -2,7 +2,6 @@
  * The child side: receives one task over IPC, validates its payload, runs it, sends the result.
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
-import { z } from 'zod';
 import { coerceError } from '../errors.ts';
 import type { ResultError } from '../protocol.ts';
 import { lookupTask, type TaskContext, type TaskLogger, type TaskRegistry } from './define.ts';
@@ -59,7 +58,9 @@ async function handleRun(
   if (!payload.success) {
     return fail('rejected', {
       code: 'BAD_PAYLOAD',
-      message: `payload does not fit task ${task.type}: ${z.prettifyError(payload.error)}`,
+      message: `payload does not fit task ${task.type}: ${payload.error.issues
+        .map((issue) => `${issue.path.join('.') || '(payload)'}: ${issue.message}`)
+        .join('; ')}`,
       details: {
         issues: payload.error.issues.map(({ path, message: text }) => ({ path, message: text })),
       },

@@ -219,7 +219,13 @@ class TaskProcess {
     const result = this.#result;
     if (result?.status === 'succeeded')
       return { status: 'succeeded', output: JSON.parse(result.outputJson), error: null };
-    if (result !== undefined) return { status: result.status, output: null, error: result.error };
+    if (result !== undefined) {
+      return {
+        status: result.status,
+        output: null,
+        error: { ...result.error, message: this.#options.scrub(result.error.message) },
+      };
+    }
     return { status: 'failed', output: null, error: this.#crashError(code, signalName) };
   }
 

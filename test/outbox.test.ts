@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { readdirSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { createLogger } from '../src/log.ts';
+import { Outbox } from '../src/outbox.ts';
+import type { ResultBody } from '../src/protocol.ts';
+import { tempDir } from './helpers/worker.ts';
+
+const log = createLogger({ level: 'silent', secrets: [] });
+const HOUR = 3_600_000;
+
+function body(resultId: string): ResultBody {
+  const at = new Date().toISOString();
+  return {
+    workerId: 'host-00000000',
+    resultId,
+    workerVersion: '1.0.0',
+    status: 'succeeded',
+    output: { n: 1 },
+    error: null,
+    attempt: 1,
+    startedAt: at,
+    finishedAt: at,
+  };
+}
+
+describe('outbox', () => {
+  test('a result is on disk before it is sent, and survives a reopen byte for byte', () => {
+    const dataDir = tempDir();
+    const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
+    outbox.add('task/with:odd chars', body('11111111-2222-3333-4444-555555555555'));
+    const reopened = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
+    assert.deepEqual(reopened.pending(), outbox.pending());
+    assert.equal(
+      reopened.storedResult('task/with:odd chars')?.body.resultId,
+      '11111111-2222-3333-4444-555555555555',
+    );
+    reopened.markDelivered('11111111-2222-3333-4444-555555555555');
+    assert.equal(reopened.size, 0);
+    assert.deepEqual(readdirSync(join(dataDir, 'outbox')), []);
+    assert.ok(reopened.storedResult('task/with:odd chars'), 'still known once delivered');
+  });
+
+  test('once-per-task entries expire after the retention and are pruned', () => {
+    const dataDir = tempDir();
+    let now = Date.now();
+    const outbox = new Outbox({
+      dataDir,
+      maxEntries: 10,
+      retentionMs: 24 * HOUR,
+      log,
+      now: () => now,
+    }).open();
+    outbox.add('old-task', body('aaaaaaaa-0000-0000-0000-000000000000'));
+    outbox.markDelivered('aaaaaaaa-0000-0000-0000-000000000000');
+    now += 25 * HOUR;
+    assert.equal(outbox.storedResult('old-task'), undefined, 'expired: the task would run again');
+    const [file] = readdirSync(join(dataDir, 'done'));
+    assert.ok(file !== undefined);
+    const past = new Date(Date.now() - 25 * HOUR);
+    utimesSync(join(dataDir, 'done', file), past, past);
+    assert.equal(outbox.pruneDone(), 1);
+    assert.deepEqual(readdirSync(join(dataDir, 'done')), []);
+  });
+
+  test('the cap: full at OUTBOX_MAX unsent results', () => {
+    const outbox = new Outbox({ dataDir: tempDir(), maxEntries: 2, retentionMs: HOUR, log }).open();
+    outbox.add('a', body('aaaaaaaa-0000-0000-0000-000000000001'));
+    assert.equal(outbox.isFull(), false);
+    outbox.add('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
+    assert.equal(outbox.isFull(), true);
+  });
+});
