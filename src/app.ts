@@ -16,6 +16,8 @@ import type { Options, Settings } from './settings.ts';
 import { registerSignalHandlers } from './signals.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
+import { type PreparedUpdate, SelfUpdate } from './update/self-update.ts';
+import { UpdateStore } from './update/state.ts';
 import { Worker } from './worker.ts';
 
 export const EXIT_FORCED = 130;
@@ -92,15 +94,31 @@ export async function runWorker(app: AppContext): Promise<number> {
       version,
       platform,
       once: app.options.once,
-      onUpdateHint: async (hint) => {
+      onUpdateHint: (hint) => {
         const why =
           hint.reason === 'latest-version'
             ? `the server announces ${hint.version}`
             : 'the server refused this version';
-        log.info(
-          hint,
-          `an update check was asked for (${why}); this build does not self-update yet`,
-        );
+        log.info(hint, `an update check was asked for (${why})`);
+        selfUpdate.hint(hint.reason);
+      },
+      onServerReached: () => selfUpdate.confirmHealthy(),
+    });
+    let prepared: PreparedUpdate | undefined;
+    const selfUpdate = new SelfUpdate({
+      client,
+      store: new UpdateStore(dataDir.path),
+      settings,
+      log,
+      version,
+      platform,
+      publicKey: BUILD_INFO.releasePublicKey,
+      executable: BUILD_INFO.isExecutable && !app.options.once ? process.execPath : undefined,
+      dataDir: dataDir.path,
+      env: { ...app.env, ...app.options.carriedEnv },
+      onReady: (ready) => {
+        prepared = ready;
+        worker.drainForUpdate();
       },
     });
     const unregister = registerSignalHandlers({
@@ -114,11 +132,17 @@ export async function runWorker(app: AppContext): Promise<number> {
         app.forceExit(EXIT_FORCED);
       },
     });
+    selfUpdate.start();
     try {
       await worker.run();
     } finally {
+      selfUpdate.stop();
       unregister();
       await client.close();
+    }
+    if (prepared !== undefined && worker.isDrainingForUpdate) {
+      selfUpdate.handOff(prepared);
+      return 0;
     }
     log.info(`stopped (${outbox.size} result(s) left in the outbox)`);
     return 0;

@@ -70,3 +70,15 @@ export const OUTBOX_MAX = 1000;
 
 /** Seconds between checks for a new release. @default 3600 */
 export const UPDATE_CHECK_INTERVAL = 3600;
+
+/** Install newer signed releases the server offers (single executable only). @default true */
+export const AUTO_UPDATE = true;
+
+/** Seconds a release that failed to install or start is skipped before it is tried again. @default 21600 */
+export const UPDATE_RETRY_AFTER = 21_600;
+
+/** Overall deadline, in seconds, of one release download (it resumes at the next check). @default 1800 */
+export const UPDATE_DOWNLOAD_TIMEOUT = 1800;
+
+/** Seconds the new version has to report healthy before the updater rolls back. @default 60 */
+export const UPDATE_HEALTH_TIMEOUT = 60;

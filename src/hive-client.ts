@@ -235,6 +235,7 @@ export class HiveClient {
     });
     const declared = Number(response.headers['content-length'] ?? 0);
     if (declared > MAX_ANSWER_BYTES) {
+      response.body.on('error', () => {}); // destroying an unread body emits an error nobody needs
       response.body.destroy();
       throw new HiveError(
         'BAD_ANSWER',

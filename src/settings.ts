@@ -4,6 +4,7 @@
  * nothing below this module reads process.env. Users write seconds; the code carries `…Ms`.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import * as config from './config.ts';
@@ -76,6 +77,19 @@ const SETTINGS = {
   },
   OUTBOX_MAX: { schema: count(1, 1_000_000), help: 'most unsent results before claiming pauses' },
   UPDATE_CHECK_INTERVAL: { schema: seconds(1), help: 'seconds between release checks' },
+  AUTO_UPDATE: { schema: bool, help: 'install newer signed releases (single executable only)' },
+  UPDATE_RETRY_AFTER: {
+    schema: seconds(0),
+    help: 'seconds a release that failed to install is skipped',
+  },
+  UPDATE_DOWNLOAD_TIMEOUT: {
+    schema: seconds(1),
+    help: 'overall deadline of one release download, seconds',
+  },
+  UPDATE_HEALTH_TIMEOUT: {
+    schema: seconds(1),
+    help: 'seconds a new version has to come up before rollback',
+  },
 } as const satisfies Record<string, { schema: z.ZodType; help: string }>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -105,6 +119,10 @@ export interface Settings {
   readonly resultRetentionMs: number;
   readonly outboxMax: number;
   readonly updateCheckIntervalMs: number;
+  readonly autoUpdate: boolean;
+  readonly updateRetryAfterMs: number;
+  readonly updateDownloadTimeoutMs: number;
+  readonly updateHealthTimeoutSec: number;
 }
 
 /** Flags that are not settings. */
@@ -114,6 +132,8 @@ export interface Options {
   readonly once: boolean;
   readonly taskChild: boolean;
   readonly configFile: string | undefined;
+  /** The settings given as flags (and --config), as the HIVE_* variables that mean the same. */
+  readonly carriedEnv: Readonly<Record<string, string>>;
 }
 
 export interface SettingsInput {
@@ -160,7 +180,11 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
   } catch (error) {
     throw new ConfigError([`${(error as Error).message}; see --help`]);
   }
-  const configFile = typeof flags.config === 'string' ? flags.config : undefined;
+  const configFile =
+    typeof flags.config === 'string' ? flags.config : input.env.HIVE_CONFIG || undefined;
+  // Flags as environment variables: what a restarted worker (after self-update) inherits.
+  const carriedEnv: Record<string, string> =
+    configFile === undefined ? {} : { HIVE_CONFIG: resolve(configFile) };
   const fileValues = readConfigFile(
     configFile ?? `${input.installDir}/${CONFIG_FILE_NAME}`,
     configFile !== undefined,
@@ -170,6 +194,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
   const values: Partial<Record<SettingName, unknown>> = {};
   for (const name of SETTING_NAMES) {
     const flag = flags[flagName(name)];
+    if (typeof flag === 'string') carriedEnv[envName(name)] = flag;
     // An empty variable counts as unset (`HIVE_NO_TASK_SLEEP=` must not mean 0).
     const env = input.env[envName(name)] || undefined;
     const [raw, source] =
@@ -214,6 +239,10 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     resultRetentionMs: ms(v.RESULT_RETENTION),
     outboxMax: v.OUTBOX_MAX,
     updateCheckIntervalMs: ms(v.UPDATE_CHECK_INTERVAL),
+    autoUpdate: isTrue(v.AUTO_UPDATE),
+    updateRetryAfterMs: ms(v.UPDATE_RETRY_AFTER),
+    updateDownloadTimeoutMs: ms(v.UPDATE_DOWNLOAD_TIMEOUT),
+    updateHealthTimeoutSec: Math.ceil(v.UPDATE_HEALTH_TIMEOUT),
   };
   const options: Options = {
     help: flags.help === true,
@@ -221,8 +250,13 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     once: flags.once === true,
     taskChild: flags['task-child'] === true,
     configFile,
+    carriedEnv,
   };
   return { settings: Object.freeze(settings), options: Object.freeze(options) };
+}
+
+function isTrue(value: boolean | string): boolean {
+  return value === true || ['true', '1', 'yes', 'on'].includes(String(value));
 }
 
 function readConfigFile(
@@ -276,7 +310,7 @@ export function helpText(version: string): string {
     '  --help, -h               this text',
     '  --version, -v            print the version and exit',
     '  --once                   handle at most one task, then exit',
-    `  --config FILE            read settings from FILE instead of ${CONFIG_FILE_NAME} beside the executable`,
+    `  --config FILE            read settings from FILE instead of ${CONFIG_FILE_NAME} beside the executable (env HIVE_CONFIG)`,
     '',
     `Settings (flag, environment variable, default; also keys of ${CONFIG_FILE_NAME}):`,
     ...rows,

@@ -45,8 +45,10 @@ export interface WorkerDeps {
   workerId: string;
   version: string;
   platform: string;
-  /** Checks for an update; until self-update lands, it only logs. */
-  onUpdateHint: (hint: UpdateHint) => Promise<void>;
+  /** Asks self-update to check now; returns at once (downloads happen beside the loop). */
+  onUpdateHint: (hint: UpdateHint) => void;
+  /** The first good answer from the server (a task or none): a freshly updated worker is healthy. */
+  onServerReached?: () => void;
   /** Handle at most one task (one claim), then stop. */
   once?: boolean;
 }
@@ -59,6 +61,8 @@ export class Worker {
   #task: { controller: AbortController; graceTimer?: NodeJS.Timeout } | undefined;
   #authWarned = false;
   #outboxFullWarned = false;
+  #reachedServer = false;
+  #drainingForUpdate = false;
   /** Tasks handled in this run (including stored results re-sent). */
   handled = 0;
 
@@ -98,12 +102,27 @@ export class Worker {
       'before exiting',
       AbortSignal.timeout(this.#deps.settings.requestTimeoutMs),
     );
-    this.#transition('stopped');
+    this.#transition(this.#drainingForUpdate ? 'updating' : 'stopped');
+  }
+
+  /** True when the loop ended to install an update. */
+  get isDrainingForUpdate(): boolean {
+    return this.#drainingForUpdate;
+  }
+
+  /** For an update: stops claiming and lets the running task finish (or reach its timeout). */
+  drainForUpdate(): void {
+    if (this.isStopping) return;
+    this.#drainingForUpdate = true;
+    this.#deps.log.info('an update is ready: finishing the current work, then installing it');
+    this.#stopping.abort();
   }
 
   /** Stops claiming; a running task gets SHUTDOWN_GRACE to finish, then is stopped (SHUTDOWN). */
   stop(): void {
-    if (this.isStopping) return;
+    if (this.isStopping && !this.#drainingForUpdate) return;
+    // Ctrl+C while draining for an update: a shutdown after all, with its grace period.
+    this.#drainingForUpdate = false;
     this.#stopping.abort();
     const task = this.#task;
     if (task !== undefined) {
@@ -133,11 +152,11 @@ export class Worker {
       case 'task':
         this.#backoff.reset();
         await this.#runTask(claim.task);
-        await this.#checkLatestVersion(claim.latestVersion);
+        this.#checkLatestVersion(claim.latestVersion);
         return 0;
       case 'empty':
         this.#backoff.reset();
-        await this.#checkLatestVersion(claim.latestVersion);
+        this.#checkLatestVersion(claim.latestVersion);
         // A server that held a long poll has already made us wait; one that answered at once has not.
         return settings.waitSec > 0 && tookMs >= (settings.waitSec * 1000) / 2
           ? 0
@@ -152,7 +171,7 @@ export class Worker {
         return settings.errorSleepMs;
       case 'upgrade-required':
         log.warn('the server refuses this version (HTTP 426): checking for an update');
-        await this.#deps.onUpdateHint({ reason: 'upgrade-required' });
+        this.#deps.onUpdateHint({ reason: 'upgrade-required' });
         return this.#backoff.nextDelayMs();
       case 'throttled': {
         const waitMs = claim.retryAfterMs ?? this.#backoff.nextDelayMs();
@@ -173,13 +192,17 @@ export class Worker {
     }
   }
 
-  async #checkLatestVersion(latest: string | undefined): Promise<void> {
+  #checkLatestVersion(latest: string | undefined): void {
+    if (!this.#reachedServer) {
+      this.#reachedServer = true;
+      this.#deps.onServerReached?.();
+    }
     if (
       latest !== undefined &&
       semver.valid(latest) !== null &&
       semver.gt(latest, this.#deps.version)
     ) {
-      await this.#deps.onUpdateHint({ reason: 'latest-version', version: latest });
+      this.#deps.onUpdateHint({ reason: 'latest-version', version: latest });
     }
   }
 

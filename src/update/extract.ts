@@ -1,0 +1,161 @@
+/**
+ * Extracts a verified release zip with adm-zip — after checking every entry, because adm-zip
+ * silently rewrites hostile names, follows no size limits and writes symlinks as files
+ * (../shared/update-notes.md). Nothing is written until the whole archive has passed; then every
+ * extracted file is checked against release.json (a full disk is not reported by adm-zip).
+ */
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import AdmZip from 'adm-zip';
+import { z } from 'zod';
+import { HiveError } from '../errors.ts';
+import { sha256File } from './verify.ts';
+
+/** Sane limits: a release is an executable (~150 MB), a script and a small JSON file. */
+export const EXTRACT_LIMITS = {
+  maxEntries: 8,
+  maxEntryBytes: 400 * 1024 * 1024,
+  maxTotalBytes: 500 * 1024 * 1024,
+};
+
+const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const ReleaseManifestSchema = z.object({
+  version: z.string(),
+  platform: z.string(),
+  files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/i)),
+});
+export type ReleaseManifest = z.infer<typeof ReleaseManifestSchema>;
+
+export interface ExtractedRelease {
+  dir: string;
+  executable: string;
+  updater: string;
+  manifest: ReleaseManifest;
+}
+
+export function releaseFileNames(platform: string): { executable: string; updater: string } {
+  return platform.startsWith('win32')
+    ? { executable: 'worker.exe', updater: 'updater.bat' }
+    : { executable: 'worker', updater: 'updater.sh' };
+}
+
+export async function extractRelease(
+  zipFile: string,
+  targetDir: string,
+  expected: { version: string; platform: string },
+  limits: typeof EXTRACT_LIMITS = EXTRACT_LIMITS,
+): Promise<ExtractedRelease> {
+  const fail = (why: string) =>
+    new HiveError('UPDATE', `release ${expected.version} zip refused: ${why}`);
+  let zip: AdmZip;
+  try {
+    zip = new AdmZip(zipFile);
+  } catch (error) {
+    throw fail(`not a readable zip (${(error as Error).message})`);
+  }
+  const entries = zip.getEntries();
+  if (entries.length > limits.maxEntries)
+    throw fail(`${entries.length} entries, more than ${limits.maxEntries}`);
+  let total = 0;
+  for (const entry of entries) {
+    const name = entry.entryName;
+    if (
+      entry.isDirectory ||
+      !SAFE_NAME.test(name) ||
+      RESERVED.test(name) ||
+      name === '.' ||
+      name === '..'
+    ) {
+      throw fail(`unsafe entry name ${JSON.stringify(name)}`);
+    }
+    const mode = entry.attr >>> 16;
+    if ((mode & 0o170000) === 0o120000) throw fail(`${name} is a symlink`);
+    const { method, size, compressedSize } = entry.header;
+    if (method !== 0 && method !== 8) throw fail(`${name} uses compression method ${method}`);
+    if (size > limits.maxEntryBytes || compressedSize > limits.maxEntryBytes) {
+      throw fail(`${name} is larger than ${limits.maxEntryBytes} bytes`);
+    }
+    total += size;
+  }
+  if (total > limits.maxTotalBytes)
+    throw fail(`${total} bytes uncompressed, more than ${limits.maxTotalBytes}`);
+
+  const manifestEntry = entries.find((entry) => entry.entryName === 'release.json');
+  if (manifestEntry === undefined) throw fail('no release.json');
+  if (manifestEntry.header.size > 64 * 1024) throw fail('release.json is too large');
+  let manifest: ReleaseManifest;
+  try {
+    manifest = ReleaseManifestSchema.parse(JSON.parse(manifestEntry.getData().toString('utf8')));
+  } catch (error) {
+    throw fail(`release.json is invalid (${(error as Error).message.split('\n')[0]})`);
+  }
+  if (manifest.version !== expected.version || manifest.platform !== expected.platform) {
+    throw fail(
+      `release.json says ${manifest.version} for ${manifest.platform}, the server announced ${expected.version} for ${expected.platform}`,
+    );
+  }
+  const names = releaseFileNames(expected.platform);
+  for (const required of [names.executable, names.updater]) {
+    if (!Object.hasOwn(manifest.files, required))
+      throw fail(`release.json does not list ${required}`);
+  }
+  for (const entry of entries) {
+    if (entry.entryName !== 'release.json' && !Object.hasOwn(manifest.files, entry.entryName)) {
+      throw fail(`${entry.entryName} is not listed in release.json`);
+    }
+  }
+  for (const listed of Object.keys(manifest.files)) {
+    if (!entries.some((entry) => entry.entryName === listed))
+      throw fail(`${listed} is listed but missing`);
+  }
+
+  // Extract into a fresh, empty folder (adm-zip skips files that exist); on any failure after
+  // this point the folder is removed, so no half-checked file is left to be used.
+  rmSync(targetDir, { recursive: true, force: true });
+  mkdirSync(targetDir, { recursive: true });
+  try {
+    await writeAndCheck(zip, entries, manifest, targetDir, fail);
+  } catch (error) {
+    rmSync(targetDir, { recursive: true, force: true });
+    throw error instanceof HiveError
+      ? error
+      : fail(`extraction failed (${(error as Error).message})`);
+  }
+  const executable = join(targetDir, names.executable);
+  const updater = join(targetDir, names.updater);
+  if (!expected.platform.startsWith('win32')) {
+    chmodSync(executable, 0o755);
+    chmodSync(updater, 0o755);
+  }
+  return { dir: targetDir, executable, updater, manifest };
+}
+
+async function writeAndCheck(
+  zip: AdmZip,
+  entries: AdmZip.IZipEntry[],
+  manifest: ReleaseManifest,
+  targetDir: string,
+  fail: (why: string) => HiveError,
+): Promise<void> {
+  for (const entry of entries) {
+    // The ZipEntry object, not its name: adm-zip's name form throws with keepOriginalPermission.
+    zip.extractEntryTo(entry, targetDir, false, true, false);
+  }
+  const written = readdirSync(targetDir).sort();
+  const wanted = entries.map((entry) => entry.entryName).sort();
+  if (written.join('/') !== wanted.join('/')) {
+    throw fail(`extracted ${written.join(', ')}, expected ${wanted.join(', ')}`);
+  }
+  // adm-zip does not report a full disk: every file is checked against release.json.
+  for (const [name, sha256] of Object.entries(manifest.files)) {
+    const file = join(targetDir, name);
+    const actual = await sha256File(file);
+    if (actual !== sha256.toLowerCase()) {
+      throw fail(
+        `${name} has sha256 ${actual} (${statSync(file).size} bytes), release.json says ${sha256}`,
+      );
+    }
+  }
+}

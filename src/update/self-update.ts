@@ -1,0 +1,244 @@
+/**
+ * Self-update, beside the task loop: check → verify the announcement → download → verify the
+ * file → extract → ask the worker to drain → hand off to the new release's updater. Any failure
+ * leaves the current version running, with one log line; a release that fails verification, or
+ * failed to install or start, is skipped for UPDATE_RETRY_AFTER (no update loops).
+ */
+import type { KeyObject } from 'node:crypto';
+import { statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import semver from 'semver';
+import { HiveError } from '../errors.ts';
+import type { HiveClient } from '../hive-client.ts';
+import type { Logger } from '../log.ts';
+import type { Release } from '../protocol.ts';
+import type { Settings } from '../settings.ts';
+import { downloadRelease } from './download.ts';
+import { type ExtractedRelease, extractRelease } from './extract.ts';
+import { startUpdater } from './handoff.ts';
+import { releasePublicKey } from './signature.ts';
+import type { UpdateStore } from './state.ts';
+import { verifyAnnouncement, verifyDownload } from './verify.ts';
+
+export interface PreparedUpdate {
+  release: Release;
+  extracted: ExtractedRelease;
+}
+
+export interface SelfUpdateDeps {
+  client: HiveClient;
+  store: UpdateStore;
+  settings: Settings;
+  log: Logger;
+  version: string;
+  platform: string;
+  /** base64url of the pinned key; '' disables updates (a build without a key). */
+  publicKey: string;
+  /** The installed executable, or undefined when running from source (no self-update). */
+  executable: string | undefined;
+  dataDir: string;
+  /** Environment for the updater and the restarted worker. */
+  env: NodeJS.ProcessEnv;
+  /** Called once a release is ready: the worker drains, then calls `handOff`. */
+  onReady: (prepared: PreparedUpdate) => void;
+}
+
+/** Disk needed besides the zip's size: the zip, the extracted files and a backup, plus a margin. */
+const DISK_FACTOR = 3;
+const DISK_MARGIN_BYTES = 50 * 1024 * 1024;
+const HINT_MIN_INTERVAL_MS = 60_000;
+
+export class SelfUpdate {
+  readonly #deps: SelfUpdateDeps;
+  readonly #publicKey: KeyObject | undefined;
+  readonly #disabledBecause: string | undefined;
+  #running: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #ready = false;
+  #lastSkipLogged = '';
+  #lastCheckMs = 0;
+
+  constructor(deps: SelfUpdateDeps) {
+    this.#deps = deps;
+    let key: KeyObject | undefined;
+    let disabled: string | undefined;
+    if (!deps.settings.autoUpdate) disabled = 'AUTO_UPDATE is off';
+    else if (deps.executable === undefined) disabled = 'running from source';
+    else {
+      try {
+        key = releasePublicKey(deps.publicKey);
+      } catch (error) {
+        disabled = (error as Error).message;
+      }
+    }
+    this.#publicKey = key;
+    this.#disabledBecause = disabled;
+  }
+
+  /** At start: report rollbacks, tidy staging, then check now and every UPDATE_CHECK_INTERVAL. */
+  start(): void {
+    const { store, log } = this.#deps;
+    for (const rollback of store.collectRollbacks()) {
+      log.error(
+        `the update to ${rollback.version} was rolled back (${rollback.why}); skipping it for a while`,
+      );
+    }
+    store.pruneStaging();
+    if (this.#disabledBecause !== undefined) {
+      log.info(`self-update is off: ${this.#disabledBecause}`);
+      return;
+    }
+    void this.check('start');
+    this.#timer = setInterval(
+      () => void this.check('interval'),
+      this.#deps.settings.updateCheckIntervalMs,
+    );
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** The first good exchange with the server after an update: tell the updater we are up. */
+  confirmHealthy(): void {
+    const pending = this.#deps.store.readPending();
+    if (pending?.to === this.#deps.version) {
+      this.#deps.store.markHealthy(this.#deps.version);
+      this.#deps.log.info(`updated from ${pending.from} to ${pending.to}: healthy`);
+    }
+  }
+
+  /**
+   * A hint from a claim answer (426, or a newer X-Hive-Latest-Version): checks now, unless a check
+   * ran in the last minute — a header on every poll must not become a request on every poll.
+   */
+  hint(why: string): void {
+    if (Date.now() - this.#lastCheckMs < HINT_MIN_INTERVAL_MS) return;
+    void this.check(why);
+  }
+
+  /** Starts a check unless one is running; never throws, never blocks the caller. */
+  check(why: string): Promise<void> {
+    if (this.#disabledBecause !== undefined || this.#ready) return Promise.resolve();
+    this.#lastCheckMs = Date.now();
+    this.#running ??= this.#checkOnce(why).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** Writes what the new version looks for, starts the updater detached; the caller then exits. */
+  handOff(prepared: PreparedUpdate): void {
+    const { store, version, dataDir, settings, env, executable, log } = this.#deps;
+    if (executable === undefined) throw new HiveError('UPDATE', 'no executable to replace');
+    store.writePending({
+      from: version,
+      to: prepared.release.version,
+      at: new Date().toISOString(),
+    });
+    const pid = startUpdater({
+      updater: prepared.extracted.updater,
+      pid: process.pid,
+      targetExe: executable,
+      newExe: prepared.extracted.executable,
+      dataDir,
+      version: prepared.release.version,
+      healthTimeoutSec: settings.updateHealthTimeoutSec,
+      env: { ...env, HIVE_DATA_DIR: dataDir },
+    });
+    log.info(
+      `handed off to the updater (pid ${pid}) to install ${prepared.release.version}; exiting`,
+    );
+  }
+
+  async #checkOnce(why: string): Promise<void> {
+    const { client, store, log, platform, version } = this.#deps;
+    const answer = await client.getRelease(platform);
+    const state = store.read();
+    state.lastCheckAt = new Date().toISOString();
+    store.write(state);
+    if (answer.kind === 'error') {
+      log.warn(`update check failed: ${answer.error.message}`);
+      return;
+    }
+    if (answer.kind === 'none' || !semver.gt(answer.release.version, version)) {
+      log.debug({ why }, 'no newer release');
+      return;
+    }
+    const { release } = answer;
+    const retryAt = store.retryAt(release.version, this.#deps.settings.updateRetryAfterMs);
+    if (retryAt !== undefined) {
+      if (this.#lastSkipLogged !== release.version) {
+        log.info(
+          `release ${release.version} failed before; not trying it again until ${retryAt.toISOString()}`,
+        );
+        this.#lastSkipLogged = release.version;
+      }
+      return;
+    }
+    try {
+      const prepared = await this.#prepare(release);
+      this.#ready = true;
+      this.#deps.onReady(prepared);
+    } catch (error) {
+      const message = (error as Error).message;
+      log.error(`update to ${release.version} not installed, staying on ${version}: ${message}`);
+      // A bad release stays bad; a download that broke off resumes at the next check.
+      if (!/will resume|not enough disk/.test(message))
+        store.recordFailure(release.version, message);
+    }
+  }
+
+  async #prepare(release: Release): Promise<PreparedUpdate> {
+    const { client, store, log, platform, settings } = this.#deps;
+    if (this.#publicKey === undefined) throw new HiveError('UPDATE', 'no release key');
+    verifyAnnouncement(release, platform, this.#publicKey);
+    this.#checkDiskSpace(release);
+    const zip = join(store.stagingDir, `worker-${release.version}-${platform}.zip`);
+    log.info(`downloading release ${release.version} (${(release.size / 1048576).toFixed(1)} MB)`);
+    let reported = 0;
+    await downloadRelease({
+      url: client.resolve(release.url),
+      dest: zip,
+      sizeBytes: release.size,
+      sha256: release.sha256,
+      headers: client.requestHeaders(),
+      dispatcher: client.dispatcher,
+      deadlineMs: settings.updateDownloadTimeoutMs,
+      inactivityMs: settings.requestTimeoutMs,
+      onProgress: (received, total) => {
+        const quarter = Math.floor((received / total) * 4);
+        if (quarter > reported) {
+          reported = quarter;
+          log.info(`downloading release ${release.version}: ${quarter * 25} %`);
+        }
+      },
+    });
+    await verifyDownload(zip, release);
+    const extracted = await extractRelease(
+      zip,
+      join(store.stagingDir, `release-${release.version}`),
+      {
+        version: release.version,
+        platform,
+      },
+    );
+    log.info(
+      `release ${release.version} downloaded and verified; installing once the current task is done`,
+    );
+    return { release, extracted };
+  }
+
+  #checkDiskSpace(release: Release): void {
+    const stats = statfsSync(this.#deps.store.stagingDir);
+    const free = stats.bavail * stats.bsize;
+    const needed = release.size * DISK_FACTOR + DISK_MARGIN_BYTES;
+    if (free < needed) {
+      throw new HiveError(
+        'UPDATE',
+        `not enough disk space for release ${release.version}: ${Math.round(free / 1048576)} MB free, ${Math.round(needed / 1048576)} MB needed; will try again later`,
+      );
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Release signatures: Ed25519 (node:crypto, no dependency) over the UTF-8 bytes of
+ * `hive-worker-release:v1:<platform>:<version>:<sha256>`, checked against the key pinned in the
+ * build — never a key that came with the download.
+ */
+import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { HiveError } from '../errors.ts';
+import { releaseSigningText } from '../protocol.ts';
+
+/** Imports the pinned key: base64url of the raw 32 bytes. */
+export function releasePublicKey(base64url: string): KeyObject {
+  const raw = Buffer.from(base64url, 'base64url');
+  if (
+    base64url === '' ||
+    raw.length !== 32 ||
+    raw.toString('base64url') !== base64url.replace(/=+$/, '')
+  ) {
+    throw new HiveError(
+      'UPDATE',
+      `the pinned release key is not 32 bytes of base64url (build.config.json releasePublicKey): ${JSON.stringify(base64url)}`,
+    );
+  }
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') },
+    format: 'jwk',
+  });
+}
+
+export interface SignedFacts {
+  platform: string;
+  version: string;
+  sha256: string;
+}
+
+export function signRelease(facts: SignedFacts, privateKey: KeyObject | string): string {
+  return sign(
+    null,
+    Buffer.from(releaseSigningText(facts.platform, facts.version, facts.sha256)),
+    privateKey,
+  ).toString('base64');
+}
+
+/** True only for a valid signature by `publicKey` over exactly these facts. */
+export function isSignatureValid(
+  facts: SignedFacts,
+  signatureBase64: string,
+  publicKey: KeyObject,
+): boolean {
+  const signature = Buffer.from(signatureBase64, 'base64');
+  if (signature.length !== 64) return false;
+  return verify(
+    null,
+    Buffer.from(releaseSigningText(facts.platform, facts.version, facts.sha256)),
+    publicKey,
+    signature,
+  );
+}

@@ -1,0 +1,101 @@
+/**
+ * What self-update remembers, in `<data>/update/`:
+ *   state.json          last check, versions that failed (skipped for UPDATE_RETRY_AFTER)
+ *   pending.json        written just before the hand-off: the version the updater installs
+ *   healthy             written by the new version after its first good exchange with the server
+ *   failed-<version>    written by the updater when it rolled back (read and removed at start)
+ *   staging/            downloads (.part files resume) and extracted releases
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../fs-atomic.ts';
+
+const StateSchema = z.object({
+  lastCheckAt: z.string().optional(),
+  lastError: z.string().optional(),
+  failed: z.record(z.string(), z.object({ at: z.string(), why: z.string() })).default({}),
+});
+export type UpdateState = z.infer<typeof StateSchema>;
+
+const PendingSchema = z.object({ from: z.string(), to: z.string(), at: z.string() });
+export type PendingUpdate = z.infer<typeof PendingSchema>;
+
+export class UpdateStore {
+  readonly dir: string;
+  readonly stagingDir: string;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'update');
+    this.stagingDir = join(this.dir, 'staging');
+    mkdirSync(this.stagingDir, { recursive: true });
+  }
+
+  read(): UpdateState {
+    try {
+      return StateSchema.parse(JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')));
+    } catch {
+      return { failed: {} };
+    }
+  }
+
+  write(state: UpdateState): void {
+    writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(state, null, 2));
+  }
+
+  recordFailure(version: string, why: string, now = new Date()): void {
+    const state = this.read();
+    state.failed[version] = { at: now.toISOString(), why };
+    this.write(state);
+  }
+
+  /** When a failed version may be tried again, or undefined when it may be now. */
+  retryAt(version: string, retryAfterMs: number): Date | undefined {
+    const failed = this.read().failed[version];
+    if (failed === undefined) return undefined;
+    const at = new Date(Date.parse(failed.at) + retryAfterMs);
+    return at.getTime() > Date.now() ? at : undefined;
+  }
+
+  /** Turns the updater's rollback markers into remembered failures; returns them. */
+  collectRollbacks(): Array<{ version: string; why: string }> {
+    const found: Array<{ version: string; why: string }> = [];
+    for (const name of readdirSync(this.dir)) {
+      const match = /^failed-(.+)$/.exec(name);
+      if (match?.[1] === undefined) continue;
+      const file = join(this.dir, name);
+      const why = readFileSync(file, 'utf8').trim() || 'the new version did not come up';
+      this.recordFailure(match[1], why);
+      rmSync(file, { force: true });
+      found.push({ version: match[1], why });
+    }
+    return found;
+  }
+
+  writePending(pending: PendingUpdate): void {
+    writeFileAtomic(join(this.dir, 'pending.json'), JSON.stringify(pending));
+  }
+
+  readPending(): PendingUpdate | undefined {
+    try {
+      return PendingSchema.parse(JSON.parse(readFileSync(join(this.dir, 'pending.json'), 'utf8')));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The new version says it is up: the updater is polling for this file. */
+  markHealthy(version: string): void {
+    writeFileAtomic(join(this.dir, 'healthy'), `${version}\n`);
+    rmSync(join(this.dir, 'pending.json'), { force: true });
+  }
+
+  /** Removes extracted releases and finished downloads; keeps `.part` files to resume. */
+  pruneStaging(): void {
+    for (const name of readdirSync(this.stagingDir)) {
+      if (!name.endsWith('.part') && !name.endsWith('.part.json')) {
+        rmSync(join(this.stagingDir, name), { recursive: true, force: true });
+      }
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/** Checks a downloaded release before anything is extracted: exact size, sha256, signature. */
+import { createHash, type KeyObject } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { HiveError } from '../errors.ts';
+import type { Release } from '../protocol.ts';
+import { isSignatureValid } from './signature.ts';
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The signature is checked first: nothing about an unsigned release is worth reading further. */
+export function verifyAnnouncement(release: Release, platform: string, publicKey: KeyObject): void {
+  if (
+    !isSignatureValid(
+      { platform, version: release.version, sha256: release.sha256 },
+      release.signature,
+      publicKey,
+    )
+  ) {
+    throw new HiveError(
+      'UPDATE',
+      `release ${release.version} for ${platform} is not signed by the pinned release key (bad signature, another key, or signed for another platform/version)`,
+    );
+  }
+}
+
+export async function verifyDownload(file: string, release: Release): Promise<void> {
+  const size = statSync(file).size;
+  if (size !== release.size) {
+    throw new HiveError(
+      'UPDATE',
+      `release ${release.version}: downloaded ${size} bytes, announced ${release.size}`,
+    );
+  }
+  const actual = await sha256File(file);
+  if (actual !== release.sha256.toLowerCase()) {
+    throw new HiveError(
+      'UPDATE',
+      `release ${release.version}: sha256 is ${actual}, announced ${release.sha256}`,
+    );
+  }
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# hive-worker updater (Linux and other POSIX systems).
+#
+#   updater.sh <old pid> <installed executable> <new executable> <data dir> <new version> <health timeout s>
+#
+# Started detached by the worker, from the NEW release, after the release was verified.
+# 1. waits for the old worker to exit;  2. puts the new executable in place, keeping exactly one
+# backup (<executable>.old);  3. starts it;  4. waits for it to write <data>/update/healthy with its
+# version (after its first good exchange with the server);  5. if it does not in time: stops it,
+# restores the backup, writes <data>/update/failed-<version> and starts the old one again, which
+# then skips that version for a while. Every step goes to <data>/logs/updater.log.
+set -u
+
+OLD_PID=$1
+TARGET=$2
+NEW=$3
+DATA=$4
+VERSION=$5
+HEALTH_TIMEOUT=${6:-60}
+
+UPDATE_DIR="$DATA/update"
+LOG="$DATA/logs/updater.log"
+BACKUP="$TARGET.old"
+mkdir -p "$DATA/logs" "$UPDATE_DIR"
+
+log() {
+  printf '%s updater[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$LOG"
+}
+
+# Renames can fail for a moment (a scanner holding the file): retry for up to 60 s.
+retry_mv() {
+  tries=0
+  until mv -f "$1" "$2" 2>>"$LOG"; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 60 ]; then return 1; fi
+    sleep 1
+  done
+}
+
+start_worker() {
+  # Detached from this script: it goes on after the updater exits.
+  if command -v setsid >/dev/null 2>&1; then
+    setsid "$TARGET" </dev/null >/dev/null 2>&1 &
+  else
+    nohup "$TARGET" </dev/null >/dev/null 2>&1 &
+  fi
+  log "started $TARGET (pid $!)"
+}
+
+# The running worker's pid, from its lock file ({"pid":1234,...}).
+worker_pid() {
+  sed -n 's/.*"pid":\([0-9][0-9]*\).*/\1/p' "$DATA/worker.lock" 2>/dev/null
+}
+
+give_up() {
+  log "update to $VERSION failed: $1"
+  printf '%s\n' "$1" >"$UPDATE_DIR/failed-$VERSION"
+}
+
+log "installing $VERSION into $TARGET (waiting for pid $OLD_PID to exit)"
+
+waited=0
+while kill -0 "$OLD_PID" 2>/dev/null; do
+  waited=$((waited + 1))
+  if [ "$waited" -ge 1200 ]; then
+    give_up "the old worker (pid $OLD_PID) did not exit within 120 s; nothing was changed"
+    exit 1
+  fi
+  sleep 0.1
+done
+log "old worker exited"
+
+# Copy beside the target first (same folder, same filesystem), so the swap is two renames.
+if ! cp "$NEW" "$TARGET.new" 2>>"$LOG" || ! chmod 755 "$TARGET.new" 2>>"$LOG" ||
+  [ "$(wc -c <"$NEW")" != "$(wc -c <"$TARGET.new")" ]; then
+  rm -f "$TARGET.new"
+  give_up "could not copy the new executable next to $TARGET (disk full?)"
+  start_worker
+  exit 1
+fi
+rm -f "$BACKUP"
+if ! retry_mv "$TARGET" "$BACKUP"; then
+  rm -f "$TARGET.new"
+  give_up "could not move $TARGET aside"
+  start_worker
+  exit 1
+fi
+if ! retry_mv "$TARGET.new" "$TARGET"; then
+  retry_mv "$BACKUP" "$TARGET"
+  give_up "could not move the new executable into place"
+  start_worker
+  exit 1
+fi
+log "swapped: $TARGET is $VERSION, the previous one is $BACKUP"
+
+rm -f "$UPDATE_DIR/healthy"
+start_worker
+new_pid=$!
+
+waited=0
+while [ "$waited" -lt $((HEALTH_TIMEOUT * 10)) ]; do
+  if [ "$(cat "$UPDATE_DIR/healthy" 2>/dev/null)" = "$VERSION" ]; then
+    log "$VERSION is healthy; update done"
+    exit 0
+  fi
+  if ! kill -0 "$new_pid" 2>/dev/null; then
+    break
+  fi
+  waited=$((waited + 1))
+  sleep 0.1
+done
+
+# Not healthy in time: roll back.
+reason="$VERSION did not report healthy within $HEALTH_TIMEOUT s"
+kill -0 "$new_pid" 2>/dev/null || reason="$VERSION exited before reporting healthy"
+for pid in "$new_pid" "$(worker_pid)"; do
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    sleep 2
+    kill -KILL "$pid" 2>/dev/null
+  fi
+done
+rm -f "$DATA/worker.lock"
+if retry_mv "$BACKUP" "$TARGET"; then
+  give_up "$reason; rolled back to the previous version"
+else
+  give_up "$reason; AND the backup could not be restored: $BACKUP is the previous version"
+fi
+start_worker
+exit 1
