@@ -17,6 +17,8 @@ export interface BuildInfo {
   readonly releasePublicKey: string;
   /** True inside a single executable, false when running from source. */
   readonly isExecutable: boolean;
+  /** ISO time of the sources built (SOURCE_DATE_EPOCH or the last commit); '' from source. */
+  readonly builtAt: string;
 }
 
 export const BUILD_INFO: BuildInfo = Object.freeze(
@@ -25,10 +27,12 @@ export const BUILD_INFO: BuildInfo = Object.freeze(
         version: WORKER_VERSION,
         releasePublicKey: process.env.HIVE_RELEASE_PUBLIC_KEY || buildConfig.releasePublicKey,
         isExecutable: false,
+        builtAt: '',
       }
     : {
         version: __HIVE_BUILD__.version,
         releasePublicKey: __HIVE_BUILD__.releasePublicKey,
         isExecutable: true,
+        builtAt: __HIVE_BUILD__.builtAt,
       },
 );

@@ -3,8 +3,8 @@
  * Exit codes: 0 done, 1 unexpected failure, 75 another worker holds the data folder,
  * 78 bad configuration (EX_CONFIG), 130 forced stop.
  */
-import { runWorker } from './app.ts';
 import { BUILD_INFO } from './build-info.ts';
+import { pauseIfDoubleClicked } from './console-pause.ts';
 import { installDir } from './data-dir.ts';
 import { HiveError } from './errors.ts';
 import { ConfigError, helpText, loadSettings } from './settings.ts';
@@ -43,6 +43,8 @@ export async function runCli(registry: TaskRegistry, io: CliIo): Promise<number>
       io.stdout(`${BUILD_INFO.version}\n`);
       return 0;
     }
+    // Loaded only for worker mode: --version, --help and task children start without undici/pino.
+    const { runWorker } = await import('./app.ts');
     return await runWorker({
       settings,
       options,
@@ -69,13 +71,16 @@ export async function runCli(registry: TaskRegistry, io: CliIo): Promise<number>
 
 /** Runs the CLI on this process's argv and streams, and sets its exit code. */
 export function runMain(registry: TaskRegistry): void {
+  const argv = process.argv.slice(2);
   void runCli(registry, {
-    argv: process.argv.slice(2),
+    argv,
     env: process.env,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     exit: (code) => process.exit(code),
-  }).then((code) => {
+  }).then(async (code) => {
+    // A double-clicked window must not close on the error before it can be read.
+    if (code !== 0) await pauseIfDoubleClicked(argv);
     process.exitCode = code;
   });
 }

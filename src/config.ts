@@ -62,6 +62,12 @@ export const DATA_DIR = '';
 /** Log level: trace, debug, info, warn, error, fatal. @default "info" */
 export const LOG_LEVEL = 'info';
 
+/** Size, in MB, at which logs/worker.log is rotated (renamed worker.log.1, and so on). @default 10 */
+export const LOG_MAX_SIZE = 10;
+
+/** Log files kept: worker.log and up to LOG_FILES - 1 older ones (worker.log.1 is the newest). @default 5 */
+export const LOG_FILES = 5;
+
 /** Seconds a finished task's result is kept to answer a re-delivery without running again. @default 86400 */
 export const RESULT_RETENTION = 86_400;
 

@@ -5,13 +5,18 @@
  */
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { RotatingLogFile } from './log-file.ts';
 
 export type { Logger };
 
 export interface LogOptions {
   level: string;
-  /** JSON lines go here when set. */
+  /** JSON lines go here when set, rotated by size. */
   filePath?: string | undefined;
+  /** Size at which the log file is rotated. @default 10 MB */
+  fileMaxBytes?: number;
+  /** Log files kept, the current one included. @default 5 */
+  fileCount?: number;
   /** Strings that must never reach a log (the bearer token, proxy passwords). */
   secrets: readonly string[];
   /** Colours on the console: only for an interactive terminal. */
@@ -47,7 +52,11 @@ export function createLogger(options: LogOptions): Logger {
   if (options.filePath !== undefined) {
     streams.push({
       level: options.level as pino.Level,
-      stream: pino.destination({ dest: options.filePath, mkdir: true, sync: true }),
+      stream: new RotatingLogFile({
+        path: options.filePath,
+        maxBytes: options.fileMaxBytes ?? 10 * 1024 * 1024,
+        files: options.fileCount ?? 5,
+      }),
     });
   }
   const scrub = secretScrubber(options.secrets);

@@ -71,6 +71,13 @@ const SETTINGS = {
     }),
     help: 'log level',
   },
+  LOG_MAX_SIZE: {
+    schema: z.coerce
+      .number({ error: 'a number of megabytes ≥ 0.01' })
+      .min(0.01, 'a number of megabytes ≥ 0.01'),
+    help: 'size of logs/worker.log before it is rotated, MB',
+  },
+  LOG_FILES: { schema: count(1, 100), help: 'log files kept, the current one included' },
   RESULT_RETENTION: {
     schema: seconds(0),
     help: 'seconds a result is kept to answer re-deliveries',
@@ -116,6 +123,8 @@ export interface Settings {
   /** As configured; '' means "decide at start" (src/data-dir.ts). */
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  readonly logMaxBytes: number;
+  readonly logFiles: number;
   readonly resultRetentionMs: number;
   readonly outboxMax: number;
   readonly updateCheckIntervalMs: number;
@@ -152,6 +161,8 @@ const OPTION_FLAGS = {
   version: { type: 'boolean', short: 'v' },
   once: { type: 'boolean' },
   'task-child': { type: 'boolean' },
+  // Read by cli.ts before settings (a bad setting is what it is for); listed so the parse accepts it.
+  'no-pause': { type: 'boolean' },
   config: { type: 'string' },
 } as const;
 
@@ -236,6 +247,8 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       v.TCP_KEEPALIVE === true || ['true', '1', 'yes', 'on'].includes(String(v.TCP_KEEPALIVE)),
     dataDir: v.DATA_DIR,
     logLevel: v.LOG_LEVEL,
+    logMaxBytes: Math.round(v.LOG_MAX_SIZE * 1024 * 1024),
+    logFiles: v.LOG_FILES,
     resultRetentionMs: ms(v.RESULT_RETENTION),
     outboxMax: v.OUTBOX_MAX,
     updateCheckIntervalMs: ms(v.UPDATE_CHECK_INTERVAL),
@@ -310,6 +323,7 @@ export function helpText(version: string): string {
     '  --help, -h               this text',
     '  --version, -v            print the version and exit',
     '  --once                   handle at most one task, then exit',
+    '  --no-pause               never wait for Enter after a fatal error (see README)',
     `  --config FILE            read settings from FILE instead of ${CONFIG_FILE_NAME} beside the executable (env HIVE_CONFIG)`,
     '',
     `Settings (flag, environment variable, default; also keys of ${CONFIG_FILE_NAME}):`,

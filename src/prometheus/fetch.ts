@@ -4,7 +4,6 @@
  * byte limit instead of buffering it whole.
  */
 import { STATUS_CODES } from 'node:http';
-import { request } from 'undici';
 import { errorCode } from '../errors.ts';
 
 /** What Prometheus itself sends when it wants the classic text format. */
@@ -34,6 +33,9 @@ export async function fetchExposition(options: FetchExpositionOptions): Promise<
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([options.signal, deadline]);
   try {
+    // undici is loaded on first use: every task process imports this module (through the
+    // registry), and most of them never fetch anything.
+    const { request } = await import('undici');
     const response = await request(url, {
       method: 'GET',
       headers: { ...withoutAccept(options.headers), accept: EXPOSITION_ACCEPT },

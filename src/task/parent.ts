@@ -60,9 +60,16 @@ const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> 
   },
 };
 
-/** Source mode: node + its flags + the entry file; a single executable: just itself. */
+/**
+ * Source mode: node + its flags + the entry file; a single executable: itself. The executable is
+ * built with `execArgvExtension: "cli"`, so `--node-options=…` on its command line is Node's (and
+ * NODE_OPTIONS in the environment is ignored): that is how a task process gets its heap limit.
+ */
 export function selfCommand(isExecutable: boolean, maxHeapMb: number): ChildCommand {
-  if (isExecutable) return { file: process.execPath, args: [TASK_CHILD_FLAG] };
+  if (isExecutable) {
+    const heap = maxHeapMb > 0 ? [`--node-options=--max-old-space-size=${maxHeapMb}`] : [];
+    return { file: process.execPath, args: [...heap, TASK_CHILD_FLAG] };
+  }
   const heap = maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [];
   const entry = process.argv[1];
   if (entry === undefined)

@@ -32,6 +32,8 @@ export interface WorkerProcess {
   logLines(): Array<Record<string, unknown> & { msg: string; level: number }>;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** `exited`, or a rejection (with the output so far) if the worker is still running after `ms`. */
+  exitedWithin(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -80,6 +82,16 @@ export function startWorker(options: StartWorkerOptions): WorkerProcess {
     dataDir,
     exited,
     output: () => output,
+    exitedWithin(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`worker still running after ${ms} ms; output:\n${output}`)),
+          ms,
+        );
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     logLines: () => readLogLines(dataDir),
     waitForOutput(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {

@@ -1,0 +1,69 @@
+/**
+ * `npm run bench:startup [-- --runs N]`: start-up time of the single executable against bare Node
+ * of the same version. Wall time of `worker --version` vs `node -e 0`, and of a task process
+ * (start to its `ready` IPC message) from the executable vs from source. Uses
+ * dist/linux-x64/worker, building it first when missing. Medians of N runs (default 30).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildWorker, ROOT } from '../scripts/build.ts';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' } } });
+const runs = Math.max(3, Number(values.runs) || 30);
+const exe = join(ROOT, 'dist', 'linux-x64', 'worker');
+const entry = join(ROOT, 'src', 'main.ts');
+
+function timeRun(file: string, args: string[]): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(file, args, { stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status}`);
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/** Start of a task process to its first IPC message (`ready`): what every task pays. */
+function timeTaskChild(file: string, args: string[]): Promise<number> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [...args, '--task-child'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    });
+    child.once('message', () => {
+      resolve(Number(process.hrtime.bigint() - started) / 1e6);
+      child.kill();
+    });
+    child.once('error', reject);
+  });
+}
+
+async function measure(
+  sample: () => number | Promise<number>,
+): Promise<{ median: number; p90: number }> {
+  await sample(); // warm the page cache
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(await sample());
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+  return { median: at(0.5), p90: at(0.9) };
+}
+
+if (!existsSync(exe)) await buildWorker({ platforms: ['linux-x64'] });
+const rows = [
+  ['node -e 0', await measure(() => timeRun(process.execPath, ['-e', '0']))],
+  ['worker --version', await measure(() => timeRun(exe, ['--version']))],
+  [
+    'node src/main.ts --version',
+    await measure(() => timeRun(process.execPath, [entry, '--version'])),
+  ],
+  ['task process, executable', await measure(() => timeTaskChild(exe, []))],
+  ['task process, from source', await measure(() => timeTaskChild(process.execPath, [entry]))],
+] as const;
+console.log(`start-up, ${runs} runs each, Node ${process.version}, ${exe}`);
+for (const [name, { median, p90 }] of rows) {
+  console.log(
+    `  ${name.padEnd(28)} median ${median.toFixed(1).padStart(6)} ms   p90 ${p90.toFixed(1).padStart(6)} ms`,
+  );
+}
+const bare = rows[0][1].median;
+console.log(`  worker --version / node -e 0: ${(rows[1][1].median / bare).toFixed(2)}×`);

@@ -1,0 +1,85 @@
+/**
+ * A worker started by double-click gets a console window that closes the moment it exits, so a
+ * fatal error at start (bad config, no writable folder, second instance) would vanish unread.
+ * Then, and only then, it waits for Enter. The heuristic, per OS:
+ * - stdin must be an interactive console (services, cron, CI, pipes: never);
+ * - Windows: the parent process is explorer.exe (a double-click, the Start menu, a shortcut) —
+ *   the check Go's cobra/mousetrap makes. Positive on purpose: a scheduled task or service may
+ *   have a hidden console, and waiting there would hang it forever;
+ * - Linux: the parent is not a shell (nor sudo, env, timeout… run from one): a file manager's
+ *   "Run in terminal" or a terminal emulator starting the worker directly, whose window closes.
+ * `--no-pause` turns it off.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export const NO_PAUSE_FLAG = '--no-pause';
+
+/** Parents that mean "typed at a prompt": the window stays after the worker exits. */
+const SHELLS = new Set([
+  ...['sh', 'bash', 'dash', 'zsh', 'fish', 'ksh', 'mksh', 'tcsh', 'csh', 'ash', 'busybox'],
+  ...['nu', 'xonsh', 'elvish', 'pwsh', 'yash', 'ion', 'rc', 'es', 'osh'],
+  ...['sudo', 'su', 'doas', 'env', 'nohup', 'timeout', 'time', 'nice', 'ionice', 'setsid'],
+  ...['strace', 'ltrace', 'gdb', 'valgrind', 'watch', 'stdbuf', 'taskset', 'xargs', 'make'],
+]);
+
+export interface PauseFacts {
+  platform: NodeJS.Platform;
+  stdinIsInteractive: boolean;
+  /** Name of the parent process (`explorer.exe`, `bash`), undefined when it cannot be told. */
+  parentName: string | undefined;
+  optedOut: boolean;
+}
+
+export function shouldPause(facts: PauseFacts): boolean {
+  if (facts.optedOut || !facts.stdinIsInteractive || facts.parentName === undefined) return false;
+  const name = facts.parentName.toLowerCase();
+  if (facts.platform === 'win32') return name === 'explorer.exe';
+  return !SHELLS.has(name.replace(/^-/, '')); // a login shell's name starts with "-"
+}
+
+/** The parent's process name: /proc on Linux, tasklist on Windows; undefined if unknown. */
+export function parentProcessName(
+  platform: NodeJS.Platform,
+  parentPid: number,
+): string | undefined {
+  try {
+    if (platform === 'linux') return readFileSync(`/proc/${parentPid}/comm`, 'utf8').trim();
+    if (platform === 'win32') {
+      const csv = execFileSync('tasklist', ['/FI', `PID eq ${parentPid}`, '/FO', 'CSV', '/NH'], {
+        encoding: 'utf8',
+        timeout: 5000,
+        windowsHide: true,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      return /^"([^"]+)"/.exec(csv.trim())?.[1];
+    }
+  } catch {
+    // Not knowing means not pausing: never hang a process nobody watches.
+  }
+  return undefined;
+}
+
+/** After a fatal error: waits for Enter when the window would otherwise close unread. */
+export async function pauseIfDoubleClicked(argv: readonly string[]): Promise<void> {
+  const stdin = process.stdin;
+  const facts: PauseFacts = {
+    platform: process.platform,
+    stdinIsInteractive: stdin.isTTY === true,
+    parentName: undefined,
+    optedOut: argv.includes(NO_PAUSE_FLAG),
+  };
+  if (facts.optedOut || !facts.stdinIsInteractive) return;
+  facts.parentName = parentProcessName(process.platform, process.ppid);
+  if (!shouldPause(facts)) return;
+  process.stderr.write(
+    `\nThe worker stopped; the lines above say why. Press Enter to close this window ` +
+      `(start it with ${NO_PAUSE_FLAG} to skip this).\n`,
+  );
+  await new Promise<void>((resolve) => {
+    stdin.once('data', () => resolve());
+    stdin.once('end', () => resolve());
+    stdin.resume();
+  });
+  stdin.pause();
+}

@@ -1,0 +1,117 @@
+/**
+ * The worker's log file, rotated by size so a desktop left running for months does not fill its
+ * disk: when worker.log would pass `maxBytes`, worker.log.1 … worker.log.<files-1> move up one
+ * (the oldest is dropped) and a new worker.log starts. In-process and synchronous on purpose:
+ * pino's transports (pino-roll and friends) run in worker threads that load files from disk,
+ * which a single executable cannot do. A failing disk never breaks the worker: the line is lost.
+ */
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface RotatingLogFileOptions {
+  path: string;
+  /** Size at which the file is rotated; a single line longer than this still goes in whole. */
+  maxBytes: number;
+  /** Files kept, the current one included (1 = the file is cut back to empty when full). */
+  files: number;
+  /** Where a failure of the log file itself is said (once); defaults to stderr. */
+  onError?: (message: string) => void;
+}
+
+export class RotatingLogFile {
+  readonly #path: string;
+  readonly #maxBytes: number;
+  readonly #files: number;
+  readonly #onError: (message: string) => void;
+  #fd: number | undefined;
+  #sizeBytes = 0;
+  #hasFailed = false;
+
+  constructor(options: RotatingLogFileOptions) {
+    this.#path = options.path;
+    this.#maxBytes = options.maxBytes;
+    this.#files = Math.max(1, Math.floor(options.files));
+    this.#onError = options.onError ?? ((message) => process.stderr.write(`${message}\n`));
+    mkdirSync(dirname(this.#path), { recursive: true });
+    this.#open('a');
+  }
+
+  /** pino's stream interface: one formatted line per call. */
+  write(chunk: string): boolean {
+    const bytes = Buffer.byteLength(chunk);
+    try {
+      if (this.#sizeBytes > 0 && this.#sizeBytes + bytes > this.#maxBytes) this.#rotate();
+      if (this.#fd === undefined) this.#open('a');
+      if (this.#fd !== undefined) {
+        writeSync(this.#fd, chunk);
+        this.#sizeBytes += bytes;
+      }
+    } catch (error) {
+      this.#fail(`cannot write the log file ${this.#path}: ${(error as Error).message}`);
+    }
+    return true;
+  }
+
+  /** Writes are synchronous: nothing is ever pending (pino calls this on flush). */
+  flushSync(): void {}
+
+  end(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #open(flags: 'a' | 'w'): void {
+    this.#fd = openSync(this.#path, flags);
+    this.#sizeBytes = fstatSync(this.#fd).size;
+  }
+
+  #rotate(): void {
+    this.end();
+    try {
+      for (let index = this.#files - 1; index >= 1; index--) {
+        const from = index === 1 ? this.#path : `${this.#path}.${index - 1}`;
+        const to = `${this.#path}.${index}`;
+        if (index === this.#files - 1) removeIfThere(to);
+        renameIfThere(from, to);
+      }
+      this.#open(this.#files === 1 ? 'w' : 'a');
+    } catch (error) {
+      // On Windows another program (an editor, a virus scanner) may hold a file open so it
+      // cannot be renamed: start the file over rather than let it grow without bound.
+      this.#fail(
+        `cannot rotate the log file ${this.#path}: ${(error as Error).message}; it starts over`,
+      );
+      this.#open('w');
+    }
+  }
+
+  #fail(message: string): void {
+    if (this.#hasFailed) return;
+    this.#hasFailed = true;
+    this.#onError(message);
+  }
+}
+
+function renameIfThere(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+function removeIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
