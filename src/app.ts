@@ -16,7 +16,7 @@ import type { Options, Settings } from './settings.ts';
 import { registerSignalHandlers } from './signals.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
-import { type PreparedUpdate, SelfUpdate } from './update/self-update.ts';
+import { type PreparedUpdate, SelfUpdate, terminalProgressBar } from './update/self-update.ts';
 import { UpdateStore } from './update/state.ts';
 import { Worker } from './worker.ts';
 
@@ -41,6 +41,8 @@ export async function runWorker(app: AppContext): Promise<number> {
   const log = createLogger({
     level: settings.logLevel,
     filePath: logFile,
+    fileMaxBytes: settings.logMaxBytes,
+    fileCount: settings.logFiles,
     secrets,
     colorize: process.stdout.isTTY,
   });
@@ -94,14 +96,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       version,
       platform,
       once: app.options.once,
-      onUpdateHint: (hint) => {
-        const why =
-          hint.reason === 'latest-version'
-            ? `the server announces ${hint.version}`
-            : 'the server refused this version';
-        log.info(hint, `an update check was asked for (${why})`);
-        selfUpdate.hint(hint.reason);
-      },
+      onUpdateHint: (hint) => selfUpdate.hint(hint),
       onServerReached: () => selfUpdate.confirmHealthy(),
     });
     let prepared: PreparedUpdate | undefined;
@@ -113,9 +108,12 @@ export async function runWorker(app: AppContext): Promise<number> {
       version,
       platform,
       publicKey: BUILD_INFO.releasePublicKey,
-      executable: BUILD_INFO.isExecutable && !app.options.once ? process.execPath : undefined,
+      executable: BUILD_INFO.isExecutable ? process.execPath : undefined,
       dataDir: dataDir.path,
       env: { ...app.env, ...app.options.carriedEnv },
+      ...(process.stderr.isTTY
+        ? { progressBar: terminalProgressBar(process.stderr, 'downloading update') }
+        : {}),
       onReady: (ready) => {
         prepared = ready;
         worker.drainForUpdate();
@@ -132,7 +130,8 @@ export async function runWorker(app: AppContext): Promise<number> {
         app.forceExit(EXIT_FORCED);
       },
     });
-    selfUpdate.start();
+    // A --once run handles one task for a script: it never installs an update mid-way.
+    if (!app.options.once) selfUpdate.start();
     try {
       await worker.run();
     } finally {

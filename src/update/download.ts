@@ -85,7 +85,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
       }
     } else {
       discard(response);
-      throw new HiveError('UPDATE', `download answered HTTP ${statusCode}`);
+      throw retryable(`download answered HTTP ${statusCode}`);
     }
     const expected = options.sizeBytes - have;
     const declared = response.headers['content-length'];
@@ -157,6 +157,11 @@ function etagOf(response: Dispatcher.ResponseData): string | undefined {
   return Array.isArray(etag) ? etag[0] : etag;
 }
 
+/** Download failures are not the release's fault: the next check resumes or retries. */
+function retryable(message: string, options?: { cause?: unknown }): HiveError {
+  return new HiveError('UPDATE', message, { ...options, details: { retryable: true } });
+}
+
 function downloadError(error: unknown, signal: AbortSignal): HiveError {
   if (error instanceof HiveError) return error;
   if (signal.aborted) {
@@ -165,9 +170,9 @@ function downloadError(error: unknown, signal: AbortSignal): HiveError {
       reason?.name === 'TimeoutError'
         ? 'the download took longer than its deadline'
         : 'the download was stopped';
-    return new HiveError('UPDATE', `${why}; will resume`, { cause: error });
+    return retryable(`${why}; will resume`, { cause: error });
   }
-  return new HiveError('UPDATE', `download failed: ${(error as Error).message}; will resume`, {
+  return retryable(`download failed: ${(error as Error).message}; will resume`, {
     cause: error,
   });
 }
@@ -192,9 +197,7 @@ class SizeLimit extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#received += chunk.length;
     if (this.#received > this.#total) {
-      callback(
-        new HiveError('UPDATE', `the server sent more than the announced ${this.#total} bytes`),
-      );
+      callback(retryable(`the server sent more than the announced ${this.#total} bytes`));
       return;
     }
     this.#onProgress?.(this.#received, this.#total);

@@ -13,6 +13,7 @@ import type { HiveClient } from '../hive-client.ts';
 import type { Logger } from '../log.ts';
 import type { Release } from '../protocol.ts';
 import type { Settings } from '../settings.ts';
+import type { UpdateHint } from '../worker.ts';
 import { downloadRelease } from './download.ts';
 import { type ExtractedRelease, extractRelease } from './extract.ts';
 import { startUpdater } from './handoff.ts';
@@ -39,6 +40,8 @@ export interface SelfUpdateDeps {
   dataDir: string;
   /** Environment for the updater and the restarted worker. */
   env: NodeJS.ProcessEnv;
+  /** Draws download progress on an interactive console (log lines say it everywhere else). */
+  progressBar?: (receivedBytes: number, totalBytes: number, done?: boolean) => void;
   /** Called once a release is ready: the worker drains, then calls `handOff`. */
   onReady: (prepared: PreparedUpdate) => void;
 }
@@ -57,6 +60,7 @@ export class SelfUpdate {
   #ready = false;
   #lastSkipLogged = '';
   #lastCheckMs = 0;
+  #lastHint = '';
 
   constructor(deps: SelfUpdateDeps) {
     this.#deps = deps;
@@ -113,9 +117,16 @@ export class SelfUpdate {
    * A hint from a claim answer (426, or a newer X-Hive-Latest-Version): checks now, unless a check
    * ran in the last minute — a header on every poll must not become a request on every poll.
    */
-  hint(why: string): void {
-    if (Date.now() - this.#lastCheckMs < HINT_MIN_INTERVAL_MS) return;
-    void this.check(why);
+  hint(hint: UpdateHint): void {
+    const key = hint.reason === 'latest-version' ? hint.version : hint.reason;
+    if (key === this.#lastHint && Date.now() - this.#lastCheckMs < HINT_MIN_INTERVAL_MS) return;
+    this.#lastHint = key;
+    const why =
+      hint.reason === 'latest-version'
+        ? `the server announces ${hint.version}`
+        : 'the server refused this version (HTTP 426)';
+    this.#deps.log.info(hint, `an update check was asked for (${why})`);
+    void this.check(hint.reason);
   }
 
   /** Starts a check unless one is running; never throws, never blocks the caller. */
@@ -185,8 +196,7 @@ export class SelfUpdate {
       const message = (error as Error).message;
       log.error(`update to ${release.version} not installed, staying on ${version}: ${message}`);
       // A bad release stays bad; a download that broke off resumes at the next check.
-      if (!/will resume|not enough disk/.test(message))
-        store.recordFailure(release.version, message);
+      if (!isRetryable(error)) store.recordFailure(release.version, message);
     }
   }
 
@@ -213,8 +223,10 @@ export class SelfUpdate {
           reported = quarter;
           log.info(`downloading release ${release.version}: ${quarter * 25} %`);
         }
+        this.#deps.progressBar?.(received, total);
       },
     });
+    this.#deps.progressBar?.(release.size, release.size, true);
     await verifyDownload(zip, release);
     const extracted = await extractRelease(
       zip,
@@ -238,7 +250,32 @@ export class SelfUpdate {
       throw new HiveError(
         'UPDATE',
         `not enough disk space for release ${release.version}: ${Math.round(free / 1048576)} MB free, ${Math.round(needed / 1048576)} MB needed; will try again later`,
+        { details: { retryable: true } },
       );
     }
   }
+}
+
+function isRetryable(error: unknown): boolean {
+  return (
+    error instanceof HiveError &&
+    (error.details as { retryable?: boolean } | undefined)?.retryable === true
+  );
+}
+
+/** A one-line progress bar for a terminal: redrawn in place, at most every 1 %. */
+export function terminalProgressBar(
+  stream: NodeJS.WriteStream,
+  label: string,
+): SelfUpdateDeps['progressBar'] {
+  let shown = -1;
+  return (received, total, done = false) => {
+    const percent = Math.floor((received / total) * 100);
+    if (percent === shown && !done) return;
+    shown = percent;
+    const filled = Math.round(percent / 5);
+    stream.write(
+      `\r${label} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] ${percent} %${done ? '\n' : ''}`,
+    );
+  };
 }

@@ -151,12 +151,22 @@ export const WORKER_ROUTES: readonly Route[] = [
     methods: ['GET', 'HEAD'],
     pattern: /^releases\/([^/]+)$/,
     kind: 'releases',
-    handle: (exchange) =>
-      serveReleaseFile(
-        exchange.req,
-        exchange.res,
-        exchange.server.releasesDir,
-        exchange.params[0] ?? '',
-      ),
+    handle: serveRelease,
+  },
+  {
+    // The `url` of a release answer is the zip's file name (release.md), relative to SERVER_URL.
+    methods: ['GET', 'HEAD'],
+    pattern: /^(worker-[^/]+\.zip)$/,
+    kind: 'releases',
+    handle: serveRelease,
   },
 ];
+
+function serveRelease(exchange: Exchange): Promise<void> {
+  return serveReleaseFile(
+    exchange.req,
+    exchange.res,
+    exchange.server.releasesDir,
+    exchange.params[0] ?? '',
+  );
+}

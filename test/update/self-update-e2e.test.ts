@@ -1,0 +1,160 @@
+/**
+ * Self-update on real binaries (Linux): a worker built as 1.0.0 updates itself to 1.1.0 through the
+ * reference server and updater.sh, in an install folder whose path has spaces and non-ASCII letters;
+ * a 1.2.0 that does not come up is rolled back and not tried again within the window.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { buildWorker } from '../../scripts/build.ts';
+import { packRelease } from '../../scripts/release/package.ts';
+import { isAlive, readLock } from '../../src/lock.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const UPDATER = join(ROOT, 'updater', 'updater.sh');
+const work = tempDir('hive-selfupdate-');
+const keys = generateKeyPairSync('ed25519');
+const pub = keys.publicKey.export({ format: 'jwk' }).x ?? '';
+const builds: Record<string, string> = {};
+const dataDirs: string[] = [];
+
+async function build(version: string, entry?: string): Promise<string> {
+  const [built] = await buildWorker({
+    version,
+    platforms: ['linux-x64'],
+    outDir: join(work, `build-${version}`),
+    log: () => {},
+    ...(entry === undefined ? {} : { entry: join(ROOT, entry) }),
+  });
+  assert.ok(built !== undefined);
+  return built.file;
+}
+
+function release(version: string, releasesDir: string): void {
+  const executable = builds[version];
+  assert.ok(executable !== undefined);
+  packRelease({
+    version,
+    platform: 'linux-x64',
+    executable,
+    updater: UPDATER,
+    outDir: releasesDir,
+    privateKey: keys.privateKey,
+    pinnedPublicKey: pub,
+  });
+}
+
+function install(name: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, 'worker');
+  copyFileSync(builds['1.0.0'] ?? '', exe);
+  execFileSync('chmod', ['755', exe]);
+  return exe;
+}
+
+const versionOf = (exe: string) => execFileSync(exe, ['--version'], { encoding: 'utf8' }).trim();
+const readText = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+
+before(async () => {
+  // The builds pin this throwaway key, as a release pipeline's test build would.
+  process.env.HIVE_RELEASE_PUBLIC_KEY = pub;
+  builds['1.0.0'] = await build('1.0.0');
+  builds['1.1.0'] = await build('1.1.0');
+  builds['1.2.0'] = await build('1.2.0', 'test/fixtures/broken-entry.ts');
+});
+
+const started: WorkerProcess[] = [];
+
+after(async () => {
+  for (const worker of started) await worker.stop('SIGKILL');
+  // Workers started by the updater are detached from the test: stop them by their lock.
+  for (const dataDir of dataDirs) {
+    const holder = readLock(dataDir);
+    if (holder !== undefined && isAlive(holder.pid)) process.kill(holder.pid, 'SIGKILL');
+  }
+});
+
+describe('self-update with real binaries', () => {
+  let server: TestServer;
+  after(() => server?.close());
+
+  test('1.0.0 → 1.1.0: downloads, swaps, restarts and carries on; nothing lost', async () => {
+    const releasesDir = tempDir('hive-rel-');
+    release('1.1.0', releasesDir);
+    server = await startTestServer({ releasesDir });
+    const exe = install('Hive Wörker dir');
+    for (let i = 0; i < 3; i++)
+      await server.admin.enqueue({ id: `before-${i}`, type: 'sleep', payload: { ms: 300 } });
+    const v1 = startWorker({
+      serverUrl: server.url,
+      command: { file: exe, args: [] },
+      env: { HIVE_UPDATE_HEALTH_TIMEOUT: '30' },
+    });
+    dataDirs.push(v1.dataDir);
+    started.push(v1);
+    const exit = await v1.exitedWithin(60_000);
+    assert.equal(exit.code, 0, v1.output());
+    assert.match(v1.output(), /handed off to the updater .* to install 1\.1\.0; exiting/);
+    const updaterLog = join(v1.dataDir, 'logs', 'updater.log');
+    await server.admin.waitFor(
+      () => /1\.1\.0 is healthy; update done/.test(readText(updaterLog)),
+      30_000,
+    );
+    assert.equal(versionOf(exe), '1.1.0');
+    assert.equal(versionOf(`${exe}.old`), '1.0.0', 'exactly one backup, the previous version');
+    for (let i = 0; i < 3; i++)
+      await server.admin.enqueue({ id: `after-${i}`, type: 'echo', payload: i });
+    const results = await server.admin.waitFor(async () => {
+      const { results } = await server.admin.results();
+      return results.length === 6 ? results : undefined;
+    }, 30_000);
+    const byTask = new Map(results.map((result) => [result.taskId, result.body.workerVersion]));
+    assert.equal(byTask.size, 6, 'every task stored exactly once');
+    for (let i = 0; i < 3; i++) assert.equal(byTask.get(`after-${i}`), '1.1.0');
+    const workerLog = readText(join(v1.dataDir, 'logs', 'worker.log'));
+    assert.match(workerLog, /updated from 1\.0\.0 to 1\.1\.0: healthy/);
+    await server.close();
+  });
+
+  test('1.2.0 does not come up: rolled back to 1.0.0, which keeps working and skips 1.2.0', async () => {
+    const releasesDir = tempDir('hive-rel-');
+    release('1.2.0', releasesDir);
+    server = await startTestServer({ releasesDir });
+    const exe = install('rollback dir');
+    const v1 = startWorker({
+      serverUrl: server.url,
+      command: { file: exe, args: [] },
+      env: { HIVE_UPDATE_HEALTH_TIMEOUT: '10' },
+    });
+    dataDirs.push(v1.dataDir);
+    started.push(v1);
+    assert.equal((await v1.exitedWithin(60_000)).code, 0, v1.output());
+    const updaterLog = join(v1.dataDir, 'logs', 'updater.log');
+    await server.admin.waitFor(
+      () => /rolled back to the previous version/.test(readText(updaterLog)),
+      30_000,
+    );
+    assert.match(readText(updaterLog), /1\.2\.0 exited before reporting healthy/);
+    assert.equal(versionOf(exe), '1.0.0');
+    const workerLog = join(v1.dataDir, 'logs', 'worker.log');
+    await server.admin.waitFor(
+      () => /the update to 1\.2\.0 was rolled back/.test(readText(workerLog)),
+      15_000,
+    );
+    await server.admin.enqueue({ id: 'after-rollback', type: 'echo', payload: 'still here' });
+    const task = await server.admin.waitFor(async () => {
+      const found = await server.admin.task('after-rollback');
+      return found.results.length > 0 ? found : undefined;
+    }, 15_000);
+    assert.equal(task.results[0]?.body.workerVersion, '1.0.0');
+    assert.match(readText(workerLog), /release 1\.2\.0 failed before; not trying it again until/);
+    assert.equal(readText(updaterLog).match(/installing 1\.2\.0/g)?.length, 1, 'one attempt only');
+  });
+});
