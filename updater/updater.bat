@@ -22,6 +22,9 @@ if "%HEALTH_TIMEOUT%"=="" set "HEALTH_TIMEOUT=60"
 set "UPDATE_DIR=%DATA%\update"
 set "LOG=%DATA%\logs\updater.log"
 set "BACKUP=%~dpn2.old%~x2"
+rem The install folder without its trailing backslash: start /d "C:\dir\" fails ("Invalid name").
+set "INSTALL_DIR=%~dp2"
+set "INSTALL_DIR=%INSTALL_DIR:~0,-1%"
 if not exist "%DATA%\logs" mkdir "%DATA%\logs"
 if not exist "%UPDATE_DIR%" mkdir "%UPDATE_DIR%"
 
@@ -111,7 +114,7 @@ exit /b 0
 
 :start_worker
 rem A console window of its own, as when the user double-clicked it.
-start "Hive Worker" /d "%~dp2" "%TARGET%"
+start "Hive Worker" /d "%INSTALL_DIR%" "%TARGET%"
 call :log "started %TARGET%"
 exit /b 0
 

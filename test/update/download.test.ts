@@ -27,7 +27,7 @@ after(async () => {
   await server.close();
 });
 
-function download(dest: string, overrides: { sizeBytes?: number; deadlineMs?: number } = {}) {
+function download(dest: string, overrides: Partial<Parameters<typeof downloadRelease>[0]> = {}) {
   return downloadRelease({
     url: new URL('releases/worker-1.1.0-linux-x64.zip', server.url),
     dest,
@@ -60,21 +60,11 @@ describe('downloading a release', () => {
         headers: { 'content-type': 'application/zip' },
       },
     ]);
-    await assert.rejects(download(dest), /ended at \d+ of \d+ bytes; will resume|will resume/);
+    await assert.rejects(download(dest), /ended at \d+ of \d+ bytes; will resume/);
     // A real partial file, as a connection dropped at 1 MiB would leave it.
     writeFileSync(`${dest}.part`, payload.subarray(0, 1024 * 1024));
     const progress: number[] = [];
-    await downloadRelease({
-      url: new URL('releases/worker-1.1.0-linux-x64.zip', server.url),
-      dest,
-      sizeBytes: SIZE,
-      sha256,
-      headers: { 'x-hive-worker-id': 'test-00000000' },
-      dispatcher,
-      deadlineMs: 10_000,
-      inactivityMs: 5_000,
-      onProgress: (received) => progress.push(received),
-    });
+    await download(dest, { onProgress: (received) => progress.push(received) });
     assert.ok(readFileSync(dest).equals(payload));
     assert.ok((progress[0] ?? 0) > 1024 * 1024, 'counting started at the bytes already there');
   });
@@ -97,16 +87,7 @@ describe('downloading a release', () => {
   test('a 404 is a clear error', async () => {
     const dest = join(tempDir(), 'r.zip');
     await assert.rejects(
-      downloadRelease({
-        url: new URL('releases/worker-9.9.9-linux-x64.zip', server.url),
-        dest,
-        sizeBytes: SIZE,
-        sha256,
-        headers: { 'x-hive-worker-id': 'test-00000000' },
-        dispatcher,
-        deadlineMs: 5000,
-        inactivityMs: 5000,
-      }),
+      download(dest, { url: new URL('releases/worker-9.9.9-linux-x64.zip', server.url) }),
       /HTTP 404/,
     );
     assert.equal(existsSync(dest), false);
