@@ -3,7 +3,7 @@
  * it — timeout, cancel, shutdown, crash, output limits. Whatever the child does, this resolves
  * with an outcome; it never throws for the task's sake.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { coerceError } from '../errors.ts';
 import type { ResultError, ResultStatus, Task, TaskLogLine } from '../protocol.ts';
@@ -16,12 +16,9 @@ import {
   TASK_CHILD_FLAG,
 } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
+import { type ChildCommand, spawnTaskChild, type WarmChildren } from './warm-child.ts';
 
-/** How to start this program again in task mode: the executable itself, or node + the entry file. */
-export interface ChildCommand {
-  file: string;
-  args: string[];
-}
+export type { ChildCommand };
 
 export interface RunOptions {
   command: ChildCommand;
@@ -30,6 +27,8 @@ export interface RunOptions {
   maxResultBytes: number;
   /** Aborted with a StopReason ('cancel' | 'shutdown') to stop the task from outside. */
   signal: AbortSignal;
+  /** Task processes started ahead of need; without it, each task starts its own. */
+  warm?: WarmChildren;
   /** Environment of the child (secrets stripped by the caller). */
   env: NodeJS.ProcessEnv;
   scrub: (text: string) => string;
@@ -101,18 +100,18 @@ class TaskProcess {
   }
 
   start(): void {
-    const { command, env, signal } = this.#options;
-    const child = spawn(command.file, command.args, {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      shell: false,
-      windowsHide: true,
-      env,
-    });
+    const { command, env, signal, warm } = this.#options;
+    const started = warm?.take(command, env) ?? spawnTaskChild(command, env);
+    // The next task's process starts now, while this one runs.
+    warm?.prepare(command, env);
+    const { child } = started;
     this.#child = child;
+    this.#spawnError = started.error;
     child.on('error', (error) => {
       this.#spawnError = error;
     });
     child.on('message', (raw) => this.#onMessage(raw));
+    if (started.ready) this.#sendRun();
     child.on('close', (code, signalName) => this.#finish(code, signalName));
     this.#readLines(child.stdout, 'info');
     this.#readLines(child.stderr, 'error');
@@ -131,17 +130,7 @@ class TaskProcess {
     const message = parsed.data;
     switch (message.type) {
       case 'ready':
-        this.#send({
-          v: IPC_VERSION,
-          type: 'run',
-          task: {
-            id: this.#task.id,
-            type: this.#task.type,
-            payload: this.#task.payload,
-            attempt: this.#task.attempt,
-          },
-          maxResultBytes: this.#options.maxResultBytes,
-        });
+        this.#sendRun();
         break;
       case 'log': {
         const line = this.#tail.push(message.level, message.msg, message.at);
@@ -157,6 +146,16 @@ class TaskProcess {
         this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
         break;
     }
+  }
+
+  #sendRun(): void {
+    const { id, type, payload, attempt } = this.#task;
+    this.#send({
+      v: IPC_VERSION,
+      type: 'run',
+      task: { id, type, payload, attempt },
+      maxResultBytes: this.#options.maxResultBytes,
+    });
   }
 
   /** Abort first (the task may clean up), then kill after the grace period. */

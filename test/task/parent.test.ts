@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Task } from '../../src/protocol.ts';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
 import { type RunOptions, runInChild } from '../../src/task/parent.ts';
+import { WarmChildren } from '../../src/task/warm-child.ts';
 
 const ENTRY = fileURLToPath(new URL('../fixtures/entry.ts', import.meta.url));
 
@@ -118,5 +119,37 @@ describe('a task in a child process', () => {
       outcome.logs.map((line) => line.msg),
       ['token=[redacted] 0', 'token=[redacted] 1', 'token=[redacted] 2', 'from console.log'],
     );
+  });
+
+  test('warm children: the next process is started during a task; each task still gets a fresh one', async () => {
+    const warm = new WarmChildren(10_000);
+    try {
+      const first = await run('whoami', {}, { warm });
+      const spare = warm.sparePid;
+      assert.ok(spare !== undefined, 'a spare was started while the first task ran');
+      const second = await run('whoami', {}, { warm });
+      assert.equal(
+        (second.output as { pid: number }).pid,
+        spare,
+        'the second task ran in the spare',
+      );
+      assert.notEqual((first.output as { pid: number }).pid, spare, 'a fresh process per task');
+      assert.ok(
+        warm.sparePid !== undefined && warm.sparePid !== spare,
+        'and the next spare is ready',
+      );
+    } finally {
+      warm.close();
+    }
+  });
+
+  test('warm children: an unused spare is stopped after its time to live', async () => {
+    const warm = new WarmChildren(1500);
+    await run('echo', 1, { warm });
+    const spare = warm.sparePid;
+    assert.ok(spare !== undefined);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(warm.sparePid, undefined);
+    assert.throws(() => process.kill(spare, 0), 'the spare process is gone');
   });
 });
