@@ -12,15 +12,21 @@ import { acquireLock } from './lock.ts';
 import { createLogger, type Logger, secretScrubber } from './log.ts';
 import { Outbox } from './outbox.ts';
 import { currentPlatform } from './protocol.ts';
+import { describeProxy, proxySecrets } from './proxy.ts';
 import type { Options, Settings } from './settings.ts';
 import { registerSignalHandlers } from './signals.ts';
+import { StatusRecorder } from './status-file.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
+import { WarmChildren } from './task/warm-child.ts';
 import { type PreparedUpdate, SelfUpdate, terminalProgressBar } from './update/self-update.ts';
 import { UpdateStore } from './update/state.ts';
 import { Worker } from './worker.ts';
 
 export const EXIT_FORCED = 130;
+
+/** How long a task process started ahead of need waits for a task before it is stopped. */
+const WARM_CHILD_TTL_MS = 30_000;
 
 export interface AppContext {
   settings: Settings;
@@ -37,7 +43,9 @@ export async function runWorker(app: AppContext): Promise<number> {
   const dataDir = resolveDataDir(settings.dataDir, app.installDir, app.env);
   const releaseLock = acquireLock(dataDir.path);
   const logFile = join(dataDir.path, 'logs', 'worker.log');
-  const secrets = [settings.token].filter((secret) => secret !== '');
+  const secrets = [settings.token, ...proxySecrets(settings.proxy)].filter(
+    (secret) => secret !== '',
+  );
   const log = createLogger({
     level: settings.logLevel,
     filePath: logFile,
@@ -67,6 +75,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       requestTimeoutMs: settings.requestTimeoutMs,
       maxErrorSleepMs: settings.maxErrorSleepMs,
       tcpKeepAlive: settings.tcpKeepAlive,
+      proxy: settings.proxy,
     });
     const outbox = new Outbox({
       dataDir: dataDir.path,
@@ -82,6 +91,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       maxErrorSleepMs: settings.maxErrorSleepMs,
     });
     const scrub = secretScrubber(secrets);
+    const warmChildren = new WarmChildren(WARM_CHILD_TTL_MS);
     const worker = new Worker({
       settings,
       client,
@@ -90,6 +100,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       registry,
       childCommand: selfCommand(BUILD_INFO.isExecutable, settings.taskMaxHeapMb),
       childEnv: childEnvironment(app.env),
+      warmChildren,
       scrub: (text) => scrub(text) as string,
       log,
       workerId,
@@ -98,6 +109,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       once: app.options.once,
       onUpdateHint: (hint) => selfUpdate.hint(hint),
       onServerReached: () => selfUpdate.confirmHealthy(),
+      status: new StatusRecorder(dataDir.path, log, (text) => scrub(text) as string),
     });
     let prepared: PreparedUpdate | undefined;
     const selfUpdate = new SelfUpdate({
@@ -136,6 +148,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       await worker.run();
     } finally {
       selfUpdate.stop();
+      warmChildren.close();
       unregister();
       await client.close();
     }
@@ -155,6 +168,7 @@ export async function runWorker(app: AppContext): Promise<number> {
 function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
   delete copy.HIVE_TOKEN;
+  delete copy.HIVE_PROXY; // may hold the proxy's password; HTTP(S)_PROXY stay, tasks may need them
   return copy;
 }
 
@@ -173,6 +187,7 @@ function printBanner(
   const lines = [
     `hive-worker ${facts.version}`,
     `  server     ${settings.serverUrl}${settings.token === '' ? '' : ' (with token)'}`,
+    `  proxy      ${describeProxy(settings.proxy)}`,
     `  worker id  ${facts.workerId}`,
     `  data       ${facts.dataDir}`,
     `  log file   ${facts.logFile}`,

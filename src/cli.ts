@@ -1,5 +1,6 @@
 /**
- * Picks the mode from argv — help, version, task child, or worker — and returns an exit code.
+ * Picks the mode from argv — help, version, install/uninstall, task child, or worker — and
+ * returns an exit code.
  * Exit codes: 0 done, 1 unexpected failure, 75 another worker holds the data folder,
  * 78 bad configuration (EX_CONFIG), 130 forced stop.
  */
@@ -7,7 +8,7 @@ import { BUILD_INFO } from './build-info.ts';
 import { pauseIfDoubleClicked } from './console-pause.ts';
 import { installDir } from './data-dir.ts';
 import { HiveError } from './errors.ts';
-import { ConfigError, helpText, loadSettings } from './settings.ts';
+import { ConfigError, helpText, loadSettings, type Options } from './settings.ts';
 import { flushStdio, runTaskChild } from './task/child.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { TASK_CHILD_FLAG } from './task/ipc.ts';
@@ -43,6 +44,13 @@ export async function runCli(registry: TaskRegistry, io: CliIo): Promise<number>
       io.stdout(`${BUILD_INFO.version}\n`);
       return 0;
     }
+    if (options.install || options.uninstall) return await changeLoginStartMode(options, io);
+    if (options.status) {
+      // Read-only, no lock: works beside a running worker (src/status-command.ts).
+      const { printStatus } = await import('./status-command.ts');
+      const input = { settings, version: BUILD_INFO.version, installDir: install, env: io.env };
+      return printStatus({ ...input, json: options.json }, io.stdout);
+    }
     // Loaded only for worker mode: --version, --help and task children start without undici/pino.
     const { runWorker } = await import('./app.ts');
     return await runWorker({
@@ -66,6 +74,45 @@ export async function runCli(registry: TaskRegistry, io: CliIo): Promise<number>
     }
     io.stderr(`hive-worker: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
     return 1;
+  }
+}
+
+/**
+ * `--install` / `--uninstall` (src/install.ts): no worker, no lock. Only from the executable, and
+ * with no settings on the command line — the login start runs the executable without flags, so
+ * they would silently not apply; they belong in worker.config.json.
+ */
+async function changeLoginStartMode(
+  options: Pick<Options, 'install' | 'uninstall'>,
+  io: CliIo,
+): Promise<number> {
+  const action = options.install ? 'install' : 'uninstall';
+  const extra = io.argv.filter((arg) => !['--install', '--uninstall', '--no-pause'].includes(arg));
+  const problem =
+    options.install && options.uninstall
+      ? '--install and --uninstall together: choose one'
+      : extra.length > 0
+        ? `--${action} takes no other arguments (got ${extra.join(' ')}): put settings in worker.config.json beside the executable`
+        : !BUILD_INFO.isExecutable
+          ? `--${action} works from the single executable only (npm run build); from source, start the worker with npm start`
+          : undefined;
+  if (problem !== undefined) {
+    io.stderr(`hive-worker: ${problem}\n`);
+    return EXIT_CONFIG;
+  }
+  const { changeLoginStart, runCommand } = await import('./install.ts');
+  try {
+    changeLoginStart(action, {
+      executable: process.execPath,
+      env: io.env,
+      run: runCommand,
+      say: (line) => io.stdout(`${line}\n`),
+    });
+    return 0;
+  } catch (error) {
+    if (!(error instanceof HiveError)) throw error;
+    io.stderr(`hive-worker: ${error.message}\n`);
+    return error.code === 'CONFIG' ? EXIT_CONFIG : 1;
   }
 }
 

@@ -56,6 +56,13 @@ export const REQUEST_TIMEOUT = 30;
 /** TCP keep-alive on connections to the server; turn off under Wine. @default true */
 export const TCP_KEEPALIVE = true;
 
+/**
+ * Forward proxy for every request (claims, heartbeats, results, release downloads), e.g.
+ * `http://user:pass@proxy.corp:3128`; it wins over HTTP_PROXY / HTTPS_PROXY / NO_PROXY.
+ * "direct" = no proxy whatever the environment says; "" = follow the environment. @default ""
+ */
+export const PROXY = '';
+
 /** Where the worker keeps its id, outbox, logs and lock; empty = `data/` beside the executable. @default "" */
 export const DATA_DIR = '';
 

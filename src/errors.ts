@@ -24,7 +24,8 @@ export type WorkerErrorCode =
   | 'BAD_ANSWER'
   | 'LOCKED'
   | 'OUTBOX'
-  | 'UPDATE';
+  | 'UPDATE'
+  | 'INSTALL';
 
 export class HiveError extends Error {
   readonly code: WorkerErrorCode;

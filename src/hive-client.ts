@@ -2,9 +2,10 @@
  * The Hive API over undici: one method per endpoint, typed answers, no loop logic.
  * Every answer is validated here (src/protocol.ts); callers never see wire JSON.
  */
-import { Agent, type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import type { z } from 'zod';
 import { parseRetryAfter } from './backoff.ts';
+import { createDispatcher } from './dispatcher.ts';
 import { coerceError, HiveError } from './errors.ts';
 import {
   ClaimAnswerSchema,
@@ -16,6 +17,7 @@ import {
   type ResultBody,
   type Task,
 } from './protocol.ts';
+import type { ProxyConfig } from './proxy.ts';
 
 export interface ClientOptions {
   serverUrl: string;
@@ -26,7 +28,9 @@ export interface ClientOptions {
   requestTimeoutMs: number;
   maxErrorSleepMs: number;
   tcpKeepAlive: boolean;
-  /** Replaces the default keep-alive Agent (a proxy agent, a test's). */
+  /** The proxy every request goes through (settings.proxy). @default direct */
+  proxy?: ProxyConfig;
+  /** Replaces the dispatcher made from the options above (a test's). */
   dispatcher?: Dispatcher;
 }
 
@@ -72,15 +76,10 @@ export class HiveClient {
   constructor(options: ClientOptions) {
     this.#options = options;
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher =
-      options.dispatcher ??
-      new Agent({
-        connect: { timeout: options.connectTimeoutMs, keepAlive: options.tcpKeepAlive },
-        headersTimeout: options.requestTimeoutMs,
-        bodyTimeout: options.requestTimeoutMs,
-      });
+    this.#dispatcher = options.dispatcher ?? createDispatcher(options);
   }
 
+  /** What every request goes through, release downloads included: the proxy applies to all. */
   get dispatcher(): Dispatcher {
     return this.#dispatcher;
   }

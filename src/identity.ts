@@ -26,3 +26,13 @@ export function loadWorkerId(dataDir: string): string {
   }
   return `${hostname()}-${suffix}`;
 }
+
+/** The id kept in the data folder, without making one (for `worker --status`). */
+export function readWorkerId(dataDir: string): string | undefined {
+  try {
+    const stored = readFileSync(join(dataDir, ID_FILE), 'utf8').trim();
+    return SUFFIX.test(stored) ? `${hostname()}-${stored}` : undefined;
+  } catch {
+    return undefined;
+  }
+}

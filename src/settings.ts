@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import * as config from './config.ts';
 import { HiveError } from './errors.ts';
+import { type ProxyConfig, resolveProxy } from './proxy.ts';
 
 const seconds = (min: number) =>
   z.coerce
@@ -61,6 +62,10 @@ const SETTINGS = {
     help: 'seconds of server silence before a request fails',
   },
   TCP_KEEPALIVE: { schema: bool, help: 'TCP keep-alive on server connections (off under Wine)' },
+  PROXY: {
+    schema: z.string({ error: 'a proxy URL, "direct" or ""' }),
+    help: 'proxy URL for every request; "direct" = none; "" = HTTP(S)_PROXY/NO_PROXY',
+  },
   DATA_DIR: {
     schema: z.string({ error: 'a folder path' }),
     help: 'data folder ("" = data/ beside the executable)',
@@ -102,7 +107,7 @@ const SETTINGS = {
 type SettingName = keyof typeof SETTINGS;
 /** config.ts as a plain object: the compiled defaults, looked up by setting name. */
 const DEFAULTS: Readonly<Record<string, unknown>> = { ...config };
-const isSecret = (name: SettingName) => name === 'TOKEN';
+const isSecret = (name: SettingName) => name === 'TOKEN' || name === 'PROXY';
 const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 
 export interface Settings {
@@ -120,6 +125,8 @@ export interface Settings {
   readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly tcpKeepAlive: boolean;
+  /** PROXY, else the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (src/proxy.ts). */
+  readonly proxy: ProxyConfig;
   /** As configured; '' means "decide at start" (src/data-dir.ts). */
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -140,6 +147,13 @@ export interface Options {
   readonly version: boolean;
   readonly once: boolean;
   readonly taskChild: boolean;
+  /** `--install` / `--uninstall`: start at login, or no longer (src/install.ts), then exit. */
+  readonly install: boolean;
+  readonly uninstall: boolean;
+  /** `--status`: print what the worker in this data folder is doing, then exit (src/status-command.ts). */
+  readonly status: boolean;
+  /** `--json`, with --status: the same as one JSON object. */
+  readonly json: boolean;
   readonly configFile: string | undefined;
   /** The settings given as flags (and --config), as the HIVE_* variables that mean the same. */
   readonly carriedEnv: Readonly<Record<string, string>>;
@@ -161,9 +175,13 @@ const OPTION_FLAGS = {
   version: { type: 'boolean', short: 'v' },
   once: { type: 'boolean' },
   'task-child': { type: 'boolean' },
+  install: { type: 'boolean' },
+  uninstall: { type: 'boolean' },
   // Read by cli.ts before settings (a bad setting is what it is for); listed so the parse accepts it.
   'no-pause': { type: 'boolean' },
   config: { type: 'string' },
+  status: { type: 'boolean' },
+  json: { type: 'boolean' },
 } as const;
 
 export class ConfigError extends HiveError {
@@ -203,6 +221,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
   );
 
   const values: Partial<Record<SettingName, unknown>> = {};
+  const sources: Partial<Record<SettingName, string>> = {};
   for (const name of SETTING_NAMES) {
     const flag = flags[flagName(name)];
     if (typeof flag === 'string') carriedEnv[envName(name)] = flag;
@@ -216,6 +235,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
           : Object.hasOwn(fileValues, name)
             ? [fileValues[name], CONFIG_FILE_NAME]
             : [DEFAULTS[name], 'src/config.ts'];
+    sources[name] = source;
     const result = SETTINGS[name].schema.safeParse(raw);
     if (result.success) {
       values[name] = result.data;
@@ -225,7 +245,12 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       problems.push(`Expected ${name} to be ${expected}, got ${shown} (from ${source})`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const proxy =
+    typeof values.PROXY === 'string'
+      ? resolveProxy({ value: values.PROXY, source: sources.PROXY ?? 'PROXY' }, input.env)
+      : undefined;
+  problems.push(...(proxy?.problems ?? []));
+  if (problems.length > 0 || proxy === undefined) throw new ConfigError(problems);
 
   const v = values as { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
   const ms = (s: number) => Math.round(s * 1000);
@@ -245,6 +270,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     requestTimeoutMs: ms(v.REQUEST_TIMEOUT),
     tcpKeepAlive:
       v.TCP_KEEPALIVE === true || ['true', '1', 'yes', 'on'].includes(String(v.TCP_KEEPALIVE)),
+    proxy: proxy.proxy,
     dataDir: v.DATA_DIR,
     logLevel: v.LOG_LEVEL,
     logMaxBytes: Math.round(v.LOG_MAX_SIZE * 1024 * 1024),
@@ -262,6 +288,10 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     version: flags.version === true,
     once: flags.once === true,
     taskChild: flags['task-child'] === true,
+    install: flags.install === true,
+    uninstall: flags.uninstall === true,
+    status: flags.status === true,
+    json: flags.json === true,
     configFile,
     carriedEnv,
   };
@@ -323,6 +353,8 @@ export function helpText(version: string): string {
     '  --help, -h               this text',
     '  --version, -v            print the version and exit',
     '  --once                   handle at most one task, then exit',
+    '  --install, --uninstall   start the worker when you log in, or no longer (no admin rights)',
+    '  --status [--json]        show what the worker on this data folder is doing, then exit',
     '  --no-pause               never wait for Enter after a fatal error (see README)',
     `  --config FILE            read settings from FILE instead of ${CONFIG_FILE_NAME} beside the executable (env HIVE_CONFIG)`,
     '',

@@ -12,9 +12,11 @@ import type { Logger } from './log.ts';
 import type { Outbox } from './outbox.ts';
 import type { HeartbeatRequest, ResultBody, Task } from './protocol.ts';
 import type { Settings } from './settings.ts';
+import type { StatusRecorder } from './status-file.ts';
 import { lookupTask, type TaskRegistry } from './task/define.ts';
 import type { StopReason } from './task/ipc.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from './task/parent.ts';
+import type { WarmChildren } from './task/warm-child.ts';
 
 export type WorkerState = 'starting' | 'polling' | 'running' | 'draining' | 'updating' | 'stopped';
 
@@ -40,6 +42,8 @@ export interface WorkerDeps {
   registry: TaskRegistry;
   childCommand: ChildCommand;
   childEnv: NodeJS.ProcessEnv;
+  /** Task processes started ahead of need (the next one starts while a task runs). */
+  warmChildren?: WarmChildren;
   scrub: (text: string) => string;
   log: Logger;
   workerId: string;
@@ -51,6 +55,8 @@ export interface WorkerDeps {
   onServerReached?: () => void;
   /** Handle at most one task (one claim), then stop. */
   once?: boolean;
+  /** Keeps `<data>/status.json` up to date for `worker --status`. */
+  status?: StatusRecorder;
 }
 
 export class Worker {
@@ -163,9 +169,9 @@ export class Worker {
           : withJitter(settings.noTaskSleepMs);
       case 'unauthorized':
         if (!this.#authWarned) {
-          log.error(
-            `the server refused our token (HTTP ${claim.status}): set TOKEN to a valid one`,
-          );
+          const message = `the server refused our token (HTTP ${claim.status}): set TOKEN to a valid one`;
+          log.error(message);
+          this.#deps.status?.claimFailed(message);
           this.#authWarned = true;
         }
         return settings.errorSleepMs;
@@ -175,9 +181,9 @@ export class Worker {
         return this.#backoff.nextDelayMs();
       case 'throttled': {
         const waitMs = claim.retryAfterMs ?? this.#backoff.nextDelayMs();
-        log.warn(
-          `the server is busy (HTTP ${claim.status}): waiting ${Math.round(waitMs / 100) / 10} s`,
-        );
+        const message = `the server is busy (HTTP ${claim.status}): waiting ${Math.round(waitMs / 100) / 10} s`;
+        log.warn(message);
+        this.#deps.status?.claimFailed(message);
         return waitMs;
       }
       case 'error': {
@@ -187,6 +193,7 @@ export class Worker {
           { code: claim.error.code },
           `claim failed, retrying in ${Math.round(waitMs / 100) / 10} s: ${claim.error.message}`,
         );
+        this.#deps.status?.claimFailed(`claim failed: ${claim.error.message}`);
         return waitMs;
       }
     }
@@ -221,8 +228,10 @@ export class Worker {
     this.#transition('running');
     log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
     const startedAt = new Date();
+    this.#deps.status?.taskStarted(task, startedAt);
     const outcome = await this.#execute(task, log);
     const finishedAt = new Date();
+    this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
     const body = this.#resultBody(task, outcome, startedAt, finishedAt);
     const entry = outbox.add(task.id, body);
     const tookMs = finishedAt.getTime() - startedAt.getTime();
@@ -273,6 +282,7 @@ export class Worker {
         killGraceMs: settings.killGraceMs,
         maxResultBytes: settings.maxResultBytes,
         signal: controller.signal,
+        ...(this.#deps.warmChildren === undefined ? {} : { warm: this.#deps.warmChildren }),
         scrub,
         onLog: (line) => log[line.level](line.msg),
         onProgress: (next) => {

@@ -3,7 +3,7 @@
  * polls, faults and metrics to a plain `node:http` server listening on `host:port`.
  */
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
 import type { ServerParts } from './context.ts';
@@ -33,6 +33,11 @@ export interface ServerOptions {
   maxWaitSec?: number;
   /** One line per request: true = to stdout, a function = to it. @default false */
   log?: boolean | ((line: string) => void);
+  /**
+   * Requests it returns false for are refused: 403 and the connection closed (tests use it to let
+   * only proxied requests in, by the proxy's `Via` header). @default every request is served
+   */
+  onlyFrom?: (req: IncomingMessage) => boolean;
 }
 
 export interface HiveServer {
@@ -88,7 +93,17 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
     maxWaitSec: options.maxWaitSec ?? 60,
   };
   const log = options.log === true ? (line: string) => console.log(line) : options.log || undefined;
-  const http = createServer(createRequestListener(parts, log));
+  const listener = createRequestListener(parts, log);
+  const { onlyFrom } = options;
+  const http = createServer(
+    onlyFrom === undefined
+      ? listener
+      : (req, res) => {
+          if (onlyFrom(req)) return listener(req, res);
+          res.writeHead(403, { connection: 'close', 'content-type': 'text/plain' });
+          res.end('refused: this server only answers requests that come through the proxy\n');
+        },
+  );
 
   const sweep = setInterval(function requeueLapsedLeases() {
     if (store.requeueLapsed(Date.now()) > 0) parts.longPolls.wake();

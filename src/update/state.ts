@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
-const StateSchema = z.object({
+export const StateSchema = z.object({
   lastCheckAt: z.string().optional(),
   lastError: z.string().optional(),
   failed: z.record(z.string(), z.object({ at: z.string(), why: z.string() })).default({}),
 });
 export type UpdateState = z.infer<typeof StateSchema>;
 
-const PendingSchema = z.object({ from: z.string(), to: z.string(), at: z.string() });
+export const PendingSchema = z.object({ from: z.string(), to: z.string(), at: z.string() });
 export type PendingUpdate = z.infer<typeof PendingSchema>;
 
 export class UpdateStore {

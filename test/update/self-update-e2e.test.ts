@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { buildWorker } from '../../scripts/build.ts';
 import { packRelease } from '../../scripts/release/package.ts';
 import { isAlive, readLock } from '../../src/lock.ts';
+import { execStartPath, loginEnv } from '../helpers/login-start.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
@@ -90,6 +91,9 @@ describe('self-update with real binaries', () => {
     release('1.1.0', releasesDir);
     server = await startTestServer({ releasesDir });
     const exe = install('Hive Wörker dir');
+    // Started at login by a systemd user unit (written here; no user systemd in tests).
+    const login = loginEnv();
+    execFileSync(exe, ['--install'], { env: login.env });
     for (let i = 0; i < 3; i++)
       await server.admin.enqueue({ id: `before-${i}`, type: 'sleep', payload: { ms: 300 } });
     const v1 = startWorker({
@@ -109,6 +113,10 @@ describe('self-update with real binaries', () => {
     );
     assert.equal(versionOf(exe), '1.1.0');
     assert.equal(versionOf(`${exe}.old`), '1.0.0', 'exactly one backup, the previous version');
+    // The swap kept the path: the unit written by 1.0.0 starts 1.1.0 at the next login.
+    const atLogin = execStartPath(readFileSync(login.unitFile, 'utf8')) ?? '';
+    assert.equal(atLogin, exe);
+    assert.equal(versionOf(atLogin), '1.1.0');
     for (let i = 0; i < 3; i++)
       await server.admin.enqueue({ id: `after-${i}`, type: 'echo', payload: i });
     const results = await server.admin.waitFor(async () => {

@@ -20,6 +20,7 @@ import { FAST_SETTINGS, tempDir } from '../helpers/worker.ts';
 const WINE_NODE = '22.23.3';
 const PREFIX = join(ROOT, '.cache', 'wine-prefix');
 const WINE_ENV = { WINEDEBUG: '-all', WINEPREFIX: PREFIX };
+const RUN_KEY = 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run';
 
 let server: TestServer;
 let exe: string;
@@ -141,6 +142,31 @@ describe('worker.exe (Node 22) under Wine', () => {
     assert.equal(await run.exited, 78);
     assert.match(run.output(), /Expected NO_TASK_SLEEP to be a number of seconds/);
     assert.doesNotMatch(run.output(), /Press Enter/);
+  });
+
+  test('--install / --uninstall: the HKCU Run value, written and read back with reg query', async () => {
+    const query = () =>
+      spawnSync('wine', ['reg', 'query', RUN_KEY, '/v', 'HiveWorker'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...WINE_ENV },
+      });
+    const first = wine(['--install']);
+    assert.equal(await first.exited, 0, first.output());
+    assert.match(first.output(), /^installed: HKCU\\.*\\Run\\HiveWorker = ".*\\worker\.exe"/m);
+    const written = query();
+    assert.equal(written.status, 0, written.stderr);
+    const value = written.stdout.match(/HiveWorker\s+REG_SZ\s+(.*\S)/)?.[1] ?? '';
+    assert.match(value, /^"[A-Z]:\\.*\\worker\.exe"$/, written.stdout);
+    const second = wine(['--install']);
+    assert.equal(await second.exited, 0, second.output());
+    assert.match(second.output(), /^already installed: .*HiveWorker = /m);
+    const removed = wine(['--uninstall']);
+    assert.equal(await removed.exited, 0, removed.output());
+    assert.match(removed.output(), /^removed: HKCU\\.*\\Run\\HiveWorker/m);
+    assert.equal(query().status, 1, 'the value is gone');
+    const again = wine(['--uninstall']);
+    assert.equal(await again.exited, 0, again.output());
+    assert.match(again.output(), /^nothing to remove: /m);
   });
 
   test('Wine only: with TCP keep-alive on (the default), undici cannot connect', async () => {

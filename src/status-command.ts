@@ -1,0 +1,142 @@
+/**
+ * `worker --status [--json]`: what the worker on this data folder is doing, read from its files
+ * by another process. Read-only: it never takes or touches the lock, so it works while a worker
+ * runs, and the running worker never notices it.
+ *
+ * The JSON (`--status --json`) has these stable keys; absent facts are null, never missing:
+ *   version, workerId, serverUrl, dataDir,
+ *   running (boolean), pid, runningSince,
+ *   currentTask { id, type, attempt, startedAt } (only while running),
+ *   outboxSize (results not yet sent),
+ *   lastResult { taskId, status, at }, lastError { message, at },
+ *   update { lastCheckAt, lastError, staged: [file names], pending { from, to, at }, failed { <version>: { at, why } } }
+ * Times are ISO 8601 (UTC).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveDataDir } from './data-dir.ts';
+import { readWorkerId } from './identity.ts';
+import { isAlive, readLock } from './lock.ts';
+import type { Settings } from './settings.ts';
+import { type RecordedStatus, readRecordedStatus } from './status-file.ts';
+import { PendingSchema, StateSchema } from './update/state.ts';
+
+export interface WorkerStatus {
+  version: string;
+  workerId: string | null;
+  serverUrl: string;
+  dataDir: string;
+  running: boolean;
+  pid: number | null;
+  runningSince: string | null;
+  currentTask: RecordedStatus['currentTask'];
+  outboxSize: number;
+  lastResult: RecordedStatus['lastResult'];
+  lastError: RecordedStatus['lastError'];
+  update: {
+    lastCheckAt: string | null;
+    lastError: string | null;
+    staged: string[];
+    pending: { from: string; to: string; at: string } | null;
+    failed: Record<string, { at: string; why: string }>;
+  };
+}
+
+export interface StatusInput {
+  settings: Settings;
+  version: string;
+  installDir: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Gathers the status from the data folder's files. */
+export function readWorkerStatus(input: StatusInput): WorkerStatus {
+  const dataDir = resolveDataDir(input.settings.dataDir, input.installDir, input.env).path;
+  const lock = readLock(dataDir);
+  const running = lock !== undefined && isAlive(lock.pid);
+  const recorded = readRecordedStatus(dataDir);
+  // A task is current only if the worker that recorded it is the one running now.
+  const isCurrent = running && recorded?.pid === lock?.pid;
+  return {
+    version: input.version,
+    workerId: readWorkerId(dataDir) ?? null,
+    serverUrl: input.settings.serverUrl,
+    dataDir,
+    running,
+    pid: running ? (lock?.pid ?? null) : null,
+    runningSince: running ? (lock?.startedAt ?? null) : null,
+    currentTask: isCurrent ? (recorded?.currentTask ?? null) : null,
+    outboxSize: countFiles(join(dataDir, 'outbox'), (name) => name.endsWith('.json')),
+    lastResult: recorded?.lastResult ?? null,
+    lastError: recorded?.lastError ?? null,
+    update: readUpdateStatus(join(dataDir, 'update')),
+  };
+}
+
+function readUpdateStatus(dir: string): WorkerStatus['update'] {
+  const state = readJson(join(dir, 'state.json'), StateSchema.parse) ?? { failed: {} };
+  const pending = readJson(join(dir, 'pending.json'), PendingSchema.parse);
+  let staged: string[] = [];
+  try {
+    staged = readdirSync(join(dir, 'staging')).sort();
+  } catch {
+    // No update folder yet: nothing staged.
+  }
+  return {
+    lastCheckAt: state.lastCheckAt ?? null,
+    lastError: state.lastError ?? null,
+    staged,
+    pending: pending ?? null,
+    failed: state.failed,
+  };
+}
+
+/** The status for people: one fact per line. */
+export function formatStatus(status: WorkerStatus): string {
+  const task = status.currentTask;
+  const result = status.lastResult;
+  const error = status.lastError;
+  const update = status.update;
+  const failed = Object.entries(update.failed).map(
+    ([version, { at, why }]) => `${version} (failed ${at}: ${why})`,
+  );
+  const lines = [
+    `hive-worker ${status.version} (this build)`,
+    `  worker id    ${status.workerId ?? 'none yet (no worker has run on this data folder)'}`,
+    `  server       ${status.serverUrl}`,
+    `  data         ${status.dataDir}`,
+    `  running      ${status.running ? `yes, pid ${status.pid} (since ${status.runningSince})` : 'no: not running'}`,
+    `  current task ${task === null ? 'none' : `${task.id} (${task.type}, attempt ${task.attempt}) since ${task.startedAt}`}`,
+    `  outbox       ${status.outboxSize} result(s) waiting to be sent`,
+    `  last result  ${result === null ? 'none' : `${result.taskId} ${result.status} at ${result.at}`}`,
+    `  last error   ${error === null ? 'none' : `${error.message} (at ${error.at})`}`,
+    `  update       last check ${update.lastCheckAt ?? 'never'}${update.lastError === null ? '' : ` (${update.lastError})`}`,
+    `               staged: ${update.staged.length === 0 ? 'none' : update.staged.join(', ')}`,
+    `               installing: ${update.pending === null ? 'none' : `${update.pending.from} → ${update.pending.to} since ${update.pending.at}`}`,
+    `               failed: ${failed.length === 0 ? 'none' : failed.join('; ')}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** `worker --status [--json]`: prints and returns exit code 0. */
+export function printStatus(input: StatusInput & { json: boolean }, out: (text: string) => void) {
+  const status = readWorkerStatus(input);
+  out(input.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  return 0;
+}
+
+function countFiles(dir: string, include: (name: string) => boolean): number {
+  try {
+    return readdirSync(dir).filter(include).length;
+  } catch {
+    return 0;
+  }
+}
+
+function readJson<T>(file: string, parse: (data: unknown) => T): T | undefined {
+  try {
+    return parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * `<data>/status.json`: what the running worker is doing, for `worker --status` to read from
+ * another process. Written atomically (whole or absent) and only when something changes: a task
+ * starts or finishes, or a claim fails; never on a quiet poll. Recording is an observer: a write
+ * that fails is logged once and never breaks the loop.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { coerceError } from './errors.ts';
+import { writeFileAtomic } from './fs-atomic.ts';
+import type { Logger } from './log.ts';
+import type { ResultStatus, Task } from './protocol.ts';
+
+export const STATUS_FILE = 'status.json';
+
+const CurrentTaskSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  attempt: z.number(),
+  startedAt: z.string(),
+});
+const LastResultSchema = z.object({ taskId: z.string(), status: z.string(), at: z.string() });
+const LastErrorSchema = z.object({ message: z.string(), at: z.string() });
+
+export const RecordedStatusSchema = z.object({
+  /** The worker that wrote it: a current task is only current while this pid holds the lock. */
+  pid: z.number(),
+  updatedAt: z.string(),
+  currentTask: CurrentTaskSchema.nullable(),
+  lastResult: LastResultSchema.nullable(),
+  lastError: LastErrorSchema.nullable(),
+});
+export type RecordedStatus = z.infer<typeof RecordedStatusSchema>;
+
+/** The last status written, or undefined when there is none (or it is unreadable). */
+export function readRecordedStatus(dataDir: string): RecordedStatus | undefined {
+  try {
+    const text = readFileSync(join(dataDir, STATUS_FILE), 'utf8');
+    return RecordedStatusSchema.parse(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+export class StatusRecorder {
+  readonly #file: string;
+  readonly #log: Logger;
+  readonly #scrub: (text: string) => string;
+  #status: RecordedStatus;
+  #failureLogged = false;
+
+  /** `scrub` takes secrets out of error messages, as the logger does (the file is not a log). */
+  constructor(dataDir: string, log: Logger, scrub: (text: string) => string) {
+    this.#file = join(dataDir, STATUS_FILE);
+    this.#log = log;
+    this.#scrub = scrub;
+    // Keeps the last result and error of the previous run: still the last ones until new ones come.
+    const previous = readRecordedStatus(dataDir);
+    this.#status = {
+      pid: process.pid,
+      updatedAt: new Date().toISOString(),
+      currentTask: null,
+      lastResult: previous?.lastResult ?? null,
+      lastError: previous?.lastError ?? null,
+    };
+    this.#write();
+  }
+
+  taskStarted(task: Task, startedAt: Date): void {
+    this.#update({
+      currentTask: {
+        id: task.id,
+        type: task.type,
+        attempt: task.attempt,
+        startedAt: startedAt.toISOString(),
+      },
+    });
+  }
+
+  taskFinished(taskId: string, status: ResultStatus, finishedAt: Date): void {
+    this.#update({
+      currentTask: null,
+      lastResult: { taskId, status, at: finishedAt.toISOString() },
+    });
+  }
+
+  /** A claim that failed (network, HTTP, refused token, throttled): the last error a person sees. */
+  claimFailed(message: string): void {
+    this.#update({ lastError: { message: this.#scrub(message), at: new Date().toISOString() } });
+  }
+
+  #update(change: Partial<RecordedStatus>): void {
+    this.#status = { ...this.#status, ...change, updatedAt: new Date().toISOString() };
+    this.#write();
+  }
+
+  #write(): void {
+    try {
+      writeFileAtomic(this.#file, `${JSON.stringify(this.#status, null, 2)}\n`);
+      this.#failureLogged = false;
+    } catch (error) {
+      if (this.#failureLogged) return;
+      this.#failureLogged = true;
+      this.#log.warn(
+        `cannot write ${this.#file} (worker --status will be out of date): ${coerceError(error).message}`,
+      );
+    }
+  }
+}
