@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildWorker } from '../../scripts/build.ts';
@@ -164,5 +164,73 @@ describe('self-update with real binaries', () => {
     assert.equal(task.results[0]?.body.workerVersion, '1.0.0');
     assert.match(readText(workerLog), /release 1\.2\.0 failed before; not trying it again until/);
     assert.equal(readText(updaterLog).match(/installing 1\.2\.0/g)?.length, 1, 'one attempt only');
+    await server.close();
+  });
+
+  test('a slow download never stops tasks; five updates in a row leave the folders bounded', async () => {
+    const releasesDir = tempDir('hive-rel-');
+    server = await startTestServer({ releasesDir });
+    const exe = install('five updates');
+    const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];
+    for (const version of versions) builds[version] = await build(version);
+    // The first download is slow: the server holds the zip for 4 s while tasks keep coming.
+    await server.admin.faults([{ route: 'releases', delayMs: 4000 }]);
+    release('2.0.0', releasesDir);
+    const v1 = startWorker({
+      serverUrl: server.url,
+      command: { file: exe, args: [] },
+      env: { HIVE_UPDATE_HEALTH_TIMEOUT: '30', HIVE_UPDATE_CHECK_INTERVAL: '1' },
+    });
+    dataDirs.push(v1.dataDir);
+    started.push(v1);
+    await v1.waitForOutput(/downloading release 2\.0\.0/);
+    for (let i = 0; i < 3; i++)
+      await server.admin.enqueue({ id: `during-download-${i}`, type: 'echo', payload: i });
+    const during = await server.admin.waitFor(async () => {
+      const { results } = await server.admin.results();
+      const ours = results.filter((result) => result.taskId.startsWith('during-download-'));
+      return ours.length === 3 ? ours : undefined;
+    }, 20_000);
+    assert.ok(
+      during.every((result) => result.body.workerVersion === '1.0.0'),
+      'the tasks ran on 1.0.0 while its update was downloading',
+    );
+    assert.equal(v1.child.exitCode, null, 'the download had not finished yet');
+
+    const updaterLog = join(v1.dataDir, 'logs', 'updater.log');
+    const footprints: Array<{ files: number; bytes: number; install: string[] }> = [];
+    for (const [i, version] of versions.entries()) {
+      if (i > 0) release(version, releasesDir);
+      await server.admin.waitFor(
+        () => new RegExp(`${version.replaceAll('.', '\\.')} is healthy`).test(readText(updaterLog)),
+        60_000,
+      );
+      assert.equal(versionOf(exe), version);
+      footprints.push({ ...folderSize(v1.dataDir), install: readdirSync(dirname(exe)).sort() });
+    }
+    for (const footprint of footprints)
+      assert.deepEqual(footprint.install, ['worker', 'worker.old']);
+    const [, second, , , fifth] = footprints;
+    assert.ok(second !== undefined && fifth !== undefined);
+    assert.ok(
+      fifth.files <= second.files + 2,
+      `data folder files stay bounded: ${JSON.stringify(footprints)}`,
+    );
+    // Bounded by one staged release (removed at the next start), not by the number of updates.
+    assert.ok(
+      fifth.bytes <= second.bytes + 64 * 1024 * 1024,
+      `data folder size stays bounded: ${JSON.stringify(footprints)}`,
+    );
   });
 });
+
+function folderSize(dir: string): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    files += 1;
+    bytes += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return { files, bytes };
+}
