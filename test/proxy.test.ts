@@ -7,34 +7,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createProxy, type ProxyServer } from 'proxy';
 import { HiveClient } from '../src/hive-client.ts';
 import type { ProxyConfig } from '../src/proxy.ts';
 import { downloadRelease } from '../src/update/download.ts';
+import { isProxied, PASSWORD, startProxy } from './helpers/proxy.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { startWorker, tempDir } from './helpers/worker.ts';
-
-const PASSWORD = 's3cret-proxy-pw';
-const isProxied = (req: IncomingMessage) => /\(proxy\//.test(String(req.headers.via ?? ''));
-
-/** A forward proxy that wants `hive:<PASSWORD>` and counts what it forwards. */
-async function startProxy(
-  port = 0,
-): Promise<{ proxy: ProxyServer; port: number; requests: string[] }> {
-  const proxy = createProxy(createServer());
-  const requests: string[] = [];
-  proxy.authenticate = (req) =>
-    req.headers['proxy-authorization'] ===
-    `Basic ${Buffer.from(`hive:${PASSWORD}`).toString('base64')}`;
-  proxy.on('request', (req: IncomingMessage) => requests.push(`${req.method} ${req.url}`));
-  proxy.listen(port, '127.0.0.1');
-  await once(proxy, 'listening');
-  return { proxy, port: (proxy.address() as AddressInfo).port, requests };
-}
 
 async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
@@ -168,7 +150,7 @@ describe('proxies', () => {
       serverUrl: server.url,
       env: { HIVE_PROXY: `http://hive:${PASSWORD}@127.0.0.1:${port}` },
     });
-    let proxy: ProxyServer | undefined;
+    let proxy: Awaited<ReturnType<typeof startProxy>>['proxy'] | undefined;
     try {
       await w.waitForOutput(/claim failed, retrying in/);
       assert.doesNotMatch(w.output(), /claimed task px-late/);

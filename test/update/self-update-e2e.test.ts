@@ -14,6 +14,7 @@ import { buildWorker } from '../../scripts/build.ts';
 import { packRelease } from '../../scripts/release/package.ts';
 import { isAlive, readLock } from '../../src/lock.ts';
 import { execStartPath, loginEnv } from '../helpers/login-start.ts';
+import { isProxied, PASSWORD, startProxy } from '../helpers/proxy.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
@@ -221,6 +222,60 @@ describe('self-update with real binaries', () => {
       fifth.bytes <= second.bytes + 64 * 1024 * 1024,
       `data folder size stays bounded: ${JSON.stringify(footprints)}`,
     );
+  });
+
+  test('behind a proxy the server requires: tasks and the update all go through it', async () => {
+    const releasesDir = tempDir('hive-rel-');
+    release('1.1.0', releasesDir);
+    let direct = 0;
+    server = await startTestServer({
+      releasesDir,
+      onlyFrom: (req) => {
+        if (/\/admin\//.test(req.url ?? '') || isProxied(req)) return true;
+        direct += 1;
+        return false;
+      },
+    });
+    const { proxy, port, requests } = await startProxy();
+    try {
+      const exe = install('behind a proxy');
+      await server.admin.enqueue({ id: 'proxied-before', type: 'echo', payload: 1 });
+      const v1 = startWorker({
+        serverUrl: server.url,
+        command: { file: exe, args: [] },
+        env: {
+          HIVE_PROXY: `http://hive:${PASSWORD}@127.0.0.1:${port}`,
+          HIVE_UPDATE_HEALTH_TIMEOUT: '30',
+        },
+      });
+      dataDirs.push(v1.dataDir);
+      started.push(v1);
+      assert.equal((await v1.exitedWithin(60_000)).code, 0, v1.output());
+      const updaterLog = join(v1.dataDir, 'logs', 'updater.log');
+      await server.admin.waitFor(
+        () => /1\.1\.0 is healthy; update done/.test(readText(updaterLog)),
+        30_000,
+      );
+      await server.admin.enqueue({ id: 'proxied-after', type: 'echo', payload: 2 });
+      const afterUpdate = await server.admin.waitFor(async () => {
+        const task = await server.admin.task('proxied-after');
+        return task.results.length > 0 ? task : undefined;
+      }, 15_000);
+      assert.equal(afterUpdate.results[0]?.body.workerVersion, '1.1.0');
+      assert.equal((await server.admin.task('proxied-before')).results.length, 1);
+      assert.equal(direct, 0, 'the server saw no direct request');
+      assert.ok(
+        requests.some((line) => /GET \S*worker-1\.1\.0-linux-x64\.zip/.test(line)),
+        'the zip came through the proxy',
+      );
+      assert.ok(
+        !readText(join(v1.dataDir, 'logs', 'worker.log')).includes(PASSWORD),
+        'no proxy password in the log',
+      );
+    } finally {
+      proxy.close();
+      await server.close();
+    }
   });
 });
 
