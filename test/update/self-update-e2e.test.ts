@@ -273,6 +273,8 @@ describe('self-update with real binaries', () => {
         'no proxy password in the log',
       );
     } finally {
+      // Keep-alive connections would hold this process open after the last test.
+      proxy.closeAllConnections();
       proxy.close();
       await server.close();
     }
