@@ -85,12 +85,21 @@ after(async () => {
 
 describe('self-update with real binaries', () => {
   let server: TestServer;
-  after(() => server?.close());
+  const servers: TestServer[] = [];
+  /** A reference server for one test; every one is closed after the last test, pass or fail. */
+  async function serve(options: Parameters<typeof startTestServer>[0]): Promise<TestServer> {
+    server = await startTestServer(options);
+    servers.push(server);
+    return server;
+  }
+  after(async () => {
+    for (const one of servers) await one.close();
+  });
 
   test('1.0.0 → 1.1.0: downloads, swaps, restarts and carries on; nothing lost', async () => {
     const releasesDir = tempDir('hive-rel-');
     release('1.1.0', releasesDir);
-    server = await startTestServer({ releasesDir });
+    await serve({ releasesDir });
     const exe = install('Hive Wörker dir');
     // Started at login by a systemd user unit (written here; no user systemd in tests).
     const login = loginEnv();
@@ -129,13 +138,12 @@ describe('self-update with real binaries', () => {
     for (let i = 0; i < 3; i++) assert.equal(byTask.get(`after-${i}`), '1.1.0');
     const workerLog = readText(join(v1.dataDir, 'logs', 'worker.log'));
     assert.match(workerLog, /updated from 1\.0\.0 to 1\.1\.0: healthy/);
-    await server.close();
   });
 
   test('1.2.0 does not come up: rolled back to 1.0.0, which keeps working and skips 1.2.0', async () => {
     const releasesDir = tempDir('hive-rel-');
     release('1.2.0', releasesDir);
-    server = await startTestServer({ releasesDir });
+    await serve({ releasesDir });
     const exe = install('rollback dir');
     const v1 = startWorker({
       serverUrl: server.url,
@@ -165,12 +173,11 @@ describe('self-update with real binaries', () => {
     assert.equal(task.results[0]?.body.workerVersion, '1.0.0');
     assert.match(readText(workerLog), /release 1\.2\.0 failed before; not trying it again until/);
     assert.equal(readText(updaterLog).match(/installing 1\.2\.0/g)?.length, 1, 'one attempt only');
-    await server.close();
   });
 
   test('a slow download never stops tasks; five updates in a row leave the folders bounded', async () => {
     const releasesDir = tempDir('hive-rel-');
-    server = await startTestServer({ releasesDir });
+    await serve({ releasesDir });
     const exe = install('five updates');
     const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];
     for (const version of versions) builds[version] = await build(version);
@@ -228,7 +235,7 @@ describe('self-update with real binaries', () => {
     const releasesDir = tempDir('hive-rel-');
     release('1.1.0', releasesDir);
     let direct = 0;
-    server = await startTestServer({
+    await serve({
       releasesDir,
       onlyFrom: (req) => {
         if (/\/admin\//.test(req.url ?? '') || isProxied(req)) return true;
@@ -276,7 +283,6 @@ describe('self-update with real binaries', () => {
       // Keep-alive connections would hold this process open after the last test.
       proxy.closeAllConnections();
       proxy.close();
-      await server.close();
     }
   });
 });
