@@ -158,11 +158,11 @@ export class Worker {
       case 'task':
         this.#backoff.reset();
         await this.#runTask(claim.task);
-        this.#checkLatestVersion(claim.latestVersion);
+        this.#onServerAnswer(claim.latestVersion);
         return 0;
       case 'empty':
         this.#backoff.reset();
-        this.#checkLatestVersion(claim.latestVersion);
+        this.#onServerAnswer(claim.latestVersion);
         // A server that held a long poll has already made us wait; one that answered at once has not.
         return settings.waitSec > 0 && tookMs >= (settings.waitSec * 1000) / 2
           ? 0
@@ -199,7 +199,8 @@ export class Worker {
     }
   }
 
-  #checkLatestVersion(latest: string | undefined): void {
+  /** A good answer (a task or none): the first confirms a fresh update; a newer version is a hint. */
+  #onServerAnswer(latest: string | undefined): void {
     if (!this.#reachedServer) {
       this.#reachedServer = true;
       this.#deps.onServerReached?.();

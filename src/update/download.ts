@@ -41,8 +41,8 @@ interface PartMeta {
 export async function downloadRelease(options: DownloadOptions): Promise<void> {
   const part = `${options.dest}.part`;
   const metaFile = `${part}.json`;
-  let have = resumableBytes(part, metaFile, options);
-  const meta = have > 0 ? readMeta(metaFile) : undefined;
+  const resumable = resumablePart(part, metaFile, options);
+  let have = resumable?.bytes ?? 0;
   const signal = AbortSignal.any([
     AbortSignal.timeout(options.deadlineMs),
     ...(options.signal ? [options.signal] : []),
@@ -50,7 +50,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
   const headers: Record<string, string> = { ...options.headers, 'accept-encoding': 'identity' };
   if (have > 0) {
     headers.range = `bytes=${have}-`;
-    if (meta?.etag !== undefined) headers['if-range'] = meta.etag;
+    if (resumable?.etag !== undefined) headers['if-range'] = resumable.etag;
   }
   let response: Dispatcher.ResponseData;
   try {
@@ -123,13 +123,17 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
   rmSync(metaFile, { force: true });
 }
 
-/** Bytes of a partial download that belongs to this same release, else 0 (and it is removed). */
-function resumableBytes(part: string, metaFile: string, options: DownloadOptions): number {
+/** A partial download of this same release, to resume; any other one is removed. */
+function resumablePart(
+  part: string,
+  metaFile: string,
+  options: DownloadOptions,
+): { bytes: number; etag: string | undefined } | undefined {
   let size: number;
   try {
     size = statSync(part).size;
   } catch {
-    return 0;
+    return undefined;
   }
   const meta = readMeta(metaFile);
   if (
@@ -139,9 +143,9 @@ function resumableBytes(part: string, metaFile: string, options: DownloadOptions
     size > options.sizeBytes
   ) {
     rmSync(part, { force: true });
-    return 0;
+    return undefined;
   }
-  return size;
+  return size === 0 ? undefined : { bytes: size, etag: meta.etag };
 }
 
 function readMeta(metaFile: string): PartMeta | undefined {
