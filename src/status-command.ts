@@ -12,14 +12,14 @@
  *   update { lastCheckAt, lastError, staged: [file names], pending { from, to, at }, failed { <version>: { at, why } } }
  * Times are ISO 8601 (UTC).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveDataDir } from './data-dir.ts';
 import { readWorkerId } from './identity.ts';
 import { isAlive, readLock } from './lock.ts';
 import type { Settings } from './settings.ts';
 import { type RecordedStatus, readRecordedStatus } from './status-file.ts';
-import { PendingSchema, StateSchema } from './update/state.ts';
+import { UpdateStore } from './update/state.ts';
 
 export interface WorkerStatus {
   version: string;
@@ -69,24 +69,18 @@ export function readWorkerStatus(input: StatusInput): WorkerStatus {
     outboxSize: countFiles(join(dataDir, 'outbox'), (name) => name.endsWith('.json')),
     lastResult: recorded?.lastResult ?? null,
     lastError: recorded?.lastError ?? null,
-    update: readUpdateStatus(join(dataDir, 'update')),
+    update: readUpdateStatus(dataDir),
   };
 }
 
-function readUpdateStatus(dir: string): WorkerStatus['update'] {
-  const state = readJson(join(dir, 'state.json'), StateSchema.parse) ?? { failed: {} };
-  const pending = readJson(join(dir, 'pending.json'), PendingSchema.parse);
-  let staged: string[] = [];
-  try {
-    staged = readdirSync(join(dir, 'staging')).sort();
-  } catch {
-    // No update folder yet: nothing staged.
-  }
+function readUpdateStatus(dataDir: string): WorkerStatus['update'] {
+  const store = new UpdateStore(dataDir);
+  const state = store.read();
   return {
     lastCheckAt: state.lastCheckAt ?? null,
     lastError: state.lastError ?? null,
-    staged,
-    pending: pending ?? null,
+    staged: store.stagedFiles(),
+    pending: store.readPending() ?? null,
     failed: state.failed,
   };
 }
@@ -130,13 +124,5 @@ function countFiles(dir: string, include: (name: string) => boolean): number {
     return readdirSync(dir).filter(include).length;
   } catch {
     return 0;
-  }
-}
-
-function readJson<T>(file: string, parse: (data: unknown) => T): T | undefined {
-  try {
-    return parse(JSON.parse(readFileSync(file, 'utf8')));
-  } catch {
-    return undefined;
   }
 }

@@ -205,7 +205,8 @@ export class SelfUpdate {
     if (this.#publicKey === undefined) throw new HiveError('UPDATE', 'no release key');
     verifyAnnouncement(release, platform, this.#publicKey);
     this.#checkDiskSpace(release);
-    const zip = join(store.stagingDir, `worker-${release.version}-${platform}.zip`);
+    const staging = store.staging();
+    const zip = join(staging, `worker-${release.version}-${platform}.zip`);
     log.info(`downloading release ${release.version} (${(release.size / 1048576).toFixed(1)} MB)`);
     let reported = 0;
     await downloadRelease({
@@ -228,14 +229,10 @@ export class SelfUpdate {
     });
     this.#deps.progressBar?.(release.size, release.size, true);
     await verifyDownload(zip, release);
-    const extracted = await extractRelease(
-      zip,
-      join(store.stagingDir, `release-${release.version}`),
-      {
-        version: release.version,
-        platform,
-      },
-    );
+    const extracted = await extractRelease(zip, join(staging, `release-${release.version}`), {
+      version: release.version,
+      platform,
+    });
     log.info(
       `release ${release.version} downloaded and verified; installing once the current task is done`,
     );
@@ -243,7 +240,7 @@ export class SelfUpdate {
   }
 
   #checkDiskSpace(release: Release): void {
-    const stats = statfsSync(this.#deps.store.stagingDir);
+    const stats = statfsSync(this.#deps.store.staging());
     const free = stats.bavail * stats.bsize;
     const needed = release.size * DISK_FACTOR + DISK_MARGIN_BYTES;
     if (free < needed) {

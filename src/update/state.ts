@@ -11,24 +11,39 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
-export const StateSchema = z.object({
+const StateSchema = z.object({
   lastCheckAt: z.string().optional(),
   lastError: z.string().optional(),
   failed: z.record(z.string(), z.object({ at: z.string(), why: z.string() })).default({}),
 });
 export type UpdateState = z.infer<typeof StateSchema>;
 
-export const PendingSchema = z.object({ from: z.string(), to: z.string(), at: z.string() });
+const PendingSchema = z.object({ from: z.string(), to: z.string(), at: z.string() });
 export type PendingUpdate = z.infer<typeof PendingSchema>;
 
 export class UpdateStore {
   readonly dir: string;
-  readonly stagingDir: string;
+  readonly #stagingDir: string;
 
+  /** Creates nothing: reading (worker --status) leaves the data folder as it is. */
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'update');
-    this.stagingDir = join(this.dir, 'staging');
-    mkdirSync(this.stagingDir, { recursive: true });
+    this.#stagingDir = join(this.dir, 'staging');
+  }
+
+  /** The staging folder, created when missing: where downloads and extracted releases go. */
+  staging(): string {
+    mkdirSync(this.#stagingDir, { recursive: true });
+    return this.#stagingDir;
+  }
+
+  /** What staging holds (read-only; empty when there is no staging folder yet). */
+  stagedFiles(): string[] {
+    try {
+      return readdirSync(this.#stagingDir).sort();
+    } catch {
+      return [];
+    }
   }
 
   read(): UpdateState {
@@ -40,6 +55,7 @@ export class UpdateStore {
   }
 
   write(state: UpdateState): void {
+    this.staging();
     writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(state, null, 2));
   }
 
@@ -60,7 +76,13 @@ export class UpdateStore {
   /** Turns the updater's rollback markers into remembered failures; returns them. */
   collectRollbacks(): Array<{ version: string; why: string }> {
     const found: Array<{ version: string; why: string }> = [];
-    for (const name of readdirSync(this.dir)) {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return found; // no update folder yet: nothing was rolled back
+    }
+    for (const name of names) {
       const match = /^failed-(.+)$/.exec(name);
       if (match?.[1] === undefined) continue;
       const file = join(this.dir, name);
@@ -73,6 +95,7 @@ export class UpdateStore {
   }
 
   writePending(pending: PendingUpdate): void {
+    this.staging();
     writeFileAtomic(join(this.dir, 'pending.json'), JSON.stringify(pending));
   }
 
@@ -86,15 +109,16 @@ export class UpdateStore {
 
   /** The new version says it is up: the updater is polling for this file. */
   markHealthy(version: string): void {
+    this.staging();
     writeFileAtomic(join(this.dir, 'healthy'), `${version}\n`);
     rmSync(join(this.dir, 'pending.json'), { force: true });
   }
 
   /** Removes extracted releases and finished downloads; keeps `.part` files to resume. */
   pruneStaging(): void {
-    for (const name of readdirSync(this.stagingDir)) {
+    for (const name of this.stagedFiles()) {
       if (!name.endsWith('.part') && !name.endsWith('.part.json')) {
-        rmSync(join(this.stagingDir, name), { recursive: true, force: true });
+        rmSync(join(this.#stagingDir, name), { recursive: true, force: true });
       }
     }
   }
