@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from './server.ts';
+import { startTestServer, statusSummary, type TestServer, waitForResults } from './server.ts';
 import { startWorker } from './worker.ts';
 
 export interface Program {
@@ -61,16 +61,9 @@ export function endToEndScenarios(target: EndToEndTarget): void {
       ]);
       const w = worker({ serverUrl: server.url });
       try {
-        const results = await server.admin.waitFor(async () => {
-          const { results } = await server.admin.results();
-          const ours = results.filter((result) => result.taskId.startsWith('e2e-'));
-          return ours.length === enqueued.length ? ours : undefined;
-        }, 60_000);
+        const results = await waitForResults(server.admin, 'e2e-', enqueued.length, 60_000);
         const byTask = new Map(results.map((result) => [result.taskId, result.body]));
-        const summary = Object.fromEntries(
-          [...byTask].map(([id, body]) => [id, `${body.status}/${body.error?.code ?? '-'}`]),
-        );
-        assert.deepEqual(summary, {
+        assert.deepEqual(statusSummary(results), {
           'e2e-echo': 'succeeded/-',
           'e2e-sleep': 'succeeded/-',
           'e2e-bad': 'rejected/BAD_PAYLOAD',

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type AdminClient, createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, type ServerOptions, startServer } from '../../scripts/server/start.ts';
+import type { StoredResult } from '../../scripts/server/views.ts';
 import type { ResultBody } from '../../src/protocol.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
@@ -252,3 +253,25 @@ export function resultBody(overrides: Partial<ResultBody> = {}): ResultBody {
 }
 
 export { type AdminClient, createAdminClient };
+
+/** Waits until `count` results of tasks whose id starts with `prefix` are stored, and returns them. */
+export function waitForResults(
+  admin: AdminClient,
+  prefix: string,
+  count: number,
+  timeoutMs: number,
+): Promise<StoredResult[]> {
+  return admin.waitFor(async () => {
+    const ours = (await admin.results()).results.filter((result) =>
+      result.taskId.startsWith(prefix),
+    );
+    return ours.length === count ? ours : undefined;
+  }, timeoutMs);
+}
+
+/** `status/error code` by task id: one compact value to assert a whole run on. */
+export function statusSummary(results: StoredResult[]): Record<string, string> {
+  return Object.fromEntries(
+    results.map(({ taskId, body }) => [taskId, `${body.status}/${body.error?.code ?? '-'}`]),
+  );
+}

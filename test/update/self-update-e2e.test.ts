@@ -15,7 +15,7 @@ import { packRelease } from '../../scripts/release/package.ts';
 import { isAlive, readLock } from '../../src/lock.ts';
 import { execStartPath, loginEnv } from '../helpers/login-start.ts';
 import { isProxied, PASSWORD, startProxy } from '../helpers/proxy.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';
 import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -194,11 +194,7 @@ describe('self-update with real binaries', () => {
     await v1.waitForOutput(/downloading release 2\.0\.0/);
     for (let i = 0; i < 3; i++)
       await server.admin.enqueue({ id: `during-download-${i}`, type: 'echo', payload: i });
-    const during = await server.admin.waitFor(async () => {
-      const { results } = await server.admin.results();
-      const ours = results.filter((result) => result.taskId.startsWith('during-download-'));
-      return ours.length === 3 ? ours : undefined;
-    }, 20_000);
+    const during = await waitForResults(server.admin, 'during-download-', 3, 20_000);
     assert.ok(
       during.every((result) => result.body.workerVersion === '1.0.0'),
       'the tasks ran on 1.0.0 while its update was downloading',

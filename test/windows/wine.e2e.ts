@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT } from '../../scripts/build.ts';
 import { builtWorker } from '../helpers/built-worker.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import {
+  startTestServer,
+  statusSummary,
+  type TestServer,
+  waitForResults,
+} from '../helpers/server.ts';
 import { FAST_SETTINGS, tempDir } from '../helpers/worker.ts';
 
 /** Node for Windows that Wine 8 starts (undici 8 needs ≥ 22.19); pinned in build.config.json. */
@@ -96,17 +101,9 @@ describe('worker.exe (Node 22) under Wine', () => {
     for (const task of tasks) await server.admin.enqueue(task);
     const run = wine([]);
     try {
-      const results = await server.admin.waitFor(async () => {
-        const ours = (await server.admin.results()).results.filter((r) =>
-          r.taskId.startsWith('wine-'),
-        );
-        return ours.length === tasks.length ? ours : undefined;
-      }, 120_000);
+      const results = await waitForResults(server.admin, 'wine-', tasks.length, 120_000);
       const byTask = new Map(results.map((result) => [result.taskId, result.body]));
-      const summary = Object.fromEntries(
-        [...byTask].map(([id, body]) => [id, `${body.status}/${body.error?.code ?? '-'}`]),
-      );
-      assert.deepEqual(summary, {
+      assert.deepEqual(statusSummary(results), {
         'wine-echo': 'succeeded/-',
         'wine-sleep': 'succeeded/-',
         'wine-logs': 'succeeded/-',
