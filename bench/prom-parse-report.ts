@@ -39,14 +39,19 @@ export interface Input {
   warmupRuns: number;
 }
 
-export function report(input: Input, ours: ChildReport, reference: ChildReport): void {
+export function report(
+  input: Input,
+  ours: ChildReport,
+  reference: ChildReport,
+  v8Flags: readonly string[],
+): void {
   const oursStats = stats(ours.timesMs);
   const referenceStats = stats(reference.timesMs);
   const speedup = referenceStats.medianMs / oursStats.medianMs;
   const times = `${ours.timesMs.length} timed runs after ${input.warmupRuns} warm-ups`;
   console.log(
     `\ninput: ${megabytes(input.bytes)} MB, ${input.lines} lines, ${ours.families} families; ` +
-      `${times}; node ${process.version}\n`,
+      `${times}; node ${process.version} ${v8Flags.join(' ')} (the task process's flags)\n`,
   );
   console.log(
     '| parser | median ms | min ms | max ms | peak heap Δ MB (× input) | peak RSS Δ MB (× input) ' +
@@ -77,6 +82,7 @@ export function report(input: Input, ours: ChildReport, reference: ChildReport):
   const results = {
     measuredAt: new Date().toISOString(),
     node: process.version,
+    v8Flags,
     input: { ...input, families: ours.families },
     ours: { ...oursStats, ...ours },
     reference: { ...referenceStats, ...reference },

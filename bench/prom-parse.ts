@@ -5,7 +5,8 @@
  *   npx node bench/prom-parse.ts [--mb 20] [--runs 7]
  *
  * Each parser runs in its own fresh child process (`--expose-gc`), so neither inherits the other's
- * JIT state or heap. In a child, one cold parse is measured for memory: the peak heap (from a
+ * JIT state or heap, with the V8 flags the worker gives every task process (TASK_V8_FLAGS), as
+ * prom_pars runs in production. In a child, one cold parse is measured for memory: the peak heap (from a
  * GCProfiler: heap use before each collection, and at the end), the peak RSS (sampled every
  * millisecond by a worker thread), and the heap the result retains after a full GC. Then come
  * warm-up runs and the timed runs, each after a minor GC. Results go to the console and to
@@ -23,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { GCProfiler } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { parsePrometheusText } from '../src/prometheus/parse.ts';
+import { TASK_V8_FLAGS } from '../src/task/parent.ts';
 import { generateExposition } from './prom-parse-input.ts';
 import { type ChildReport, report } from './prom-parse-report.ts';
 
@@ -55,7 +57,7 @@ async function runBenchmark(targetBytes: number, runs: number): Promise<void> {
   try {
     const ours = runChild('ours', inputPath, runs);
     const reference = runChild('reference', inputPath, runs);
-    report({ bytes, lines, warmupRuns: WARMUP_RUNS }, ours, reference);
+    report({ bytes, lines, warmupRuns: WARMUP_RUNS }, ours, reference, TASK_V8_FLAGS);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -65,6 +67,7 @@ function runChild(parser: ParserName, inputPath: string, runs: number): ChildRep
   console.log(`running ${parser} in a fresh process…`);
   const args = [
     '--expose-gc',
+    ...TASK_V8_FLAGS,
     import.meta.filename,
     '--child',
     parser,

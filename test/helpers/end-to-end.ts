@@ -46,6 +46,7 @@ export function endToEndScenarios(target: EndToEndTarget): void {
         { id: 'e2e-exits', type: 'exits', payload: { code: 3 } },
         { id: 'e2e-leaks', type: 'leaks', payload: {} },
         { id: 'e2e-hangs', type: 'hangs', payload: {}, timeoutSec: 0.5 },
+        { id: 'e2e-limits', type: 'limits', payload: {} },
       ];
       for (const task of enqueued) await server.admin.enqueue(task);
       // The reference server only sends types the worker lists; make it deliver an unknown one,
@@ -72,6 +73,7 @@ export function endToEndScenarios(target: EndToEndTarget): void {
           'e2e-exits': 'failed/CRASHED',
           'e2e-leaks': 'failed/CRASHED',
           'e2e-hangs': 'timed_out/TIMEOUT',
+          'e2e-limits': 'succeeded/-',
         });
         const echo = byTask.get('e2e-echo');
         assert.deepEqual(echo?.output, { hello: 'world' });
@@ -83,6 +85,10 @@ export function endToEndScenarios(target: EndToEndTarget): void {
         assert.match(byTask.get('e2e-exits')?.error?.message ?? '', /exited with code 3/);
         // TASK_MAX_HEAP (64 MB in tests) reached the task process: it died of it, quickly.
         assert.match(byTask.get('e2e-leaks')?.error?.message ?? '', /ran out of memory/);
+        // …and so did TASK_V8_FLAGS: V8's limit is the old generation (64 MB) plus a young one of
+        // three 4 MB semi-spaces; V8's default young generation would make it 160 MB.
+        const limits = byTask.get('e2e-limits')?.output as { heapSizeLimitMb: number } | undefined;
+        assert.equal(limits?.heapSizeLimitMb, 64 + 3 * 4);
         assert.ok(w.child.exitCode === null, 'the worker is still running');
         await w.waitForOutput(/task e2e-hangs timed_out/);
       } finally {
