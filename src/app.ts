@@ -91,7 +91,9 @@ export async function runWorker(app: AppContext): Promise<number> {
       maxErrorSleepMs: settings.maxErrorSleepMs,
     });
     const scrub = secretScrubber(secrets);
-    const warmChildren = new WarmChildren(WARM_CHILD_TTL_MS);
+    const warmChildren = settings.warmStart
+      ? new WarmChildren(WARM_CHILD_TTL_MS, settings.concurrency)
+      : undefined;
     const worker = new Worker({
       settings,
       client,
@@ -148,7 +150,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       await worker.run();
     } finally {
       selfUpdate.stop();
-      warmChildren.close();
+      warmChildren?.close();
       unregister();
       await client.close();
     }

@@ -29,6 +29,19 @@ export const MAX_ERROR_SLEEP = 300;
 /** Long poll: seconds the server may hold a claim until a task arrives; 0 = classic polling. @default 25 */
 export const WAIT_SEC = 25;
 
+/**
+ * How many tasks run at once, each in its own process. Raise it for tasks that mostly wait (on
+ * the network, on disk); CPU-heavy tasks gain little beyond the machine's cores. @default 1
+ */
+export const CONCURRENCY = 1;
+
+/**
+ * Start the next task process while a task runs, so the next task does not wait for a process
+ * to start (each task still gets a fresh one; a spare unused for 30 s is stopped). Turn it off to
+ * hold one process less while tasks run. @default true
+ */
+export const WARM_START = true;
+
 /** Bearer token sent to the server; empty = none. Never logged. @default "" */
 export const TOKEN = '';
 

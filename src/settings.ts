@@ -45,6 +45,8 @@ const SETTINGS = {
     help: 'cap of the error backoff and of Retry-After, seconds',
   },
   WAIT_SEC: { schema: count(0, 300), help: 'long-poll seconds asked of the server (0 = off)' },
+  CONCURRENCY: { schema: count(1, 64), help: 'tasks run at once, each in its own process' },
+  WARM_START: { schema: bool, help: 'start the next task process while a task runs' },
   TASK_TIMEOUT: { schema: seconds(0.01), help: 'default task timeout, seconds' },
   KILL_GRACE: { schema: seconds(0), help: 'seconds from abort to kill of a task process' },
   SHUTDOWN_GRACE: { schema: seconds(0), help: 'seconds a running task may finish in at shutdown' },
@@ -117,6 +119,8 @@ export interface Settings {
   readonly errorSleepMs: number;
   readonly maxErrorSleepMs: number;
   readonly waitSec: number;
+  readonly concurrency: number;
+  readonly warmStart: boolean;
   readonly taskTimeoutMs: number;
   readonly killGraceMs: number;
   readonly shutdownGraceMs: number;
@@ -261,6 +265,8 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     errorSleepMs: ms(v.TIME_ERROR_SLEEP),
     maxErrorSleepMs: ms(v.MAX_ERROR_SLEEP),
     waitSec: v.WAIT_SEC,
+    concurrency: v.CONCURRENCY,
+    warmStart: isTrue(v.WARM_START),
     taskTimeoutMs: ms(v.TASK_TIMEOUT),
     killGraceMs: ms(v.KILL_GRACE),
     shutdownGraceMs: ms(v.SHUTDOWN_GRACE),

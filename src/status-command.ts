@@ -6,7 +6,7 @@
  * The JSON (`--status --json`) has these stable keys; absent facts are null, never missing:
  *   version, workerId, serverUrl, dataDir,
  *   running (boolean), pid, runningSince,
- *   currentTask { id, type, attempt, startedAt } (only while running),
+ *   currentTasks [{ id, type, attempt, startedAt }] (the tasks running now; [] when none),
  *   outboxSize (results not yet sent),
  *   lastResult { taskId, status, at }, lastError { message, at },
  *   update { lastCheckAt, lastError, staged: [file names], pending { from, to, at }, failed { <version>: { at, why } } }
@@ -29,7 +29,7 @@ export interface WorkerStatus {
   running: boolean;
   pid: number | null;
   runningSince: string | null;
-  currentTask: RecordedStatus['currentTask'];
+  currentTasks: RecordedStatus['currentTasks'];
   outboxSize: number;
   lastResult: RecordedStatus['lastResult'];
   lastError: RecordedStatus['lastError'];
@@ -65,7 +65,7 @@ export function readWorkerStatus(input: StatusInput): WorkerStatus {
     running,
     pid: running ? (lock?.pid ?? null) : null,
     runningSince: running ? (lock?.startedAt ?? null) : null,
-    currentTask: isCurrent ? (recorded?.currentTask ?? null) : null,
+    currentTasks: isCurrent ? (recorded?.currentTasks ?? []) : [],
     outboxSize: countFiles(join(dataDir, 'outbox'), (name) => name.endsWith('.json')),
     lastResult: recorded?.lastResult ?? null,
     lastError: recorded?.lastError ?? null,
@@ -87,7 +87,9 @@ function readUpdateStatus(dataDir: string): WorkerStatus['update'] {
 
 /** The status for people: one fact per line. */
 export function formatStatus(status: WorkerStatus): string {
-  const task = status.currentTask;
+  const tasks = status.currentTasks.map(
+    (task) => `${task.id} (${task.type}, attempt ${task.attempt}) since ${task.startedAt}`,
+  );
   const result = status.lastResult;
   const error = status.lastError;
   const update = status.update;
@@ -100,7 +102,7 @@ export function formatStatus(status: WorkerStatus): string {
     `  server       ${status.serverUrl}`,
     `  data         ${status.dataDir}`,
     `  running      ${status.running ? `yes, pid ${status.pid} (since ${status.runningSince})` : 'no: not running'}`,
-    `  current task ${task === null ? 'none' : `${task.id} (${task.type}, attempt ${task.attempt}) since ${task.startedAt}`}`,
+    `  current task ${tasks.length === 0 ? 'none' : tasks.join('; ')}`,
     `  outbox       ${status.outboxSize} result(s) waiting to be sent`,
     `  last result  ${result === null ? 'none' : `${result.taskId} ${result.status} at ${result.at}`}`,
     `  last error   ${error === null ? 'none' : `${error.message} (at ${error.at})`}`,

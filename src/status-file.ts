@@ -27,7 +27,8 @@ export const RecordedStatusSchema = z.object({
   /** The worker that wrote it: a current task is only current while this pid holds the lock. */
   pid: z.number(),
   updatedAt: z.string(),
-  currentTask: CurrentTaskSchema.nullable(),
+  /** The tasks running now (several with CONCURRENCY > 1), oldest first. */
+  currentTasks: z.array(CurrentTaskSchema),
   lastResult: LastResultSchema.nullable(),
   lastError: LastErrorSchema.nullable(),
 });
@@ -60,7 +61,7 @@ export class StatusRecorder {
     this.#status = {
       pid: process.pid,
       updatedAt: new Date().toISOString(),
-      currentTask: null,
+      currentTasks: [],
       lastResult: previous?.lastResult ?? null,
       lastError: previous?.lastError ?? null,
     };
@@ -68,19 +69,18 @@ export class StatusRecorder {
   }
 
   taskStarted(task: Task, startedAt: Date): void {
-    this.#update({
-      currentTask: {
-        id: task.id,
-        type: task.type,
-        attempt: task.attempt,
-        startedAt: startedAt.toISOString(),
-      },
-    });
+    const current = {
+      id: task.id,
+      type: task.type,
+      attempt: task.attempt,
+      startedAt: startedAt.toISOString(),
+    };
+    this.#update({ currentTasks: [...this.#status.currentTasks, current] });
   }
 
   taskFinished(taskId: string, status: ResultStatus, finishedAt: Date): void {
     this.#update({
-      currentTask: null,
+      currentTasks: this.#status.currentTasks.filter((task) => task.id !== taskId),
       lastResult: { taskId, status, at: finishedAt.toISOString() },
     });
   }

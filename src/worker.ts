@@ -1,6 +1,7 @@
 /**
  * The loop: claim → run → report → sleep, until stopped. Only one claim is in flight at a time,
- * and at most one task runs; everything it waits on is abortable, so a stop is prompt.
+ * and at most CONCURRENCY tasks run (each in its own process): the loop claims again as soon as
+ * a slot is free. Everything it waits on is abortable, so a stop is prompt.
  */
 import { randomUUID } from 'node:crypto';
 import semver from 'semver';
@@ -64,7 +65,12 @@ export class Worker {
   readonly #backoff: ErrorBackoff;
   readonly #stopping = new AbortController();
   #state: WorkerState = 'starting';
-  #task: { controller: AbortController; graceTimer?: NodeJS.Timeout } | undefined;
+  /** Tasks running now, by task id. */
+  readonly #tasks = new Map<string, { controller: AbortController; graceTimer?: NodeJS.Timeout }>();
+  /** The same tasks' whole handling (run, store, deliver), each settling when it is done. */
+  readonly #handling = new Set<Promise<void>>();
+  /** A task's handling that threw (e.g. the outbox could not be written): ends the loop. */
+  #handlingFailure: { error: unknown } | undefined;
   #authWarned = false;
   #outboxFullWarned = false;
   #reachedServer = false;
@@ -95,12 +101,19 @@ export class Worker {
         await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
         continue;
       }
+      if (this.#handling.size >= this.#deps.settings.concurrency) {
+        await this.#slotFreed();
+        continue;
+      }
       const claimedAt = Date.now();
       const claim = await this.#claimTask();
-      const sleepMs = await this.#handleClaim(claim, Date.now() - claimedAt);
+      const sleepMs = this.#handleClaim(claim, Date.now() - claimedAt);
       this.#deps.log.debug({ claim: claim.kind, sleepMs }, `next claim in ${sleepMs} ms`);
       await sleep(sleepMs, this.#stopping.signal);
     }
+    // Running tasks finish (stop() gives them SHUTDOWN_GRACE; an update drain waits for them).
+    await Promise.all(this.#handling);
+    if (this.#handlingFailure !== undefined) throw this.#handlingFailure.error;
     this.#transition('draining');
     await delivery.stop();
     // One last try, bounded: a server that is down must not hold up the exit.
@@ -124,22 +137,46 @@ export class Worker {
     this.#stopping.abort();
   }
 
-  /** Stops claiming; a running task gets SHUTDOWN_GRACE to finish, then is stopped (SHUTDOWN). */
+  /** Stops claiming; running tasks get SHUTDOWN_GRACE to finish, then are stopped (SHUTDOWN). */
   stop(): void {
     if (this.isStopping && !this.#drainingForUpdate) return;
     // Ctrl+C while draining for an update: a shutdown after all, with its grace period.
     this.#drainingForUpdate = false;
     this.#stopping.abort();
-    const task = this.#task;
-    if (task !== undefined) {
-      this.#deps.log.info(
-        `waiting up to ${this.#deps.settings.shutdownGraceMs / 1000} s for the running task`,
-      );
-      task.graceTimer = setTimeout(
-        () => task.controller.abort('shutdown'),
-        this.#deps.settings.shutdownGraceMs,
-      );
+    if (this.#tasks.size === 0) return;
+    const { shutdownGraceMs } = this.#deps.settings;
+    const what = this.#tasks.size === 1 ? 'the running task' : `${this.#tasks.size} running tasks`;
+    this.#deps.log.info(`waiting up to ${shutdownGraceMs / 1000} s for ${what}`);
+    for (const task of this.#tasks.values()) {
+      task.graceTimer = setTimeout(() => task.controller.abort('shutdown'), shutdownGraceMs);
     }
+  }
+
+  /** Resolves when a running task's handling ends, or the worker stops. */
+  async #slotFreed(): Promise<void> {
+    const { signal } = this.#stopping;
+    if (signal.aborted) return;
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<void>((resolve) => {
+      onAbort = () => resolve();
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([...this.#handling, stopped]);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Runs a claimed task beside the loop; its slot frees when its result is stored and sent. */
+  #startTask(task: Task): void {
+    const handling: Promise<void> = this.#runTask(task)
+      .catch((error: unknown) => {
+        this.#handlingFailure ??= { error };
+        this.#stopping.abort();
+      })
+      .finally(() => this.#handling.delete(handling));
+    this.#handling.add(handling);
   }
 
   #claimTask(): Promise<ClaimOutcome> {
@@ -151,13 +188,13 @@ export class Worker {
   }
 
   /** Acts on one claim answer (protocol section 1) and returns how long to sleep before the next. */
-  async #handleClaim(claim: ClaimOutcome, tookMs: number): Promise<number> {
+  #handleClaim(claim: ClaimOutcome, tookMs: number): number {
     const { settings, log } = this.#deps;
     if (claim.kind !== 'unauthorized') this.#authWarned = false;
     switch (claim.kind) {
       case 'task':
         this.#backoff.reset();
-        await this.#runTask(claim.task);
+        this.#startTask(claim.task);
         this.#onServerAnswer(claim.latestVersion);
         return 0;
       case 'empty':
@@ -226,7 +263,7 @@ export class Worker {
       await delivery.deliver(outbox.requeue(stored), this.#stopping.signal);
       return;
     }
-    this.#transition('running');
+    if (this.#state === 'polling') this.#transition('running');
     log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
     const startedAt = new Date();
     this.#deps.status?.taskStarted(task, startedAt);
@@ -242,7 +279,7 @@ export class Worker {
       { status: outcome.status, tookMs },
       `task ${task.id} ${outcome.status} in ${tookMs} ms${detail}`,
     );
-    if (!this.isStopping) this.#transition('polling');
+    if (!this.isStopping && this.#tasks.size === 0) this.#transition('polling');
     await delivery.deliver(entry, this.#stopping.signal);
   }
 
@@ -260,7 +297,8 @@ export class Worker {
       };
     }
     const controller = new AbortController();
-    this.#task = { controller };
+    const running: { controller: AbortController; graceTimer?: NodeJS.Timeout } = { controller };
+    this.#tasks.set(task.id, running);
     let progress: HeartbeatRequest['progress'];
     const stopHeartbeats = startHeartbeats({
       client,
@@ -291,8 +329,8 @@ export class Worker {
         },
       });
     } finally {
-      clearTimeout(this.#task.graceTimer);
-      this.#task = undefined;
+      clearTimeout(running.graceTimer);
+      this.#tasks.delete(task.id);
       await stopHeartbeats();
     }
   }

@@ -57,7 +57,10 @@ describe('worker --status', () => {
       const json = await statusJson(server.url, w.dataDir);
       assert.equal(json.running, true);
       assert.equal(json.pid, w.child.pid);
-      assert.equal(json.currentTask?.id, 'st-sleep');
+      assert.deepEqual(
+        json.currentTasks.map((task) => task.id),
+        ['st-sleep'],
+      );
       assert.equal(json.lastResult?.taskId, 'st-echo');
       assert.match(json.workerId ?? '', /-[0-9a-f]{8}$/);
       assert.deepEqual(json.update.staged, []);
@@ -65,7 +68,7 @@ describe('worker --status', () => {
       // The worker kept working: the sleep task finished and its (undeliverable) result is queued.
       await w.waitForOutput(/task st-sleep succeeded/);
       const later = await statusJson(server.url, w.dataDir);
-      assert.equal(later.currentTask, null);
+      assert.deepEqual(later.currentTasks, []);
       assert.equal(later.lastResult?.taskId, 'st-sleep');
       assert.equal(later.outboxSize, 1);
       const lock = JSON.parse(readFileSync(join(w.dataDir, 'worker.lock'), 'utf8')) as {
@@ -82,7 +85,7 @@ describe('worker --status', () => {
     const stopped = await statusJson(server.url, w.dataDir);
     assert.equal(stopped.running, false);
     assert.equal(stopped.pid, null);
-    assert.equal(stopped.currentTask, null);
+    assert.deepEqual(stopped.currentTasks, []);
     assert.equal(stopped.lastResult?.taskId, 'st-sleep');
     assert.match(await status(server.url, w.dataDir), /running +no: not running/);
   });
@@ -102,7 +105,7 @@ describe('worker --status', () => {
       'running',
       'pid',
       'runningSince',
-      'currentTask',
+      'currentTasks',
       'outboxSize',
       'lastResult',
       'lastError',

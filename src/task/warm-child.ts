@@ -45,57 +45,72 @@ export function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): S
 const isAlive = ({ child }: StartedChild) =>
   child.exitCode === null && child.signalCode === null && child.connected;
 
+interface Spare {
+  command: ChildCommand;
+  env: NodeJS.ProcessEnv;
+  started: StartedChild;
+  timer: NodeJS.Timeout;
+}
+
 export class WarmChildren {
   readonly #ttlMs: number;
-  #spare:
-    | {
-        command: ChildCommand;
-        env: NodeJS.ProcessEnv;
-        started: StartedChild;
-        timer: NodeJS.Timeout;
-      }
-    | undefined;
+  readonly #size: number;
+  #spares: Spare[] = [];
 
-  /** @param ttlMs how long an unused spare lives */
-  constructor(ttlMs: number) {
+  /**
+   * @param ttlMs how long an unused spare lives
+   * @param size how many spares to hold: one per task that may run at once (CONCURRENCY)
+   */
+  constructor(ttlMs: number, size = 1) {
     this.#ttlMs = ttlMs;
+    this.#size = size;
   }
 
-  /** A fresh child for a task: the spare when it fits and is alive, else a new one. */
+  /** A fresh child for a task: a spare that fits and is alive (ready ones first), else a new one. */
   take(command: ChildCommand, env: NodeJS.ProcessEnv): StartedChild {
-    const spare = this.#spare;
-    this.#spare = undefined;
+    const fits = (spare: Spare) =>
+      spare.env === env && sameCommand(spare.command, command) && isAlive(spare.started);
+    const spare =
+      this.#spares.find((one) => fits(one) && one.started.ready) ?? this.#spares.find(fits);
     if (spare !== undefined) {
+      this.#spares = this.#spares.filter((one) => one !== spare);
       clearTimeout(spare.timer);
-      if (spare.env === env && sameCommand(spare.command, command) && isAlive(spare.started))
-        return spare.started;
-      spare.started.child.kill('SIGKILL');
+      return spare.started;
     }
+    this.close(); // none fits: those left were started for another command, or have died
     return spawnTaskChild(command, env);
   }
 
-  /** The spare's pid, if one is waiting (for tests and --status). */
-  get sparePid(): number | undefined {
-    return this.#spare?.started.child.pid;
+  /** The spares' pids (for tests and --status). */
+  get sparePids(): number[] {
+    return this.#spares.flatMap((spare) => spare.started.child.pid ?? []);
   }
 
-  /** Starts the next task's process now, while the current task runs. */
+  /** Starts the next tasks' processes now, while the current tasks run, up to the pool's size. */
   prepare(command: ChildCommand, env: NodeJS.ProcessEnv): void {
-    if (this.#spare !== undefined) return;
-    const started = spawnTaskChild(command, env);
-    // Not waited on by anyone until taken: its pipes must not fill up, its exit needs no one.
-    started.child.stdout?.resume();
-    started.child.stderr?.resume();
-    const timer = setTimeout(() => this.close(), this.#ttlMs);
-    timer.unref();
-    this.#spare = { command, env, started, timer };
+    while (this.#spares.length < this.#size) {
+      const started = spawnTaskChild(command, env);
+      // Not waited on by anyone until taken: its pipes must not fill up, its exit needs no one.
+      started.child.stdout?.resume();
+      started.child.stderr?.resume();
+      const spare: Spare = {
+        command,
+        env,
+        started,
+        timer: setTimeout(() => this.#stop(spare), this.#ttlMs),
+      };
+      spare.timer.unref();
+      this.#spares.push(spare);
+    }
   }
 
-  /** Stops the spare, if any. */
+  /** Stops every spare. */
   close(): void {
-    const spare = this.#spare;
-    this.#spare = undefined;
-    if (spare === undefined) return;
+    for (const spare of this.#spares) this.#stop(spare);
+  }
+
+  #stop(spare: Spare): void {
+    this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
     spare.started.child.kill('SIGKILL');
   }

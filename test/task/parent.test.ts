@@ -125,7 +125,7 @@ describe('a task in a child process', () => {
     const warm = new WarmChildren(10_000);
     try {
       const first = await run('whoami', {}, { warm });
-      const spare = warm.sparePid;
+      const [spare] = warm.sparePids;
       assert.ok(spare !== undefined, 'a spare was started while the first task ran');
       const second = await run('whoami', {}, { warm });
       assert.equal(
@@ -134,10 +134,8 @@ describe('a task in a child process', () => {
         'the second task ran in the spare',
       );
       assert.notEqual((first.output as { pid: number }).pid, spare, 'a fresh process per task');
-      assert.ok(
-        warm.sparePid !== undefined && warm.sparePid !== spare,
-        'and the next spare is ready',
-      );
+      assert.equal(warm.sparePids.length, 1, 'one spare for one task at a time');
+      assert.notEqual(warm.sparePids[0], spare, 'and the next spare is ready');
     } finally {
       warm.close();
     }
@@ -146,10 +144,29 @@ describe('a task in a child process', () => {
   test('warm children: an unused spare is stopped after its time to live', async () => {
     const warm = new WarmChildren(1500);
     await run('echo', 1, { warm });
-    const spare = warm.sparePid;
+    const [spare] = warm.sparePids;
     assert.ok(spare !== undefined);
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    assert.equal(warm.sparePid, undefined);
+    assert.deepEqual(warm.sparePids, []);
     assert.throws(() => process.kill(spare, 0), 'the spare process is gone');
+  });
+
+  test('warm children: one spare per task that may run at once, each task in its own process', async () => {
+    const warm = new WarmChildren(10_000, 2);
+    try {
+      const first = await run('whoami', {}, { warm });
+      const spares = warm.sparePids;
+      assert.equal(spares.length, 2, 'two spares for CONCURRENCY = 2');
+      const [second, third] = await Promise.all([
+        run('whoami', {}, { warm }),
+        run('whoami', {}, { warm }),
+      ]);
+      const pids = [first, second, third].map((outcome) => (outcome.output as { pid: number }).pid);
+      assert.equal(new Set(pids).size, 3, 'a fresh process per task');
+      assert.deepEqual(pids.slice(1).sort(), [...spares].sort(), 'the two tasks ran in the spares');
+      assert.equal(warm.sparePids.length, 2, 'and two new spares wait');
+    } finally {
+      warm.close();
+    }
   });
 });

@@ -1,0 +1,128 @@
+/**
+ * CONCURRENCY: how many tasks run at once, each in its own process. Real worker processes against
+ * the reference server; overlap is judged from the results' own startedAt / finishedAt.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import type { StoredResult } from '../scripts/server/views.ts';
+import { readRecordedStatus } from '../src/status-file.ts';
+import {
+  startTestServer,
+  statusSummary,
+  type TestServer,
+  waitForResults,
+} from './helpers/server.ts';
+import { startWorker } from './helpers/worker.ts';
+
+/** The most tasks that ran at the same moment, from their [startedAt, finishedAt] intervals. */
+function mostAtOnce(results: StoredResult[]): number {
+  const edges = results.flatMap(({ body }) => [
+    { at: Date.parse(body.startedAt), delta: 1 },
+    { at: Date.parse(body.finishedAt), delta: -1 },
+  ]);
+  // Ends before starts at the same instant: touching intervals do not overlap.
+  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let now = 0;
+  let most = 0;
+  for (const edge of edges) {
+    now += edge.delta;
+    most = Math.max(most, now);
+  }
+  return most;
+}
+
+async function enqueueSleeps(server: TestServer, prefix: string, count: number, ms: number) {
+  for (let i = 0; i < count; i++) {
+    await server.admin.enqueue({ id: `${prefix}${i}`, type: 'sleep', payload: { ms } });
+  }
+}
+
+describe('CONCURRENCY', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server?.close());
+
+  test('2: two tasks run at once, never three, each claimed once; --status lists both', async () => {
+    await enqueueSleeps(server, 'c2-', 5, 800);
+    const w = startWorker({ serverUrl: server.url, env: { HIVE_CONCURRENCY: '2' } });
+    try {
+      // status.json (what `worker --status` reads) shows both running tasks.
+      const both = await server.admin.waitFor(async () => {
+        const current = readRecordedStatus(w.dataDir)?.currentTasks ?? [];
+        return current.length === 2 ? current : undefined;
+      }, 20_000);
+      assert.equal(new Set(both.map((task) => task.id)).size, 2);
+      const results = await waitForResults(server.admin, 'c2-', 5, 30_000);
+      assert.deepEqual(
+        Object.values(statusSummary(results)),
+        Array(5).fill('succeeded/-'),
+        w.output(),
+      );
+      assert.equal(mostAtOnce(results), 2, 'two at once, and never more');
+      const claims = w.logLines().filter((line) => /claimed task c2-/.test(line.msg));
+      assert.equal(claims.length, 5, 'each task claimed once');
+      const status = readRecordedStatus(w.dataDir);
+      assert.deepEqual(status?.currentTasks, [], 'no task left listed as running');
+    } finally {
+      const exit = await w.stop();
+      assert.equal(exit.code, 0, w.output());
+    }
+  });
+
+  test('1 (the default): one task at a time', async () => {
+    await enqueueSleeps(server, 'c1-', 3, 300);
+    const w = startWorker({ serverUrl: server.url });
+    try {
+      const results = await waitForResults(server.admin, 'c1-', 3, 30_000);
+      assert.equal(mostAtOnce(results), 1);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('SIGTERM with two tasks running: both finish within SHUTDOWN_GRACE and are reported, exit 0', async () => {
+    await enqueueSleeps(server, 'cs-', 2, 1200);
+    const w = startWorker({ serverUrl: server.url, env: { HIVE_CONCURRENCY: '2' } });
+    await server.admin.waitFor(
+      async () => (readRecordedStatus(w.dataDir)?.currentTasks.length === 2 ? true : undefined),
+      20_000,
+    );
+    const exit = await w.stop('SIGTERM');
+    assert.equal(exit.code, 0, w.output());
+    assert.match(w.output(), /waiting up to 5 s for 2 running tasks/);
+    const results = await waitForResults(server.admin, 'cs-', 2, 10_000);
+    assert.deepEqual(statusSummary(results), { 'cs-0': 'succeeded/-', 'cs-1': 'succeeded/-' });
+  });
+
+  test('WARM_START: a spare task process waits after a task; with false, none does', async () => {
+    const childrenOf = (pid: number) =>
+      // ps exits 1 when no process matches.
+      spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((line) => line.trim() !== '');
+    for (const [warmStart, spares] of [
+      ['true', 1],
+      ['false', 0],
+    ] as const) {
+      await server.admin.enqueue({ id: `ws-${warmStart}`, type: 'echo', payload: 1 });
+      const w = startWorker({ serverUrl: server.url, env: { HIVE_WARM_START: warmStart } });
+      try {
+        await waitForResults(server.admin, `ws-${warmStart}`, 1, 20_000);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // the task's process exits
+        assert.equal(childrenOf(w.child.pid ?? 0).length, spares, `WARM_START=${warmStart}`);
+      } finally {
+        await w.stop();
+      }
+    }
+  });
+
+  test('a bad value stops the worker with exit 78, naming the setting', async () => {
+    const w = startWorker({ serverUrl: server.url, env: { HIVE_CONCURRENCY: '0' } });
+    const exit = await w.exitedWithin(10_000);
+    assert.equal(exit.code, 78);
+    assert.match(w.output(), /CONCURRENCY to be a whole number from 1 to 64, got "0"/);
+  });
+});
