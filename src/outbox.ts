@@ -72,7 +72,10 @@ export class Outbox {
 
   /** Unsent results, oldest first. */
   pending(): OutboxEntry[] {
-    return [...this.#pending.values()].sort((a, b) => a.storedAt.localeCompare(b.storedAt));
+    // ISO 8601 times sort as plain strings (localeCompare would load ICU's collation for nothing).
+    return [...this.#pending.values()].sort((a, b) =>
+      a.storedAt < b.storedAt ? -1 : a.storedAt > b.storedAt ? 1 : 0,
+    );
   }
 
   /** Keeps a new result: in the outbox first (delivery), then in the once-per-task store. */
@@ -81,7 +84,8 @@ export class Outbox {
     const text = JSON.stringify(entry);
     writeFileAtomic(join(this.#dirs.outbox, fileName(body.resultId)), text);
     this.#pending.set(body.resultId, entry);
-    writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), text);
+    // The outbox copy is the durable one; losing this one in a power cut costs a re-run at most.
+    writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), text, { durable: false });
     // A worker that runs for months prunes as it goes, at most hourly.
     if (this.#now() - this.#prunedAtMs > PRUNE_EVERY_MS) this.pruneDone();
     return entry;

@@ -97,7 +97,10 @@ export class StatusRecorder {
 
   #write(): void {
     try {
-      writeFileAtomic(this.#file, `${JSON.stringify(this.#status, null, 2)}\n`);
+      // Whole or absent, but not fsynced: it is a view for people, rewritten at every change.
+      writeFileAtomic(this.#file, `${JSON.stringify(this.#status, null, 2)}\n`, {
+        durable: false,
+      });
       this.#failureLogged = false;
     } catch (error) {
       if (this.#failureLogged) return;

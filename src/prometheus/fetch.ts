@@ -3,7 +3,6 @@
  * AbortSignal and a timeout, refuses non-2xx answers, and stops reading a body that grows past a
  * byte limit instead of buffering it whole.
  */
-import { STATUS_CODES } from 'node:http';
 import { errorCode } from '../errors.ts';
 
 /** What Prometheus itself sends when it wants the classic text format. */
@@ -33,9 +32,12 @@ export async function fetchExposition(options: FetchExpositionOptions): Promise<
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([options.signal, deadline]);
   try {
-    // undici is loaded on first use: every task process imports this module (through the
-    // registry), and most of them never fetch anything.
-    const { request } = await import('undici');
+    // undici and node:http are loaded on first use: every task process imports this module
+    // (through the registry), and most of them never fetch anything.
+    const [{ request }, { STATUS_CODES }] = await Promise.all([
+      import('undici'),
+      import('node:http'),
+    ]);
     const response = await request(url, {
       method: 'GET',
       headers: { ...withoutAccept(options.headers), accept: EXPOSITION_ACCEPT },

@@ -56,6 +56,7 @@ export class WarmChildren {
   readonly #ttlMs: number;
   readonly #size: number;
   #spares: Spare[] = [];
+  #closed = false;
 
   /**
    * @param ttlMs how long an unused spare lives
@@ -77,7 +78,8 @@ export class WarmChildren {
       clearTimeout(spare.timer);
       return spare.started;
     }
-    this.close(); // none fits: those left were started for another command, or have died
+    // None fits: those left were started for another command, or have died.
+    for (const spare of this.#spares) this.#stop(spare);
     return spawnTaskChild(command, env);
   }
 
@@ -88,7 +90,7 @@ export class WarmChildren {
 
   /** Starts the next tasks' processes now, while the current tasks run, up to the pool's size. */
   prepare(command: ChildCommand, env: NodeJS.ProcessEnv): void {
-    while (this.#spares.length < this.#size) {
+    while (!this.#closed && this.#spares.length < this.#size) {
       const started = spawnTaskChild(command, env);
       // Not waited on by anyone until taken: its pipes must not fill up, its exit needs no one.
       started.child.stdout?.resume();
@@ -104,8 +106,9 @@ export class WarmChildren {
     }
   }
 
-  /** Stops every spare. */
+  /** Stops every spare, and starts no more (the worker is stopping). */
   close(): void {
+    this.#closed = true;
     for (const spare of this.#spares) this.#stop(spare);
   }
 
