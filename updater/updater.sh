@@ -27,12 +27,18 @@ log() {
   printf '%s updater[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$LOG"
 }
 
-# Renames can fail for a moment (a scanner holding the file): retry for up to 60 s.
+# A refused rename is retried 5 times, 1 s apart. Unlike Windows (antivirus, a dying process;
+# updater.bat retries for 60 s), nothing on Linux holds a file against a rename: what refuses one —
+# a mount point (EBUSY), permissions, a read-only filesystem — does not go away, and every second
+# spent retrying is a second without a worker. The last error is kept in $mv_error.
 retry_mv() {
   tries=0
-  until mv -f "$1" "$2" 2>>"$LOG"; do
+  until mv_error=$(mv -f "$1" "$2" 2>&1); do
     tries=$((tries + 1))
-    if [ "$tries" -ge 60 ]; then return 1; fi
+    if [ "$tries" -ge 5 ]; then
+      log "$mv_error"
+      return 1
+    fi
     sleep 1
   done
 }
@@ -81,13 +87,14 @@ fi
 rm -f "$BACKUP"
 if ! retry_mv "$TARGET" "$BACKUP"; then
   rm -f "$TARGET.new"
-  give_up "could not move $TARGET aside"
+  give_up "could not move $TARGET aside ($mv_error); nothing was changed"
   start_worker
   exit 1
 fi
 if ! retry_mv "$TARGET.new" "$TARGET"; then
+  why=$mv_error
   retry_mv "$BACKUP" "$TARGET"
-  give_up "could not move the new executable into place"
+  give_up "could not move the new executable into place ($why); the previous one was put back"
   start_worker
   exit 1
 fi
