@@ -87,7 +87,7 @@ export class SelfUpdate {
         `the update to ${rollback.version} was rolled back (${rollback.why}); skipping it for a while`,
       );
     }
-    store.pruneStaging();
+    this.#pruneStaging();
     if (this.#disabledBecause !== undefined) {
       log.info(`self-update is off: ${this.#disabledBecause}`);
       return;
@@ -196,7 +196,12 @@ export class SelfUpdate {
       const message = (error as Error).message;
       log.error(`update to ${release.version} not installed, staying on ${version}: ${message}`);
       // A bad release stays bad; a download that broke off resumes at the next check.
-      if (!isRetryable(error)) store.recordFailure(release.version, message);
+      if (!isRetryable(error)) {
+        store.recordFailure(release.version, message);
+        // Its zip and extracted files are dead weight for the whole window, on a disk that may
+        // just have filled up.
+        this.#pruneStaging();
+      }
     }
   }
 
@@ -237,6 +242,15 @@ export class SelfUpdate {
       `release ${release.version} downloaded and verified; installing once the current task is done`,
     );
     return { release, extracted };
+  }
+
+  /** Removes staged releases, keeping `.part` files to resume. Tidying never stops the worker. */
+  #pruneStaging(): void {
+    try {
+      this.#deps.store.pruneStaging();
+    } catch (error) {
+      this.#deps.log.warn(`could not tidy the update staging folder: ${(error as Error).message}`);
+    }
   }
 
   #checkDiskSpace(release: Release): void {
