@@ -74,6 +74,9 @@ describe('self-update with real binaries', () => {
       () => /1\.1\.0 is healthy; update done/.test(readText(updaterLog)),
       30_000,
     );
+    // No supervisor marker (not started by the unit): the updater starts the new version itself.
+    assert.match(readText(updaterLog), /^\S+ updater\[\d+\] started .*worker \(pid \d+\)$/m);
+    assert.doesNotMatch(readText(updaterLog), /hive-worker\.service/);
     assert.equal(versionOf(exe), '1.1.0');
     assert.equal(versionOf(`${exe}.old`), '1.0.0', 'exactly one backup, the previous version');
     // The swap kept the path: the unit written by 1.0.0 starts 1.1.0 at the next login.
