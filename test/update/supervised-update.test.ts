@@ -44,6 +44,8 @@ after(async () => {
   }
   await delay(1000); // a start the stand-in had begun for it
   for (const pid of standIns.flatMap((standIn) => standIn.starts())) killIfOurs(pid, kit.work);
+  // A worker the updater started outside the unit (a failed test) holds the data folder's lock.
+  for (const dataDir of dataDirs) killIfOurs(readLock(dataDir)?.pid ?? 0, kit.work);
   for (const server of servers) await server.close();
 });
 
