@@ -125,6 +125,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       executable: BUILD_INFO.isExecutable ? process.execPath : undefined,
       dataDir: dataDir.path,
       env: { ...app.env, ...app.options.carriedEnv },
+      supervisor: app.options.supervisor,
       ...(process.stderr.isTTY
         ? { progressBar: terminalProgressBar(process.stderr, 'downloading update') }
         : {}),

@@ -5,12 +5,30 @@
  * Why the unit reads as it does (docs/updating.md, "Started at login"):
  * - ExecStart is the executable alone, no flags: settings (the token above all) live in
  *   worker.config.json beside it, never on a command line that `ps` shows to every user.
+ * - Environment=HIVE_SUPERVISOR=systemd tells the worker that systemd runs it; it passes that on
+ *   to the updater at a self-update, so the new version comes back under the unit (below).
  * - KillMode=process: a stop or restart of the unit signals the worker only. The default
- *   (control-group) would also kill the detached updater in the middle of a swap, and the new
- *   worker it starts.
- * - Restart=on-failure, not always: after a self-update the old worker exits 0 and the updater
- *   starts the new one; a restart by systemd at that moment would race the updater for the data
- *   folder's lock. RestartPreventExitStatus=75: "another worker already runs" is not retried.
+ *   (control-group) would also kill the detached updater, which runs in the unit's control group
+ *   and itself restarts the unit in the middle of an update.
+ * - Restart=on-failure, not always: after the hand-off the old worker exits 0 and the unit goes
+ *   inactive; an automatic restart then would race the updater's swap and the data folder's lock.
+ *   RestartPreventExitStatus=75: "another worker already runs" is not retried.
+ *
+ * A self-update under the unit, step by step:
+ * 1. The worker drains, starts the updater detached with `systemd` as its last argument, exits 0.
+ *    Exit 0 is not a failure: systemd does not restart the unit; it goes inactive, and with
+ *    KillMode=process it leaves the updater (still in its control group) alone.
+ * 2. The updater waits for the old pid to exit — so the lock is free — and swaps the executable.
+ * 3. `systemctl --user restart hive-worker.service`: `restart`, not `start`, so anything systemd
+ *    may have started meanwhile (a user's `start`, an on-failure restart had the old worker
+ *    crashed) is stopped, and its lock released, before the swapped executable runs as the
+ *    unit's main process. systemd starts it with the unit's environment, not the updater's.
+ * 4. The updater takes the unit's MainPID and waits for the health marker as without systemd.
+ * 5. Rollback: `systemctl --user stop` first (it ends a pending on-failure restart of the new
+ *    version, so nothing runs the executable while the backup is moved back), restore the backup,
+ *    `systemctl --user restart` again: the old version, under the unit.
+ * If systemctl fails, the updater starts the executable directly (outside the unit) rather than
+ * leave the desktop without a worker.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -19,6 +37,8 @@ import { HiveError } from './errors.ts';
 import { type CommandResult, describeFailure, type LoginStartContext } from './install.ts';
 
 export const UNIT_NAME = 'hive-worker.service';
+/** Read by src/settings.ts (`supervisor`); the updater restarts UNIT_NAME when it is set. */
+export const SUPERVISOR_MARKER = 'HIVE_SUPERVISOR=systemd';
 
 /** Where the unit file goes: systemd's per-user search path that needs no root. */
 export function unitPath(env: Readonly<Record<string, string | undefined>>): string {
@@ -46,6 +66,8 @@ export function unitFile(executable: string): string {
     'Type=simple',
     `ExecStart=${quoteExecPath(executable)}`,
     `WorkingDirectory=${escapeSpecifiers(dirname(executable))}`,
+    // The worker tells the updater to restart this unit rather than start the executable itself.
+    `Environment=${SUPERVISOR_MARKER}`,
     // The updater (started detached by the worker) must outlive a stop or restart of the unit.
     'KillMode=process',
     'Restart=on-failure',

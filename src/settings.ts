@@ -161,7 +161,15 @@ export interface Options {
   readonly configFile: string | undefined;
   /** The settings given as flags (and --config), as the HIVE_* variables that mean the same. */
   readonly carriedEnv: Readonly<Record<string, string>>;
+  /**
+   * Who restarts the worker after a self-update: `systemd` when the systemd user unit written by
+   * `--install` started it (the unit sets HIVE_SUPERVISOR=systemd), else `none` — the updater
+   * starts the new executable itself (src/install-linux.ts, docs/updating.md "Started at login").
+   */
+  readonly supervisor: Supervisor;
 }
+
+export type Supervisor = 'none' | 'systemd';
 
 export interface SettingsInput {
   argv: readonly string[];
@@ -254,6 +262,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       ? resolveProxy({ value: values.PROXY, source: sources.PROXY ?? 'PROXY' }, input.env)
       : undefined;
   problems.push(...(proxy?.problems ?? []));
+  const supervisor = readSupervisor(input.env, problems);
   if (problems.length > 0 || proxy === undefined) throw new ConfigError(problems);
 
   const v = values as { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
@@ -300,6 +309,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     json: flags.json === true,
     configFile,
     carriedEnv,
+    supervisor,
   };
   return { settings: Object.freeze(settings), options: Object.freeze(options) };
 }
@@ -345,6 +355,19 @@ function readConfigFile(
 }
 
 /** The text of `--help`: every setting with its default and where to set it. */
+/** HIVE_SUPERVISOR: set by the systemd unit, not by people; unset or empty means none. */
+function readSupervisor(
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): Supervisor {
+  const raw = env.HIVE_SUPERVISOR || 'none';
+  if (raw === 'none' || raw === 'systemd') return raw;
+  problems.push(
+    `Expected HIVE_SUPERVISOR to be systemd or empty, got ${JSON.stringify(raw)} (from HIVE_SUPERVISOR)`,
+  );
+  return 'none';
+}
+
 export function helpText(version: string): string {
   const rows = SETTING_NAMES.map((name) => {
     const fallback = isSecret(name) ? '(none)' : JSON.stringify(DEFAULTS[name]);

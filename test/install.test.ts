@@ -37,6 +37,7 @@ describe('start at login on Linux (systemd user unit)', () => {
     for (const line of [
       'Type=simple',
       'WorkingDirectory=/opt/hive/my "worker"',
+      'Environment=HIVE_SUPERVISOR=systemd',
       'KillMode=process',
       'Restart=on-failure',
       'RestartPreventExitStatus=75',

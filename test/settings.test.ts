@@ -105,6 +105,18 @@ describe('settings', () => {
     );
   });
 
+  test('HIVE_SUPERVISOR (set by the systemd unit): systemd, none when unset, else an error', () => {
+    const load = (env: Record<string, string>) =>
+      loadSettings({ argv: [], env, installDir: emptyDir() }).options.supervisor;
+    assert.equal(load({ HIVE_SUPERVISOR: 'systemd' }), 'systemd');
+    assert.equal(load({}), 'none');
+    assert.equal(load({ HIVE_SUPERVISOR: '' }), 'none');
+    assert.deepEqual(
+      problemsOf(() => load({ HIVE_SUPERVISOR: 'upstart' })),
+      ['Expected HIVE_SUPERVISOR to be systemd or empty, got "upstart" (from HIVE_SUPERVISOR)'],
+    );
+  });
+
   test('--help lists every setting with its env var and default', () => {
     const text = helpText('9.9.9');
     for (const needle of [

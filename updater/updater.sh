@@ -1,7 +1,7 @@
 #!/bin/sh
 # hive-worker updater (Linux and other POSIX systems).
 #
-#   updater.sh <old pid> <installed executable> <new executable> <data dir> <new version> <health timeout s>
+#   updater.sh <old pid> <installed executable> <new executable> <data dir> <new version> <health timeout s> [systemd]
 #
 # Started detached by the worker, from the NEW release, after the release was verified.
 # 1. waits for the old worker to exit;  2. puts the new executable in place, keeping exactly one
@@ -9,6 +9,12 @@
 # version (after its first good exchange with the server);  5. if it does not in time: stops it,
 # restores the backup, writes <data>/update/failed-<version> and starts the old one again, which
 # then skips that version for a while. Every step goes to <data>/logs/updater.log.
+#
+# With a seventh argument `systemd` (the old worker ran under the systemd user unit written by
+# `worker --install`), "start" in steps 3 and 5 means `systemctl --user restart hive-worker.service`
+# so the worker comes back under the unit; before a rollback the unit is stopped. The unit's
+# KillMode=process keeps this script alive through those restarts (docs/updating.md, "Started at
+# login"). If systemctl fails, the executable is started directly, as without the argument.
 set -u
 
 OLD_PID=$1
@@ -17,6 +23,8 @@ NEW=$3
 DATA=$4
 VERSION=$5
 HEALTH_TIMEOUT=${6:-60}
+SUPERVISOR=${7:-none}
+UNIT=hive-worker.service
 
 UPDATE_DIR="$DATA/update"
 LOG="$DATA/logs/updater.log"
@@ -27,23 +35,42 @@ log() {
   printf '%s updater[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$LOG"
 }
 
-# Renames can fail for a moment (a scanner holding the file): retry for up to 60 s.
+# A refused rename is retried 5 times, 1 s apart. Unlike Windows (antivirus, a dying process;
+# updater.bat retries for 60 s), nothing on Linux holds a file against a rename: what refuses one —
+# a mount point (EBUSY), permissions, a read-only filesystem — does not go away, and every second
+# spent retrying is a second without a worker. The last error is kept in $mv_error.
 retry_mv() {
   tries=0
-  until mv -f "$1" "$2" 2>>"$LOG"; do
+  until mv_error=$(mv -f "$1" "$2" 2>&1); do
     tries=$((tries + 1))
-    if [ "$tries" -ge 60 ]; then return 1; fi
+    if [ "$tries" -ge 5 ]; then
+      log "$mv_error"
+      return 1
+    fi
     sleep 1
   done
 }
 
+# Starts the installed executable and sets started_pid ('' if it is already gone). Under systemd:
+# `restart`, not `start`, so whatever systemd may have started since the old worker exited (an
+# on-failure restart, a user's `start`) is stopped before the executable is run again.
 start_worker() {
+  if [ "$SUPERVISOR" = systemd ]; then
+    if systemctl --user restart "$UNIT" 2>>"$LOG"; then
+      started_pid=$(systemctl --user show --property=MainPID --value "$UNIT" 2>>"$LOG")
+      if [ "$started_pid" = 0 ]; then started_pid=; fi
+      log "restarted $UNIT: $TARGET (pid ${started_pid:-none, it exited at once})"
+      return
+    fi
+    log "systemctl --user restart $UNIT failed; starting $TARGET outside the unit instead"
+  fi
   # Detached from this script: it goes on after the updater exits.
   if command -v setsid >/dev/null 2>&1; then
     setsid "$TARGET" </dev/null >/dev/null 2>&1 &
   else
     nohup "$TARGET" </dev/null >/dev/null 2>&1 &
   fi
+  started_pid=$!
   log "started $TARGET (pid $!)"
 }
 
@@ -81,13 +108,14 @@ fi
 rm -f "$BACKUP"
 if ! retry_mv "$TARGET" "$BACKUP"; then
   rm -f "$TARGET.new"
-  give_up "could not move $TARGET aside"
+  give_up "could not move $TARGET aside ($mv_error); nothing was changed"
   start_worker
   exit 1
 fi
 if ! retry_mv "$TARGET.new" "$TARGET"; then
+  why=$mv_error
   retry_mv "$BACKUP" "$TARGET"
-  give_up "could not move the new executable into place"
+  give_up "could not move the new executable into place ($why); the previous one was put back"
   start_worker
   exit 1
 fi
@@ -95,7 +123,7 @@ log "swapped: $TARGET is $VERSION, the previous one is $BACKUP"
 
 rm -f "$UPDATE_DIR/healthy"
 start_worker
-new_pid=$!
+new_pid=$started_pid
 
 waited=0
 while [ "$waited" -lt $((HEALTH_TIMEOUT * 10)) ]; do
@@ -103,7 +131,7 @@ while [ "$waited" -lt $((HEALTH_TIMEOUT * 10)) ]; do
     log "$VERSION is healthy; update done"
     exit 0
   fi
-  if ! kill -0 "$new_pid" 2>/dev/null; then
+  if [ -z "$new_pid" ] || ! kill -0 "$new_pid" 2>/dev/null; then
     break
   fi
   waited=$((waited + 1))
@@ -112,7 +140,14 @@ done
 
 # Not healthy in time: roll back.
 reason="$VERSION did not report healthy within $HEALTH_TIMEOUT s"
-kill -0 "$new_pid" 2>/dev/null || reason="$VERSION exited before reporting healthy"
+if [ -z "$new_pid" ] || ! kill -0 "$new_pid" 2>/dev/null; then
+  reason="$VERSION exited before reporting healthy"
+fi
+if [ "$SUPERVISOR" = systemd ]; then
+  # Before the backup is moved back: ends a pending Restart= of the new version, so systemd does
+  # not run the executable while it is being swapped. KillMode=process: this script stays.
+  systemctl --user stop "$UNIT" 2>>"$LOG" || log "systemctl --user stop $UNIT failed"
+fi
 for pid in "$new_pid" "$(worker_pid)"; do
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null

@@ -1,14 +1,16 @@
 /**
  * Extracts a verified release zip with adm-zip — after checking every entry, because adm-zip
  * silently rewrites hostile names, follows no size limits and writes symlinks as files
- * (../shared/update-notes.md). Nothing is written until the whole archive has passed; then every
- * extracted file is checked against release.json (a full disk is not reported by adm-zip).
+ * (../shared/update-notes.md). Nothing is written until the whole archive has passed; each entry is
+ * written with writeFileSync (so a full disk is an error, which adm-zip's extract functions do not
+ * report); then every extracted file is checked against release.json.
  */
-import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import AdmZip from 'adm-zip';
 import { z } from 'zod';
 import { HiveError } from '../errors.ts';
+import { removeStaged } from './state.ts';
 import { sha256File } from './verify.ts';
 
 /** Sane limits: a release is an executable (~150 MB), a script and a small JSON file. */
@@ -111,17 +113,25 @@ export async function extractRelease(
       throw fail(`${listed} is listed but missing`);
   }
 
-  // Extract into a fresh, empty folder (adm-zip skips files that exist); on any failure after
-  // this point the folder is removed, so no half-checked file is left to be used.
-  rmSync(targetDir, { recursive: true, force: true });
+  // Extract into a fresh, empty folder; on any failure after this point the folder is removed (or
+  // emptied, if it is a mount point), so no half-written or half-checked file is left to be used.
+  removeStaged(targetDir);
   mkdirSync(targetDir, { recursive: true });
   try {
-    await writeAndCheck(zip, entries, manifest, targetDir, fail);
+    await writeAndCheck(entries, manifest, targetDir, fail);
   } catch (error) {
-    rmSync(targetDir, { recursive: true, force: true });
-    throw error instanceof HiveError
-      ? error
-      : fail(`extraction failed (${(error as Error).message})`);
+    try {
+      removeStaged(targetDir);
+    } catch {
+      // The first error is the one to report; the next start prunes staging again.
+    }
+    if (error instanceof HiveError) throw error;
+    // A full disk (ENOSPC), a read-only or refusing folder: the disk's fault, not the release's.
+    throw new HiveError(
+      'UPDATE',
+      `release ${expected.version} could not be extracted into ${targetDir}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const executable = join(targetDir, names.executable);
   const updater = join(targetDir, names.updater);
@@ -133,22 +143,22 @@ export async function extractRelease(
 }
 
 async function writeAndCheck(
-  zip: AdmZip,
   entries: AdmZip.IZipEntry[],
   manifest: ReleaseManifest,
   targetDir: string,
   fail: (why: string) => HiveError,
 ): Promise<void> {
   for (const entry of entries) {
-    // The ZipEntry object, not its name: adm-zip's name form throws with keepOriginalPermission.
-    zip.extractEntryTo(entry, targetDir, false, true, false);
+    // getData() inflates the entry and checks its CRC; writeFileSync then reports a full disk
+    // (ENOSPC), which adm-zip's own extract functions swallow, leaving a truncated file.
+    writeFileSync(join(targetDir, entry.entryName), entry.getData());
   }
   const written = readdirSync(targetDir).sort();
   const wanted = entries.map((entry) => entry.entryName).sort();
   if (written.join('/') !== wanted.join('/')) {
     throw fail(`extracted ${written.join(', ')}, expected ${wanted.join(', ')}`);
   }
-  // adm-zip does not report a full disk: every file is checked against release.json.
+  // Every file is checked against release.json: what was written is what was signed.
   for (const [name, sha256] of Object.entries(manifest.files)) {
     const file = join(targetDir, name);
     const actual = await sha256File(file);

@@ -1,9 +1,11 @@
 /**
  * Hands off to the NEW release's updater script, detached so it outlives this process, then the
  * worker exits. The updater waits for our pid, swaps the executable (one backup kept), starts the
- * new one and rolls back if it does not report healthy in time (updater/).
+ * new one — or, under the systemd unit, has systemd restart the unit — and rolls back if it does
+ * not report healthy in time (updater/).
  */
 import { spawn } from 'node:child_process';
+import type { Supervisor } from '../settings.ts';
 
 export interface HandoffArgs {
   /** updater.sh / updater.bat from the extracted release. */
@@ -17,11 +19,17 @@ export interface HandoffArgs {
   dataDir: string;
   version: string;
   healthTimeoutSec: number;
+  /** `systemd`: the updater restarts the unit instead of starting the executable itself. */
+  supervisor: Supervisor;
   /** The new worker inherits this: settings given as flags are carried as HIVE_* variables. */
   env: NodeJS.ProcessEnv;
 }
 
-/** The argument order both updater scripts read. */
+/**
+ * The argument order both updater scripts read. The seventh, the supervisor, is passed only when
+ * there is one (updater.sh reads it; on Windows there never is one), so without a supervisor the
+ * updater is called exactly as before.
+ */
 export function updaterArguments(args: HandoffArgs): string[] {
   return [
     String(args.pid),
@@ -30,6 +38,7 @@ export function updaterArguments(args: HandoffArgs): string[] {
     args.dataDir,
     args.version,
     String(args.healthTimeoutSec),
+    ...(args.supervisor === 'none' ? [] : [args.supervisor]),
   ];
 }
 

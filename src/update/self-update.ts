@@ -12,7 +12,7 @@ import { HiveError } from '../errors.ts';
 import type { HiveClient } from '../hive-client.ts';
 import type { Logger } from '../log.ts';
 import type { Release } from '../protocol.ts';
-import type { Settings } from '../settings.ts';
+import type { Settings, Supervisor } from '../settings.ts';
 import type { UpdateHint } from '../worker.ts';
 import { downloadRelease } from './download.ts';
 import { type ExtractedRelease, extractRelease } from './extract.ts';
@@ -40,6 +40,8 @@ export interface SelfUpdateDeps {
   dataDir: string;
   /** Environment for the updater and the restarted worker. */
   env: NodeJS.ProcessEnv;
+  /** Who restarts the worker after the swap: the updater itself, or systemd (src/settings.ts). */
+  supervisor: Supervisor;
   /** Draws download progress on an interactive console (log lines say it everywhere else). */
   progressBar?: (receivedBytes: number, totalBytes: number, done?: boolean) => void;
   /** Called once a release is ready: the worker drains, then calls `handOff`. */
@@ -87,7 +89,7 @@ export class SelfUpdate {
         `the update to ${rollback.version} was rolled back (${rollback.why}); skipping it for a while`,
       );
     }
-    store.pruneStaging();
+    this.#pruneStaging();
     if (this.#disabledBecause !== undefined) {
       log.info(`self-update is off: ${this.#disabledBecause}`);
       return;
@@ -141,7 +143,7 @@ export class SelfUpdate {
 
   /** Writes what the new version looks for, starts the updater detached; the caller then exits. */
   handOff(prepared: PreparedUpdate): void {
-    const { store, version, dataDir, settings, env, executable, log } = this.#deps;
+    const { store, version, dataDir, settings, env, executable, log, supervisor } = this.#deps;
     if (executable === undefined) throw new HiveError('UPDATE', 'no executable to replace');
     store.writePending({
       from: version,
@@ -156,10 +158,12 @@ export class SelfUpdate {
       dataDir,
       version: prepared.release.version,
       healthTimeoutSec: settings.updateHealthTimeoutSec,
+      supervisor,
       env: { ...env, HIVE_DATA_DIR: dataDir },
     });
+    const restart = supervisor === 'systemd' ? ', which restarts the systemd unit' : '';
     log.info(
-      `handed off to the updater (pid ${pid}) to install ${prepared.release.version}; exiting`,
+      `handed off to the updater (pid ${pid}${restart}) to install ${prepared.release.version}; exiting`,
     );
   }
 
@@ -196,7 +200,12 @@ export class SelfUpdate {
       const message = (error as Error).message;
       log.error(`update to ${release.version} not installed, staying on ${version}: ${message}`);
       // A bad release stays bad; a download that broke off resumes at the next check.
-      if (!isRetryable(error)) store.recordFailure(release.version, message);
+      if (!isRetryable(error)) {
+        store.recordFailure(release.version, message);
+        // Its zip and extracted files are dead weight for the whole window, on a disk that may
+        // just have filled up.
+        this.#pruneStaging();
+      }
     }
   }
 
@@ -237,6 +246,15 @@ export class SelfUpdate {
       `release ${release.version} downloaded and verified; installing once the current task is done`,
     );
     return { release, extracted };
+  }
+
+  /** Removes staged releases, keeping `.part` files to resume. Tidying never stops the worker. */
+  #pruneStaging(): void {
+    try {
+      this.#deps.store.pruneStaging();
+    } catch (error) {
+      this.#deps.log.warn(`could not tidy the update staging folder: ${(error as Error).message}`);
+    }
   }
 
   #checkDiskSpace(release: Release): void {

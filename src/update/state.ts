@@ -6,8 +6,8 @@
  *   failed-<version>    written by the updater when it rolled back (read and removed at start)
  *   staging/            downloads (.part files resume) and extracted releases
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fs-atomic.ts';
 
@@ -118,8 +118,28 @@ export class UpdateStore {
   pruneStaging(): void {
     for (const name of this.stagedFiles()) {
       if (!name.endsWith('.part') && !name.endsWith('.part.json')) {
-        rmSync(join(this.#stagingDir, name), { recursive: true, force: true });
+        removeStaged(join(this.#stagingDir, name));
       }
     }
   }
+}
+
+/**
+ * Removes a file or folder tree. A folder that is a mount point (say a small filesystem an
+ * administrator mounted there) cannot be removed, only emptied. Node 26 reports that refusal
+ * (EBUSY) with an empty `code`, so the folder itself is asked whether it is one.
+ */
+export function removeStaged(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (error) {
+    if (!isMountPoint(path)) throw error;
+    for (const name of readdirSync(path))
+      rmSync(join(path, name), { recursive: true, force: true });
+  }
+}
+
+function isMountPoint(path: string): boolean {
+  const own = statSync(path, { throwIfNoEntry: false });
+  return own?.isDirectory() === true && own.dev !== statSync(dirname(path)).dev;
 }

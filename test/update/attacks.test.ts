@@ -116,6 +116,7 @@ async function attempt(env: Record<string, string> = {}) {
     executable: join(dataDir, 'worker'),
     dataDir,
     env: {},
+    supervisor: 'none',
     onReady: (prepared) => {
       ready = prepared;
     },

@@ -5,71 +5,24 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { buildWorker } from '../../scripts/build.ts';
-import { packRelease } from '../../scripts/release/package.ts';
 import { isAlive, readLock } from '../../src/lock.ts';
 import { execStartPath, loginEnv } from '../helpers/login-start.ts';
 import { isProxied, PASSWORD, startProxy } from '../helpers/proxy.ts';
+import { readText, releaseKit, versionOf } from '../helpers/releases.ts';
 import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';
 import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const UPDATER = join(ROOT, 'updater', 'updater.sh');
-const work = tempDir('hive-selfupdate-');
-const keys = generateKeyPairSync('ed25519');
-const pub = keys.publicKey.export({ format: 'jwk' }).x ?? '';
-const builds: Record<string, string> = {};
+const kit = releaseKit('hive-selfupdate-');
+const { release, install } = kit;
 const dataDirs: string[] = [];
 
-async function build(version: string, entry?: string): Promise<string> {
-  const [built] = await buildWorker({
-    version,
-    platforms: ['linux-x64'],
-    outDir: join(work, `build-${version}`),
-    log: () => {},
-    ...(entry === undefined ? {} : { entry: join(ROOT, entry) }),
-  });
-  assert.ok(built !== undefined);
-  return built.file;
-}
-
-function release(version: string, releasesDir: string): void {
-  const executable = builds[version];
-  assert.ok(executable !== undefined);
-  packRelease({
-    version,
-    platform: 'linux-x64',
-    executable,
-    updater: UPDATER,
-    outDir: releasesDir,
-    privateKey: keys.privateKey,
-    pinnedPublicKey: pub,
-  });
-}
-
-function install(name: string): string {
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
-  const exe = join(dir, 'worker');
-  copyFileSync(builds['1.0.0'] ?? '', exe);
-  execFileSync('chmod', ['755', exe]);
-  return exe;
-}
-
-const versionOf = (exe: string) => execFileSync(exe, ['--version'], { encoding: 'utf8' }).trim();
-const readText = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-
 before(async () => {
-  // The builds pin this throwaway key, as a release pipeline's test build would.
-  process.env.HIVE_RELEASE_PUBLIC_KEY = pub;
-  builds['1.0.0'] = await build('1.0.0');
-  builds['1.1.0'] = await build('1.1.0');
-  builds['1.2.0'] = await build('1.2.0', 'test/fixtures/broken-entry.ts');
+  await kit.build('1.0.0');
+  await kit.build('1.1.0');
+  await kit.build('1.2.0', 'test/fixtures/broken-entry.ts');
 });
 
 const started: WorkerProcess[] = [];
@@ -121,6 +74,9 @@ describe('self-update with real binaries', () => {
       () => /1\.1\.0 is healthy; update done/.test(readText(updaterLog)),
       30_000,
     );
+    // No supervisor marker (not started by the unit): the updater starts the new version itself.
+    assert.match(readText(updaterLog), /^\S+ updater\[\d+\] started .*worker \(pid \d+\)$/m);
+    assert.doesNotMatch(readText(updaterLog), /hive-worker\.service/);
     assert.equal(versionOf(exe), '1.1.0');
     assert.equal(versionOf(`${exe}.old`), '1.0.0', 'exactly one backup, the previous version');
     // The swap kept the path: the unit written by 1.0.0 starts 1.1.0 at the next login.
@@ -180,7 +136,7 @@ describe('self-update with real binaries', () => {
     await serve({ releasesDir });
     const exe = install('five updates');
     const versions = ['2.0.0', '2.1.0', '2.2.0', '2.3.0', '2.4.0'];
-    for (const version of versions) builds[version] = await build(version);
+    for (const version of versions) await kit.build(version);
     // The first download is slow: the server holds the zip for 4 s while tasks keep coming.
     await server.admin.faults([{ route: 'releases', delayMs: 4000 }]);
     release('2.0.0', releasesDir);
