@@ -50,6 +50,7 @@ export class StatusRecorder {
   readonly #scrub: (text: string) => string;
   #status: RecordedStatus;
   #failureLogged = false;
+  #writeQueued = false;
 
   /** `scrub` takes secrets out of error messages, as the logger does (the file is not a log). */
   constructor(dataDir: string, log: Logger, scrub: (text: string) => string) {
@@ -90,9 +91,18 @@ export class StatusRecorder {
     this.#update({ lastError: { message: this.#scrub(message), at: new Date().toISOString() } });
   }
 
+  /**
+   * Written on the next turn of the event loop, not now: off the path from a task's end to its
+   * result being sent, and a task that starts and ends within one turn costs one write.
+   */
   #update(change: Partial<RecordedStatus>): void {
     this.#status = { ...this.#status, ...change, updatedAt: new Date().toISOString() };
-    this.#write();
+    if (this.#writeQueued) return;
+    this.#writeQueued = true;
+    setImmediate(() => {
+      this.#writeQueued = false;
+      this.#write();
+    });
   }
 
   #write(): void {

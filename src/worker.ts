@@ -281,6 +281,9 @@ export class Worker {
     );
     if (!this.isStopping && this.#tasks.size === 0) this.#transition('polling');
     await delivery.deliver(entry, this.#stopping.signal);
+    // A short task ended before its successor's process was started (src/task/parent.ts).
+    if (!this.isStopping)
+      this.#deps.warmChildren?.prepare(this.#deps.childCommand, this.#deps.childEnv);
   }
 
   async #execute(task: Task, log: Logger): Promise<TaskOutcome> {

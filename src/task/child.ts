@@ -42,8 +42,23 @@ export function runTaskChild(registry: TaskRegistry): Promise<void> {
         handleRun(message, registry, controller.signal, send).then(resolve, resolve);
       }
     });
-    void send({ v: IPC_VERSION, type: 'ready' });
+    void send({ v: IPC_VERSION, type: 'ready' }).then(() => setImmediate(warmUp));
   });
+}
+
+/**
+ * While this process waits for its task (a spare, started ahead of need), run once what handling
+ * a task will run: V8 compiles a function on its first call, and the task should not wait for it.
+ */
+function warmUp(): void {
+  ParentMessageSchema.safeParse({
+    v: IPC_VERSION,
+    type: 'run',
+    task: { id: 'warm-up', type: 'warm-up', payload: { n: 1, s: 'x' }, attempt: 1 },
+    maxResultBytes: 1,
+  });
+  void process.stdout; // created on first use
+  void process.stderr;
 }
 
 async function handleRun(

@@ -21,9 +21,10 @@ import { type ChildCommand, spawnTaskChild, type WarmChildren } from './warm-chi
 export type { ChildCommand };
 
 /**
- * A task that runs longer than this gets the next task's process started beside it; a shorter one
- * gets it when it ends. Starting it at once would make every short task share the machine's
- * cores with a process start (≈ 60 ms of CPU).
+ * A task that runs longer than this gets the next task's process started beside it; for a shorter
+ * one the worker starts it once the result is delivered (Worker#runTask). Starting it at once
+ * would make every short task share the machine's cores with a process start (≈ 60 ms of CPU),
+ * and spawn() blocks the worker's thread for a few ms.
  */
 export const SPARE_START_DELAY_MS = 20;
 
@@ -109,7 +110,7 @@ class TaskProcess {
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Output chunks read so far: the result waits until they stop coming (#settleThenFinish). */
   #outputChunks = 0;
-  #prepareSpare: () => void = () => {};
+  #cancelSpare: () => void = () => {};
 
   constructor(task: Task, options: RunOptions, resolve: (outcome: TaskOutcome) => void) {
     this.#task = task;
@@ -122,15 +123,9 @@ class TaskProcess {
     const { command, env, signal, warm } = this.#options;
     const started = warm?.take(command, env) ?? spawnTaskChild(command, env);
     if (warm !== undefined) {
-      // The next task's process starts while this one runs (or when it ends, if it is short).
-      const spareTimer = setTimeout(() => this.#prepareSpare(), SPARE_START_DELAY_MS);
-      this.#prepareSpare = () => {
-        clearTimeout(spareTimer);
-        this.#prepareSpare = () => {};
-        // After what is already queued (at the end of a task: storing and sending its result):
-        // spawn() blocks this thread for a few ms.
-        setImmediate(() => warm.prepare(command, env));
-      };
+      // The next task's process starts while this one runs, if it runs long enough.
+      const spareTimer = setTimeout(() => warm.prepare(command, env), SPARE_START_DELAY_MS);
+      this.#cancelSpare = () => clearTimeout(spareTimer);
     }
     const { child } = started;
     this.#child = child;
@@ -174,7 +169,7 @@ class TaskProcess {
       case 'result':
         if (this.#result === undefined && this.#stopReason === undefined) {
           this.#result = message;
-          this.#prepareSpare();
+          this.#cancelSpare();
           void this.#settleThenFinish();
         }
         // The child exits by itself once the result is sent; one that lingers is killed.
@@ -263,7 +258,7 @@ class TaskProcess {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timeoutTimer);
-    this.#prepareSpare();
+    this.#cancelSpare();
     this.#resolve({
       ...this.#verdict(code, signalName),
       logs: this.#tail.lines(),

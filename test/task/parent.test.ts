@@ -124,7 +124,7 @@ describe('a task in a child process', () => {
   test('warm children: the next process is started during a task; each task still gets a fresh one', async () => {
     const warm = new WarmChildren(10_000);
     try {
-      const first = await run('whoami', {}, { warm });
+      const first = await run('whoami', { ms: 200 }, { warm });
       const [spare] = warm.sparePids;
       assert.ok(spare !== undefined, 'a spare was started while the first task ran');
       const second = await run('whoami', {}, { warm });
@@ -134,8 +134,14 @@ describe('a task in a child process', () => {
         'the second task ran in the spare',
       );
       assert.notEqual((first.output as { pid: number }).pid, spare, 'a fresh process per task');
+      assert.deepEqual(
+        warm.sparePids,
+        [],
+        'a task shorter than SPARE_START_DELAY_MS leaves starting the next process to the worker',
+      );
+      await run('whoami', { ms: 200 }, { warm });
       assert.equal(warm.sparePids.length, 1, 'one spare for one task at a time');
-      assert.notEqual(warm.sparePids[0], spare, 'and the next spare is ready');
+      assert.notEqual(warm.sparePids[0], spare, 'a new one');
     } finally {
       warm.close();
     }
@@ -143,7 +149,7 @@ describe('a task in a child process', () => {
 
   test('warm children: an unused spare is stopped after its time to live', async () => {
     const warm = new WarmChildren(1500);
-    await run('echo', 1, { warm });
+    await run('whoami', { ms: 200 }, { warm });
     const [spare] = warm.sparePids;
     assert.ok(spare !== undefined);
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -154,12 +160,12 @@ describe('a task in a child process', () => {
   test('warm children: one spare per task that may run at once, each task in its own process', async () => {
     const warm = new WarmChildren(10_000, 2);
     try {
-      const first = await run('whoami', {}, { warm });
+      const first = await run('whoami', { ms: 200 }, { warm });
       const spares = warm.sparePids;
       assert.equal(spares.length, 2, 'two spares for CONCURRENCY = 2');
       const [second, third] = await Promise.all([
-        run('whoami', {}, { warm }),
-        run('whoami', {}, { warm }),
+        run('whoami', { ms: 200 }, { warm }),
+        run('whoami', { ms: 200 }, { warm }),
       ]);
       const pids = [first, second, third].map((outcome) => (outcome.output as { pid: number }).pid);
       assert.equal(new Set(pids).size, 3, 'a fresh process per task');
