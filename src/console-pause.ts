@@ -10,7 +10,6 @@
  *   "Run in terminal" or a terminal emulator starting the worker directly, whose window closes.
  * `--no-pause` turns it off.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export const NO_PAUSE_FLAG = '--no-pause';
@@ -46,6 +45,8 @@ export function parentProcessName(
   try {
     if (platform === 'linux') return readFileSync(`/proc/${parentPid}/comm`, 'utf8').trim();
     if (platform === 'win32') {
+      // Loaded here, not at the top: every start (task processes too) would pay for it.
+      const { execFileSync } = process.getBuiltinModule('node:child_process');
       const csv = execFileSync('tasklist', ['/FI', `PID eq ${parentPid}`, '/FO', 'CSV', '/NH'], {
         encoding: 'utf8',
         timeout: 5000,

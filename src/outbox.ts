@@ -34,6 +34,8 @@ export class Outbox {
   readonly #dirs: { outbox: string; done: string; rejected: string; corrupt: string };
   readonly #options: OutboxOptions;
   readonly #pending = new Map<string, OutboxEntry>();
+  /** Results whose once-per-task copy (done/) is written on the next turn, by task id. */
+  readonly #doneToWrite = new Map<string, OutboxEntry>();
   #prunedAtMs = 0;
 
   constructor(options: OutboxOptions) {
@@ -78,17 +80,38 @@ export class Outbox {
     );
   }
 
-  /** Keeps a new result: in the outbox first (delivery), then in the once-per-task store. */
+  /**
+   * Keeps a new result: durably in the outbox (delivery) now, then in the once-per-task store on
+   * the next turn of the event loop — after the result is on its way to the server.
+   */
   add(taskId: string, body: ResultBody): OutboxEntry {
     const entry: OutboxEntry = { taskId, body, storedAt: new Date(this.#now()).toISOString() };
-    const text = JSON.stringify(entry);
-    writeFileAtomic(join(this.#dirs.outbox, fileName(body.resultId)), text);
+    writeFileAtomic(join(this.#dirs.outbox, fileName(body.resultId)), JSON.stringify(entry));
     this.#pending.set(body.resultId, entry);
-    // The outbox copy is the durable one; losing this one in a power cut costs a re-run at most.
-    writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), text, { durable: false });
+    this.#doneToWrite.set(taskId, entry);
+    if (this.#doneToWrite.size === 1) setImmediate(() => this.#writeDone());
     // A worker that runs for months prunes as it goes, at most hourly.
     if (this.#now() - this.#prunedAtMs > PRUNE_EVERY_MS) this.pruneDone();
     return entry;
+  }
+
+  /**
+   * The once-per-task store. Not fsynced: the outbox copy is the durable one, and losing this one
+   * (a power cut, a full disk) costs at most a re-run of the task if the server sends it again.
+   */
+  #writeDone(): void {
+    for (const [taskId, entry] of this.#doneToWrite) {
+      try {
+        writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), JSON.stringify(entry), {
+          durable: false,
+        });
+      } catch (error) {
+        this.#options.log.warn(
+          `cannot keep the result of task ${taskId} for re-deliveries (${coerceError(error).message}); if the server sends it again, it runs again`,
+        );
+      }
+    }
+    this.#doneToWrite.clear();
   }
 
   /** The result this worker already produced for a task, if within retention. */
@@ -96,7 +119,7 @@ export class Outbox {
     const queued = [...this.#pending.values()].find((entry) => entry.taskId === taskId);
     if (queued !== undefined) return queued;
     const file = join(this.#dirs.done, taskKey(taskId));
-    const entry = this.#readEntry(file, { missingIsFine: true });
+    const entry = this.#doneToWrite.get(taskId) ?? this.#readEntry(file, { missingIsFine: true });
     if (entry === undefined || entry.taskId !== taskId) return undefined;
     return this.#isExpired(entry) ? undefined : entry;
   }

@@ -25,11 +25,18 @@ function body(resultId: string): ResultBody {
   };
 }
 
+/** Lets what the outbox queued for the next turn of the event loop (the done/ copy) happen. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('outbox', () => {
-  test('a result is on disk before it is sent, and survives a reopen byte for byte', () => {
+  test('a result is on disk before it is sent, and survives a reopen byte for byte', async () => {
     const dataDir = tempDir();
     const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
     outbox.add('task/with:odd chars', body('11111111-2222-3333-4444-555555555555'));
+    assert.equal(readdirSync(join(dataDir, 'outbox')).length, 1, 'in the outbox at once');
+    assert.deepEqual(readdirSync(join(dataDir, 'done')), [], 'done/ is written a turn later');
+    await nextTurn();
+    assert.equal(readdirSync(join(dataDir, 'done')).length, 1);
     const reopened = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
     assert.deepEqual(reopened.pending(), outbox.pending());
     assert.equal(
@@ -42,7 +49,7 @@ describe('outbox', () => {
     assert.ok(reopened.storedResult('task/with:odd chars'), 'still known once delivered');
   });
 
-  test('once-per-task entries expire after the retention and are pruned', () => {
+  test('once-per-task entries expire after the retention and are pruned', async () => {
     const dataDir = tempDir();
     let now = Date.now();
     const outbox = new Outbox({
@@ -55,6 +62,8 @@ describe('outbox', () => {
     outbox.add('old-task', body('aaaaaaaa-0000-0000-0000-000000000000'));
     outbox.markDelivered('aaaaaaaa-0000-0000-0000-000000000000');
     now += 25 * HOUR;
+    assert.equal(outbox.storedResult('old-task'), undefined, 'expired, even before it is written');
+    await nextTurn();
     assert.equal(outbox.storedResult('old-task'), undefined, 'expired: the task would run again');
     const [file] = readdirSync(join(dataDir, 'done'));
     assert.ok(file !== undefined);
