@@ -135,6 +135,23 @@ async function throughput(
   return count / ((last - first) / 1000);
 }
 
+/** A single executable of this Node whose whole script is an empty setInterval. */
+function buildEmptySea(): string {
+  const dir = tempDir('hive-bench-sea-');
+  writeFileSync(join(dir, 'main.cjs'), 'setInterval(() => {}, 1000);\n');
+  const output = join(dir, 'empty-sea');
+  const config = {
+    main: 'main.cjs',
+    output,
+    disableExperimentalSEAWarning: true,
+    useCodeCache: true,
+  };
+  writeFileSync(join(dir, 'sea.json'), JSON.stringify(config));
+  const built = spawnSync(NODE, ['--build-sea', 'sea.json'], { cwd: dir, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`cannot build the empty SEA: ${built.stderr}`);
+  return output;
+}
+
 /**
  * SIGTERM, then the exit: a worker still shutting down would hold a long poll the next phase's
  * first task could be handed to (and wait out its lease).
@@ -269,15 +286,17 @@ async function main(): Promise<void> {
   const idleLong = startWorker({});
   const idleShort = startWorker({ HIVE_WAIT_SEC: '0' }, other.url);
   const empty = spawn(NODE, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const emptySea = spawn(buildEmptySea(), [], { stdio: 'ignore' });
   await delay(2000);
   const claimsBefore = await claimCount(server.url);
   const cpuStart = processTree(idleShort.pid ?? 0).cpuSec;
   await delay(IDLE_SECONDS * 1000);
   const longTree = processTree(idleLong.pid ?? 0);
   const emptyTree = processTree(empty.pid ?? 0);
+  const emptySeaTree = processTree(emptySea.pid ?? 0);
   const cpuPercent = ((processTree(idleShort.pid ?? 0).cpuSec - cpuStart) / IDLE_SECONDS) * 100;
   const claimsPerMinute = ((await claimCount(server.url)) - claimsBefore) / (IDLE_SECONDS / 60);
-  await Promise.all([idleLong, idleShort, empty].map(stopWorker));
+  await Promise.all([idleLong, idleShort, empty, emptySea].map(stopWorker));
   await other.close();
   const memory = (tree: ReturnType<typeof processTree>) =>
     `${tree.rssMb.toFixed(1)} MB (anonymous ${tree.anonMb.toFixed(1)}, file-backed ${tree.fileMb.toFixed(1)})`;
@@ -289,6 +308,14 @@ async function main(): Promise<void> {
     ratio: longTree.rssMb / emptyTree.rssMb,
     target: '≤ 1.25×',
     met: longTree.rssMb <= 1.25 * emptyTree.rssMb,
+  });
+  figures.push({
+    name: `idle resident memory after ${IDLE_SECONDS} s, against a single executable doing nothing`,
+    value: memory(longTree),
+    floor: 'a SEA of the same Node whose script is an empty setInterval',
+    floorValue: memory(emptySeaTree),
+    ratio: longTree.rssMb / emptySeaTree.rssMb,
+    target: '(for the record: the SEA itself is part of the cost)',
   });
   figures.push({
     name: `idle CPU over ${IDLE_SECONDS} s, NO_TASK_SLEEP 5 s`,
