@@ -2,13 +2,15 @@
  * `npm run bench:startup [-- --runs N]`: start-up time of the single executable against bare Node
  * of the same version. Wall time of `worker --version` vs `node -e 0`, and of a task process
  * (start to its `ready` IPC message) from the executable vs from source. Uses
- * dist/linux-x64/worker, building it first when missing. Medians of N runs (default 30).
+ * dist/linux-x64/worker, building it first when missing. Medians of N runs (default 30). Then a
+ * CPU profile of `worker --version`, summed by bundled module (bench/startup-profile.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWorker, ROOT } from '../scripts/build.ts';
+import { profileStartup } from './startup-profile.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' } } });
 const runs = Math.max(3, Number(values.runs) || 30);
@@ -67,3 +69,12 @@ for (const [name, { median, p90 }] of rows) {
 }
 const bare = rows[0][1].median;
 console.log(`  worker --version / node -e 0: ${(rows[1][1].median / bare).toFixed(2)}×`);
+
+// Where the time of `worker --version` goes (V8's CPU profiler; inclusive times overlap).
+const profile = profileStartup(exe, ['--version'], 5);
+console.log(
+  `\nworker --version under --cpu-prof (mean of 5; the profiler itself adds time): ${profile.totalMs.toFixed(1)} ms profiled`,
+);
+for (const [group, ms] of profile.groups.slice(0, 14)) {
+  console.log(`  ${ms.toFixed(1).padStart(6)} ms  ${group}`);
+}
