@@ -13,7 +13,7 @@ import { createLogger, type Logger, secretScrubber } from './log.ts';
 import { Outbox } from './outbox.ts';
 import { currentPlatform } from './protocol.ts';
 import { describeProxy, proxySecrets } from './proxy.ts';
-import type { Options, Settings } from './settings.ts';
+import type { Options, Settings, Supervisor } from './settings.ts';
 import { registerSignalHandlers } from './signals.ts';
 import { StatusRecorder } from './status-file.ts';
 import type { TaskRegistry } from './task/define.ts';
@@ -65,6 +65,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       dataDir: `${dataDir.path} (${dataDir.why})`,
       logFile,
       registry,
+      supervisor: app.options.supervisor,
     });
     const client = new HiveClient({
       serverUrl: settings.serverUrl,
@@ -184,9 +185,11 @@ function printBanner(
     dataDir: string;
     logFile: string;
     registry: TaskRegistry;
+    supervisor: Supervisor;
   },
 ): void {
   const { settings } = facts;
+  const atOnce = settings.concurrency > 1 ? ` (up to ${settings.concurrency} at once)` : '';
   const lines = [
     `hive-worker ${facts.version}`,
     `  server     ${settings.serverUrl}${settings.token === '' ? '' : ' (with token)'}`,
@@ -194,7 +197,10 @@ function printBanner(
     `  worker id  ${facts.workerId}`,
     `  data       ${facts.dataDir}`,
     `  log file   ${facts.logFile}`,
-    `  tasks      ${Object.keys(facts.registry).join(', ')}`,
+    `  tasks      ${Object.keys(facts.registry).join(', ')}${atOnce}`,
+    ...(facts.supervisor === 'systemd'
+      ? ['  started by the systemd user unit (an update restarts the unit)']
+      : []),
   ];
   log.info(lines.join('\n'));
 }

@@ -62,6 +62,7 @@ describe('CONCURRENCY', () => {
         w.output(),
       );
       assert.equal(mostAtOnce(results), 2, 'two at once, and never more');
+      assert.match(w.output(), /tasks +.*\(up to 2 at once\)/, 'the banner says so');
       const claims = w.logLines().filter((line) => /claimed task c2-/.test(line.msg));
       assert.equal(claims.length, 5, 'each task claimed once');
       const status = readRecordedStatus(w.dataDir);

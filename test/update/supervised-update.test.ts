@@ -116,6 +116,7 @@ describe('self-update under the systemd user unit', () => {
       workerLog,
       /handed off to the updater \(pid \d+, which restarts the systemd unit\)/,
     );
+    assert.match(workerLog, /started by the systemd user unit/, 'the banner says so');
     assert.ok(
       systemd.calls().includes('--user restart hive-worker.service'),
       `the updater restarted the unit; calls:\n${systemd.calls().join('\n')}`,
