@@ -1,13 +1,13 @@
 /** PROXY and the HTTP(S)_PROXY / NO_PROXY variables, resolved once by settings (src/proxy.ts). */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { describeProxy, hideCredentials, proxySecrets } from '../src/proxy.ts';
 import { ConfigError, loadSettings } from '../src/settings.ts';
+import { tempDir } from './helpers/worker.ts';
 
-const emptyDir = () => mkdtempSync(join(tmpdir(), 'hive-proxy-settings-'));
+const emptyDir = () => tempDir('hive-proxy-settings-');
 const proxyOf = (env: Record<string, string>, argv: string[] = [], installDir = emptyDir()) =>
   loadSettings({ argv, env, installDir }).settings.proxy;
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { NO_TASK_SLEEP, SERVER_URL, WORKER_VERSION } from '../src/config.ts';
 import { ConfigError, helpText, loadSettings } from '../src/settings.ts';
+import { tempDir } from './helpers/worker.ts';
 
-const emptyDir = () => mkdtempSync(join(tmpdir(), 'hive-settings-'));
+const emptyDir = () => tempDir('hive-settings-');
 
 function problemsOf(fn: () => unknown): string[] {
   try {

@@ -3,7 +3,7 @@
  * settings shrunk so tests never wait on real poll intervals.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,8 +46,28 @@ export interface StartWorkerOptions {
   command?: { file: string; args: string[] };
 }
 
+const tempDirs: string[] = [];
+
+/**
+ * A fresh folder under the system temp folder, removed when this test process exits (builds and
+ * installs of real executables make some of them hundreds of MB). HIVE_KEEP_TEMP=1 keeps them,
+ * to look into a failure.
+ */
 export function tempDir(prefix = 'hive-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.length === 0 && process.env.HIVE_KEEP_TEMP !== '1') {
+    process.once('exit', () => {
+      for (const one of tempDirs) {
+        try {
+          rmSync(one, { recursive: true, force: true });
+        } catch {
+          // Still in use (a mount point, a process that outlived its test): left for the OS.
+        }
+      }
+    });
+  }
+  tempDirs.push(dir);
+  return dir;
 }
 
 export function startWorker(options: StartWorkerOptions): WorkerProcess {
