@@ -5,39 +5,17 @@
  * dist/linux-x64/worker, building it first when missing. Medians of N runs (default 30). Then a
  * CPU profile of `worker --version`, summed by bundled module (bench/startup-profile.ts).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWorker, ROOT } from '../scripts/build.ts';
+import { timeRun, timeTaskProcess } from './process-timing.ts';
 import { profileStartup } from './startup-profile.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' } } });
 const runs = Math.max(3, Number(values.runs) || 30);
 const exe = join(ROOT, 'dist', 'linux-x64', 'worker');
 const entry = join(ROOT, 'src', 'main.ts');
-
-function timeRun(file: string, args: string[]): number {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(file, args, { stdio: 'ignore' });
-  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status}`);
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
-
-/** Start of a task process to its first IPC message (`ready`): what every task pays. */
-function timeTaskChild(file: string, args: string[]): Promise<number> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [...args, '--task-child'], {
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    });
-    child.once('message', () => {
-      resolve(Number(process.hrtime.bigint() - started) / 1e6);
-      child.kill();
-    });
-    child.once('error', reject);
-  });
-}
 
 async function measure(
   sample: () => number | Promise<number>,
@@ -58,8 +36,8 @@ const rows = [
     'node src/main.ts --version',
     await measure(() => timeRun(process.execPath, [entry, '--version'])),
   ],
-  ['task process, executable', await measure(() => timeTaskChild(exe, []))],
-  ['task process, from source', await measure(() => timeTaskChild(process.execPath, [entry]))],
+  ['task process, executable', await measure(() => timeTaskProcess(exe))],
+  ['task process, from source', await measure(() => timeTaskProcess(process.execPath, [entry]))],
 ] as const;
 console.log(`start-up, ${runs} runs each, Node ${process.version}, ${exe}`);
 for (const [name, { median, p90 }] of rows) {
