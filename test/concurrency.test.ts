@@ -38,6 +38,14 @@ async function enqueueSleeps(server: TestServer, prefix: string, count: number, 
   }
 }
 
+/** Waits until the worker's status.json lists two running tasks, and returns them. */
+function twoRunning(server: TestServer, dataDir: string) {
+  return server.admin.waitFor(() => {
+    const current = readRecordedStatus(dataDir)?.currentTasks ?? [];
+    return current.length === 2 ? current : undefined;
+  }, 20_000);
+}
+
 describe('CONCURRENCY', () => {
   let server: TestServer;
   before(async () => {
@@ -50,10 +58,7 @@ describe('CONCURRENCY', () => {
     const w = startWorker({ serverUrl: server.url, env: { HIVE_CONCURRENCY: '2' } });
     try {
       // status.json (what `worker --status` reads) shows both running tasks.
-      const both = await server.admin.waitFor(async () => {
-        const current = readRecordedStatus(w.dataDir)?.currentTasks ?? [];
-        return current.length === 2 ? current : undefined;
-      }, 20_000);
+      const both = await twoRunning(server, w.dataDir);
       assert.equal(new Set(both.map((task) => task.id)).size, 2);
       const results = await waitForResults(server.admin, 'c2-', 5, 30_000);
       assert.deepEqual(
@@ -87,10 +92,7 @@ describe('CONCURRENCY', () => {
   test('SIGTERM with two tasks running: both finish within SHUTDOWN_GRACE and are reported, exit 0', async () => {
     await enqueueSleeps(server, 'cs-', 2, 1200);
     const w = startWorker({ serverUrl: server.url, env: { HIVE_CONCURRENCY: '2' } });
-    await server.admin.waitFor(
-      async () => (readRecordedStatus(w.dataDir)?.currentTasks.length === 2 ? true : undefined),
-      20_000,
-    );
+    await twoRunning(server, w.dataDir);
     const exit = await w.stop('SIGTERM');
     assert.equal(exit.code, 0, w.output());
     assert.match(w.output(), /waiting up to 5 s for 2 running tasks/);
