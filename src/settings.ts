@@ -354,7 +354,6 @@ function readConfigFile(
   return data as Record<string, unknown>;
 }
 
-/** The text of `--help`: every setting with its default and where to set it. */
 /** HIVE_SUPERVISOR: set by the systemd unit, not by people; unset or empty means none. */
 function readSupervisor(
   env: Readonly<Record<string, string | undefined>>,
@@ -368,6 +367,7 @@ function readSupervisor(
   return 'none';
 }
 
+/** The text of `--help`: every setting with its default and where to set it. */
 export function helpText(version: string): string {
   const rows = SETTING_NAMES.map((name) => {
     const fallback = isSecret(name) ? '(none)' : JSON.stringify(DEFAULTS[name]);
