@@ -3,7 +3,7 @@
  * Every answer is validated here (src/protocol.ts); callers never see wire JSON.
  */
 import { type Dispatcher, request } from 'undici';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { parseRetryAfter } from './backoff.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { coerceError, HiveError } from './errors.ts';

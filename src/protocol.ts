@@ -3,7 +3,7 @@
  * Server answers are parsed with these schemas; unknown fields are ignored (zod strips them),
  * a known field of the wrong type makes the whole answer invalid.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { RESULT_ERROR_CODES } from './errors.ts';
 
 export const PROTOCOL_VERSION = 1;

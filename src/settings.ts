@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import * as config from './config.ts';
 import { HiveError } from './errors.ts';
 import { type ProxyConfig, resolveProxy } from './proxy.ts';

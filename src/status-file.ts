@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { coerceError } from './errors.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 import type { Logger } from './log.ts';

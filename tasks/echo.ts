@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTask } from '../src/task/define.ts';
 
 /** Returns its payload unchanged: the smallest useful task, for smoke tests and demos. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeUrl, type Exposition, fetchExposition } from '../src/prometheus/fetch.ts';
 import { type MetricFamily, parsePrometheusText } from '../src/prometheus/parse.ts';
 import { defineTask, type TaskContext } from '../src/task/define.ts';

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTask } from '../src/task/define.ts';
 
 /** Waits `ms` milliseconds, reporting progress, and stops early when its signal aborts. */

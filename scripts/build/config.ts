@@ -4,7 +4,7 @@
  * pinned release key. Every problem is reported at once, naming the field.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PLATFORMS = ['linux-x64', 'win32-x64'] as const;
 export type Platform = (typeof PLATFORMS)[number];

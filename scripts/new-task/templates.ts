@@ -20,7 +20,7 @@ export const TEMPLATE_IDENTIFIERS: readonly string[] = [
 export const SAMPLE_PAYLOAD = { items: ['hello', 'world'] };
 
 export function taskSource(name: string): string {
-  return `import { z } from 'zod';
+  return `import * as z from 'zod';
 import { defineTask } from '../src/task/define.ts';
 
 /**

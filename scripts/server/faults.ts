@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const FAULT_ROUTES = ['claim', 'heartbeat', 'result', 'version', 'releases'] as const;
 export type FaultRoute = (typeof FAULT_ROUTES)[number];

@@ -4,7 +4,7 @@
  * response, so no handler has to remember to `return` after answering.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** Largest request body accepted: results may carry up to 8 MiB of output plus 64 KiB of logs. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;

@@ -9,7 +9,7 @@
  * decides who owns a task.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ResultBody, Task } from '../../src/protocol.ts';
 import { TaskSchema } from '../../src/protocol.ts';
 import { type Database, num, numOrNull, type Row, text, textOrNull } from './db.ts';

@@ -2,7 +2,7 @@
  * The child side: receives one task over IPC, validates its payload, runs it, sends the result.
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { coerceError } from '../errors.ts';
 import type { ResultError } from '../protocol.ts';
 import { lookupTask, type TaskContext, type TaskLogger, type TaskRegistry } from './define.ts';

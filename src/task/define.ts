@@ -2,7 +2,7 @@
  * The task contract. A task is a module in tasks/ exporting `defineTask({ name, payload, run })`;
  * `run` receives the payload as parsed by the `payload` schema, so its type follows the schema.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 export interface TaskLogger {
   debug(msg: string): void;

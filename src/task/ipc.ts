@@ -2,7 +2,7 @@
  * Parent ↔ child messages: a tiny versioned protocol, string-tagged and zod-checked on arrival.
  * Parent → child: `run`, `abort`. Child → parent: `ready`, `log`, `progress`, `result`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ResultErrorSchema } from '../protocol.ts';
 
 export const IPC_VERSION = 1;

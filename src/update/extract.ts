@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import AdmZip from 'adm-zip';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HiveError } from '../errors.ts';
 import { removeStaged } from './state.ts';
 import { sha256File } from './verify.ts';

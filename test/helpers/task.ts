@@ -3,7 +3,7 @@
  * a real task process started from the source entry, as the worker starts it.
  */
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Task } from '../../src/protocol.ts';
 import type { TaskContext, TaskDefinition } from '../../src/task/define.ts';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';

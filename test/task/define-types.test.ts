@@ -17,7 +17,7 @@ const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
 const href = (path: string) => join(REPO, path).replaceAll('\\', '/');
 
 /** Imports as the files in the temporary folder write them: absolute paths into the repository. */
-const IMPORTS = `import { z } from 'zod';
+const IMPORTS = `import * as z from 'zod';
 import { defineTask, type TaskRegistry } from '${href('src/task/define.ts')}';
 import { prom_pars } from '${href('tasks/prom_pars.ts')}';
 import { sleep } from '${href('tasks/sleep.ts')}';

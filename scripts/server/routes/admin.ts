@@ -2,7 +2,7 @@
  * Admin endpoints (JSON, same token rule as the protocol, no worker id needed): enqueue and
  * inspect tasks, cancel or redeliver them, read every result, and set fault rules for tests.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Exchange, Route } from '../context.ts';
 import { FaultRulesSchema } from '../faults.ts';
 import { HttpError, readBody, sendEmpty, sendJson } from '../http.ts';

@@ -4,7 +4,7 @@
  * `sendHeartbeat`.
  */
 import semver from 'semver';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ClaimRequest,
   type HeartbeatRequest,
