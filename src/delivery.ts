@@ -1,12 +1,14 @@
 /**
- * Sends what the outbox holds. A result is tried at once; what the server cannot take now
- * (5xx, network) waits in the outbox and is re-sent with the same body and resultId by a
- * background pump with its own backoff, so a results endpoint that is down never stalls claiming.
+ * Sends what the outbox holds. A result is tried at once, while its outbox copy is being written;
+ * what the server cannot take now (5xx, network) waits in the outbox and is re-sent with the same
+ * body and resultId by a background pump with its own backoff, so a results endpoint that is down
+ * never stalls claiming.
  */
 import { ErrorBackoff, sleep } from './backoff.ts';
+import { coerceError } from './errors.ts';
 import type { HiveClient } from './hive-client.ts';
 import type { Logger } from './log.ts';
-import type { Outbox, OutboxEntry } from './outbox.ts';
+import type { NewEntry, Outbox, OutboxEntry } from './outbox.ts';
 
 export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';
 
@@ -40,6 +42,35 @@ export class ResultDelivery {
     const attempt = this.#send(entry, signal).finally(() => this.#inFlight.delete(resultId));
     this.#inFlight.set(resultId, attempt);
     return attempt;
+  }
+
+  /**
+   * A new result (Outbox.add), sent while its outbox copy is written: the two overlap instead of
+   * the send waiting ≈ 1–2 ms for the fsyncs. Settles once both are done.
+   *
+   * If the write failed (a full disk, lost permissions), what matters is whether anything still
+   * needs the file. Once the server has answered — taken it, or refused it and it is kept in
+   * rejected/ — nothing does: a warning, and the worker goes on. If the result still has to be
+   * sent ('retry'), the file was its only keeping: the write's error is thrown, as when the outbox
+   * was written before the send, and the task's handling fails and ends the loop (the server
+   * hands the task out again when its lease lapses).
+   */
+  async deliverNew({ entry, written }: NewEntry, signal?: AbortSignal): Promise<DeliveryOutcome> {
+    const sent = this.deliver(entry, signal);
+    const [outcome, writeError] = await Promise.all([
+      sent,
+      written.then(
+        () => undefined,
+        (error: unknown) => coerceError(error),
+      ),
+    ]);
+    if (writeError === undefined) return outcome;
+    if (outcome === 'retry') throw writeError;
+    this.#options.log.warn(
+      { taskId: entry.taskId, resultId: entry.body.resultId, outcome },
+      `the outbox copy of task ${entry.taskId}'s result could not be written (${writeError.message}); not needed: the server has answered it (${outcome})`,
+    );
+    return outcome;
   }
 
   /** At start and at exit: every queued result once, oldest first, giving up at the first that must wait. */
@@ -100,13 +131,13 @@ export class ResultDelivery {
     switch (answer.kind) {
       case 'accepted':
       case 'duplicate':
-        outbox.markDelivered(resultId);
+        await outbox.markDelivered(resultId);
         if (this.#failing) log.info('results are reaching the server again');
         this.#failing = false;
         return 'delivered';
       case 'gone':
       case 'refused': {
-        const keptIn = outbox.markRejected(resultId, {
+        const keptIn = await outbox.markRejected(resultId, {
           status: answer.status,
           text: answer.answer,
         });
@@ -117,6 +148,9 @@ export class ResultDelivery {
         return 'rejected';
       }
       case 'retry':
+        // Said, and left to the pump, once its file is on disk: a kill after this line loses
+        // nothing. If that write failed there is no file to re-send from: deliverNew throws.
+        if (!(await outbox.whenWritten(resultId))) return 'retry';
         if (!this.#failing) {
           log.warn(
             { taskId: entry.taskId, resultId, queued: outbox.size },

@@ -1,7 +1,8 @@
 /**
  * Results on disk until the server has them, and the once-per-task store.
  *
- * outbox/<resultId>.json   unsent results; removed only when the server answered 2xx or 409
+ * outbox/<resultId>.json   unsent results; removed only when the server answered 2xx or 409 and
+ *                          the file's first write has finished (it is written while first sent)
  * done/<task key>.json     every result produced, by task id, kept RESULT_RETENTION (once per task)
  * rejected/<resultId>.json results the server refused, with its answer: kept, never deleted silently
  * corrupt/                 unreadable files (a power cut mid-write), moved aside for a person to look at
@@ -13,12 +14,18 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import * as z from 'zod';
 import { coerceError } from './errors.ts';
-import { writeFileAtomic } from './fs-atomic.ts';
+import { writeFileAtomic, writeFileAtomicAsync } from './fs-atomic.ts';
 import type { Logger } from './log.ts';
 import { type ResultBody, ResultBodySchema } from './protocol.ts';
 
 const EntrySchema = z.object({ taskId: z.string(), body: ResultBodySchema, storedAt: z.string() });
 export type OutboxEntry = z.infer<typeof EntrySchema>;
+
+/** A new result (Outbox.add): `written` settles when its outbox file is whole on disk, or failed. */
+export interface NewEntry {
+  entry: OutboxEntry;
+  written: Promise<void>;
+}
 
 const PRUNE_EVERY_MS = 3_600_000;
 
@@ -34,6 +41,11 @@ export class Outbox {
   readonly #dirs: { outbox: string; done: string; rejected: string; corrupt: string };
   readonly #options: OutboxOptions;
   readonly #pending = new Map<string, OutboxEntry>();
+  /**
+   * Outbox writes of add(), by resultId: true once whole on disk, false if it failed. A finished
+   * write leaves at once; a failed one stays until the server has answered (markDelivered).
+   */
+  readonly #writing = new Map<string, Promise<boolean>>();
   /** Results whose once-per-task copy (done/) is written on the next turn, by task id. */
   readonly #doneToWrite = new Map<string, OutboxEntry>();
   #prunedAtMs = 0;
@@ -81,18 +93,32 @@ export class Outbox {
   }
 
   /**
-   * Keeps a new result: durably in the outbox (delivery) now, then in the once-per-task store on
-   * the next turn of the event loop — after the result is on its way to the server.
+   * Keeps a new result: pending at once, durably in the outbox as soon as `written` resolves (the
+   * write runs on the threadpool while the caller sends the result: ResultDelivery.deliverNew),
+   * then in the once-per-task store on the next turn of the event loop.
    */
-  add(taskId: string, body: ResultBody): OutboxEntry {
+  add(taskId: string, body: ResultBody): NewEntry {
     const entry: OutboxEntry = { taskId, body, storedAt: new Date(this.#now()).toISOString() };
-    writeFileAtomic(join(this.#dirs.outbox, fileName(body.resultId)), JSON.stringify(entry));
-    this.#pending.set(body.resultId, entry);
+    const { resultId } = body;
+    const written = writeFileAtomicAsync(
+      join(this.#dirs.outbox, fileName(resultId)),
+      JSON.stringify(entry),
+    );
+    // Handled here, so a failure the caller does not await never becomes an unhandled rejection.
+    const finished = written.then(
+      () => {
+        this.#writing.delete(resultId);
+        return true;
+      },
+      () => false,
+    );
+    this.#writing.set(resultId, finished);
+    this.#pending.set(resultId, entry);
     this.#doneToWrite.set(taskId, entry);
     if (this.#doneToWrite.size === 1) setImmediate(() => this.#writeDone());
     // A worker that runs for months prunes as it goes, at most hourly.
     if (this.#now() - this.#prunedAtMs > PRUNE_EVERY_MS) this.pruneDone();
-    return entry;
+    return { entry, written };
   }
 
   /**
@@ -126,24 +152,42 @@ export class Outbox {
 
   /** Puts a stored result back in the outbox (a re-delivered task): the SAME body and resultId. */
   requeue(entry: OutboxEntry): OutboxEntry {
-    if (!this.#pending.has(entry.body.resultId)) {
-      writeFileAtomic(
-        join(this.#dirs.outbox, fileName(entry.body.resultId)),
-        JSON.stringify(entry),
-      );
-      this.#pending.set(entry.body.resultId, entry);
+    const { resultId } = entry.body;
+    if (this.#pending.has(resultId)) return entry;
+    // Still being written by add() but no longer pending: the server has answered it, so it needs
+    // no file, and a second write now would share the first one's temp file.
+    if (!this.#writing.has(resultId)) {
+      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), JSON.stringify(entry));
     }
+    this.#pending.set(resultId, entry);
     return entry;
   }
 
-  /** The server has it (2xx or 409). */
-  markDelivered(resultId: string): void {
+  /**
+   * Settles when add()'s write of this result is over: true when its file is on disk (or was
+   * never add()'s to write), false when that write failed.
+   */
+  whenWritten(resultId: string): Promise<boolean> {
+    return this.#writing.get(resultId) ?? Promise.resolve(true);
+  }
+
+  /**
+   * The server has it (2xx or 409). Its file goes once its first write has finished: removed
+   * earlier, a late rename would put a delivered result back in the outbox (sent again at the next
+   * start). A write that failed left no file to remove.
+   */
+  async markDelivered(resultId: string): Promise<void> {
     this.#pending.delete(resultId);
+    const writing = this.#writing.get(resultId);
+    if (writing !== undefined && !(await writing)) {
+      this.#writing.delete(resultId);
+      return;
+    }
     rmSync(join(this.#dirs.outbox, fileName(resultId)), { force: true });
   }
 
   /** The server refused it: kept in rejected/ with the server's answer. */
-  markRejected(resultId: string, answer: { status: number; text: string }): string {
+  async markRejected(resultId: string, answer: { status: number; text: string }): Promise<string> {
     const entry = this.#pending.get(resultId);
     const target = join(this.#dirs.rejected, fileName(resultId));
     writeFileAtomic(
@@ -154,7 +198,7 @@ export class Outbox {
         2,
       ),
     );
-    this.markDelivered(resultId);
+    await this.markDelivered(resultId);
     return target;
   }
 

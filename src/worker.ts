@@ -69,7 +69,7 @@ export class Worker {
   readonly #tasks = new Map<string, { controller: AbortController; graceTimer?: NodeJS.Timeout }>();
   /** The same tasks' whole handling (run, store, deliver), each settling when it is done. */
   readonly #handling = new Set<Promise<void>>();
-  /** A task's handling that threw (e.g. the outbox could not be written): ends the loop. */
+  /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
   #authWarned = false;
   #outboxFullWarned = false;
@@ -271,7 +271,14 @@ export class Worker {
     const finishedAt = new Date();
     this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
     const body = this.#resultBody(task, outcome, startedAt, finishedAt);
-    const entry = outbox.add(task.id, body);
+    // On its way to the server while its outbox copy is written; settles when both are done.
+    const added = outbox.add(task.id, body);
+    const delivered = delivery.deliverNew(added, this.#stopping.signal);
+    if (!this.isStopping && this.#tasks.size === 0) this.#transition('polling');
+    // Said once the write is over, as when it came before the send: after this line, a kill loses
+    // nothing (the server has the result, or the outbox file is whole). A failed write is
+    // deliverNew's to handle.
+    await added.written.catch(() => undefined);
     const tookMs = finishedAt.getTime() - startedAt.getTime();
     const detail = outcome.error === null ? '' : `: ${outcome.error.code} ${outcome.error.message}`;
     (outcome.status === 'succeeded' ? log.info : log.warn).call(
@@ -279,8 +286,7 @@ export class Worker {
       { status: outcome.status, tookMs },
       `task ${task.id} ${outcome.status} in ${tookMs} ms${detail}`,
     );
-    if (!this.isStopping && this.#tasks.size === 0) this.#transition('polling');
-    await delivery.deliver(entry, this.#stopping.signal);
+    await delivered;
     // A short task ended before its successor's process was started (src/task/parent.ts).
     if (!this.isStopping)
       this.#deps.warmChildren?.prepare(this.#deps.childCommand, this.#deps.childEnv);

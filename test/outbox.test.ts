@@ -29,12 +29,19 @@ function body(resultId: string): ResultBody {
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('outbox', () => {
-  test('a result is on disk before it is sent, and survives a reopen byte for byte', async () => {
+  test('a result is whole on disk once written, and survives a reopen byte for byte', async () => {
     const dataDir = tempDir();
     const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
-    outbox.add('task/with:odd chars', body('11111111-2222-3333-4444-555555555555'));
-    assert.equal(readdirSync(join(dataDir, 'outbox')).length, 1, 'in the outbox at once');
+    const { written } = outbox.add(
+      'task/with:odd chars',
+      body('11111111-2222-3333-4444-555555555555'),
+    );
+    assert.equal(outbox.size, 1, 'pending at once, while it is written');
     assert.deepEqual(readdirSync(join(dataDir, 'done')), [], 'done/ is written a turn later');
+    await written;
+    assert.deepEqual(readdirSync(join(dataDir, 'outbox')), [
+      '11111111-2222-3333-4444-555555555555.json',
+    ]);
     await nextTurn();
     assert.equal(readdirSync(join(dataDir, 'done')).length, 1);
     const reopened = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
@@ -43,7 +50,7 @@ describe('outbox', () => {
       reopened.storedResult('task/with:odd chars')?.body.resultId,
       '11111111-2222-3333-4444-555555555555',
     );
-    reopened.markDelivered('11111111-2222-3333-4444-555555555555');
+    await reopened.markDelivered('11111111-2222-3333-4444-555555555555');
     assert.equal(reopened.size, 0);
     assert.deepEqual(readdirSync(join(dataDir, 'outbox')), []);
     assert.ok(reopened.storedResult('task/with:odd chars'), 'still known once delivered');
@@ -60,7 +67,7 @@ describe('outbox', () => {
       now: () => now,
     }).open();
     outbox.add('old-task', body('aaaaaaaa-0000-0000-0000-000000000000'));
-    outbox.markDelivered('aaaaaaaa-0000-0000-0000-000000000000');
+    await outbox.markDelivered('aaaaaaaa-0000-0000-0000-000000000000');
     now += 25 * HOUR;
     assert.equal(outbox.storedResult('old-task'), undefined, 'expired, even before it is written');
     await nextTurn();
@@ -73,11 +80,12 @@ describe('outbox', () => {
     assert.deepEqual(readdirSync(join(dataDir, 'done')), []);
   });
 
-  test('the cap: full at OUTBOX_MAX unsent results', () => {
+  test('the cap: full at OUTBOX_MAX unsent results', async () => {
     const outbox = new Outbox({ dataDir: tempDir(), maxEntries: 2, retentionMs: HOUR, log }).open();
-    outbox.add('a', body('aaaaaaaa-0000-0000-0000-000000000001'));
+    const a = outbox.add('a', body('aaaaaaaa-0000-0000-0000-000000000001'));
     assert.equal(outbox.isFull(), false);
-    outbox.add('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
+    const b = outbox.add('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
     assert.equal(outbox.isFull(), true);
+    await Promise.all([a.written, b.written]);
   });
 });

@@ -1,0 +1,230 @@
+/**
+ * A new result is sent while its outbox copy is written (Outbox.add + ResultDelivery.deliverNew),
+ * against the real reference server and real files: whichever of the two finishes first, a result
+ * is removed only once the server has it and its write is over, a failed send leaves a whole file
+ * that the next start re-sends, and a failed write matters only while the result is unsent.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  open,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { ResultDelivery } from '../src/delivery.ts';
+import { HiveClient } from '../src/hive-client.ts';
+import { createLogger } from '../src/log.ts';
+import { Outbox } from '../src/outbox.ts';
+import { resultBody, startTestServer, type TestServer } from './helpers/server.ts';
+import { startWorker, tempDir } from './helpers/worker.ts';
+
+let server: TestServer;
+const clients: HiveClient[] = [];
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await server.close();
+});
+
+const silent = createLogger({ level: 'silent', secrets: [] });
+
+/** A worker's outbox and delivery on `dataDir`, as a start of the worker builds them. */
+function start(dataDir: string, log = silent) {
+  const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: 3_600_000, log }).open();
+  const client = new HiveClient({
+    serverUrl: server.url,
+    token: '',
+    workerId: 'test-host-0000abcd',
+    userAgent: 'hive-worker/1.0.0 (linux-x64)',
+    connectTimeoutMs: 2000,
+    requestTimeoutMs: 2000,
+    maxErrorSleepMs: 1000,
+    tcpKeepAlive: true,
+  });
+  clients.push(client);
+  const delivery = new ResultDelivery({
+    outbox,
+    client,
+    log,
+    errorSleepMs: 50,
+    maxErrorSleepMs: 500,
+  });
+  return { outbox, delivery };
+}
+
+/** Log lines as JSON, for asserting what was said. */
+function capturingLog() {
+  const lines: Array<{ level: number; msg: string } & Record<string, unknown>> = [];
+  const log = pino(
+    { level: 'info', base: undefined },
+    { write: (line: string) => lines.push(JSON.parse(line)) },
+  );
+  return { log, lines };
+}
+
+async function storedResult(resultId: string) {
+  return (await server.admin.results()).results.find((result) => result.resultId === resultId);
+}
+
+/** What is in outbox/ (file names), temp files included. */
+const outboxFiles = (dataDir: string) => readdirSync(join(dataDir, 'outbox')).sort();
+
+/**
+ * Holds every thread of libuv's pool in an open() of a FIFO that no one writes yet, so file
+ * system calls queue behind them while the network goes on (the server URL is an IP address: no
+ * DNS lookup on the pool). `release()` opens the writing ends and waits for the threads to free.
+ */
+function holdThreadpool() {
+  const dir = tempDir('hive-fifo-');
+  const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const fifos = Array.from({ length: size }, (_, i) => join(dir, `fifo-${i}`));
+  const opened = fifos.map((fifo) => {
+    execFileSync('mkfifo', [fifo]);
+    return new Promise<number>((resolve, reject) =>
+      open(fifo, 'r', (error, fd) => (error === null ? resolve(fd) : reject(error))),
+    );
+  });
+  return {
+    async release(): Promise<void> {
+      const waiting = new Set(fifos);
+      while (waiting.size > 0) {
+        for (const fifo of waiting) {
+          try {
+            // Non-blocking: fails (ENXIO) while the reading open has not reached a thread yet.
+            closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+            waiting.delete(fifo);
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      for (const fd of await Promise.all(opened)) closeSync(fd);
+    },
+  };
+}
+
+/** Makes every outbox write fail from now on (ENOTDIR), as a full disk or lost permissions would. */
+function breakOutboxFolder(dataDir: string): void {
+  rmSync(join(dataDir, 'outbox'), { recursive: true, force: true });
+  writeFileSync(join(dataDir, 'outbox'), 'not a folder');
+}
+
+describe('a result is sent while its outbox copy is written', () => {
+  test('accepted before its write finished: not left in outbox/, never sent again', {
+    skip: process.platform === 'win32' && 'mkfifo',
+  }, async () => {
+    await server.admin.enqueue({ id: 'accepted-first', type: 'echo', payload: 1 });
+    const dataDir = tempDir();
+    const { outbox, delivery } = start(dataDir);
+    const body = resultBody();
+    const pool = holdThreadpool();
+    let writeOver = false;
+    const added = outbox.add('accepted-first', body);
+    void added.written.then(() => {
+      writeOver = true;
+    });
+    const outcome = delivery.deliverNew(added);
+    try {
+      await server.admin.waitFor(() => storedResult(body.resultId));
+      assert.equal(writeOver, false, 'the server took it while its write was still queued');
+      await server.admin.waitFor(() => outbox.size === 0); // answered: the pump leaves it alone
+      assert.deepEqual(outboxFiles(dataDir), [], 'nothing on disk yet');
+    } finally {
+      await pool.release();
+    }
+    assert.equal(await outcome, 'delivered');
+    assert.equal(writeOver, true, 'the delivery settles once the write is over');
+    assert.deepEqual(outboxFiles(dataDir), [], 'its file came and went: no late rename left it');
+
+    const next = start(dataDir);
+    assert.deepEqual(next.outbox.pending(), [], 'nothing to send at the next start');
+    await next.delivery.sendQueued('before claiming');
+    const stored = await storedResult(body.resultId);
+    assert.equal(stored?.duplicates, 0, 'never sent again');
+    assert.equal((await server.admin.task('accepted-first')).results.length, 1);
+  });
+
+  test('a send that fails leaves a whole file, re-sent at the next start with the same resultId', async () => {
+    await server.admin.enqueue({ id: 'sent-later', type: 'echo', payload: 2 });
+    await server.admin.faults([{ route: 'result', status: 503, body: 'down for a moment' }]);
+    const dataDir = tempDir();
+    const { outbox, delivery } = start(dataDir);
+    const body = resultBody();
+    const added = outbox.add('sent-later', body);
+    assert.equal(await delivery.deliverNew(added), 'retry');
+    assert.deepEqual(outboxFiles(dataDir), [`${body.resultId}.json`], 'whole, no temp file');
+    const onDisk = JSON.parse(
+      readFileSync(join(dataDir, 'outbox', `${body.resultId}.json`), 'utf8'),
+    );
+    assert.deepEqual(onDisk, added.entry);
+    assert.equal(await storedResult(body.resultId), undefined);
+
+    // The worker stops (its pump never ran); the next start sends it before claiming.
+    const next = start(dataDir);
+    assert.deepEqual(next.outbox.pending(), [added.entry]);
+    await next.delivery.sendQueued('before claiming');
+    const stored = await storedResult(body.resultId);
+    assert.equal(stored?.taskId, 'sent-later');
+    assert.deepEqual(stored?.body, body, 'the same body and resultId');
+    assert.deepEqual(outboxFiles(dataDir), []);
+  });
+
+  test('a write that fails after the server took the result: a warning, and nothing else', async () => {
+    await server.admin.enqueue({ id: 'write-fails', type: 'echo', payload: 3 });
+    const dataDir = tempDir();
+    const { log, lines } = capturingLog();
+    const { outbox, delivery } = start(dataDir, log);
+    breakOutboxFolder(dataDir);
+    const body = resultBody();
+    assert.equal(await delivery.deliverNew(outbox.add('write-fails', body)), 'delivered');
+    assert.ok(await storedResult(body.resultId));
+    assert.equal(outbox.size, 0);
+    const warning = lines.find((line) => line.level === 40);
+    assert.match(
+      warning?.msg ?? '',
+      /^the outbox copy of task write-fails's result could not be written \(ENOTDIR.*\); not needed: the server has answered it \(delivered\)$/,
+    );
+    assert.equal(warning?.resultId, body.resultId);
+  });
+
+  test('a write that fails while the result is unsent: the write error is thrown, as before', async () => {
+    await server.admin.enqueue({ id: 'write-and-send-fail', type: 'echo', payload: 4 });
+    await server.admin.faults([{ route: 'result', status: 500, body: 'oops' }]);
+    const dataDir = tempDir();
+    const { outbox, delivery } = start(dataDir);
+    breakOutboxFolder(dataDir);
+    await assert.rejects(delivery.deliverNew(outbox.add('write-and-send-fail', resultBody())), {
+      code: 'ENOTDIR',
+    });
+  });
+
+  test('the worker: a result the server took but that could not be written is logged, and it goes on', async () => {
+    const worker = startWorker({ serverUrl: server.url });
+    try {
+      await server.admin.enqueue({ id: 'unwritable-1', type: 'sleep', payload: { ms: 800 } });
+      await worker.waitForOutput(/claimed task unwritable-1/);
+      breakOutboxFolder(worker.dataDir);
+      await worker.waitForOutput(
+        /outbox copy of task unwritable-1's result could not be written \(ENOTDIR/,
+      );
+      assert.ok((await server.admin.task('unwritable-1')).resultId);
+      await server.admin.enqueue({ id: 'unwritable-2', type: 'echo', payload: 5 });
+      await worker.waitForOutput(/outbox copy of task unwritable-2's result could not be written/);
+      assert.ok((await server.admin.task('unwritable-2')).resultId, 'the next task ran too');
+      assert.equal(worker.child.exitCode, null, 'still running');
+    } finally {
+      assert.equal((await worker.stop()).code, 0);
+    }
+  });
+});
