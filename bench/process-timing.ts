@@ -1,6 +1,7 @@
 /** Wall times of starting processes, shared by `npm run bench` and `npm run bench:startup`. */
 import { spawn, spawnSync } from 'node:child_process';
-import { TASK_CHILD_FLAG } from '../src/task/ipc.ts';
+import { TASK_CHILD_FLAG } from '../src/task/flag.ts';
+import { TASK_V8_FLAGS } from '../src/task/parent.ts';
 
 /** Milliseconds from starting `file args` to its exit, which must be 0. */
 export function timeRun(file: string, args: string[]): number {
@@ -10,11 +11,15 @@ export function timeRun(file: string, args: string[]): number {
   return performance.now() - started;
 }
 
+/** The V8 flags the worker gives its task processes, as the executable takes them. */
+export const TASK_NODE_OPTIONS = `--node-options=${TASK_V8_FLAGS.join(' ')}`;
+
 /**
  * Milliseconds from starting a task process (`file args --task-child`) to its first IPC message
- * (`ready`): what a task without a spare process waits for.
+ * (`ready`): what a task without a spare process waits for. Give it the worker's flags:
+ * [TASK_NODE_OPTIONS] for the executable, [...TASK_V8_FLAGS, entry] from source.
  */
-export function timeTaskProcess(file: string, args: string[] = []): Promise<number> {
+export function timeTaskProcess(file: string, args: string[]): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args, TASK_CHILD_FLAG], {

@@ -1,6 +1,7 @@
 /**
- * Where the start-up time of the executable goes: runs `worker --version` under V8's CPU profiler
- * (`--cpu-prof`, passed as `--node-options`: the executable takes Node's options that way) and
+ * Where the start-up time of the executable goes: runs it (a task process: `--task-child`) under
+ * V8's CPU profiler (`--cpu-prof`, passed as `--node-options`: the executable takes Node's options
+ * that way) and
  * sums the samples by what they belong to — each bundled module's initialisation (esbuild names
  * it after the module's path), the CLI's own functions, and the rest.
  */
@@ -27,13 +28,17 @@ export function profileStartup(
   exe: string,
   args: string[],
   runs: number,
+  nodeOptions: readonly string[] = [],
 ): { totalMs: number; groups: [string, number][] } {
   const dir = mkdtempSync(join(tmpdir(), 'hive-cpu-prof-'));
   try {
     for (let i = 0; i < runs; i++) {
       const run = spawnSync(
         exe,
-        [`--node-options=--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=50`, ...args],
+        [
+          `--node-options=${[...nodeOptions, '--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=50'].join(' ')}`,
+          ...args,
+        ],
         { stdio: 'ignore' },
       );
       if (run.status !== 0) throw new Error(`${exe} ${args.join(' ')} exited ${run.status}`);

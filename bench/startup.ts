@@ -3,13 +3,15 @@
  * of the same version. Wall time of `worker --version` vs `node -e 0`, and of a task process
  * (start to its `ready` IPC message) from the executable vs from source. Uses
  * dist/linux-x64/worker, building it first when missing. Medians of N runs (default 30). Then a
- * CPU profile of `worker --version`, summed by bundled module (bench/startup-profile.ts).
+ * CPU profile of a task process's start, summed by bundled module (bench/startup-profile.ts).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWorker, ROOT } from '../scripts/build.ts';
-import { timeRun, timeTaskProcess } from './process-timing.ts';
+import { TASK_CHILD_FLAG } from '../src/task/flag.ts';
+import { TASK_V8_FLAGS } from '../src/task/parent.ts';
+import { TASK_NODE_OPTIONS, timeRun, timeTaskProcess } from './process-timing.ts';
 import { profileStartup } from './startup-profile.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' } } });
@@ -36,8 +38,11 @@ const rows = [
     'node src/main.ts --version',
     await measure(() => timeRun(process.execPath, [entry, '--version'])),
   ],
-  ['task process, executable', await measure(() => timeTaskProcess(exe))],
-  ['task process, from source', await measure(() => timeTaskProcess(process.execPath, [entry]))],
+  ['task process, executable', await measure(() => timeTaskProcess(exe, [TASK_NODE_OPTIONS]))],
+  [
+    'task process, from source',
+    await measure(() => timeTaskProcess(process.execPath, [...TASK_V8_FLAGS, entry])),
+  ],
 ] as const;
 console.log(`start-up, ${runs} runs each, Node ${process.version}, ${exe}`);
 for (const [name, { median, p90 }] of rows) {
@@ -48,10 +53,12 @@ for (const [name, { median, p90 }] of rows) {
 const bare = rows[0][1].median;
 console.log(`  worker --version / node -e 0: ${(rows[1][1].median / bare).toFixed(2)}×`);
 
-// Where the time of `worker --version` goes (V8's CPU profiler; inclusive times overlap).
-const profile = profileStartup(exe, ['--version'], 5);
+// Where a task process's start goes (V8's CPU profiler; inclusive times overlap). `--version` is
+// not worth profiling: it loads nothing (src/entry.ts). Without an IPC channel the process
+// initialises, "sends" ready, warms up and exits.
+const profile = profileStartup(exe, [TASK_CHILD_FLAG], 5, TASK_V8_FLAGS);
 console.log(
-  `\nworker --version under --cpu-prof (mean of 5; the profiler itself adds time): ${profile.totalMs.toFixed(1)} ms profiled`,
+  `\nworker --task-child under --cpu-prof (mean of 5; the profiler itself adds time): ${profile.totalMs.toFixed(1)} ms profiled`,
 );
 for (const [group, ms] of profile.groups.slice(0, 14)) {
   console.log(`  ${ms.toFixed(1).padStart(6)} ms  ${group}`);

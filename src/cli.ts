@@ -1,17 +1,15 @@
 /**
- * Picks the mode from argv — help, version, install/uninstall, task child, or worker — and
- * returns an exit code.
+ * Picks the mode from argv — help, version, install/uninstall, status, or worker — and returns an
+ * exit code (task processes never get here: src/entry.ts).
  * Exit codes: 0 done, 1 unexpected failure, 75 another worker holds the data folder,
  * 78 bad configuration (EX_CONFIG), 130 forced stop.
  */
 import { BUILD_INFO } from './build-info.ts';
 import { pauseIfDoubleClicked } from './console-pause.ts';
 import { installDir } from './data-dir.ts';
+import type { LoadRegistry } from './entry.ts';
 import { HiveError } from './errors.ts';
 import { ConfigError, helpText, loadSettings, type Options } from './settings.ts';
-import { flushStdio, runTaskChild } from './task/child.ts';
-import type { TaskRegistry } from './task/define.ts';
-import { TASK_CHILD_FLAG } from './task/ipc.ts';
 
 export const EXIT_CONFIG = 78;
 export const EXIT_LOCKED = 75;
@@ -24,15 +22,7 @@ export interface CliIo {
   exit: (code: number) => void;
 }
 
-export async function runCli(registry: TaskRegistry, io: CliIo): Promise<number> {
-  if (io.argv[0] === TASK_CHILD_FLAG) {
-    // A task child: nothing but IPC. If the worker goes away, so does the task.
-    process.on('disconnect', () => io.exit(0));
-    await runTaskChild(registry);
-    await flushStdio();
-    io.exit(0); // the result is sent: handles a task left open must not keep its process alive
-    return 0;
-  }
+export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<number> {
   const install = installDir(BUILD_INFO.isExecutable);
   try {
     const { settings, options } = loadSettings({ argv: io.argv, env: io.env, installDir: install });
@@ -51,8 +41,8 @@ export async function runCli(registry: TaskRegistry, io: CliIo): Promise<number>
       const input = { settings, version: BUILD_INFO.version, installDir: install, env: io.env };
       return printStatus({ ...input, json: options.json }, io.stdout);
     }
-    // Loaded only for worker mode: --version, --help and task children start without undici/pino.
-    const { runWorker } = await import('./app.ts');
+    // Loaded only for worker mode: --version, --help and task processes start without undici/pino.
+    const [{ runWorker }, registry] = await Promise.all([import('./app.ts'), loadRegistry()]);
     return await runWorker({
       settings,
       options,
@@ -117,9 +107,9 @@ async function changeLoginStartMode(
 }
 
 /** Runs the CLI on this process's argv and streams, and sets its exit code. */
-export function runMain(registry: TaskRegistry): void {
+export function runMain(loadRegistry: LoadRegistry): void {
   const argv = process.argv.slice(2);
-  void runCli(registry, {
+  void runCli(loadRegistry, {
     argv,
     env: process.env,
     stdout: (text) => process.stdout.write(text),

@@ -1,5 +1,4 @@
-/** Entry point of the worker (and of its task children). */
-import { runMain } from './cli.ts';
-import { TASK_REGISTRY } from './config.ts';
+/** Entry point of the worker (and of its task processes): src/entry.ts picks what to load. */
+import { startEntry } from './entry.ts';
 
-runMain(TASK_REGISTRY);
+startEntry(async () => (await import('./config.ts')).TASK_REGISTRY);

@@ -48,6 +48,15 @@ describe('the executable on its own', () => {
     }
   });
 
+  test('--version loads nothing: it answers beside a broken worker.config.json, which a run refuses', () => {
+    const { dir, file } = lonelyCopy();
+    writeFileSync(join(dir, 'worker.config.json'), '{ "NO_TASK_SLEEP": "soon" ');
+    assert.equal(execFileSync(file, ['--version'], { encoding: 'utf8' }), `${WORKER_VERSION}\n`);
+    const run = spawnSync(file, ['--once', '--no-pause'], { encoding: 'utf8' });
+    assert.equal(run.status, 78, run.stderr);
+    assert.match(run.stderr, /worker\.config\.json/);
+  });
+
   test('runs from an empty folder, with no node on PATH: data/ beside it, a task done', async () => {
     const { dir, file } = lonelyCopy();
     const emptyBin = tempDir('hive-nopath-');

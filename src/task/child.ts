@@ -3,18 +3,23 @@
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
 import * as z from 'zod';
+import type { LoadRegistry } from '../entry.ts';
 import { coerceError } from '../errors.ts';
 import type { ResultError } from '../protocol.ts';
+import type { ChildMessage } from './child-messages.ts';
 import { lookupTask, type TaskContext, type TaskLogger, type TaskRegistry } from './define.ts';
-import {
-  type ChildMessage,
-  IPC_VERSION,
-  type LOG_LEVELS,
-  type ParentMessage,
-  ParentMessageSchema,
-} from './ipc.ts';
+import { IPC_VERSION, type LOG_LEVELS, type ParentMessage, ParentMessageSchema } from './ipc.ts';
 
 type Send = (message: ChildMessage) => Promise<void>;
+
+/** A task process, from start to exit: one task, then exit whatever the task left open. */
+export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> {
+  // If the worker goes away, so does the task.
+  process.on('disconnect', () => process.exit(0));
+  await runTaskChild(await loadRegistry());
+  await flushStdio();
+  process.exit(0); // the result is sent: handles a task left open must not keep its process alive
+}
 
 /** Runs in the child process until one task has been handled; resolves when the result is sent. */
 export function runTaskChild(registry: TaskRegistry): Promise<void> {

@@ -7,14 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { coerceError } from '../errors.ts';
 import type { ResultError, ResultStatus, Task, TaskLogLine } from '../protocol.ts';
-import {
-  type ChildMessage,
-  ChildMessageSchema,
-  IPC_VERSION,
-  type ParentMessage,
-  type StopReason,
-  TASK_CHILD_FLAG,
-} from './ipc.ts';
+import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
+import { IPC_VERSION, type ParentMessage, type StopReason, TASK_CHILD_FLAG } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
 import { type ChildCommand, spawnTaskChild, type WarmChildren } from './warm-child.ts';
 
@@ -71,9 +65,14 @@ const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> 
  * V8 flags every task process gets. A 4 MB semi-space caps the young generation at a quarter of
  * V8's default: a task that builds a large result (prom_pars on a 20 MB exposition) would
  * otherwise grow it to ≈ 50 MB of resident memory that nothing uses again, and the smaller one
- * costs no measurable time (bench/prom-parse.ts runs both parsers with these flags).
+ * costs no measurable time (bench/prom-parse.ts runs both parsers with these flags). Starting at
+ * that size rather than V8's 1 MB spares the process's start-up the scavenges of growing there
+ * (≈ 4 ms of a task process's start, docs/performance.md).
  */
-export const TASK_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const TASK_V8_FLAGS: readonly string[] = [
+  '--max-semi-space-size=4',
+  '--min-semi-space-size=4',
+];
 
 /**
  * Source mode: node + its flags + the entry file; a single executable: itself. The executable is

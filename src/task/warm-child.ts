@@ -4,7 +4,7 @@
  * that is not used within its time to live is stopped: an idle worker holds no extra process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { ChildMessageSchema } from './ipc.ts';
+import { ChildMessageSchema } from './child-messages.ts';
 
 /** How to start this program again in task mode: the executable itself, or node + the entry file. */
 export interface ChildCommand {

@@ -1,0 +1,28 @@
+/**
+ * What runs first, in every process of the worker: it looks at argv and loads only what that mode
+ * needs. A task process loads the task runtime and the registry, never the settings, the CLI or
+ * the network stack; `worker --version` in the executable loads nothing at all. Keep this module's
+ * imports to what is free to load: whatever it imports statically, every process initialises.
+ */
+
+import type { TaskRegistry } from './task/define.ts';
+import { TASK_CHILD_FLAG } from './task/flag.ts';
+
+declare const __HIVE_BUILD__: { version: string } | undefined;
+
+/** The registry's modules (the tasks and zod) are loaded by the modes that use them. */
+export type LoadRegistry = () => Promise<TaskRegistry>;
+
+export function startEntry(loadRegistry: LoadRegistry): void {
+  const argv = process.argv.slice(2);
+  if (argv[0] === TASK_CHILD_FLAG) {
+    void import('./task/child.ts').then(({ runTaskProcess }) => runTaskProcess(loadRegistry));
+    return;
+  }
+  // A build knows its version without reading anything (from source, the CLI reads config.ts).
+  if (argv.length === 1 && argv[0] === '--version' && typeof __HIVE_BUILD__ !== 'undefined') {
+    process.stdout.write(`${__HIVE_BUILD__.version}\n`);
+    return;
+  }
+  void import('./cli.ts').then(({ runMain }) => runMain(loadRegistry));
+}
