@@ -7,6 +7,28 @@ import { builtinModules } from 'node:module';
 import * as esbuild from 'esbuild';
 import { BuildError } from './config.ts';
 
+/**
+ * undici loads node:http2 as it starts (for HTTP/2, which it uses only with `allowH2`, and the
+ * worker never sets it), and http2 brings TLS and OpenSSL up with it: ≈ 14 MB of an idle worker's
+ * memory for nothing. In the bundle, undici's `require('node:http2')` throws instead, and undici
+ * carries on without HTTP/2 — its own fallback for runtimes that lack http2
+ * (lib/dispatcher/client-h2.js). node:tls still loads, when an https:// URL needs it.
+ */
+const undiciWithoutHttp2: esbuild.Plugin = {
+  name: 'undici-without-http2',
+  setup(build) {
+    build.onResolve({ filter: /^node:http2$/ }, (args) =>
+      /[\\/]node_modules[\\/]undici[\\/]/.test(args.importer)
+        ? { path: 'http2', namespace: 'hive-no-http2' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'hive-no-http2' }, () => ({
+      contents: "throw new Error('node:http2 is left out of the worker (undici without allowH2)');",
+      loader: 'js',
+    }));
+  },
+};
+
 export interface BuildFacts {
   version: string;
   releasePublicKey: string;
@@ -29,6 +51,7 @@ export async function bundle(options: {
     define: { __HIVE_BUILD__: JSON.stringify(options.facts) },
     legalComments: 'none',
     metafile: true,
+    plugins: [undiciWithoutHttp2],
     logLevel: 'silent',
   });
   const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
