@@ -274,7 +274,10 @@ export class Worker {
     // On its way to the server while its outbox copy is written; settles when both are done.
     const added = outbox.add(task.id, body);
     const delivered = delivery.deliverNew(added, this.#stopping.signal);
-    if (!this.isStopping && this.#tasks.size === 0) this.#transition('polling');
+    // Two tasks ending in the same turn both see none left running: only the first switches back.
+    if (!this.isStopping && this.#tasks.size === 0 && this.#state === 'running') {
+      this.#transition('polling');
+    }
     // Said once the write is over, as when it came before the send: after this line, a kill loses
     // nothing (the server has the result, or the outbox file is whole). A failed write is
     // deliverNew's to handle.
