@@ -79,7 +79,9 @@ function* atomicWrite(
     // A write may take fewer bytes than asked (a nearly full disk): the rest goes in another,
     // which then fails (ENOSPC) instead of a short file being renamed into place as whole.
     for (let done = 0; done < bytes.length; ) {
-      done += yield { op: 'write', fd, data: bytes.subarray(done) };
+      const taken = yield { op: 'write', fd, data: bytes.subarray(done) };
+      if (taken <= 0) throw new Error(`cannot write ${temp}: the file system took no bytes`);
+      done += taken;
     }
     if (durable) yield { op: 'fsync', fd };
   } finally {
