@@ -17,7 +17,6 @@ import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
 const kit = releaseKit('hive-selfupdate-');
 const { release, install } = kit;
-const dataDirs: string[] = [];
 
 before(async () => {
   await kit.build('1.0.0');
@@ -30,7 +29,7 @@ const started: WorkerProcess[] = [];
 after(async () => {
   for (const worker of started) await worker.stop('SIGKILL');
   // Workers started by the updater are detached from the test: stop them by their lock.
-  for (const dataDir of dataDirs) {
+  for (const { dataDir } of started) {
     const holder = readLock(dataDir);
     if (holder !== undefined && isAlive(holder.pid)) process.kill(holder.pid, 'SIGKILL');
   }
@@ -48,6 +47,12 @@ describe('self-update with real binaries', () => {
   after(async () => {
     for (const one of servers) await one.close();
   });
+  /** Version 1.0.0 started from `exe` against this test's server; stopped after the last test. */
+  function startInstalled(exe: string, env: Record<string, string>): WorkerProcess {
+    const worker = startWorker({ serverUrl: server.url, command: { file: exe, args: [] }, env });
+    started.push(worker);
+    return worker;
+  }
 
   test('1.0.0 → 1.1.0: downloads, swaps, restarts and carries on; nothing lost', async () => {
     const releasesDir = tempDir('hive-rel-');
@@ -59,13 +64,7 @@ describe('self-update with real binaries', () => {
     execFileSync(exe, ['--install'], { env: login.env });
     for (let i = 0; i < 3; i++)
       await server.admin.enqueue({ id: `before-${i}`, type: 'sleep', payload: { ms: 300 } });
-    const v1 = startWorker({
-      serverUrl: server.url,
-      command: { file: exe, args: [] },
-      env: { HIVE_UPDATE_HEALTH_TIMEOUT: '30' },
-    });
-    dataDirs.push(v1.dataDir);
-    started.push(v1);
+    const v1 = startInstalled(exe, { HIVE_UPDATE_HEALTH_TIMEOUT: '30' });
     const exit = await v1.exitedWithin(60_000);
     assert.equal(exit.code, 0, v1.output());
     assert.match(v1.output(), /handed off to the updater .* to install 1\.1\.0; exiting/);
@@ -101,13 +100,7 @@ describe('self-update with real binaries', () => {
     release('1.2.0', releasesDir);
     await serve({ releasesDir });
     const exe = install('rollback dir');
-    const v1 = startWorker({
-      serverUrl: server.url,
-      command: { file: exe, args: [] },
-      env: { HIVE_UPDATE_HEALTH_TIMEOUT: '10' },
-    });
-    dataDirs.push(v1.dataDir);
-    started.push(v1);
+    const v1 = startInstalled(exe, { HIVE_UPDATE_HEALTH_TIMEOUT: '10' });
     assert.equal((await v1.exitedWithin(60_000)).code, 0, v1.output());
     const updaterLog = join(v1.dataDir, 'logs', 'updater.log');
     await server.admin.waitFor(
@@ -140,13 +133,10 @@ describe('self-update with real binaries', () => {
     // The first download is slow: the server holds the zip for 4 s while tasks keep coming.
     await server.admin.faults([{ route: 'releases', delayMs: 4000 }]);
     release('2.0.0', releasesDir);
-    const v1 = startWorker({
-      serverUrl: server.url,
-      command: { file: exe, args: [] },
-      env: { HIVE_UPDATE_HEALTH_TIMEOUT: '30', HIVE_UPDATE_CHECK_INTERVAL: '1' },
+    const v1 = startInstalled(exe, {
+      HIVE_UPDATE_HEALTH_TIMEOUT: '30',
+      HIVE_UPDATE_CHECK_INTERVAL: '1',
     });
-    dataDirs.push(v1.dataDir);
-    started.push(v1);
     await v1.waitForOutput(/downloading release 2\.0\.0/);
     for (let i = 0; i < 3; i++)
       await server.admin.enqueue({ id: `during-download-${i}`, type: 'echo', payload: i });
@@ -199,16 +189,10 @@ describe('self-update with real binaries', () => {
     try {
       const exe = install('behind a proxy');
       await server.admin.enqueue({ id: 'proxied-before', type: 'echo', payload: 1 });
-      const v1 = startWorker({
-        serverUrl: server.url,
-        command: { file: exe, args: [] },
-        env: {
-          HIVE_PROXY: `http://hive:${PASSWORD}@127.0.0.1:${port}`,
-          HIVE_UPDATE_HEALTH_TIMEOUT: '30',
-        },
+      const v1 = startInstalled(exe, {
+        HIVE_PROXY: `http://hive:${PASSWORD}@127.0.0.1:${port}`,
+        HIVE_UPDATE_HEALTH_TIMEOUT: '30',
       });
-      dataDirs.push(v1.dataDir);
-      started.push(v1);
       assert.equal((await v1.exitedWithin(60_000)).code, 0, v1.output());
       const updaterLog = join(v1.dataDir, 'logs', 'updater.log');
       await server.admin.waitFor(
