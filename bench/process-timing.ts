@@ -1,7 +1,7 @@
 /** Wall times of starting processes, shared by `npm run bench` and `npm run bench:startup`. */
 import { spawn, spawnSync } from 'node:child_process';
-import { TASK_CHILD_FLAG } from '../src/task/flag.ts';
-import { TASK_V8_FLAGS } from '../src/task/parent.ts';
+import { selfCommand } from '../src/task/parent.ts';
+import type { ChildCommand } from '../src/task/warm-child.ts';
 
 /** Milliseconds from starting `file args` to its exit, which must be 0. */
 export function timeRun(file: string, args: string[]): number {
@@ -11,18 +11,20 @@ export function timeRun(file: string, args: string[]): number {
   return performance.now() - started;
 }
 
-/** The V8 flags the worker gives its task processes, as the executable takes them. */
-export const TASK_NODE_OPTIONS = `--node-options=${TASK_V8_FLAGS.join(' ')}`;
+/** A task process of the executable `exe`, started exactly as the worker starts one. */
+export function taskProcessOf(exe: string): ChildCommand {
+  return { ...selfCommand(true, 0), file: exe };
+}
 
 /**
- * Milliseconds from starting a task process (`file args --task-child`) to its first IPC message
- * (`ready`): what a task without a spare process waits for. Give it the worker's flags:
- * [TASK_NODE_OPTIONS] for the executable, [...TASK_V8_FLAGS, entry] from source.
+ * Milliseconds from starting a task process to its first IPC message (`ready`): what a task
+ * without a spare process waits for. `command` ends in --task-child (taskProcessOf for the
+ * executable).
  */
-export function timeTaskProcess(file: string, args: string[]): Promise<number> {
+export function timeTaskProcess({ file, args }: ChildCommand): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(file, [...args, TASK_CHILD_FLAG], {
+    const child = spawn(file, args, {
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     });
     child.once('message', () => {

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { buildWorker, ROOT } from '../scripts/build.ts';
 import { TASK_CHILD_FLAG } from '../src/task/flag.ts';
 import { TASK_V8_FLAGS } from '../src/task/parent.ts';
-import { TASK_NODE_OPTIONS, timeRun, timeTaskProcess } from './process-timing.ts';
+import { taskProcessOf, timeRun, timeTaskProcess } from './process-timing.ts';
 import { profileStartup } from './startup-profile.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' } } });
@@ -38,10 +38,15 @@ const rows = [
     'node src/main.ts --version',
     await measure(() => timeRun(process.execPath, [entry, '--version'])),
   ],
-  ['task process, executable', await measure(() => timeTaskProcess(exe, [TASK_NODE_OPTIONS]))],
+  ['task process, executable', await measure(() => timeTaskProcess(taskProcessOf(exe)))],
   [
     'task process, from source',
-    await measure(() => timeTaskProcess(process.execPath, [...TASK_V8_FLAGS, entry])),
+    await measure(() =>
+      timeTaskProcess({
+        file: process.execPath,
+        args: [...TASK_V8_FLAGS, entry, TASK_CHILD_FLAG],
+      }),
+    ),
   ],
 ] as const;
 console.log(`start-up, ${runs} runs each, Node ${process.version}, ${exe}`);

@@ -13,7 +13,7 @@ import { buildWorker, ROOT } from '../scripts/build.ts';
 import { createAdminClient } from '../scripts/server/admin-client.ts';
 import { startServer } from '../scripts/server/start.ts';
 import { tempDir } from '../test/helpers/worker.ts';
-import { TASK_NODE_OPTIONS, timeRun, timeTaskProcess } from './process-timing.ts';
+import { taskProcessOf, timeRun, timeTaskProcess } from './process-timing.ts';
 
 interface Figure {
   name: string;
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   const version = repeat(30, () => timeRun(exe, ['--version']));
   figures.push(versusFloor('start-up: worker --version', version, 'node -e 0', floorStart, 1.3));
   const taskProcess: number[] = [];
-  for (let i = 0; i < 20; i++) taskProcess.push(await timeTaskProcess(exe, [TASK_NODE_OPTIONS]));
+  for (let i = 0; i < 20; i++) taskProcess.push(await timeTaskProcess(taskProcessOf(exe)));
   figures.push({
     ...versusFloor(
       'task process start, to its ready message',
