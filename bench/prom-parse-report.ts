@@ -58,7 +58,7 @@ export function report(
       '| retained heap MB (× input) |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|');
-  console.log(tableRow('ours (src/prometheus)', oursStats, ours, input.bytes));
+  console.log(tableRow('ours (tasks/prom_pars)', oursStats, ours, input.bytes));
   console.log(tableRow('parse-prometheus-text-format', referenceStats, reference, input.bytes));
   const heapRatio = Math.max(ours.peakHeapDeltaBytes, ours.retainedHeapBytes) / input.bytes;
   const rssRatio = ours.peakRssDeltaBytes / input.bytes;

@@ -1,5 +1,5 @@
 /**
- * Benchmark of src/prometheus/parse.ts against `parse-prometheus-text-format` on a ~20 MB
+ * Benchmark of tasks/prom_pars/parse.ts against `parse-prometheus-text-format` on a ~20 MB
  * exposition written by prom-client (histograms, summaries, counters, gauges, labelled series).
  *
  *   npx node bench/prom-parse.ts [--mb 20] [--runs 7]
@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GCProfiler } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { parsePrometheusText } from '../src/prometheus/parse.ts';
 import { TASK_V8_FLAGS } from '../src/task/parent.ts';
+import { parsePrometheusText } from '../tasks/prom_pars/parse.ts';
 import { generateExposition } from './prom-parse-input.ts';
 import { type ChildReport, report } from './prom-parse-report.ts';
 

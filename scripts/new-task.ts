@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { coerceError } from '../src/errors.ts';
+import { coerceError } from '../src/platform/errors.ts';
 import { taskNameProblems } from './new-task/names.ts';
 import { boundNames, RegistryEditError, registerTask } from './new-task/register.ts';
 import { SAMPLE_PAYLOAD, taskSource, testSource } from './new-task/templates.ts';

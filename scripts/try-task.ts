@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TASK_REGISTRY } from '../src/config.ts';
-import { coerceError } from '../src/errors.ts';
-import type { ResultBody } from '../src/protocol.ts';
+import { coerceError } from '../src/platform/errors.ts';
 import { lookupTask } from '../src/task/define.ts';
+import type { ResultBody } from '../src/wire/protocol.ts';
 import { createAdminClient } from './server/admin-client.ts';
 import { startServer } from './server/start.ts';
 

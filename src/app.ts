@@ -3,25 +3,25 @@
  * Returns an exit code; only main.ts exits.
  */
 import { join } from 'node:path';
-import { BUILD_INFO } from './build-info.ts';
-import { resolveDataDir } from './data-dir.ts';
-import { ResultDelivery } from './delivery.ts';
-import { HiveClient } from './hive-client.ts';
-import { loadWorkerId } from './identity.ts';
-import { acquireLock } from './lock.ts';
-import { createLogger, type Logger, secretScrubber } from './log.ts';
-import { Outbox } from './outbox.ts';
-import { currentPlatform } from './protocol.ts';
-import { describeProxy, proxySecrets } from './proxy.ts';
+import { StatusRecorder } from './loop/status-file.ts';
+import { Worker } from './loop/worker.ts';
+import { BUILD_INFO } from './platform/build-info.ts';
+import { resolveDataDir } from './platform/data-dir.ts';
+import { loadWorkerId } from './platform/identity.ts';
+import { acquireLock } from './platform/lock.ts';
+import { createLogger, type Logger, secretScrubber } from './platform/log.ts';
+import { registerSignalHandlers } from './platform/signals.ts';
+import { ResultDelivery } from './results/delivery.ts';
+import { Outbox } from './results/outbox.ts';
 import type { Options, Settings, Supervisor } from './settings.ts';
-import { registerSignalHandlers } from './signals.ts';
-import { StatusRecorder } from './status-file.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
 import { WarmChildren } from './task/warm-child.ts';
 import { type PreparedUpdate, SelfUpdate, terminalProgressBar } from './update/self-update.ts';
 import { UpdateStore } from './update/state.ts';
-import { Worker } from './worker.ts';
+import { HiveClient } from './wire/hive-client.ts';
+import { currentPlatform } from './wire/protocol.ts';
+import { describeProxy, proxySecrets } from './wire/proxy.ts';
 
 export const EXIT_FORCED = 130;
 

@@ -24,5 +24,5 @@ export function startEntry(loadRegistry: LoadRegistry): void {
     process.stdout.write(`${__HIVE_BUILD__.version}\n`);
     return;
   }
-  void import('./cli.ts').then(({ runMain }) => runMain(loadRegistry));
+  void import('./cli/modes.ts').then(({ runMain }) => runMain(loadRegistry));
 }

@@ -8,8 +8,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import * as config from './config.ts';
-import { HiveError } from './errors.ts';
-import { type ProxyConfig, resolveProxy } from './proxy.ts';
+import { HiveError } from './platform/errors.ts';
+import { type ProxyConfig, resolveProxy } from './wire/proxy.ts';
 
 const seconds = (min: number) =>
   z.coerce
@@ -129,9 +129,9 @@ export interface Settings {
   readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly tcpKeepAlive: boolean;
-  /** PROXY, else the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (src/proxy.ts). */
+  /** PROXY, else the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (src/wire/proxy.ts). */
   readonly proxy: ProxyConfig;
-  /** As configured; '' means "decide at start" (src/data-dir.ts). */
+  /** As configured; '' means "decide at start" (src/platform/data-dir.ts). */
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   readonly logMaxBytes: number;
@@ -151,10 +151,10 @@ export interface Options {
   readonly version: boolean;
   readonly once: boolean;
   readonly taskChild: boolean;
-  /** `--install` / `--uninstall`: start at login, or no longer (src/install.ts), then exit. */
+  /** `--install` / `--uninstall`: start at login, or no longer (src/cli/install.ts), then exit. */
   readonly install: boolean;
   readonly uninstall: boolean;
-  /** `--status`: print what the worker in this data folder is doing, then exit (src/status-command.ts). */
+  /** `--status`: print what the worker in this data folder is doing, then exit (src/cli/status-command.ts). */
   readonly status: boolean;
   /** `--json`, with --status: the same as one JSON object. */
   readonly json: boolean;
@@ -164,7 +164,7 @@ export interface Options {
   /**
    * Who restarts the worker after a self-update: `systemd` when the systemd user unit written by
    * `--install` started it (the unit sets HIVE_SUPERVISOR=systemd), else `none` — the updater
-   * starts the new executable itself (src/install-linux.ts, docs/updating.md "Started at login").
+   * starts the new executable itself (src/cli/install-linux.ts, docs/updating.md "Started at login").
    */
   readonly supervisor: Supervisor;
 }

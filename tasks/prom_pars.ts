@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { describeUrl, type Exposition, fetchExposition } from '../src/prometheus/fetch.ts';
-import { type MetricFamily, parsePrometheusText } from '../src/prometheus/parse.ts';
 import { defineTask, type TaskContext } from '../src/task/define.ts';
+import { describeUrl, type Exposition, fetchExposition } from './prom_pars/fetch.ts';
+import { type MetricFamily, parsePrometheusText } from './prom_pars/parse.ts';
 
 /** Whole-request deadline of a scrape, in milliseconds. @default 30000 */
 const DEFAULT_TIMEOUT_MS = 30_000;

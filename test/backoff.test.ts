@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ErrorBackoff, parseRetryAfter, sleep, withJitter } from '../src/backoff.ts';
+import { ErrorBackoff, parseRetryAfter, sleep, withJitter } from '../src/platform/backoff.ts';
 
 describe('backoff', () => {
   test('the ceiling doubles per failure up to the cap, and resets after a success', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { StoredResult } from '../scripts/server/views.ts';
-import { readRecordedStatus } from '../src/status-file.ts';
+import { readRecordedStatus } from '../src/loop/status-file.ts';
 import {
   startTestServer,
   statusSummary,

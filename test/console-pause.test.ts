@@ -1,7 +1,7 @@
-/** When a fatal error waits for Enter: only in a window nobody typed a command into (see src/console-pause.ts). */
+/** When a fatal error waits for Enter: only in a window nobody typed a command into (see src/platform/console-pause.ts). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type PauseFacts, parentProcessName, shouldPause } from '../src/console-pause.ts';
+import { type PauseFacts, parentProcessName, shouldPause } from '../src/platform/console-pause.ts';
 
 const facts = (overrides: Partial<PauseFacts>): PauseFacts => ({
   platform: 'linux',

@@ -19,10 +19,10 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { ResultDelivery } from '../src/delivery.ts';
-import { HiveClient } from '../src/hive-client.ts';
-import { createLogger } from '../src/log.ts';
-import { Outbox } from '../src/outbox.ts';
+import { createLogger } from '../src/platform/log.ts';
+import { ResultDelivery } from '../src/results/delivery.ts';
+import { Outbox } from '../src/results/outbox.ts';
+import { HiveClient } from '../src/wire/hive-client.ts';
 import { resultBody, startTestServer, type TestServer } from './helpers/server.ts';
 import { startWorker, tempDir } from './helpers/worker.ts';
 

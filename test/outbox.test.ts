@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { createLogger } from '../src/log.ts';
-import { Outbox } from '../src/outbox.ts';
-import type { ResultBody } from '../src/protocol.ts';
+import { createLogger } from '../src/platform/log.ts';
+import { Outbox } from '../src/results/outbox.ts';
+import type { ResultBody } from '../src/wire/protocol.ts';
 import { tempDir } from './helpers/worker.ts';
 
 const log = createLogger({ level: 'silent', secrets: [] });

@@ -1,10 +1,10 @@
-/** PROXY and the HTTP(S)_PROXY / NO_PROXY variables, resolved once by settings (src/proxy.ts). */
+/** PROXY and the HTTP(S)_PROXY / NO_PROXY variables, resolved once by settings (src/wire/proxy.ts). */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { describeProxy, hideCredentials, proxySecrets } from '../src/proxy.ts';
 import { ConfigError, loadSettings } from '../src/settings.ts';
+import { describeProxy, hideCredentials, proxySecrets } from '../src/wire/proxy.ts';
 import { tempDir } from './helpers/worker.ts';
 
 const emptyDir = () => tempDir('hive-proxy-settings-');

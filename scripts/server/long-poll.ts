@@ -3,7 +3,7 @@
  * requeued), their time is up, their client goes away, or the server closes.
  * Waiters are served oldest first, so a task goes to the worker that has waited longest.
  */
-import type { Task } from '../../src/protocol.ts';
+import type { Task } from '../../src/wire/protocol.ts';
 
 type TryClaim = (workerId: string, types: readonly string[]) => Task | undefined;
 

@@ -10,8 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
-import type { ResultBody, Task } from '../../src/protocol.ts';
-import { TaskSchema } from '../../src/protocol.ts';
+import type { ResultBody, Task } from '../../src/wire/protocol.ts';
+import { TaskSchema } from '../../src/wire/protocol.ts';
 import { type Database, num, numOrNull, type Row, text, textOrNull } from './db.ts';
 
 export const TASK_STATES = ['queued', 'leased', 'done', 'cancelled'] as const;

@@ -2,7 +2,7 @@
  * Read-only views of the database for the admin API and the metrics: tasks with their deliveries
  * and results, every stored result, and counts. Kept apart from store.ts, which owns the writes.
  */
-import type { ResultBody } from '../../src/protocol.ts';
+import type { ResultBody } from '../../src/wire/protocol.ts';
 import { type Database, isoOrNull, num, numOrNull, type Row, text, textOrNull } from './db.ts';
 import { TASK_STATES, type TaskState } from './store.ts';
 

@@ -3,7 +3,7 @@
  * arrival. Only the parent loads this module; a task process uses the types alone.
  */
 import * as z from 'zod';
-import { ResultErrorSchema } from '../protocol.ts';
+import { ResultErrorSchema } from '../wire/protocol.ts';
 import { IPC_VERSION, LOG_LEVELS } from './ipc.ts';
 
 export const ChildMessageSchema = z.union([

@@ -4,8 +4,8 @@
  */
 import * as z from 'zod';
 import type { LoadRegistry } from '../entry.ts';
-import { coerceError } from '../errors.ts';
-import type { ResultError } from '../protocol.ts';
+import { coerceError } from '../platform/errors.ts';
+import type { ResultError } from '../wire/protocol.ts';
 import type { ChildMessage } from './child-messages.ts';
 import { lookupTask, type TaskContext, type TaskLogger, type TaskRegistry } from './define.ts';
 import { IPC_VERSION, type LOG_LEVELS, type ParentMessage, ParentMessageSchema } from './ipc.ts';

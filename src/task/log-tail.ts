@@ -1,5 +1,5 @@
 /** The tail of what a task logged: oldest lines dropped first to stay within a byte budget. */
-import type { TaskLogLine } from '../protocol.ts';
+import type { TaskLogLine } from '../wire/protocol.ts';
 
 /** Protocol: at most 64 KiB of logs in a result. */
 export const MAX_TASK_LOG_BYTES = 64 * 1024;

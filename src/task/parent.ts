@@ -5,8 +5,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { coerceError } from '../errors.ts';
-import type { ResultError, ResultStatus, Task, TaskLogLine } from '../protocol.ts';
+import { coerceError } from '../platform/errors.ts';
+import type { ResultError, ResultStatus, Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason, TASK_CHILD_FLAG } from './ipc.ts';
 import { LogTail } from './log-tail.ts';

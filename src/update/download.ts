@@ -14,7 +14,7 @@ import {
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Dispatcher, request } from 'undici';
-import { HiveError } from '../errors.ts';
+import { HiveError } from '../platform/errors.ts';
 
 export interface DownloadOptions {
   url: URL;

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import AdmZip from 'adm-zip';
 import * as z from 'zod';
-import { HiveError } from '../errors.ts';
+import { HiveError } from '../platform/errors.ts';
 import { removeStaged } from './state.ts';
 import { sha256File } from './verify.ts';
 

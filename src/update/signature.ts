@@ -4,8 +4,8 @@
  * build — never a key that came with the download.
  */
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
-import { HiveError } from '../errors.ts';
-import { releaseSigningText } from '../protocol.ts';
+import { HiveError } from '../platform/errors.ts';
+import { releaseSigningText } from '../wire/protocol.ts';
 
 /** Imports the pinned key: base64url of the raw 32 bytes. */
 export function releasePublicKey(base64url: string): KeyObject {

@@ -9,7 +9,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
-import { writeFileAtomic } from '../fs-atomic.ts';
+import { writeFileAtomic } from '../platform/fs-atomic.ts';
 
 const StateSchema = z.object({
   lastCheckAt: z.string().optional(),

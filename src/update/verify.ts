@@ -1,8 +1,8 @@
 /** Checks a downloaded release before anything is extracted: exact size, sha256, signature. */
 import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import { HiveError } from '../errors.ts';
-import type { Release } from '../protocol.ts';
+import { HiveError } from '../platform/errors.ts';
+import type { Release } from '../wire/protocol.ts';
 import { isSignatureValid } from './signature.ts';
 
 export async function sha256File(path: string): Promise<string> {

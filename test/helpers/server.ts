@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type AdminClient, createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, type ServerOptions, startServer } from '../../scripts/server/start.ts';
 import type { StoredResult } from '../../scripts/server/views.ts';
-import type { ResultBody } from '../../src/protocol.ts';
+import type { ResultBody } from '../../src/wire/protocol.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
 const LISTENING_LINE = /^hive-server listening on (http:\/\/\S+\/api\/)$/;

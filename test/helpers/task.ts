@@ -4,10 +4,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import type * as z from 'zod';
-import type { Task } from '../../src/protocol.ts';
 import type { TaskContext, TaskDefinition } from '../../src/task/define.ts';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
 import { type RunOptions, runInChild, type TaskOutcome } from '../../src/task/parent.ts';
+import type { Task } from '../../src/wire/protocol.ts';
 
 const SOURCE_ENTRY = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 

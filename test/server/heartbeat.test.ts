@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { HeartbeatAnswerSchema } from '../../src/protocol.ts';
+import { HeartbeatAnswerSchema } from '../../src/wire/protocol.ts';
 import { fakeWorker, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { TaskSchema } from '../../src/protocol.ts';
+import { TaskSchema } from '../../src/wire/protocol.ts';
 import { fakeWorker, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;

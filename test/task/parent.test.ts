@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Task } from '../../src/protocol.ts';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
 import { type RunOptions, runInChild } from '../../src/task/parent.ts';
 import { WarmChildren } from '../../src/task/warm-child.ts';
+import type { Task } from '../../src/wire/protocol.ts';
 
 const ENTRY = fileURLToPath(new URL('../fixtures/entry.ts', import.meta.url));
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { HiveError } from '../../src/errors.ts';
+import { HiveError } from '../../src/platform/errors.ts';
 import { EXTRACT_LIMITS, extractRelease } from '../../src/update/extract.ts';
 import { tempDir } from '../helpers/worker.ts';
 import { type RawEntry, rawZip } from '../helpers/zip.ts';

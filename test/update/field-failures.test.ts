@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isAlive, readLock } from '../../src/lock.ts';
+import { isAlive, readLock } from '../../src/platform/lock.ts';
 import { readText, releaseKit, versionOf } from '../helpers/releases.ts';
 import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';
 import { readLogLines, startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';

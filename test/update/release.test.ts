@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import AdmZip from 'adm-zip';
-import { ReleaseSchema } from '../../src/protocol.ts';
 import { isSignatureValid, releasePublicKey } from '../../src/update/signature.ts';
+import { ReleaseSchema } from '../../src/wire/protocol.ts';
 import { tempDir } from '../helpers/worker.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isAlive, readLock } from '../../src/lock.ts';
+import { isAlive, readLock } from '../../src/platform/lock.ts';
 import { execStartPath, loginEnv } from '../helpers/login-start.ts';
 import { isProxied, PASSWORD, startProxy } from '../helpers/proxy.ts';
 import { readText, releaseKit, versionOf } from '../helpers/releases.ts';

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { readLock } from '../../src/lock.ts';
+import { readLock } from '../../src/platform/lock.ts';
 import { loginEnv } from '../helpers/login-start.ts';
 import { readText, releaseKit, versionOf } from '../helpers/releases.ts';
 import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';

@@ -9,7 +9,7 @@ import {
   type ClaimRequest,
   type HeartbeatRequest,
   ResultBodySchema,
-} from '../../../src/protocol.ts';
+} from '../../../src/wire/protocol.ts';
 import { requireSameWorker } from '../auth.ts';
 import type { Exchange, Route } from '../context.ts';
 import { describeIssues, HttpError, readBody, readJsonBody, sendEmpty, sendJson } from '../http.ts';

@@ -4,10 +4,10 @@
  * body and resultId by a background pump with its own backoff, so a results endpoint that is down
  * never stalls claiming.
  */
-import { ErrorBackoff, sleep } from './backoff.ts';
-import { coerceError } from './errors.ts';
-import type { HiveClient } from './hive-client.ts';
-import type { Logger } from './log.ts';
+import { ErrorBackoff, sleep } from '../platform/backoff.ts';
+import { coerceError } from '../platform/errors.ts';
+import type { Logger } from '../platform/log.ts';
+import type { HiveClient } from '../wire/hive-client.ts';
 import type { NewEntry, Outbox, OutboxEntry } from './outbox.ts';
 
 export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';

@@ -33,7 +33,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { HiveError } from './errors.ts';
+import { HiveError } from '../platform/errors.ts';
 import { type CommandResult, describeFailure, type LoginStartContext } from './install.ts';
 
 export const UNIT_NAME = 'hive-worker.service';

@@ -3,7 +3,7 @@
  * AbortSignal and a timeout, refuses non-2xx answers, and stops reading a body that grows past a
  * byte limit instead of buffering it whole.
  */
-import { errorCode } from '../errors.ts';
+import { errorCode } from '../../src/platform/errors.ts';
 
 /** What Prometheus itself sends when it wants the classic text format. */
 export const EXPOSITION_ACCEPT = 'text/plain;version=0.0.4';

@@ -14,12 +14,12 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveDataDir } from './data-dir.ts';
-import { readWorkerId } from './identity.ts';
-import { isAlive, readLock } from './lock.ts';
-import type { Settings } from './settings.ts';
-import { type RecordedStatus, readRecordedStatus } from './status-file.ts';
-import { UpdateStore } from './update/state.ts';
+import { type RecordedStatus, readRecordedStatus } from '../loop/status-file.ts';
+import { resolveDataDir } from '../platform/data-dir.ts';
+import { readWorkerId } from '../platform/identity.ts';
+import { isAlive, readLock } from '../platform/lock.ts';
+import type { Settings } from '../settings.ts';
+import { UpdateStore } from '../update/state.ts';
 
 export interface WorkerStatus {
   version: string;

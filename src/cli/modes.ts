@@ -4,12 +4,13 @@
  * Exit codes: 0 done, 1 unexpected failure, 75 another worker holds the data folder,
  * 78 bad configuration (EX_CONFIG), 130 forced stop.
  */
-import { BUILD_INFO } from './build-info.ts';
-import { pauseIfDoubleClicked } from './console-pause.ts';
-import { installDir } from './data-dir.ts';
-import type { LoadRegistry } from './entry.ts';
-import { HiveError } from './errors.ts';
-import { ConfigError, helpText, loadSettings, type Options } from './settings.ts';
+
+import type { LoadRegistry } from '../entry.ts';
+import { BUILD_INFO } from '../platform/build-info.ts';
+import { pauseIfDoubleClicked } from '../platform/console-pause.ts';
+import { installDir } from '../platform/data-dir.ts';
+import { HiveError } from '../platform/errors.ts';
+import { ConfigError, helpText, loadSettings, type Options } from '../settings.ts';
 
 export const EXIT_CONFIG = 78;
 export const EXIT_LOCKED = 75;
@@ -36,13 +37,13 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
     }
     if (options.install || options.uninstall) return await changeLoginStartMode(options, io);
     if (options.status) {
-      // Read-only, no lock: works beside a running worker (src/status-command.ts).
+      // Read-only, no lock: works beside a running worker (src/cli/status-command.ts).
       const { printStatus } = await import('./status-command.ts');
       const input = { settings, version: BUILD_INFO.version, installDir: install, env: io.env };
       return printStatus({ ...input, json: options.json }, io.stdout);
     }
     // Loaded only for worker mode: --version, --help and task processes start without undici/pino.
-    const [{ runWorker }, registry] = await Promise.all([import('./app.ts'), loadRegistry()]);
+    const [{ runWorker }, registry] = await Promise.all([import('../app.ts'), loadRegistry()]);
     return await runWorker({
       settings,
       options,
@@ -68,7 +69,7 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
 }
 
 /**
- * `--install` / `--uninstall` (src/install.ts): no worker, no lock. Only from the executable, and
+ * `--install` / `--uninstall` (src/cli/install.ts): no worker, no lock. Only from the executable, and
  * with no settings on the command line — the login start runs the executable without flags, so
  * they would silently not apply; they belong in worker.config.json.
  */

@@ -2,10 +2,10 @@
  * Heartbeats while a task runs (protocol section 2): every leaseSec/3 seconds, with the task's last
  * progress. The server saying the task is no longer ours cancels it; a lost beat does not.
  */
-import { sleep } from './backoff.ts';
-import type { HiveClient } from './hive-client.ts';
-import type { Logger } from './log.ts';
-import type { HeartbeatRequest } from './protocol.ts';
+import { sleep } from '../platform/backoff.ts';
+import type { Logger } from '../platform/log.ts';
+import type { HiveClient } from '../wire/hive-client.ts';
+import type { HeartbeatRequest } from '../wire/protocol.ts';
 
 /** Protocol: the lease when the task does not name one. */
 export const DEFAULT_LEASE_SEC = 60;

@@ -7,16 +7,16 @@
  * rejected/<resultId>.json results the server refused, with its answer: kept, never deleted silently
  * corrupt/                 unreadable files (a power cut mid-write), moved aside for a person to look at
  *
- * Every write is atomic (src/fs-atomic.ts), so a file is whole or absent whatever kills the process.
+ * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills the process.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { coerceError } from './errors.ts';
-import { writeFileAtomic, writeFileAtomicAsync } from './fs-atomic.ts';
-import type { Logger } from './log.ts';
-import { type ResultBody, ResultBodySchema } from './protocol.ts';
+import { coerceError } from '../platform/errors.ts';
+import { writeFileAtomic, writeFileAtomicAsync } from '../platform/fs-atomic.ts';
+import type { Logger } from '../platform/log.ts';
+import { type ResultBody, ResultBodySchema } from '../wire/protocol.ts';
 
 const EntrySchema = z.object({ taskId: z.string(), body: ResultBodySchema, storedAt: z.string() });
 export type OutboxEntry = z.infer<typeof EntrySchema>;

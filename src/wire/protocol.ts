@@ -4,7 +4,7 @@
  * a known field of the wrong type makes the whole answer invalid.
  */
 import * as z from 'zod';
-import { RESULT_ERROR_CODES } from './errors.ts';
+import { RESULT_ERROR_CODES } from '../platform/errors.ts';
 
 export const PROTOCOL_VERSION = 1;
 

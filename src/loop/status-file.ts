@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { coerceError } from './errors.ts';
-import { writeFileAtomic } from './fs-atomic.ts';
-import type { Logger } from './log.ts';
-import type { ResultStatus, Task } from './protocol.ts';
+import { coerceError } from '../platform/errors.ts';
+import { writeFileAtomic } from '../platform/fs-atomic.ts';
+import type { Logger } from '../platform/log.ts';
+import type { ResultStatus, Task } from '../wire/protocol.ts';
 
 export const STATUS_FILE = 'status.json';
 

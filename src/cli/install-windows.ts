@@ -4,7 +4,7 @@
  * Windows starts it when the user logs in, in a console window of its own — the worker's console,
  * where Ctrl+C stops it (docs/windows.md says what was verified).
  */
-import { HiveError } from './errors.ts';
+import { HiveError } from '../platform/errors.ts';
 import { type CommandResult, describeFailure, type LoginStartContext } from './install.ts';
 
 export const RUN_KEY = 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run';

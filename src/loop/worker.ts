@@ -5,19 +5,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import semver from 'semver';
-import { ErrorBackoff, sleep, withJitter } from './backoff.ts';
-import type { ResultDelivery } from './delivery.ts';
+import { ErrorBackoff, sleep, withJitter } from '../platform/backoff.ts';
+import type { Logger } from '../platform/log.ts';
+import type { ResultDelivery } from '../results/delivery.ts';
+import type { Outbox } from '../results/outbox.ts';
+import type { Settings } from '../settings.ts';
+import { lookupTask, type TaskRegistry } from '../task/define.ts';
+import type { StopReason } from '../task/ipc.ts';
+import { type ChildCommand, runInChild, type TaskOutcome } from '../task/parent.ts';
+import type { WarmChildren } from '../task/warm-child.ts';
+import type { ClaimOutcome, HiveClient } from '../wire/hive-client.ts';
+import type { HeartbeatRequest, ResultBody, Task } from '../wire/protocol.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
-import type { ClaimOutcome, HiveClient } from './hive-client.ts';
-import type { Logger } from './log.ts';
-import type { Outbox } from './outbox.ts';
-import type { HeartbeatRequest, ResultBody, Task } from './protocol.ts';
-import type { Settings } from './settings.ts';
 import type { StatusRecorder } from './status-file.ts';
-import { lookupTask, type TaskRegistry } from './task/define.ts';
-import type { StopReason } from './task/ipc.ts';
-import { type ChildCommand, runInChild, type TaskOutcome } from './task/parent.ts';
-import type { WarmChildren } from './task/warm-child.ts';
 
 export type WorkerState = 'starting' | 'polling' | 'running' | 'draining' | 'updating' | 'stopped';
 

@@ -8,7 +8,7 @@
  * self-update works only in the executable anyway.
  */
 import { spawnSync } from 'node:child_process';
-import { HiveError } from './errors.ts';
+import { HiveError } from '../platform/errors.ts';
 import { installLinux, uninstallLinux } from './install-linux.ts';
 import { installWindows, uninstallWindows } from './install-windows.ts';
 

@@ -1,12 +1,12 @@
 /**
  * The Hive API over undici: one method per endpoint, typed answers, no loop logic.
- * Every answer is validated here (src/protocol.ts); callers never see wire JSON.
+ * Every answer is validated here (src/wire/protocol.ts); callers never see wire JSON.
  */
 import { type Dispatcher, request } from 'undici';
 import type * as z from 'zod';
-import { parseRetryAfter } from './backoff.ts';
+import { parseRetryAfter } from '../platform/backoff.ts';
+import { coerceError, HiveError } from '../platform/errors.ts';
 import { createDispatcher } from './dispatcher.ts';
-import { coerceError, HiveError } from './errors.ts';
 import {
   ClaimAnswerSchema,
   type ClaimRequest,
