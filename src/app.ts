@@ -3,9 +3,9 @@
  * Returns an exit code; only main.ts exits.
  */
 import { join } from 'node:path';
+import { BUILD_INFO } from './build-info.ts';
 import { StatusRecorder } from './loop/status-file.ts';
 import { Worker } from './loop/worker.ts';
-import { BUILD_INFO } from './platform/build-info.ts';
 import { resolveDataDir } from './platform/data-dir.ts';
 import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';

@@ -5,13 +5,10 @@
  * imports to what is free to load: whatever it imports statically, every process initialises.
  */
 
-import type { TaskRegistry } from './task/define.ts';
+import type { LoadRegistry } from './task/define.ts';
 import { TASK_CHILD_FLAG } from './task/flag.ts';
 
 declare const __HIVE_BUILD__: { version: string } | undefined;
-
-/** The registry's modules (the tasks and zod) are loaded by the modes that use them. */
-export type LoadRegistry = () => Promise<TaskRegistry>;
 
 export function startEntry(loadRegistry: LoadRegistry): void {
   const argv = process.argv.slice(2);

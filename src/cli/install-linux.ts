@@ -34,7 +34,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { HiveError } from '../platform/errors.ts';
-import { type CommandResult, describeFailure, type LoginStartContext } from './install.ts';
+import { type CommandResult, describeFailure, type LoginStartContext } from './login-start.ts';
 
 export const UNIT_NAME = 'hive-worker.service';
 /** Read by src/settings.ts (`supervisor`); the updater restarts UNIT_NAME when it is set. */

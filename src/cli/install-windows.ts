@@ -5,7 +5,7 @@
  * where Ctrl+C stops it (docs/windows.md says what was verified).
  */
 import { HiveError } from '../platform/errors.ts';
-import { type CommandResult, describeFailure, type LoginStartContext } from './install.ts';
+import { type CommandResult, describeFailure, type LoginStartContext } from './login-start.ts';
 
 export const RUN_KEY = 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run';
 export const RUN_VALUE = 'HiveWorker';

@@ -5,12 +5,12 @@
  * 78 bad configuration (EX_CONFIG), 130 forced stop.
  */
 
-import type { LoadRegistry } from '../entry.ts';
-import { BUILD_INFO } from '../platform/build-info.ts';
+import { BUILD_INFO } from '../build-info.ts';
 import { pauseIfDoubleClicked } from '../platform/console-pause.ts';
 import { installDir } from '../platform/data-dir.ts';
 import { HiveError } from '../platform/errors.ts';
 import { ConfigError, helpText, loadSettings, type Options } from '../settings.ts';
+import type { LoadRegistry } from '../task/define.ts';
 
 export const EXIT_CONFIG = 78;
 export const EXIT_LOCKED = 75;
@@ -91,7 +91,10 @@ async function changeLoginStartMode(
     io.stderr(`hive-worker: ${problem}\n`);
     return EXIT_CONFIG;
   }
-  const { changeLoginStart, runCommand } = await import('./install.ts');
+  const [{ changeLoginStart }, { runCommand }] = await Promise.all([
+    import('./install.ts'),
+    import('./login-start.ts'),
+  ]);
   try {
     changeLoginStart(action, {
       executable: process.execPath,

@@ -14,7 +14,7 @@ import { lookupTask, type TaskRegistry } from '../task/define.ts';
 import type { StopReason } from '../task/ipc.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from '../task/parent.ts';
 import type { WarmChildren } from '../task/warm-child.ts';
-import type { ClaimOutcome, HiveClient } from '../wire/hive-client.ts';
+import type { ClaimOutcome, HiveClient, UpdateHint } from '../wire/hive-client.ts';
 import type { HeartbeatRequest, ResultBody, Task } from '../wire/protocol.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 import type { StatusRecorder } from './status-file.ts';
@@ -29,11 +29,6 @@ const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
   updating: ['polling', 'stopped'],
   stopped: [],
 };
-
-/** Why the worker asks for an update check: a 426, or a newer `X-Hive-Latest-Version`. */
-export type UpdateHint =
-  | { reason: 'upgrade-required' }
-  | { reason: 'latest-version'; version: string };
 
 export interface WorkerDeps {
   settings: Settings;

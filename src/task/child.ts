@@ -3,11 +3,16 @@
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
 import * as z from 'zod';
-import type { LoadRegistry } from '../entry.ts';
 import { coerceError } from '../platform/errors.ts';
 import type { ResultError } from '../wire/protocol.ts';
 import type { ChildMessage } from './child-messages.ts';
-import { lookupTask, type TaskContext, type TaskLogger, type TaskRegistry } from './define.ts';
+import {
+  type LoadRegistry,
+  lookupTask,
+  type TaskContext,
+  type TaskLogger,
+  type TaskRegistry,
+} from './define.ts';
 import { IPC_VERSION, type LOG_LEVELS, type ParentMessage, ParentMessageSchema } from './ipc.ts';
 
 type Send = (message: ChildMessage) => Promise<void>;

@@ -36,6 +36,9 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType> {
 
 export type TaskRegistry = Record<string, TaskDefinition>;
 
+/** Loads the registry (the tasks and zod) when a mode needs it: the entry passes one to every mode. */
+export type LoadRegistry = () => Promise<TaskRegistry>;
+
 export function defineTask<Schema extends z.ZodType>(
   definition: TaskDefinition<Schema>,
 ): TaskDefinition<Schema> {

@@ -37,6 +37,11 @@ export interface ClientOptions {
 /** Largest answer body read from the server; a task payload bigger than this is refused. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
+/** Why the worker asks for an update check: a 426, or a newer `X-Hive-Latest-Version`. */
+export type UpdateHint =
+  | { reason: 'upgrade-required' }
+  | { reason: 'latest-version'; version: string };
+
 export type ClaimOutcome =
   | { kind: 'task'; task: Task; latestVersion: string | undefined }
   | { kind: 'empty'; latestVersion: string | undefined }

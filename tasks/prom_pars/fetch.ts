@@ -3,7 +3,6 @@
  * AbortSignal and a timeout, refuses non-2xx answers, and stops reading a body that grows past a
  * byte limit instead of buffering it whole.
  */
-import { errorCode } from '../../src/platform/errors.ts';
 
 /** What Prometheus itself sends when it wants the classic text format. */
 export const EXPOSITION_ACCEPT = 'text/plain;version=0.0.4';
@@ -96,7 +95,11 @@ async function readText(
     }
     parts.push(decoder.decode());
   } catch (error) {
-    if (errorCode(error) === 'ERR_ENCODING_INVALID_ENCODED_DATA') {
+    if (
+      error instanceof Error &&
+      'code' in error &&
+      error.code === 'ERR_ENCODING_INVALID_ENCODED_DATA'
+    ) {
       throw new Error(`GET ${where}: the body is not valid UTF-8`, { cause: error });
     }
     throw error;

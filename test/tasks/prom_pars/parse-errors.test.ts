@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PrometheusParseError, parsePrometheusText } from '../../tasks/prom_pars/parse.ts';
+import { PrometheusParseError, parsePrometheusText } from '../../../tasks/prom_pars/parse.ts';
 
 /** Three good lines first, so every line number below proves it is counted, not guessed. */
 const PREFIX = '# HELP ok Fine.\n# TYPE ok gauge\nok{code="200"} 1\n';

@@ -12,7 +12,7 @@ import {
   type MetricFamily,
   parsePrometheusText,
   sampleValueToNumber,
-} from '../../tasks/prom_pars/parse.ts';
+} from '../../../tasks/prom_pars/parse.ts';
 
 /** Label values prom-client must escape, and ones it must not mangle. */
 const ODD_VALUES = [

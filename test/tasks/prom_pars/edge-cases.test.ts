@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePrometheusText } from '../../tasks/prom_pars/parse.ts';
+import { parsePrometheusText } from '../../../tasks/prom_pars/parse.ts';
 
 /** The only family of `text`. */
 function only(text: string) {

@@ -7,7 +7,7 @@ import {
   parseTimestampMs,
   sampleValueToNumber,
   toSampleValue,
-} from '../../tasks/prom_pars/values.ts';
+} from '../../../tasks/prom_pars/values.ts';
 
 describe('parseGoFloat', () => {
   it('accepts what Go ParseFloat accepts, minus hex and underscores', () => {

@@ -3,8 +3,8 @@
  * literal (esbuild `define`); running from source, they come from package.json/build.config.json
  * as a build would take them (HIVE_RELEASE_PUBLIC_KEY replaces the pinned key, as at build time).
  */
-import buildConfig from '../../build.config.json' with { type: 'json' };
-import { WORKER_VERSION } from '../config.ts';
+import buildConfig from '../build.config.json' with { type: 'json' };
+import { WORKER_VERSION } from './config.ts';
 
 declare const __HIVE_BUILD__:
   | { version: string; releasePublicKey: string; builtAt: string }
