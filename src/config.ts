@@ -1,7 +1,7 @@
 /**
  * What users edit. Every value here is a default: `worker.config.json` beside the executable,
  * `HIVE_<NAME>` environment variables and `--kebab-name` flags override it, in that order
- * (see src/settings.ts and `worker --help`). Durations are in seconds.
+ * (see src/settings/table.ts and `worker --help`). Durations are in seconds.
  */
 import { echo } from '../tasks/echo.ts';
 import { prom_pars } from '../tasks/prom_pars.ts';

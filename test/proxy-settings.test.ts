@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadSettings } from '../src/settings.ts';
+import { ConfigError, loadSettings } from '../src/settings/load.ts';
 import { describeProxy, hideCredentials, proxySecrets } from '../src/wire/proxy.ts';
 import { tempDir } from './helpers/worker.ts';
 

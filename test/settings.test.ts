@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { helpText } from '../src/cli/help.ts';
 import { NO_TASK_SLEEP, SERVER_URL, WORKER_VERSION } from '../src/config.ts';
-import { ConfigError, helpText, loadSettings } from '../src/settings.ts';
+import { ConfigError, loadSettings } from '../src/settings/load.ts';
 import { tempDir } from './helpers/worker.ts';
 
 const emptyDir = () => tempDir('hive-settings-');

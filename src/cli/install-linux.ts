@@ -37,7 +37,7 @@ import { HiveError } from '../platform/errors.ts';
 import { type CommandResult, describeFailure, type LoginStartContext } from './login-start.ts';
 
 export const UNIT_NAME = 'hive-worker.service';
-/** Read by src/settings.ts (`supervisor`); the updater restarts UNIT_NAME when it is set. */
+/** Read by src/settings/load.ts (`supervisor`); the updater restarts UNIT_NAME when it is set. */
 export const SUPERVISOR_MARKER = 'HIVE_SUPERVISOR=systemd';
 
 /** Where the unit file goes: systemd's per-user search path that needs no root. */

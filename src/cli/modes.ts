@@ -9,8 +9,9 @@ import { BUILD_INFO } from '../build-info.ts';
 import { pauseIfDoubleClicked } from '../platform/console-pause.ts';
 import { installDir } from '../platform/data-dir.ts';
 import { HiveError } from '../platform/errors.ts';
-import { ConfigError, helpText, loadSettings, type Options } from '../settings.ts';
+import { ConfigError, loadSettings, type Options } from '../settings/load.ts';
 import type { LoadRegistry } from '../task/define.ts';
+import { helpText } from './help.ts';
 
 export const EXIT_CONFIG = 78;
 export const EXIT_LOCKED = 75;

@@ -18,7 +18,7 @@ import { type RecordedStatus, readRecordedStatus } from '../loop/status-file.ts'
 import { resolveDataDir } from '../platform/data-dir.ts';
 import { readWorkerId } from '../platform/identity.ts';
 import { isAlive, readLock } from '../platform/lock.ts';
-import type { Settings } from '../settings.ts';
+import type { Settings } from '../settings/table.ts';
 import { UpdateStore } from '../update/state.ts';
 
 export interface WorkerStatus {

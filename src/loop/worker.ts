@@ -9,7 +9,7 @@ import { ErrorBackoff, sleep, withJitter } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
 import type { ResultDelivery } from '../results/delivery.ts';
 import type { Outbox } from '../results/outbox.ts';
-import type { Settings } from '../settings.ts';
+import type { Settings } from '../settings/table.ts';
 import { lookupTask, type TaskRegistry } from '../task/define.ts';
 import type { StopReason } from '../task/ipc.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from '../task/parent.ts';

@@ -5,7 +5,7 @@
  * not report healthy in time (updater/).
  */
 import { spawn } from 'node:child_process';
-import type { Supervisor } from '../settings.ts';
+import type { Supervisor } from '../settings/load.ts';
 
 export interface HandoffArgs {
   /** updater.sh / updater.bat from the extracted release. */

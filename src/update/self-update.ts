@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import semver from 'semver';
 import { HiveError } from '../platform/errors.ts';
 import type { Logger } from '../platform/log.ts';
-import type { Settings, Supervisor } from '../settings.ts';
+import type { Supervisor } from '../settings/load.ts';
+import type { Settings } from '../settings/table.ts';
 import type { HiveClient, UpdateHint } from '../wire/hive-client.ts';
 import type { Release } from '../wire/protocol.ts';
 import { downloadRelease } from './download.ts';
@@ -39,7 +40,7 @@ export interface SelfUpdateDeps {
   dataDir: string;
   /** Environment for the updater and the restarted worker. */
   env: NodeJS.ProcessEnv;
-  /** Who restarts the worker after the swap: the updater itself, or systemd (src/settings.ts). */
+  /** Who restarts the worker after the swap: the updater itself, or systemd (src/settings/load.ts). */
   supervisor: Supervisor;
   /** Draws download progress on an interactive console (log lines say it everywhere else). */
   progressBar?: (receivedBytes: number, totalBytes: number, done?: boolean) => void;

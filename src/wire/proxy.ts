@@ -1,6 +1,6 @@
 /**
  * Which forward proxy the worker's requests go through, decided once at start from the PROXY
- * setting and the usual environment variables (passed in by src/settings.ts: nothing here reads
+ * setting and the usual environment variables (passed in by src/settings/load.ts: nothing here reads
  * process.env). Plain data, no undici: src/wire/hive-client.ts turns it into a dispatcher.
  *
  * PROXY wins over the environment: a URL sends every request through that proxy (NO_PROXY is not

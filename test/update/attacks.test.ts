@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { FaultRuleInput } from '../../scripts/server/faults.ts';
-import { loadSettings } from '../../src/settings.ts';
+import { loadSettings } from '../../src/settings/load.ts';
 import { type PreparedUpdate, SelfUpdate } from '../../src/update/self-update.ts';
 import { signRelease } from '../../src/update/signature.ts';
 import { UpdateStore } from '../../src/update/state.ts';
