@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { BUILD_INFO } from './build-info.ts';
 import { StatusRecorder } from './loop/status-file.ts';
-import { Worker } from './loop/worker.ts';
+import { type RunEnd, Worker } from './loop/worker.ts';
 import { resolveDataDir } from './platform/data-dir.ts';
 import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';
@@ -17,6 +17,7 @@ import type { Options, Supervisor } from './settings/load.ts';
 import type { Settings } from './settings/table.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
+import { TaskRunner } from './task/runner.ts';
 import { WarmChildren } from './task/warm-child.ts';
 import { type PreparedUpdate, SelfUpdate, terminalProgressBar } from './update/self-update.ts';
 import { UpdateStore } from './update/state.ts';
@@ -93,23 +94,26 @@ export async function runWorker(app: AppContext): Promise<number> {
       maxErrorSleepMs: settings.maxErrorSleepMs,
     });
     const scrub = secretScrubber(secrets);
-    const warmChildren = settings.warmStart
-      ? new WarmChildren(WARM_CHILD_TTL_MS, settings.concurrency)
-      : undefined;
+    const runner = new TaskRunner({
+      registry,
+      command: selfCommand(BUILD_INFO.isExecutable, settings.taskMaxHeapMb),
+      env: childEnvironment(app.env),
+      warm: settings.warmStart
+        ? new WarmChildren(WARM_CHILD_TTL_MS, settings.concurrency)
+        : undefined,
+      defaultTimeoutMs: settings.taskTimeoutMs,
+      killGraceMs: settings.killGraceMs,
+      maxResultBytes: settings.maxResultBytes,
+      scrub: (text) => scrub(text) as string,
+    });
     const worker = new Worker({
       settings,
       client,
       outbox,
       delivery,
-      registry,
-      childCommand: selfCommand(BUILD_INFO.isExecutable, settings.taskMaxHeapMb),
-      childEnv: childEnvironment(app.env),
-      warmChildren,
-      scrub: (text) => scrub(text) as string,
+      runner,
       log,
-      workerId,
-      version,
-      platform,
+      identity: { workerId, version, platform },
       once: app.options.once,
       onUpdateHint: (hint) => selfUpdate.hint(hint),
       onServerReached: () => selfUpdate.confirmHealthy(),
@@ -149,15 +153,16 @@ export async function runWorker(app: AppContext): Promise<number> {
     });
     // A --once run handles one task for a script: it never installs an update mid-way.
     if (!app.options.once) selfUpdate.start();
+    let end: RunEnd = 'stopped';
     try {
-      await worker.run();
+      end = await worker.run();
     } finally {
       selfUpdate.stop();
-      warmChildren?.close();
+      runner.close();
       unregister();
       await client.close();
     }
-    if (prepared !== undefined && worker.isDrainingForUpdate) {
+    if (prepared !== undefined && end === 'update') {
       selfUpdate.handOff(prepared);
       return 0;
     }

@@ -1,7 +1,8 @@
 /**
  * The loop: claim → run → report → sleep, until stopped. Only one claim is in flight at a time,
- * and at most CONCURRENCY tasks run (each in its own process): the loop claims again as soon as
- * a slot is free. Everything it waits on is abortable, so a stop is prompt.
+ * and at most CONCURRENCY tasks are handled at once (run by the task runner, their results handed
+ * to delivery): the loop claims again as soon as a slot is free. Everything it waits on is
+ * abortable, so a stop is prompt.
  */
 import { randomUUID } from 'node:crypto';
 import semver from 'semver';
@@ -10,41 +11,47 @@ import type { Logger } from '../platform/log.ts';
 import type { ResultDelivery } from '../results/delivery.ts';
 import type { Outbox } from '../results/outbox.ts';
 import type { Settings } from '../settings/table.ts';
-import { lookupTask, type TaskRegistry } from '../task/define.ts';
 import type { StopReason } from '../task/ipc.ts';
-import { type ChildCommand, runInChild, type TaskOutcome } from '../task/parent.ts';
-import type { WarmChildren } from '../task/warm-child.ts';
+import type { TaskOutcome } from '../task/parent.ts';
+import type { TaskRunner } from '../task/runner.ts';
 import type { ClaimOutcome, HiveClient, UpdateHint } from '../wire/hive-client.ts';
 import type { HeartbeatRequest, ResultBody, Task } from '../wire/protocol.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 import type { StatusRecorder } from './status-file.ts';
 
-export type WorkerState = 'starting' | 'polling' | 'running' | 'draining' | 'updating' | 'stopped';
+/**
+ * `working` claims and runs tasks; `draining` (a stop) and `draining-for-update` claim no more and
+ * let the running tasks finish; `stopped` is the end. The stop signal is aborted exactly when the
+ * worker leaves `working`.
+ */
+export type WorkerState = 'starting' | 'working' | 'draining' | 'draining-for-update' | 'stopped';
 
 const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
-  starting: ['polling', 'draining'],
-  polling: ['running', 'draining', 'updating'],
-  running: ['polling', 'draining'],
-  draining: ['stopped', 'updating'],
-  updating: ['polling', 'stopped'],
+  starting: ['working', 'draining', 'draining-for-update'],
+  working: ['draining', 'draining-for-update'],
+  // Ctrl+C while draining for an update: a shutdown after all.
+  'draining-for-update': ['draining', 'stopped'],
+  draining: ['stopped'],
   stopped: [],
 };
+
+/** How `run()` ended: stopped (Ctrl+C, --once, a failure), or drained to install an update. */
+export type RunEnd = 'stopped' | 'update';
+
+export interface WorkerIdentity {
+  workerId: string;
+  version: string;
+  platform: string;
+}
 
 export interface WorkerDeps {
   settings: Settings;
   client: HiveClient;
   outbox: Outbox;
   delivery: ResultDelivery;
-  registry: TaskRegistry;
-  childCommand: ChildCommand;
-  childEnv: NodeJS.ProcessEnv;
-  /** Task processes started ahead of need (the next one starts while a task runs). */
-  warmChildren?: WarmChildren;
-  scrub: (text: string) => string;
+  runner: TaskRunner;
   log: Logger;
-  workerId: string;
-  version: string;
-  platform: string;
+  identity: WorkerIdentity;
   /** Asks self-update to check now; returns at once (downloads happen beside the loop). */
   onUpdateHint: (hint: UpdateHint) => void;
   /** The first good answer from the server (a task or none): a freshly updated worker is healthy. */
@@ -55,95 +62,87 @@ export interface WorkerDeps {
   status?: StatusRecorder;
 }
 
+/** A task being handled: run, stored and sent. Its slot frees when `done` settles. */
+interface Handling {
+  /** Aborted with a StopReason to stop the task's process. */
+  readonly controller: AbortController;
+  graceTimer?: NodeJS.Timeout;
+  readonly done: Promise<void>;
+}
+
 export class Worker {
   readonly #deps: WorkerDeps;
   readonly #backoff: ErrorBackoff;
-  readonly #stopping = new AbortController();
   #state: WorkerState = 'starting';
-  /** Tasks running now, by task id. */
-  readonly #tasks = new Map<string, { controller: AbortController; graceTimer?: NodeJS.Timeout }>();
-  /** The same tasks' whole handling (run, store, deliver), each settling when it is done. */
-  readonly #handling = new Set<Promise<void>>();
+  /** Aborted when the worker leaves `working` (#transition): every wait of the loop listens. */
+  readonly #stopping = new AbortController();
+  readonly #handling = new Set<Handling>();
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
   #authWarned = false;
   #outboxFullWarned = false;
   #reachedServer = false;
-  #drainingForUpdate = false;
-  /** Tasks handled in this run (including stored results re-sent). */
-  handled = 0;
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
     this.#backoff = new ErrorBackoff(deps.settings.errorSleepMs, deps.settings.maxErrorSleepMs);
   }
 
-  get state(): WorkerState {
-    return this.#state;
-  }
-
-  get isStopping(): boolean {
-    return this.#stopping.signal.aborted;
-  }
-
-  async run(): Promise<void> {
+  async run(): Promise<RunEnd> {
     const { delivery } = this.#deps;
     await delivery.sendQueued('before claiming', this.#stopping.signal);
     delivery.start();
-    this.#transition('polling');
-    for (let cycle = 0; !this.isStopping && !(this.#deps.once === true && cycle > 0); cycle++) {
-      if (this.#outboxIsFull()) {
+    if (this.#state === 'starting') this.#transition('working');
+    for (let cycle = 0; this.#state === 'working'; cycle++) {
+      if (this.#deps.once === true && cycle > 0) {
+        this.#transition('draining');
+      } else if (this.#outboxIsFull()) {
         await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
-        continue;
-      }
-      if (this.#handling.size >= this.#deps.settings.concurrency) {
+      } else if (this.#handling.size >= this.#deps.settings.concurrency) {
         await this.#slotFreed();
-        continue;
+      } else {
+        const claimedAt = Date.now();
+        const claim = await this.#claimTask();
+        const sleepMs = this.#handleClaim(claim, Date.now() - claimedAt);
+        this.#deps.log.debug({ claim: claim.kind, sleepMs }, `next claim in ${sleepMs} ms`);
+        await sleep(sleepMs, this.#stopping.signal);
       }
-      const claimedAt = Date.now();
-      const claim = await this.#claimTask();
-      const sleepMs = this.#handleClaim(claim, Date.now() - claimedAt);
-      this.#deps.log.debug({ claim: claim.kind, sleepMs }, `next claim in ${sleepMs} ms`);
-      await sleep(sleepMs, this.#stopping.signal);
     }
     // Running tasks finish (stop() gives them SHUTDOWN_GRACE; an update drain waits for them).
-    await Promise.all(this.#handling);
+    await Promise.all([...this.#handling].map((handling) => handling.done));
     if (this.#handlingFailure !== undefined) throw this.#handlingFailure.error;
-    this.#transition('draining');
     await delivery.stop();
     // One last try, bounded: a server that is down must not hold up the exit.
     await delivery.sendQueued(
       'before exiting',
       AbortSignal.timeout(this.#deps.settings.requestTimeoutMs),
     );
-    this.#transition(this.#drainingForUpdate ? 'updating' : 'stopped');
+    const end: RunEnd = this.#state === 'draining-for-update' ? 'update' : 'stopped';
+    this.#transition('stopped');
+    return end;
   }
 
-  /** True when the loop ended to install an update. */
-  get isDrainingForUpdate(): boolean {
-    return this.#drainingForUpdate;
-  }
-
-  /** For an update: stops claiming and lets the running task finish (or reach its timeout). */
+  /** For an update: stops claiming and lets the running tasks finish (or reach their timeout). */
   drainForUpdate(): void {
-    if (this.isStopping) return;
-    this.#drainingForUpdate = true;
+    if (this.#state !== 'starting' && this.#state !== 'working') return;
+    this.#transition('draining-for-update');
     this.#deps.log.info('an update is ready: finishing the current work, then installing it');
-    this.#stopping.abort();
   }
 
   /** Stops claiming; running tasks get SHUTDOWN_GRACE to finish, then are stopped (SHUTDOWN). */
   stop(): void {
-    if (this.isStopping && !this.#drainingForUpdate) return;
-    // Ctrl+C while draining for an update: a shutdown after all, with its grace period.
-    this.#drainingForUpdate = false;
-    this.#stopping.abort();
-    if (this.#tasks.size === 0) return;
+    if (this.#state === 'draining' || this.#state === 'stopped') return;
+    this.#transition('draining');
+    if (this.#handling.size === 0) return;
     const { shutdownGraceMs } = this.#deps.settings;
-    const what = this.#tasks.size === 1 ? 'the running task' : `${this.#tasks.size} running tasks`;
+    const what =
+      this.#handling.size === 1 ? 'the running task' : `${this.#handling.size} running tasks`;
     this.#deps.log.info(`waiting up to ${shutdownGraceMs / 1000} s for ${what}`);
-    for (const task of this.#tasks.values()) {
-      task.graceTimer = setTimeout(() => task.controller.abort('shutdown'), shutdownGraceMs);
+    for (const handling of this.#handling) {
+      handling.graceTimer = setTimeout(
+        () => handling.controller.abort('shutdown' satisfies StopReason),
+        shutdownGraceMs,
+      );
     }
   }
 
@@ -157,27 +156,34 @@ export class Worker {
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      await Promise.race([...this.#handling, stopped]);
+      await Promise.race([...[...this.#handling].map((handling) => handling.done), stopped]);
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
   }
 
-  /** Runs a claimed task beside the loop; its slot frees when its result is stored and sent. */
+  /** Handles a claimed task beside the loop; its slot frees when its result is stored and sent. */
   #startTask(task: Task): void {
-    const handling: Promise<void> = this.#runTask(task)
-      .catch((error: unknown) => {
-        this.#handlingFailure ??= { error };
-        this.#stopping.abort();
-      })
-      .finally(() => this.#handling.delete(handling));
+    const controller = new AbortController();
+    const handling: Handling = {
+      controller,
+      done: this.#handleTask(task, controller)
+        .catch((error: unknown) => {
+          this.#handlingFailure ??= { error };
+          if (this.#state === 'working') this.#transition('draining');
+        })
+        .finally(() => {
+          clearTimeout(handling.graceTimer);
+          this.#handling.delete(handling);
+        }),
+    };
     this.#handling.add(handling);
   }
 
   #claimTask(): Promise<ClaimOutcome> {
-    const { client, workerId, version, platform, registry, settings } = this.#deps;
+    const { client, identity, runner, settings } = this.#deps;
     return client.claimTask(
-      { workerId, version, platform, tasks: Object.keys(registry), waitSec: settings.waitSec },
+      { ...identity, tasks: runner.taskTypes, waitSec: settings.waitSec },
       this.#stopping.signal,
     );
   }
@@ -219,7 +225,7 @@ export class Worker {
         return waitMs;
       }
       case 'error': {
-        if (this.isStopping) return 0;
+        if (this.#stopping.signal.aborted) return 0;
         const waitMs = this.#backoff.nextDelayMs();
         log.warn(
           { code: claim.error.code },
@@ -240,16 +246,15 @@ export class Worker {
     if (
       latest !== undefined &&
       semver.valid(latest) !== null &&
-      semver.gt(latest, this.#deps.version)
+      semver.gt(latest, this.#deps.identity.version)
     ) {
       this.#deps.onUpdateHint({ reason: 'latest-version', version: latest });
     }
   }
 
-  async #runTask(task: Task): Promise<void> {
+  async #handleTask(task: Task, controller: AbortController): Promise<void> {
     const { outbox, delivery } = this.#deps;
     const log = this.#deps.log.child({ taskId: task.id, type: task.type, attempt: task.attempt });
-    this.handled += 1;
     const stored = task.force ? undefined : outbox.storedResult(task.id);
     if (stored !== undefined) {
       log.info(
@@ -258,21 +263,16 @@ export class Worker {
       await delivery.deliver(outbox.requeue(stored), this.#stopping.signal);
       return;
     }
-    if (this.#state === 'polling') this.#transition('running');
     log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
     const startedAt = new Date();
     this.#deps.status?.taskStarted(task, startedAt);
-    const outcome = await this.#execute(task, log);
+    const outcome = await this.#runTask(task, controller, log);
     const finishedAt = new Date();
     this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
     const body = this.#resultBody(task, outcome, startedAt, finishedAt);
     // On its way to the server while its outbox copy is written; settles when both are done.
     const added = outbox.add(task.id, body);
     const delivered = delivery.deliverNew(added, this.#stopping.signal);
-    // Two tasks ending in the same turn both see none left running: only the first switches back.
-    if (!this.isStopping && this.#tasks.size === 0 && this.#state === 'running') {
-      this.#transition('polling');
-    }
     // Said once the write is over, as when it came before the send: after this line, a kill loses
     // nothing (the server has the result, or the outbox file is whole). A failed write is
     // deliverNew's to handle.
@@ -285,31 +285,17 @@ export class Worker {
       `task ${task.id} ${outcome.status} in ${tookMs} ms${detail}`,
     );
     await delivered;
-    // A short task ended before its successor's process was started (src/task/parent.ts).
-    if (!this.isStopping)
-      this.#deps.warmChildren?.prepare(this.#deps.childCommand, this.#deps.childEnv);
+    if (this.#state === 'working') this.#deps.runner.release();
   }
 
-  async #execute(task: Task, log: Logger): Promise<TaskOutcome> {
-    const { settings, childCommand, childEnv, scrub, client, workerId, registry } = this.#deps;
-    const definition = lookupTask(registry, task.type);
-    if (definition === undefined) {
-      const message = `no task named ${JSON.stringify(task.type)} in this worker (it has: ${Object.keys(registry).join(', ')})`;
-      return {
-        status: 'rejected',
-        output: null,
-        error: { code: 'UNKNOWN_TASK', message },
-        logs: [],
-        logsTruncated: false,
-      };
-    }
-    const controller = new AbortController();
-    const running: { controller: AbortController; graceTimer?: NodeJS.Timeout } = { controller };
-    this.#tasks.set(task.id, running);
+  /** Runs the task (task/runner.ts) while heartbeats keep its lease and carry its progress. */
+  /** `controller` stops the task: aborted by a cancel (a heartbeat's answer) or a shutdown. */
+  async #runTask(task: Task, controller: AbortController, log: Logger): Promise<TaskOutcome> {
+    const { client, identity, runner } = this.#deps;
     let progress: HeartbeatRequest['progress'];
     const stopHeartbeats = startHeartbeats({
       client,
-      workerId,
+      workerId: identity.workerId,
       taskId: task.id,
       leaseSec: task.leaseSec ?? DEFAULT_LEASE_SEC,
       progress: () => progress,
@@ -320,33 +306,23 @@ export class Worker {
       log,
     });
     try {
-      return await runInChild(task, {
-        command: childCommand,
-        env: childEnv,
-        timeoutMs:
-          (task.timeoutSec ?? definition.timeoutSec ?? settings.taskTimeoutMs / 1000) * 1000,
-        killGraceMs: settings.killGraceMs,
-        maxResultBytes: settings.maxResultBytes,
+      return await runner.run(task, {
         signal: controller.signal,
-        ...(this.#deps.warmChildren === undefined ? {} : { warm: this.#deps.warmChildren }),
-        scrub,
         onLog: (line) => log[line.level](line.msg),
         onProgress: (next) => {
           progress = next;
         },
       });
     } finally {
-      clearTimeout(running.graceTimer);
-      this.#tasks.delete(task.id);
       await stopHeartbeats();
     }
   }
 
   #resultBody(task: Task, outcome: TaskOutcome, startedAt: Date, finishedAt: Date): ResultBody {
     const body: ResultBody = {
-      workerId: this.#deps.workerId,
+      workerId: this.#deps.identity.workerId,
       resultId: randomUUID(),
-      workerVersion: this.#deps.version,
+      workerVersion: this.#deps.identity.version,
       status: outcome.status,
       output: outcome.output,
       error: outcome.error,
@@ -376,5 +352,6 @@ export class Worker {
       throw new Error(`illegal worker state change: ${this.#state} → ${next}`);
     }
     this.#state = next;
+    if (next !== 'working') this.#stopping.abort();
   }
 }

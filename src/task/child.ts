@@ -12,6 +12,7 @@ import {
   type TaskContext,
   type TaskLogger,
   type TaskRegistry,
+  unknownTaskMessage,
 } from './define.ts';
 import { IPC_VERSION, type LOG_LEVELS, type ParentMessage, ParentMessageSchema } from './ipc.ts';
 
@@ -92,10 +93,12 @@ async function handleRun(
     send({ v: IPC_VERSION, type: 'result', status, error });
   const { task } = message;
   const definition = lookupTask(registry, task.type);
+  // The runner answered unknown types before starting this process (task/runner.ts); the same
+  // registry is built into both, so this is only a guard.
   if (definition === undefined) {
     return fail('rejected', {
       code: 'UNKNOWN_TASK',
-      message: `no task named ${JSON.stringify(task.type)}`,
+      message: unknownTaskMessage(registry, task.type),
     });
   }
   const payload = definition.payload.safeParse(task.payload);

@@ -14,14 +14,6 @@ import { type ChildCommand, spawnTaskChild, type WarmChildren } from './warm-chi
 
 export type { ChildCommand };
 
-/**
- * A task that runs longer than this gets the next task's process started beside it; for a shorter
- * one the worker starts it once the result is delivered (Worker#runTask). Starting it at once
- * would make every short task share the machine's cores with a process start (≈ 60 ms of CPU),
- * and spawn() blocks the worker's thread for a few ms.
- */
-export const SPARE_START_DELAY_MS = 20;
-
 export interface RunOptions {
   command: ChildCommand;
   timeoutMs: number;
@@ -29,7 +21,7 @@ export interface RunOptions {
   maxResultBytes: number;
   /** Aborted with a StopReason ('cancel' | 'shutdown') to stop the task from outside. */
   signal: AbortSignal;
-  /** Task processes started ahead of need; without it, each task starts its own. */
+  /** Where a process started ahead of need is taken from; without it, the task starts its own. */
   warm?: WarmChildren;
   /** Environment of the child (secrets stripped by the caller). */
   env: NodeJS.ProcessEnv;
@@ -109,7 +101,6 @@ class TaskProcess {
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Output chunks read so far: the result waits until they stop coming (#settleThenFinish). */
   #outputChunks = 0;
-  #cancelSpare: () => void = () => {};
 
   constructor(task: Task, options: RunOptions, resolve: (outcome: TaskOutcome) => void) {
     this.#task = task;
@@ -121,11 +112,6 @@ class TaskProcess {
   start(): void {
     const { command, env, signal, warm } = this.#options;
     const started = warm?.take(command, env) ?? spawnTaskChild(command, env);
-    if (warm !== undefined) {
-      // The next task's process starts while this one runs, if it runs long enough.
-      const spareTimer = setTimeout(() => warm.prepare(command, env), SPARE_START_DELAY_MS);
-      this.#cancelSpare = () => clearTimeout(spareTimer);
-    }
     const { child } = started;
     this.#child = child;
     this.#spawnError = started.error;
@@ -168,7 +154,6 @@ class TaskProcess {
       case 'result':
         if (this.#result === undefined && this.#stopReason === undefined) {
           this.#result = message;
-          this.#cancelSpare();
           void this.#settleThenFinish();
         }
         // The child exits by itself once the result is sent; one that lingers is killed.
@@ -257,7 +242,6 @@ class TaskProcess {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timeoutTimer);
-    this.#cancelSpare();
     this.#resolve({
       ...this.#verdict(code, signalName),
       logs: this.#tail.lines(),

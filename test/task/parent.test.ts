@@ -4,8 +4,10 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
 import { type RunOptions, runInChild } from '../../src/task/parent.ts';
+import { TaskRunner } from '../../src/task/runner.ts';
 import { WarmChildren } from '../../src/task/warm-child.ts';
 import type { Task } from '../../src/wire/protocol.ts';
+import { FIXTURE_TASKS } from '../fixtures/tasks.ts';
 
 const ENTRY = fileURLToPath(new URL('../fixtures/entry.ts', import.meta.url));
 
@@ -13,18 +15,41 @@ function task(type: string, payload: unknown): Task {
   return { id: `t-${type}`, type, payload, attempt: 1, force: false };
 }
 
+const COMMAND = {
+  file: process.execPath,
+  args: ['--max-old-space-size=64', ENTRY, TASK_CHILD_FLAG],
+};
+const scrub = (text: string) => text.replaceAll('s3cret-token', '[redacted]');
+
 function run(type: string, payload: unknown, overrides: Partial<RunOptions> = {}) {
   return runInChild(task(type, payload), {
-    command: { file: process.execPath, args: ['--max-old-space-size=64', ENTRY, TASK_CHILD_FLAG] },
+    command: COMMAND,
     env: process.env,
     timeoutMs: 10_000,
     killGraceMs: 500,
     maxResultBytes: 1024 * 1024,
     signal: new AbortController().signal,
-    scrub: (text) => text.replaceAll('s3cret-token', '[redacted]'),
+    scrub,
     ...overrides,
   });
 }
+
+/** The task runner as the worker has it: spares are its to start (src/task/runner.ts). */
+function runnerWith(warm: WarmChildren): TaskRunner {
+  return new TaskRunner({
+    registry: FIXTURE_TASKS,
+    command: COMMAND,
+    env: process.env,
+    warm,
+    defaultTimeoutMs: 10_000,
+    killGraceMs: 500,
+    maxResultBytes: 1024 * 1024,
+    scrub,
+  });
+}
+
+const runOn = (runner: TaskRunner, type: string, payload: unknown) =>
+  runner.run(task(type, payload), { signal: new AbortController().signal });
 
 describe('a task in a child process', () => {
   test('succeeded: the output is the JSON value returned', async () => {
@@ -45,6 +70,25 @@ describe('a task in a child process', () => {
     const outcome = await run('constructor', {});
     assert.equal(outcome.status, 'rejected');
     assert.equal(outcome.error?.code, 'UNKNOWN_TASK');
+  });
+
+  test('rejected/UNKNOWN_TASK: the runner answers an unknown type without starting a process', async () => {
+    const runner = new TaskRunner({
+      registry: FIXTURE_TASKS,
+      // A process started from this would fail: the answer must come before any start.
+      command: { file: '/nonexistent/worker', args: [] },
+      env: process.env,
+      defaultTimeoutMs: 10_000,
+      killGraceMs: 500,
+      maxResultBytes: 1024,
+      scrub,
+    });
+    for (const type of ['resize', 'constructor', '__proto__']) {
+      const outcome = await runOn(runner, type, {});
+      assert.equal(outcome.status, 'rejected', type);
+      assert.equal(outcome.error?.code, 'UNKNOWN_TASK');
+      assert.match(outcome.error?.message ?? '', /no task named .* \(it has: .*whoami/);
+    }
   });
 
   test('failed/TASK_ERROR: a throw carries its message, and the task log tail comes back', async () => {
@@ -123,11 +167,12 @@ describe('a task in a child process', () => {
 
   test('warm children: the next process is started during a task; each task still gets a fresh one', async () => {
     const warm = new WarmChildren(10_000);
+    const runner = runnerWith(warm);
     try {
-      const first = await run('whoami', { ms: 200 }, { warm });
+      const first = await runOn(runner, 'whoami', { ms: 200 });
       const [spare] = warm.sparePids;
       assert.ok(spare !== undefined, 'a spare was started while the first task ran');
-      const second = await run('whoami', {}, { warm });
+      const second = await runOn(runner, 'whoami', {});
       assert.equal(
         (second.output as { pid: number }).pid,
         spare,
@@ -137,9 +182,11 @@ describe('a task in a child process', () => {
       assert.deepEqual(
         warm.sparePids,
         [],
-        'a task shorter than SPARE_START_DELAY_MS leaves starting the next process to the worker',
+        'a task shorter than SPARE_START_DELAY_MS gets no spare while it runs',
       );
-      await run('whoami', { ms: 200 }, { warm });
+      runner.release();
+      assert.equal(warm.sparePids.length, 1, 'its result on its way, the next process starts');
+      await runOn(runner, 'whoami', { ms: 200 });
       assert.equal(warm.sparePids.length, 1, 'one spare for one task at a time');
       assert.notEqual(warm.sparePids[0], spare, 'a new one');
     } finally {
@@ -148,8 +195,9 @@ describe('a task in a child process', () => {
   });
 
   test('warm children: an unused spare is stopped after its time to live', async () => {
+    // Started directly: how long a task takes on a loaded machine must not eat the spare's TTL.
     const warm = new WarmChildren(1500);
-    await run('whoami', { ms: 200 }, { warm });
+    warm.prepare(COMMAND, process.env);
     const [spare] = warm.sparePids;
     assert.ok(spare !== undefined);
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -159,13 +207,14 @@ describe('a task in a child process', () => {
 
   test('warm children: one spare per task that may run at once, each task in its own process', async () => {
     const warm = new WarmChildren(10_000, 2);
+    const runner = runnerWith(warm);
     try {
-      const first = await run('whoami', { ms: 200 }, { warm });
+      const first = await runOn(runner, 'whoami', { ms: 200 });
       const spares = warm.sparePids;
       assert.equal(spares.length, 2, 'two spares for CONCURRENCY = 2');
       const [second, third] = await Promise.all([
-        run('whoami', { ms: 200 }, { warm }),
-        run('whoami', { ms: 200 }, { warm }),
+        runOn(runner, 'whoami', { ms: 200 }),
+        runOn(runner, 'whoami', { ms: 200 }),
       ]);
       const pids = [first, second, third].map((outcome) => (outcome.output as { pid: number }).pid);
       assert.equal(new Set(pids).size, 3, 'a fresh process per task');

@@ -1,0 +1,104 @@
+/**
+ * The one owner of running a task in a process. It looks the task's type up (once: an unknown type
+ * is answered here, without starting a process), decides the timeout, runs the task in a process
+ * (a spare started ahead of need, or a new one: task/parent.ts), and decides when the next task's
+ * process is started. The loop asks `run(task, …)` and gets an outcome; it knows nothing of
+ * processes.
+ */
+import type { Task, TaskLogLine } from '../wire/protocol.ts';
+import { lookupTask, type TaskRegistry, unknownTaskMessage } from './define.ts';
+import { type ChildCommand, runInChild, type TaskOutcome } from './parent.ts';
+import type { WarmChildren } from './warm-child.ts';
+
+/**
+ * A task that runs longer than this gets the next task's process started beside it; a shorter one
+ * gets it once its result is on its way (`release`). Starting it at once would make every short
+ * task share the cores with a process start (≈ 60 ms of CPU), and spawn() blocks the thread for a
+ * few ms that the result's delivery would wait for.
+ */
+export const SPARE_START_DELAY_MS = 20;
+
+export interface TaskRunnerOptions {
+  registry: TaskRegistry;
+  /** How this program starts itself in task mode (parent.ts `selfCommand`). */
+  command: ChildCommand;
+  /** Environment of task processes (secrets stripped by the caller). */
+  env: NodeJS.ProcessEnv;
+  /** Task processes started ahead of need; without it, each task starts its own when it comes. */
+  warm?: WarmChildren | undefined;
+  /** TASK_TIMEOUT: when neither the server nor the task's definition sets one. */
+  defaultTimeoutMs: number;
+  killGraceMs: number;
+  maxResultBytes: number;
+  scrub: (text: string) => string;
+}
+
+export interface RunControls {
+  /** Aborted with a StopReason ('cancel' | 'shutdown') to stop the task from outside. */
+  signal: AbortSignal;
+  onLog?: (line: TaskLogLine) => void;
+  onProgress?: (progress: { percent?: number | undefined; message?: string | undefined }) => void;
+}
+
+export class TaskRunner {
+  readonly #options: TaskRunnerOptions;
+  #closed = false;
+
+  constructor(options: TaskRunnerOptions) {
+    this.#options = options;
+  }
+
+  /** The task types this worker runs: what a claim asks the server for. */
+  get taskTypes(): string[] {
+    return Object.keys(this.#options.registry);
+  }
+
+  /** Runs one task to its outcome; never throws for the task's sake. */
+  async run(task: Task, controls: RunControls): Promise<TaskOutcome> {
+    const { registry, defaultTimeoutMs, warm, command, env } = this.#options;
+    const definition = lookupTask(registry, task.type);
+    if (definition === undefined) {
+      return {
+        status: 'rejected',
+        output: null,
+        error: { code: 'UNKNOWN_TASK', message: unknownTaskMessage(registry, task.type) },
+        logs: [],
+        logsTruncated: false,
+      };
+    }
+    const timeoutSec = task.timeoutSec ?? definition.timeoutSec ?? defaultTimeoutMs / 1000;
+    const spareTimer =
+      warm === undefined ? undefined : setTimeout(() => this.#prepareSpare(), SPARE_START_DELAY_MS);
+    try {
+      return await runInChild(task, {
+        command,
+        env,
+        timeoutMs: timeoutSec * 1000,
+        killGraceMs: this.#options.killGraceMs,
+        maxResultBytes: this.#options.maxResultBytes,
+        signal: controls.signal,
+        ...(warm === undefined ? {} : { warm }),
+        scrub: this.#options.scrub,
+        ...(controls.onLog === undefined ? {} : { onLog: controls.onLog }),
+        ...(controls.onProgress === undefined ? {} : { onProgress: controls.onProgress }),
+      });
+    } finally {
+      clearTimeout(spareTimer);
+    }
+  }
+
+  /** A finished task's result is on its way: the next task's process may start now. */
+  release(): void {
+    this.#prepareSpare();
+  }
+
+  /** Stops the spares and starts no more (the worker is stopping). */
+  close(): void {
+    this.#closed = true;
+    this.#options.warm?.close();
+  }
+
+  #prepareSpare(): void {
+    if (!this.#closed) this.#options.warm?.prepare(this.#options.command, this.#options.env);
+  }
+}
