@@ -3,8 +3,9 @@
  * Secrets are handled here, in the logger's configuration, so no call site has to remember:
  * known secret fields are redacted by path, and the token's text is scrubbed from every string.
  */
+import { writeSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { humanLines } from './console-lines.ts';
 import { RotatingLogFile } from './log-file.ts';
 
 export type { Logger };
@@ -35,18 +36,21 @@ const REDACT_PATHS = [
 ];
 
 export function createLogger(options: LogOptions): Logger {
+  const consoleFd = options.consoleFd ?? 1;
+  const human = humanLines({ colorize: options.colorize ?? false });
   const streams: pino.StreamEntry[] = [
     {
       level: options.level as pino.Level,
-      stream: pretty({
-        destination: options.consoleFd ?? 1,
-        sync: true,
-        colorize: options.colorize ?? false,
-        // Console lines are for people: the message says it all; the fields go to the log file.
-        hideObject: true,
-        translateTime: 'SYS:HH:MM:ss',
-        ignore: 'pid,hostname',
-      }),
+      // Console lines are for people: the message says it all; the fields go to the log file.
+      stream: {
+        write(line: string) {
+          try {
+            writeSync(consoleFd, human(line));
+          } catch {
+            // A console that cannot take the line (gone, full): the log file keeps the record.
+          }
+        },
+      },
     },
   ];
   if (options.filePath !== undefined) {
