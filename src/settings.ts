@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import * as config from './config.ts';
 import { HiveError } from './platform/errors.ts';
+import { type CaFile, readCaFileSetting } from './wire/ca-file.ts';
 import { type ProxyConfig, resolveProxy } from './wire/proxy.ts';
 
 const seconds = (min: number) =>
@@ -67,6 +68,10 @@ const SETTINGS = {
   PROXY: {
     schema: z.string({ error: 'a proxy URL, "direct" or ""' }),
     help: 'proxy URL for every request; "direct" = none; "" = HTTP(S)_PROXY/NO_PROXY',
+  },
+  CA_FILE: {
+    schema: z.string({ error: 'a file path' }),
+    help: 'PEM file of CA certificates trusted on top of the system\'s ("" = none)',
   },
   DATA_DIR: {
     schema: z.string({ error: 'a folder path' }),
@@ -131,6 +136,8 @@ export interface Settings {
   readonly tcpKeepAlive: boolean;
   /** PROXY, else the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (src/wire/proxy.ts). */
   readonly proxy: ProxyConfig;
+  /** CA_FILE, read and checked at start (src/wire/ca-file.ts); undefined = none. */
+  readonly caFile: CaFile | undefined;
   /** As configured; '' means "decide at start" (src/platform/data-dir.ts). */
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -262,6 +269,10 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       ? resolveProxy({ value: values.PROXY, source: sources.PROXY ?? 'PROXY' }, input.env)
       : undefined;
   problems.push(...(proxy?.problems ?? []));
+  const caFile =
+    typeof values.CA_FILE === 'string'
+      ? readCaFileSetting(values.CA_FILE, input.installDir, sources.CA_FILE ?? 'CA_FILE', problems)
+      : undefined;
   const supervisor = readSupervisor(input.env, problems);
   if (problems.length > 0 || proxy === undefined) throw new ConfigError(problems);
 
@@ -286,6 +297,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     tcpKeepAlive:
       v.TCP_KEEPALIVE === true || ['true', '1', 'yes', 'on'].includes(String(v.TCP_KEEPALIVE)),
     proxy: proxy.proxy,
+    caFile,
     dataDir: v.DATA_DIR,
     logLevel: v.LOG_LEVEL,
     logMaxBytes: Math.round(v.LOG_MAX_SIZE * 1024 * 1024),
