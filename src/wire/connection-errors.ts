@@ -44,6 +44,9 @@ export function describeConnectionError(error: unknown, url: URL | string): stri
     const listed = names === undefined || names === '' ? '' : ` (it names ${names})`;
     return `the TLS certificate of ${origin} is not for that host${listed} (${code}): use a name the certificate lists in SERVER_URL`;
   }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+    return `${origin} does not answer in TLS (${code}): check SERVER_URL's scheme (https:// or http://) and port`;
+  }
   const refused = TUNNEL_REFUSED.exec(cause.message) ?? FORWARD_REFUSED.exec(cause.message);
   if (refused !== null) {
     const status = refused[1];

@@ -172,4 +172,31 @@ describe('HTTPS with a private CA (from source)', () => {
       await wrong.close();
     }
   });
+
+  test('https:// to a server that speaks plain HTTP says to check the scheme and port', async () => {
+    const plain = await startServer({});
+    const tlsUrl = plain.url.replace('http:', 'https:');
+    const client = testClient(tlsUrl);
+    try {
+      const answer = await client.sendResult('t-1', {
+        workerId: 'https-test-00000000',
+        resultId: '00000000-0000-4000-8000-000000000000',
+        workerVersion: '1.0.0',
+        status: 'succeeded',
+        output: null,
+        error: null,
+        attempt: 1,
+        startedAt: new Date().toISOString(),
+        finishedAt: new Date().toISOString(),
+      });
+      assert.equal(answer.kind, 'retry', 'a result is kept, not refused');
+      assert.equal(
+        answer.kind === 'retry' ? answer.error.message : '',
+        `result failed: ${new URL(tlsUrl).origin} does not answer in TLS (ERR_SSL_WRONG_VERSION_NUMBER): check SERVER_URL's scheme (https:// or http://) and port`,
+      );
+    } finally {
+      await client.close();
+      await plain.close();
+    }
+  });
 });
