@@ -12,10 +12,12 @@ import { after, before, describe, test } from 'node:test';
 import { createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, startServer } from '../../scripts/server/start.ts';
 import { builtWorker } from '../helpers/built-worker.ts';
+import { startInspectingProxy } from '../helpers/inspecting-proxy.ts';
 import { createTestCa, trustEnv, trustingFetch } from '../helpers/tls.ts';
 import { startWorker } from '../helpers/worker.ts';
 
 const ca = createTestCa('Hive Executable Test CA');
+const inspectCa = createTestCa('Corporate TLS Inspection CA');
 const admin = (url: string) => createAdminClient(url, { fetch: trustingFetch(ca.cert) });
 
 describe('HTTPS with a private CA (built executable)', { timeout: 600_000 }, () => {
@@ -80,6 +82,48 @@ describe('HTTPS with a private CA (built executable)', { timeout: 600_000 }, () 
     assert.equal(results[1]?.status, 'failed');
     assert.match(results[1]?.error?.message ?? '', /certificate/i);
     assert.match(w.output(), /CA file +\S+ \(1 certificate\(s\)/);
+  });
+
+  test('behind a TLS-inspecting proxy: its CA in the system store is all it takes, and CA_FILE does not push it out', async () => {
+    const { proxy, port, seen } = await startInspectingProxy(inspectCa, ca.cert);
+    try {
+      await admin(server.url).enqueue({ id: 'exe-inspected', type: 'echo', payload: 'mitm' });
+      // CA_FILE holds the server's own CA, which the worker never gets to see behind this proxy:
+      // only the system store (the inspection CA) can make this work.
+      await run(['exe-inspected'], {
+        ...trustEnv({ systemCaFile: inspectCa.certFile }),
+        HIVE_CA_FILE: ca.certFile,
+        HIVE_PROXY: `http://127.0.0.1:${port}`,
+      });
+      const host = new URL(server.url).host;
+      assert.ok(seen.includes(`POST ${host}/api/tasks/claim`), seen.join('\n'));
+      assert.ok(seen.includes(`POST ${host}/api/tasks/exe-inspected/result`), seen.join('\n'));
+
+      // Without the inspection CA, the server's CA in CA_FILE does not help: the line says so.
+      await admin(server.url).enqueue({ id: 'exe-inspected-2', type: 'echo', payload: 'mitm' });
+      const w = startWorker({
+        serverUrl: server.url,
+        env: {
+          ...trustEnv({}),
+          HIVE_CA_FILE: ca.certFile,
+          HIVE_PROXY: `http://127.0.0.1:${port}`,
+          HIVE_AUTO_UPDATE: 'false',
+        },
+        command: { file: exe, args: [] },
+      });
+      try {
+        await w.waitForOutput(
+          /claim failed.*the TLS certificate of https:\/\/127\.0\.0\.1:\d+ is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): add the CA that signed it to this computer's certificate store/,
+          30_000,
+        );
+      } finally {
+        await w.stop();
+      }
+      assert.equal((await admin(server.url).task('exe-inspected-2')).state, 'queued');
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   test('untrusted: the one line names CA_FILE and the certificate store, never --use-system-ca', async () => {
