@@ -178,7 +178,10 @@ function downloadError(error: unknown, signal: AbortSignal, url?: URL | string):
         : 'the download was stopped';
     return retryable(`${why}; will resume`, { cause: error });
   }
-  const why = url === undefined ? coerceError(error).message : describeConnectionError(error, url);
+  const why =
+    url === undefined
+      ? coerceError(error).message
+      : describeConnectionError(error, url, "the server's release URL");
   return retryable(`download failed: ${why}; will resume`, {
     cause: error,
   });

@@ -22,9 +22,14 @@ const FORWARD_REFUSED = /Proxy Authentication Required \((407)\)/;
 
 /**
  * `error` (thrown by a request to `url`) as one line: `<code>: <message>` unless it is a TLS or
- * proxy failure this module knows the fix for.
+ * proxy failure this module knows the fix for. `urlSource` names where the URL came from, for
+ * the hints that say to change it (a release may come from a CDN, not from SERVER_URL).
  */
-export function describeConnectionError(error: unknown, url: URL | string): string {
+export function describeConnectionError(
+  error: unknown,
+  url: URL | string,
+  urlSource = 'SERVER_URL',
+): string {
   const top = coerceError(error);
   const cause = innermost(top);
   const code = errorCode(cause);
@@ -42,10 +47,10 @@ export function describeConnectionError(error: unknown, url: URL | string): stri
     // Node's message lists only the names of the kind asked for (IPs for an IP): say them all.
     const names = (cause as { cert?: { subjectaltname?: string } }).cert?.subjectaltname;
     const listed = names === undefined || names === '' ? '' : ` (it names ${names})`;
-    return `the TLS certificate of ${origin} is not for that host${listed} (${code}): use a name the certificate lists in SERVER_URL`;
+    return `the TLS certificate of ${origin} is not for that host${listed} (${code}): use a name the certificate lists in ${urlSource}`;
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
-    return `${origin} does not answer in TLS (${code}): check SERVER_URL's scheme (https:// or http://) and port`;
+    return `${origin} does not answer in TLS (${code}): check the scheme (https:// or http://) and port in ${urlSource}`;
   }
   const refused = TUNNEL_REFUSED.exec(cause.message) ?? FORWARD_REFUSED.exec(cause.message);
   if (refused !== null) {

@@ -8,13 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, startServer } from '../../scripts/server/start.ts';
+import { downloadRelease } from '../../src/update/download.ts';
 import { HiveClient } from '../../src/wire/hive-client.ts';
 import { createTestCa, trustEnv, trustingFetch } from '../helpers/tls.ts';
-import { FIXTURE_ENTRY, startWorker } from '../helpers/worker.ts';
+import { FIXTURE_ENTRY, startWorker, tempDir } from '../helpers/worker.ts';
 
 const ca = createTestCa('Hive HTTPS Test CA');
 const otherCa = createTestCa('Unrelated Test CA');
@@ -192,7 +194,40 @@ describe('HTTPS with a private CA (from source)', () => {
       assert.equal(answer.kind, 'retry', 'a result is kept, not refused');
       assert.equal(
         answer.kind === 'retry' ? answer.error.message : '',
-        `result failed: ${new URL(tlsUrl).origin} does not answer in TLS (ERR_SSL_WRONG_VERSION_NUMBER): check SERVER_URL's scheme (https:// or http://) and port`,
+        `result failed: ${new URL(tlsUrl).origin} does not answer in TLS (ERR_SSL_WRONG_VERSION_NUMBER): check the scheme (https:// or http://) and port in SERVER_URL`,
+      );
+    } finally {
+      await client.close();
+      await plain.close();
+    }
+  });
+
+  test('a release download from an untrusted or non-TLS origin says the same, naming the release URL', async () => {
+    const plain = await startServer({});
+    const client = testClient(server.url, [otherCa.cert]);
+    const download = (url: string) =>
+      downloadRelease({
+        url: new URL(url),
+        dest: join(tempDir('hive-tls-dl-'), 'release.zip'),
+        sizeBytes: 10,
+        sha256: '0'.repeat(64),
+        headers: {},
+        dispatcher: client.dispatcher,
+        deadlineMs: 5000,
+        inactivityMs: 2000,
+      }).then(
+        () => assert.fail('the download must fail'),
+        (error: Error) => error.message,
+      );
+    try {
+      assert.equal(
+        await download(`${server.url}releases/worker.zip`),
+        `download failed: the TLS certificate of ${new URL(server.url).origin} is not trusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE): add the CA that signed it to this computer's certificate store, or set CA_FILE to a PEM file holding it; will resume`,
+      );
+      const tlsUrl = plain.url.replace('http:', 'https:');
+      assert.equal(
+        await download(`${tlsUrl}releases/worker.zip`),
+        `download failed: ${new URL(tlsUrl).origin} does not answer in TLS (ERR_SSL_WRONG_VERSION_NUMBER): check the scheme (https:// or http://) and port in the server's release URL; will resume`,
       );
     } finally {
       await client.close();
