@@ -6,12 +6,13 @@
  * inspecting proxy whose CA IT put in the system store, nor a public CDN serving releases.
  *
  * Read once, at start, by src/settings.ts; the dispatcher (./dispatcher.ts) turns the
- * certificates into one TLS context shared by every connection.
+ * certificates into one TLS context shared by every connection. No node:tls here: the modes that
+ * only read settings (--status, --help) must not load it (with --use-system-ca, loading it reads
+ * the whole system store).
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 
 export interface CaFile {
   /** Absolute path, for the banner and messages. */
@@ -67,14 +68,4 @@ export function readCaFileSetting(
     return undefined;
   }
   return loaded;
-}
-
-/**
- * One TLS context trusting the default roots plus `extra`; undefined when there is nothing extra
- * (Node's own default context then applies, unchanged). Made once: a `ca` option on every
- * connection would parse the few hundred default roots again each time.
- */
-export function trustContext(extra: readonly string[] | undefined): SecureContext | undefined {
-  if (extra === undefined || extra.length === 0) return undefined;
-  return createSecureContext({ ca: [...getCACertificates('default'), ...extra] });
 }

@@ -3,8 +3,8 @@
  * release downloads): a keep-alive Agent, or undici's own proxy agents with the same connect,
  * headers and body timeouts and TCP keep-alive. No CONNECT handling by hand.
  */
+import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
-import { trustContext } from './ca-file.ts';
 import type { ProxyConfig } from './proxy.ts';
 
 export interface DispatcherOptions {
@@ -53,4 +53,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         requestTls: connect,
       });
   }
+}
+
+/**
+ * One TLS context trusting the default roots (Node's, the system store under --use-system-ca,
+ * NODE_EXTRA_CA_CERTS) plus `extra`; undefined when there is nothing extra (Node's own default
+ * context then applies, unchanged). Made once: a `ca` option on every connection would parse the
+ * few hundred default roots again each time.
+ */
+function trustContext(extra: readonly string[] | undefined): SecureContext | undefined {
+  if (extra === undefined || extra.length === 0) return undefined;
+  return createSecureContext({ ca: [...getCACertificates('default'), ...extra] });
 }
