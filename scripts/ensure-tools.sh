@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when missing: strip (binutils) for the Linux build,
-# osslsigncode for worker.exe, tmux for the console test, and — with --wine — wine64 for
-# `npm run test:windows`. Runs before `npm test` (npm's pretest), so a fresh machine needs nothing
-# else. Installing needs root (or sudo); without it, it says what to install and stops.
+# osslsigncode for worker.exe, tmux for the console test, openssl for the HTTPS tests'
+# certificates, and — with --wine — wine64 for `npm run test:windows`. Runs before `npm test`
+# (npm's pretest), so a fresh machine needs nothing else. Installing needs root (or sudo);
+# without it, it says what to install and stops.
 set -euo pipefail
-tools=(strip:binutils osslsigncode:osslsigncode tmux:tmux)
+tools=(strip:binutils osslsigncode:osslsigncode tmux:tmux openssl:openssl)
 if [ "${1:-}" = "--wine" ]; then tools+=(wine:wine64); fi
 need=()
 for tool in "${tools[@]}"; do

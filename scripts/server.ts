@@ -4,6 +4,7 @@
  * Prints exactly one line when listening (`hive-server listening on <url>`), then, with --verbose,
  * one line per request. The first SIGINT/SIGTERM closes it cleanly; a second one exits at once.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import semver from 'semver';
 import { type HiveServer, type ServerOptions, startServer } from './server/start.ts';
@@ -23,10 +24,12 @@ Options:
   --min-version <semver> answer 426 to claims from workers below this version
   --lease-check-ms <n>   how often lapsed leases are requeued, in ms (default 200)
   --max-wait-sec <n>     longest a long-poll claim is held, in seconds (default 60)
+  --tls-cert <file>      serve HTTPS with this PEM certificate (chain), with --tls-key
+  --tls-key <file>       the PEM private key of --tls-cert (default: plain HTTP)
   --verbose              log one line per request to stdout
   --help                 show this help
 
-API root: http://<host>:<port>/api/
+API root: http://<host>:<port>/api/ (https:// with --tls-cert)
   worker:  POST tasks/claim, POST tasks/{id}/heartbeat, POST tasks/{id}/result,
            GET version?platform=P, GET releases/<file>
   admin:   POST|GET admin/tasks, GET admin/tasks/{id}, POST admin/tasks/{id}/cancel,
@@ -48,6 +51,8 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
       'min-version': { type: 'string' },
       'lease-check-ms': { type: 'string', default: '200' },
       'max-wait-sec': { type: 'string', default: '60' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -89,6 +94,7 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
       'a number of seconds ≥ 0',
     ),
     log: values.verbose,
+    tls: readTlsFiles(values['tls-cert'], values['tls-key'], problems),
   };
   const minVersion = values['min-version'];
   if (minVersion !== undefined && semver.valid(minVersion) === null) {
@@ -98,6 +104,28 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
     problems.push('Expected --token to be a non-empty token (omit it for none)');
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return { options, help: values.help };
+}
+
+/** --tls-cert and --tls-key: both or neither; each file read here so a bad path is one line. */
+function readTlsFiles(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  problems: string[],
+): ServerOptions['tls'] {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    problems.push('Expected --tls-cert and --tls-key together (or neither, for plain HTTP)');
+    return undefined;
+  }
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      problems.push(`Cannot read --${flag} ${file}: ${(error as Error).message}`);
+      return Buffer.alloc(0);
+    }
+  };
+  return { cert: read('tls-cert', certFile), key: read('tls-key', keyFile) };
 }
 
 async function main(): Promise<void> {

@@ -79,6 +79,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       maxErrorSleepMs: settings.maxErrorSleepMs,
       tcpKeepAlive: settings.tcpKeepAlive,
       proxy: settings.proxy,
+      caCertificates: settings.caFile?.certificates,
     });
     const outbox = new Outbox({
       dataDir: dataDir.path,
@@ -200,6 +201,11 @@ function printBanner(
     `hive-worker ${facts.version}`,
     `  server     ${settings.serverUrl}${settings.token === '' ? '' : ' (with token)'}`,
     `  proxy      ${describeProxy(settings.proxy)}`,
+    ...(settings.caFile === undefined
+      ? []
+      : [
+          `  CA file    ${settings.caFile.path} (${settings.caFile.certificates.length} certificate(s), trusted on top of the system's)`,
+        ]),
     `  worker id  ${facts.workerId}`,
     `  data       ${facts.dataDir}`,
     `  log file   ${facts.logFile}`,

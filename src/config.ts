@@ -76,6 +76,13 @@ export const TCP_KEEPALIVE = true;
  */
 export const PROXY = '';
 
+/**
+ * PEM file of CA certificates trusted for the server, its releases and an https:// proxy, on top
+ * of the default roots (Node's list, the system's store, NODE_EXTRA_CA_CERTS); a relative path is
+ * taken from the executable's folder. "" = none. @default ""
+ */
+export const CA_FILE = '';
+
 /** Where the worker keeps its id, outbox, logs and lock; empty = `data/` beside the executable. @default "" */
 export const DATA_DIR = '';
 

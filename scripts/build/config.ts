@@ -35,6 +35,11 @@ const ConfigSchema = z.object({
     disableExperimentalSEAWarning: z.boolean(),
     /** "none" or "cli": NODE_OPTIONS must never reach the executable ("env" is refused). */
     execArgvExtension: z.enum(['none', 'cli']),
+    /**
+     * Node options the executable always runs with (NODE_OPTIONS cannot reach it), task
+     * processes included: `--use-system-ca` trusts the operating system's certificate store.
+     */
+    execArgv: z.array(z.string().regex(/^--[a-z]/, 'a Node option like --use-system-ca')),
     /** Applied only to the target of the platform that builds: a code cache is platform-specific. */
     useCodeCache: z.boolean(),
   }),

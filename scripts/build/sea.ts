@@ -16,6 +16,7 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 export interface SeaOptions {
   disableExperimentalSEAWarning: boolean;
   execArgvExtension: 'none' | 'cli';
+  execArgv: readonly string[];
   useCodeCache: boolean;
 }
 
@@ -44,6 +45,7 @@ export async function makeSea(input: MakeSeaInput): Promise<void> {
     disableExperimentalSEAWarning: options.disableExperimentalSEAWarning,
     useCodeCache: options.useCodeCache,
     execArgvExtension: options.execArgvExtension,
+    execArgv: options.execArgv,
   };
   const configFile = join(input.workDir, 'sea-config.json');
   if (hasBuildSea(builder.version)) {

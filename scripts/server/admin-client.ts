@@ -1,6 +1,6 @@
 /**
  * A typed client of the reference server's admin API (enqueue, inspect, cancel, re-deliver,
- * inject faults), for the demo, `try-task` and the tests. Uses Node's global fetch.
+ * inject faults), for the demo, `try-task` and the tests. Uses Node's global fetch unless given one.
  */
 import type { ActiveFault, FaultRuleInput } from './faults.ts';
 import type { NewTask } from './store.ts';
@@ -20,7 +20,17 @@ export interface AdminClient {
   waitFor<T>(probe: () => T | Promise<T>, timeoutMs?: number): Promise<NonNullable<T>>;
 }
 
-export function createAdminClient(url: string, options: { token?: string } = {}): AdminClient {
+/** What the client needs of `fetch`: the global one, or one that trusts a test's CA (undici's). */
+export type AdminFetch = (
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body: string | null },
+) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+
+export function createAdminClient(
+  url: string,
+  options: { token?: string; fetch?: AdminFetch } = {},
+): AdminClient {
+  const fetch = options.fetch ?? globalThis.fetch;
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;

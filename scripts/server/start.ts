@@ -1,9 +1,11 @@
 /**
  * `startServer()`: the reference Hive server, in process. Wires the database, the task store, long
- * polls, faults and metrics to a plain `node:http` server listening on `host:port`.
+ * polls, faults and metrics to a `node:http` server (`node:https` when given a certificate)
+ * listening on `host:port`.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
 import type { ServerParts } from './context.ts';
@@ -38,10 +40,15 @@ export interface ServerOptions {
    * only proxied requests in, by the proxy's `Via` header). @default every request is served
    */
   onlyFrom?: (req: IncomingMessage) => boolean;
+  /**
+   * Serve HTTPS with this certificate chain and private key (PEM); the URL becomes `https://`.
+   * @default plain HTTP
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface HiveServer {
-  /** The API root, `http://127.0.0.1:PORT/api/` (what workers take as SERVER_URL). */
+  /** The API root, `http://127.0.0.1:PORT/api/` or `https://…` (what workers take as SERVER_URL). */
   readonly url: string;
   readonly port: number;
   readonly host: string;
@@ -95,15 +102,18 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
   const log = options.log === true ? (line: string) => console.log(line) : options.log || undefined;
   const listener = createRequestListener(parts, log);
   const { onlyFrom } = options;
-  const http = createServer(
+  const handler: RequestListener =
     onlyFrom === undefined
       ? listener
       : (req, res) => {
           if (onlyFrom(req)) return listener(req, res);
           res.writeHead(403, { connection: 'close', 'content-type': 'text/plain' });
           res.end('refused: this server only answers requests that come through the proxy\n');
-        },
-  );
+        };
+  const http =
+    options.tls === undefined
+      ? createServer(handler)
+      : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler);
 
   const sweep = setInterval(function requeueLapsedLeases() {
     if (store.requeueLapsed(Date.now()) > 0) parts.longPolls.wake();
@@ -137,7 +147,7 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
   }
 
   return {
-    url: `http://${urlHost}:${port}/api/`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${urlHost}:${port}/api/`,
     port,
     host,
     close() {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../platform/errors.ts';
+import { readCaFileSetting } from '../wire/ca-file.ts';
 import { resolveProxy } from '../wire/proxy.ts';
 import {
   DEFAULTS,
@@ -135,12 +136,21 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       ? resolveProxy({ value: values.proxySetting, source: sources.PROXY ?? 'PROXY' }, input.env)
       : undefined;
   problems.push(...(proxy?.problems ?? []));
+  const caFile =
+    typeof values.caFilePath === 'string'
+      ? readCaFileSetting(
+          values.caFilePath,
+          input.installDir,
+          sources.CA_FILE ?? 'CA_FILE',
+          problems,
+        )
+      : undefined;
   const supervisor = readSupervisor(input.env, problems);
   if (problems.length > 0 || proxy === undefined) throw new ConfigError(problems);
 
   // Every row parsed (no problems), so every key is present with its schema's output type.
-  const { proxySetting: _, ...table } = values as TableValues;
-  const settings: Settings = { ...table, proxy: proxy.proxy };
+  const { proxySetting: _proxy, caFilePath: _caFile, ...table } = values as TableValues;
+  const settings: Settings = { ...table, proxy: proxy.proxy, caFile };
   const options: Options = {
     help: flags.help === true,
     version: flags.version === true,

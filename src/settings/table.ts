@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import * as config from '../config.ts';
+import type { CaFile } from '../wire/ca-file.ts';
 import type { ProxyConfig } from '../wire/proxy.ts';
 
 const seconds = (min: number) =>
@@ -118,6 +119,12 @@ export const SETTINGS = {
     'proxy URL for every request; "direct" = none; "" = HTTP(S)_PROXY/NO_PROXY',
     { secret: true },
   ),
+  // Read and checked at start into `Settings.caFile` (src/wire/ca-file.ts).
+  CA_FILE: row(
+    'caFilePath',
+    z.string({ error: 'a file path' }),
+    'PEM file of CA certificates trusted on top of the system\'s ("" = none)',
+  ),
   // '' means "decide at start" (src/platform/data-dir.ts).
   DATA_DIR: row(
     'dataDir',
@@ -184,10 +191,12 @@ export type TableValues = {
   readonly [N in SettingName as Rows[N]['key']]: z.output<Rows[N]['schema']>;
 };
 
-/** The settings the rest of the code takes: the table's values, with PROXY resolved. */
-export type Settings = Omit<TableValues, 'proxySetting'> & {
+/** The settings the rest of the code takes: the table's values, with PROXY and CA_FILE resolved. */
+export type Settings = Omit<TableValues, 'proxySetting' | 'caFilePath'> & {
   /** PROXY, else the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (src/wire/proxy.ts). */
   readonly proxy: ProxyConfig;
+  /** CA_FILE, read and checked at start (src/wire/ca-file.ts); undefined = none. */
+  readonly caFile: CaFile | undefined;
 };
 
 export const envName = (name: SettingName) => `HIVE_${name}`;

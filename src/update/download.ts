@@ -14,7 +14,8 @@ import {
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Dispatcher, request } from 'undici';
-import { HiveError } from '../platform/errors.ts';
+import { coerceError, HiveError } from '../platform/errors.ts';
+import { describeConnectionError } from '../wire/connection-errors.ts';
 
 export interface DownloadOptions {
   url: URL;
@@ -63,7 +64,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
       bodyTimeout: options.inactivityMs,
     });
   } catch (error) {
-    throw downloadError(error, signal);
+    throw downloadError(error, signal, options.url);
   }
   const { statusCode } = response;
   if (statusCode === 416 && have === options.sizeBytes) {
@@ -166,7 +167,8 @@ function retryable(message: string, options?: { cause?: unknown }): HiveError {
   return new HiveError('UPDATE', message, { ...options, details: { retryable: true } });
 }
 
-function downloadError(error: unknown, signal: AbortSignal): HiveError {
+/** `url` is given for a failure to connect: TLS and proxy refusals then say what fixes them. */
+function downloadError(error: unknown, signal: AbortSignal, url?: URL | string): HiveError {
   if (error instanceof HiveError) return error;
   if (signal.aborted) {
     const reason = signal.reason as Error | undefined;
@@ -176,7 +178,11 @@ function downloadError(error: unknown, signal: AbortSignal): HiveError {
         : 'the download was stopped';
     return retryable(`${why}; will resume`, { cause: error });
   }
-  return retryable(`download failed: ${(error as Error).message}; will resume`, {
+  const why =
+    url === undefined
+      ? coerceError(error).message
+      : describeConnectionError(error, url, "the server's release URL");
+  return retryable(`download failed: ${why}; will resume`, {
     cause: error,
   });
 }

@@ -3,6 +3,7 @@
  * release downloads): a keep-alive Agent, or undici's own proxy agents with the same connect,
  * headers and body timeouts and TCP keep-alive. No CONNECT handling by hand.
  */
+import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import type { ProxyConfig } from './proxy.ts';
 
@@ -12,11 +13,20 @@ export interface DispatcherOptions {
   tcpKeepAlive: boolean;
   /** @default direct */
   proxy?: ProxyConfig | undefined;
+  /** CA_FILE's certificates, trusted on top of the default roots (./ca-file.ts). @default none */
+  caCertificates?: readonly string[] | undefined;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const secureContext = trustContext(options.caCertificates);
+  // The same TLS trust for the server (direct or through a CONNECT tunnel) and an https:// proxy.
+  const connect = {
+    timeout: options.connectTimeoutMs,
+    keepAlive: options.tcpKeepAlive,
+    ...(secureContext === undefined ? {} : { secureContext }),
+  };
   const agentOptions = {
-    connect: { timeout: options.connectTimeoutMs, keepAlive: options.tcpKeepAlive },
+    connect,
     headersTimeout: options.requestTimeoutMs,
     bodyTimeout: options.requestTimeoutMs,
   };
@@ -24,12 +34,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   switch (proxy.kind) {
     case 'none':
       return new Agent(agentOptions);
-    // proxyTls: the connection to the proxy itself gets the same connect timeout and keep-alive.
+    // proxyTls: the connection to the proxy itself; requestTls: the server's TLS inside the tunnel.
     case 'fixed':
       return new ProxyAgent({
         ...agentOptions,
         uri: proxy.url,
-        proxyTls: agentOptions.connect,
+        proxyTls: connect,
+        requestTls: connect,
       });
     case 'environment':
       // Every value is passed in (even ''), so undici does not read process.env itself.
@@ -38,7 +49,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         httpProxy: proxy.httpProxy,
         httpsProxy: proxy.httpsProxy,
         noProxy: proxy.noProxy,
-        proxyTls: agentOptions.connect,
+        proxyTls: connect,
+        requestTls: connect,
       });
   }
+}
+
+/**
+ * One TLS context trusting the default roots (Node's, the system store under --use-system-ca,
+ * NODE_EXTRA_CA_CERTS) plus `extra`; undefined when there is nothing extra (Node's own default
+ * context then applies, unchanged). Made once: a `ca` option on every connection would parse the
+ * few hundred default roots again each time.
+ */
+function trustContext(extra: readonly string[] | undefined): SecureContext | undefined {
+  if (extra === undefined || extra.length === 0) return undefined;
+  return createSecureContext({ ca: [...getCACertificates('default'), ...extra] });
 }

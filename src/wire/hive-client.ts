@@ -6,6 +6,7 @@ import { type Dispatcher, request } from 'undici';
 import type * as z from 'zod';
 import { parseRetryAfter } from '../platform/backoff.ts';
 import { coerceError, HiveError } from '../platform/errors.ts';
+import { describeConnectionError } from './connection-errors.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
   ClaimAnswerSchema,
@@ -30,6 +31,8 @@ export interface ClientOptions {
   tcpKeepAlive: boolean;
   /** The proxy every request goes through (settings.proxy). @default direct */
   proxy?: ProxyConfig;
+  /** CA_FILE's certificates, trusted on top of the default roots. @default none */
+  caCertificates?: readonly string[];
   /** Replaces the dispatcher made from the options above (a test's). */
   dispatcher?: Dispatcher;
 }
@@ -98,7 +101,7 @@ export class HiveClient {
         extraWaitMs: body.waitSec * 1000,
       });
     } catch (error) {
-      return { kind: 'error', error: asNetworkError(error, 'claim') };
+      return { kind: 'error', error: asNetworkError(error, 'claim', this.#options.serverUrl) };
     }
     const latestVersion = header(answer, 'x-hive-latest-version');
     switch (answer.status) {
@@ -142,7 +145,7 @@ export class HiveClient {
         signal,
       });
     } catch (error) {
-      return { kind: 'error', error: asNetworkError(error, 'heartbeat') };
+      return { kind: 'error', error: asNetworkError(error, 'heartbeat', this.#options.serverUrl) };
     }
     if (answer.status === 404 || answer.status === 409 || answer.status === 410) {
       return { kind: 'gone', status: answer.status };
@@ -163,7 +166,7 @@ export class HiveClient {
         headers: { 'idempotency-key': body.resultId },
       });
     } catch (error) {
-      return { kind: 'retry', error: asNetworkError(error, 'result') };
+      return { kind: 'retry', error: asNetworkError(error, 'result', this.#options.serverUrl) };
     }
     const { status } = answer;
     if (status === 200 || status === 201 || status === 202) return { kind: 'accepted', status };
@@ -186,7 +189,7 @@ export class HiveClient {
         { signal },
       );
     } catch (error) {
-      return { kind: 'error', error: asNetworkError(error, 'version') };
+      return { kind: 'error', error: asNetworkError(error, 'version', this.#options.serverUrl) };
     }
     if (answer.status === 404) return { kind: 'none' };
     if (answer.status !== 200) return { kind: 'error', error: httpError(answer, 'version') };
@@ -306,12 +309,12 @@ function httpError(answer: Answer, what: string): HiveError {
   });
 }
 
-function asNetworkError(error: unknown, what: string): HiveError {
+function asNetworkError(error: unknown, what: string, serverUrl: string): HiveError {
   if (error instanceof HiveError) return error;
   const cause = coerceError(error);
-  const code = (cause as { code?: unknown }).code;
-  const label = typeof code === 'string' ? `${code}: ` : '';
-  return new HiveError('NETWORK', `${what} failed: ${label}${cause.message}`, { cause });
+  return new HiveError('NETWORK', `${what} failed: ${describeConnectionError(cause, serverUrl)}`, {
+    cause,
+  });
 }
 
 function snippet(text: string): string {

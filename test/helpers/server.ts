@@ -16,7 +16,7 @@ import type { StoredResult } from '../../scripts/server/views.ts';
 import type { ResultBody } from '../../src/wire/protocol.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
-const LISTENING_LINE = /^hive-server listening on (http:\/\/\S+\/api\/)$/;
+const LISTENING_LINE = /^hive-server listening on (https?:\/\/\S+\/api\/)$/;
 
 export interface TestServer extends HiveServer {
   readonly admin: AdminClient;
@@ -46,6 +46,8 @@ export interface SpawnServerOptions {
   /** @default 20 */
   leaseCheckMs?: number;
   verbose?: boolean;
+  /** PEM files for --tls-cert / --tls-key: the server speaks HTTPS. @default plain HTTP */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** Children still running when the test process exits are killed, so none outlives a failed test. */
@@ -80,7 +82,8 @@ export class SpawnedServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}/api/`;
+    const scheme = this.#options.tls === undefined ? 'http' : 'https';
+    return `${scheme}://127.0.0.1:${this.#port}/api/`;
   }
 
   get pid(): number | undefined {
@@ -101,6 +104,9 @@ export class SpawnedServer {
     if (token !== undefined) args.push('--token', token);
     if (minVersion !== undefined) args.push('--min-version', minVersion);
     if (verbose === true) args.push('--verbose');
+    if (this.#options.tls !== undefined) {
+      args.push('--tls-cert', this.#options.tls.certFile, '--tls-key', this.#options.tls.keyFile);
+    }
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     liveChildren.add(child);
