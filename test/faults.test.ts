@@ -89,7 +89,7 @@ describe('network faults', () => {
     injected();
     const w = worker();
     try {
-      await w.waitForOutput(/claim failed, retrying/);
+      await w.waitForOutput(/claim failed: .*\(retrying in /);
       await server.launch();
       await enqueue({ id: 'down-at-start', type: 'echo', payload: 1 });
       const task = await resultOf('down-at-start');

@@ -152,7 +152,7 @@ describe('proxies', () => {
     });
     let proxy: Awaited<ReturnType<typeof startProxy>>['proxy'] | undefined;
     try {
-      await w.waitForOutput(/claim failed, retrying in/);
+      await w.waitForOutput(/claim failed: .*\(retrying in /);
       assert.doesNotMatch(w.output(), /claimed task px-late/);
       proxy = (await startProxy(port)).proxy;
       await w.waitForOutput(/task px-late succeeded/, 30_000);

@@ -227,11 +227,12 @@ export class Worker {
       case 'error': {
         if (this.#stopping.signal.aborted) return 0;
         const waitMs = this.#backoff.nextDelayMs();
+        // The client's message says what failed ("claim failed: …"); the loop adds when it tries again.
         log.warn(
           { code: claim.error.code },
-          `claim failed, retrying in ${Math.round(waitMs / 100) / 10} s: ${claim.error.message}`,
+          `${claim.error.message} (retrying in ${Math.round(waitMs / 100) / 10} s)`,
         );
-        this.#deps.status?.claimFailed(`claim failed: ${claim.error.message}`);
+        this.#deps.status?.claimFailed(claim.error.message);
         return waitMs;
       }
     }

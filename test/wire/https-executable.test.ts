@@ -142,7 +142,7 @@ describe('HTTPS with a private CA (built executable)', { timeout: 600_000 }, () 
     assert.match(
       w.output(),
       new RegExp(
-        `claim failed.*: the TLS certificate of ${origin.replaceAll('.', '\\.')} is not trusted \\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\\): add the CA that signed it to this computer's certificate store, or set CA_FILE to a PEM file holding it\\n`,
+        `claim failed.*: the TLS certificate of ${origin.replaceAll('.', '\\.')} is not trusted \\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\\): add the CA that signed it to this computer's certificate store, or set CA_FILE to a PEM file holding it \\(retrying in [\\d.]+ s\\)\\n`,
       ),
     );
     assert.doesNotMatch(w.output(), /use-system-ca|Node\.js/);
