@@ -7,6 +7,7 @@ import { StatusRecorder } from './loop/status-file.ts';
 import { Worker } from './loop/worker.ts';
 import { BUILD_INFO } from './platform/build-info.ts';
 import { resolveDataDir } from './platform/data-dir.ts';
+import { coerceError } from './platform/errors.ts';
 import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';
 import { createLogger, type Logger, secretScrubber } from './platform/log.ts';
@@ -17,6 +18,7 @@ import type { Options, Settings, Supervisor } from './settings.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
 import { WarmChildren } from './task/warm-child.ts';
+import { CLEAR_TEXT_WARNING, sendsTokenInClearText } from './token.ts';
 import { type PreparedUpdate, SelfUpdate, terminalProgressBar } from './update/self-update.ts';
 import { UpdateStore } from './update/state.ts';
 import { HiveClient } from './wire/hive-client.ts';
@@ -36,6 +38,8 @@ export interface AppContext {
   installDir: string;
   /** Exits the process now (second Ctrl+C): the outbox keeps what is unsent. */
   forceExit: (code: number) => void;
+  /** Reads TOKEN / TOKEN_FILE again from their sources (src/settings.ts readToken); throws if it cannot. */
+  readToken: () => { token: string; from: string };
 }
 
 export async function runWorker(app: AppContext): Promise<number> {
@@ -70,6 +74,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     const client = new HiveClient({
       serverUrl: settings.serverUrl,
       token: settings.token,
+      reloadToken: tokenReloader(app, settings.token, log),
       workerId,
       userAgent: `hive-worker/${version} (${platform})`,
       connectTimeoutMs: settings.connectTimeoutMs,
@@ -168,10 +173,34 @@ export async function runWorker(app: AppContext): Promise<number> {
   }
 }
 
+/**
+ * After a 401/403: the token as TOKEN / TOKEN_FILE say now. Said once per change; a file that
+ * cannot be read is logged (once per reason) and the token in use is kept, never a crash.
+ */
+function tokenReloader(app: AppContext, initial: string, log: Logger): () => string {
+  let current = initial;
+  let lastProblem = '';
+  return () => {
+    try {
+      const { token, from } = app.readToken();
+      lastProblem = '';
+      if (token !== current) log.info(`the token was changed (${from}): using the new one`);
+      current = token;
+    } catch (error) {
+      const problem = coerceError(error).message;
+      if (problem !== lastProblem)
+        log.error(`cannot read the token again, keeping the one in use: ${problem}`);
+      lastProblem = problem;
+    }
+    return current;
+  };
+}
+
 /** Task processes get the worker's environment minus its secrets: they never talk to the server. */
 function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
   delete copy.HIVE_TOKEN;
+  delete copy.HIVE_TOKEN_FILE; // the file holds the token
   delete copy.HIVE_PROXY; // may hold the proxy's password; HTTP(S)_PROXY stay, tasks may need them
   return copy;
 }
@@ -192,7 +221,10 @@ function printBanner(
   const atOnce = settings.concurrency > 1 ? ` (up to ${settings.concurrency} at once)` : '';
   const lines = [
     `hive-worker ${facts.version}`,
-    `  server     ${settings.serverUrl}${settings.token === '' ? '' : ' (with token)'}`,
+    `  server     ${settings.serverUrl}${settings.token === '' ? '' : ` (with token: ${settings.tokenFrom})`}`,
+    ...(sendsTokenInClearText(settings.serverUrl, settings.token)
+      ? [`  WARNING    ${CLEAR_TEXT_WARNING}`]
+      : []),
     `  proxy      ${describeProxy(settings.proxy)}`,
     `  worker id  ${facts.workerId}`,
     `  data       ${facts.dataDir}`,

@@ -4,17 +4,22 @@
  * nothing below this module reads process.env. Users write seconds; the code carries `…Ms`.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import * as config from './config.ts';
 import { HiveError } from './platform/errors.ts';
+import { MAX_TIMER_MS } from './platform/timers.ts';
+import { chooseToken, type TokenCandidate } from './token.ts';
 import { type ProxyConfig, resolveProxy } from './wire/proxy.ts';
 
-const seconds = (min: number) =>
+/** The longest duration a timer holds (src/platform/timers.ts), in whole seconds: ≈ 24.8 days. */
+const MAX_TIMER_SEC = Math.floor(MAX_TIMER_MS / 1000);
+const seconds = (min: number, max = MAX_TIMER_SEC) =>
   z.coerce
     .number({ error: `a number of seconds ≥ ${min}` })
-    .min(min, `a number of seconds ≥ ${min}`);
+    .min(min, `a number of seconds ≥ ${min}`)
+    .max(max, `a number of seconds ≤ ${max} (the longest a timer holds, ≈ 24.8 days)`);
 const count = (min: number, max: number) =>
   z.coerce
     .number({ error: `a whole number from ${min} to ${max}` })
@@ -35,6 +40,10 @@ const url = z
 const SETTINGS = {
   SERVER_URL: { schema: url, help: 'root of the Hive API' },
   TOKEN: { schema: z.string({ error: 'a string' }), help: 'bearer token (never logged)' },
+  TOKEN_FILE: {
+    schema: z.string({ error: 'a file path' }),
+    help: 'file holding the token (trimmed); read again after a 401/403',
+  },
   NO_TASK_SLEEP: { schema: seconds(0), help: 'seconds to wait when there is no task' },
   TIME_ERROR_SLEEP: {
     schema: seconds(0.01),
@@ -86,14 +95,14 @@ const SETTINGS = {
   },
   LOG_FILES: { schema: count(1, 100), help: 'log files kept, the current one included' },
   RESULT_RETENTION: {
-    schema: seconds(0),
+    schema: seconds(0, Number.MAX_SAFE_INTEGER), // compared with dates, never a timer
     help: 'seconds a result is kept to answer re-deliveries',
   },
   OUTBOX_MAX: { schema: count(1, 1_000_000), help: 'most unsent results before claiming pauses' },
   UPDATE_CHECK_INTERVAL: { schema: seconds(1), help: 'seconds between release checks' },
   AUTO_UPDATE: { schema: bool, help: 'install newer signed releases (single executable only)' },
   UPDATE_RETRY_AFTER: {
-    schema: seconds(0),
+    schema: seconds(0, Number.MAX_SAFE_INTEGER), // compared with dates, never a timer
     help: 'seconds a release that failed to install is skipped',
   },
   UPDATE_DOWNLOAD_TIMEOUT: {
@@ -110,11 +119,16 @@ type SettingName = keyof typeof SETTINGS;
 /** config.ts as a plain object: the compiled defaults, looked up by setting name. */
 const DEFAULTS: Readonly<Record<string, unknown>> = { ...config };
 const isSecret = (name: SettingName) => name === 'TOKEN' || name === 'PROXY';
+/** Which source wins (src/settings.ts order): a flag over the environment over the file. */
+const SOURCE_RANK = { flag: 3, env: 2, file: 1, default: 0 } as const;
 const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 
 export interface Settings {
   readonly serverUrl: string;
+  /** TOKEN, or the content of TOKEN_FILE (src/token.ts says which wins); '' = none. */
   readonly token: string;
+  /** Where the token came from, for the banner: 'TOKEN_FILE /etc/hive/token', 'TOKEN', or ''. */
+  readonly tokenFrom: string;
   readonly noTaskSleepMs: number;
   readonly errorSleepMs: number;
   readonly maxErrorSleepMs: number;
@@ -158,6 +172,8 @@ export interface Options {
   readonly status: boolean;
   /** `--json`, with --status: the same as one JSON object. */
   readonly json: boolean;
+  /** `--requeue-rejected`: refused results back in the outbox, then exit (src/cli/requeue-command.ts). */
+  readonly requeueRejected: boolean;
   readonly configFile: string | undefined;
   /** The settings given as flags (and --config), as the HIVE_* variables that mean the same. */
   readonly carriedEnv: Readonly<Record<string, string>>;
@@ -194,6 +210,7 @@ const OPTION_FLAGS = {
   config: { type: 'string' },
   status: { type: 'boolean' },
   json: { type: 'boolean' },
+  'requeue-rejected': { type: 'boolean' },
 } as const;
 
 export class ConfigError extends HiveError {
@@ -205,9 +222,16 @@ export class ConfigError extends HiveError {
   }
 }
 
-/** Reads every source, validates every setting, and reports all problems at once. */
-export function loadSettings(input: SettingsInput): { settings: Settings; options: Options } {
-  const problems: string[] = [];
+interface Sources {
+  flags: Record<string, string | boolean | undefined>;
+  configFile: string | undefined;
+  /** The config file's path, whether or not it exists: a relative TOKEN_FILE in it is read from its folder. */
+  configPath: string;
+  fileValues: Record<string, unknown>;
+}
+
+/** Parses argv and reads the config file (problems go to `problems`; bad flags throw). */
+function readSources(input: SettingsInput, problems: string[]): Sources {
   const flagOptions = Object.fromEntries(
     SETTING_NAMES.map((name) => [flagName(name), { type: 'string' as const }]),
   );
@@ -223,30 +247,70 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
   }
   const configFile =
     typeof flags.config === 'string' ? flags.config : input.env.HIVE_CONFIG || undefined;
+  const configPath = configFile ?? `${input.installDir}/${CONFIG_FILE_NAME}`;
+  const fileValues = readConfigFile(configPath, configFile !== undefined, problems);
+  return { flags, configFile, configPath, fileValues };
+}
+
+/** A setting's raw value and where it came from, by the order flag > env > file > default. */
+function rawValue(
+  name: SettingName,
+  { flags, fileValues }: Sources,
+  env: SettingsInput['env'],
+): { raw: unknown; source: string; rank: keyof typeof SOURCE_RANK } {
+  const flag = flags[flagName(name)];
+  // An empty variable counts as unset (`HIVE_NO_TASK_SLEEP=` must not mean 0).
+  const fromEnv = env[envName(name)] || undefined;
+  if (flag !== undefined) return { raw: flag, source: `--${flagName(name)}`, rank: 'flag' };
+  if (fromEnv !== undefined) return { raw: fromEnv, source: envName(name), rank: 'env' };
+  if (Object.hasOwn(fileValues, name))
+    return { raw: fileValues[name], source: CONFIG_FILE_NAME, rank: 'file' };
+  return { raw: DEFAULTS[name], source: 'src/config.ts', rank: 'default' };
+}
+
+/** TOKEN and TOKEN_FILE as given (valid strings), for src/token.ts to choose from. */
+function tokenCandidates(sources: Sources, input: SettingsInput): TokenCandidate[] {
+  return (['TOKEN', 'TOKEN_FILE'] as const).flatMap((name) => {
+    const { raw, source, rank } = rawValue(name, sources, input.env);
+    if (typeof raw !== 'string' || raw.trim() === '') return [];
+    // A relative TOKEN_FILE in the config file is beside it; given elsewhere, from the current folder.
+    const base = rank === 'file' ? dirname(resolve(sources.configPath)) : process.cwd();
+    return [
+      name === 'TOKEN'
+        ? { kind: 'token', value: raw, source, rank: SOURCE_RANK[rank] }
+        : { kind: 'file', path: resolve(base, raw.trim()), source, rank: SOURCE_RANK[rank] },
+    ];
+  });
+}
+
+/**
+ * The token as the sources say NOW: what the worker uses after a 401/403, so a token fixed in
+ * worker.config.json or in TOKEN_FILE needs no restart. Throws a ConfigError when it cannot be
+ * read (the caller logs it and keeps the token it has).
+ */
+export function readToken(input: SettingsInput): { token: string; from: string } {
+  const problems: string[] = [];
+  const sources = readSources(input, problems);
+  const chosen = chooseToken(tokenCandidates(sources, input), problems);
+  if (problems.length > 0 || chosen === undefined) throw new ConfigError(problems);
+  return chosen;
+}
+
+/** Reads every source, validates every setting, and reports all problems at once. */
+export function loadSettings(input: SettingsInput): { settings: Settings; options: Options } {
+  const problems: string[] = [];
+  const read = readSources(input, problems);
+  const { flags, configFile } = read;
   // Flags as environment variables: what a restarted worker (after self-update) inherits.
   const carriedEnv: Record<string, string> =
     configFile === undefined ? {} : { HIVE_CONFIG: resolve(configFile) };
-  const fileValues = readConfigFile(
-    configFile ?? `${input.installDir}/${CONFIG_FILE_NAME}`,
-    configFile !== undefined,
-    problems,
-  );
 
   const values: Partial<Record<SettingName, unknown>> = {};
   const sources: Partial<Record<SettingName, string>> = {};
   for (const name of SETTING_NAMES) {
     const flag = flags[flagName(name)];
     if (typeof flag === 'string') carriedEnv[envName(name)] = flag;
-    // An empty variable counts as unset (`HIVE_NO_TASK_SLEEP=` must not mean 0).
-    const env = input.env[envName(name)] || undefined;
-    const [raw, source] =
-      flag !== undefined
-        ? [flag, `--${flagName(name)}`]
-        : env !== undefined
-          ? [env, envName(name)]
-          : Object.hasOwn(fileValues, name)
-            ? [fileValues[name], CONFIG_FILE_NAME]
-            : [DEFAULTS[name], 'src/config.ts'];
+    const { raw, source } = rawValue(name, read, input.env);
     sources[name] = source;
     const result = SETTINGS[name].schema.safeParse(raw);
     if (result.success) {
@@ -262,14 +326,20 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       ? resolveProxy({ value: values.PROXY, source: sources.PROXY ?? 'PROXY' }, input.env)
       : undefined;
   problems.push(...(proxy?.problems ?? []));
+  const token =
+    typeof values.TOKEN === 'string' && typeof values.TOKEN_FILE === 'string'
+      ? chooseToken(tokenCandidates(read, input), problems)
+      : undefined;
   const supervisor = readSupervisor(input.env, problems);
-  if (problems.length > 0 || proxy === undefined) throw new ConfigError(problems);
+  if (problems.length > 0 || proxy === undefined || token === undefined)
+    throw new ConfigError(problems);
 
   const v = values as { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
   const ms = (s: number) => Math.round(s * 1000);
   const settings: Settings = {
     serverUrl: v.SERVER_URL.endsWith('/') ? v.SERVER_URL : `${v.SERVER_URL}/`,
-    token: v.TOKEN,
+    token: token.token,
+    tokenFrom: token.from,
     noTaskSleepMs: ms(v.NO_TASK_SLEEP),
     errorSleepMs: ms(v.TIME_ERROR_SLEEP),
     maxErrorSleepMs: ms(v.MAX_ERROR_SLEEP),
@@ -307,6 +377,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     uninstall: flags.uninstall === true,
     status: flags.status === true,
     json: flags.json === true,
+    requeueRejected: flags['requeue-rejected'] === true,
     configFile,
     carriedEnv,
     supervisor,
@@ -384,6 +455,7 @@ export function helpText(version: string): string {
     '  --once                   handle at most one task, then exit',
     '  --install, --uninstall   start the worker when you log in, or no longer (no admin rights)',
     '  --status [--json]        show what the worker on this data folder is doing, then exit',
+    '  --requeue-rejected       put results the server refused back in the outbox (worker stopped), then exit',
     '  --no-pause               never wait for Enter after a fatal error (see README)',
     `  --config FILE            read settings from FILE instead of ${CONFIG_FILE_NAME} beside the executable (env HIVE_CONFIG)`,
     '',

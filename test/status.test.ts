@@ -107,6 +107,8 @@ describe('worker --status', () => {
       'runningSince',
       'currentTasks',
       'outboxSize',
+      'rejectedSize',
+      'tokenInClearText',
       'lastResult',
       'lastError',
       'update',
@@ -114,6 +116,8 @@ describe('worker --status', () => {
     assert.equal(json.running, false);
     assert.equal(json.workerId, null);
     assert.equal(json.outboxSize, 0);
+    assert.equal(json.rejectedSize, 0);
+    assert.equal(json.tokenInClearText, false);
   });
 
   test('the last claim error is shown with its time', async () => {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import semver from 'semver';
 import { ErrorBackoff, sleep, withJitter } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
+import { clampTimerMs } from '../platform/timers.ts';
 import type { ResultDelivery } from '../results/delivery.ts';
 import type { Outbox } from '../results/outbox.ts';
 import type { Settings } from '../settings.ts';
@@ -15,7 +16,12 @@ import type { StopReason } from '../task/ipc.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from '../task/parent.ts';
 import type { WarmChildren } from '../task/warm-child.ts';
 import type { ClaimOutcome, HiveClient } from '../wire/hive-client.ts';
-import type { HeartbeatRequest, ResultBody, Task } from '../wire/protocol.ts';
+import {
+  type HeartbeatRequest,
+  type ResultBody,
+  type Task,
+  taskBoundsProblem,
+} from '../wire/protocol.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 import type { StatusRecorder } from './status-file.ts';
 
@@ -75,6 +81,8 @@ export class Worker {
   #outboxFullWarned = false;
   #reachedServer = false;
   #drainingForUpdate = false;
+  /** The last non-semver X-Hive-Latest-Version logged: one line per value, not one per poll. */
+  #ignoredVersionLogged = '';
   /** Tasks handled in this run (including stored results re-sent). */
   handled = 0;
 
@@ -119,7 +127,7 @@ export class Worker {
     // One last try, bounded: a server that is down must not hold up the exit.
     await delivery.sendQueued(
       'before exiting',
-      AbortSignal.timeout(this.#deps.settings.requestTimeoutMs),
+      AbortSignal.timeout(clampTimerMs(this.#deps.settings.requestTimeoutMs)),
     );
     this.#transition(this.#drainingForUpdate ? 'updating' : 'stopped');
   }
@@ -148,7 +156,10 @@ export class Worker {
     const what = this.#tasks.size === 1 ? 'the running task' : `${this.#tasks.size} running tasks`;
     this.#deps.log.info(`waiting up to ${shutdownGraceMs / 1000} s for ${what}`);
     for (const task of this.#tasks.values()) {
-      task.graceTimer = setTimeout(() => task.controller.abort('shutdown'), shutdownGraceMs);
+      task.graceTimer = setTimeout(
+        () => task.controller.abort('shutdown'),
+        clampTimerMs(shutdownGraceMs),
+      );
     }
   }
 
@@ -195,11 +206,11 @@ export class Worker {
       case 'task':
         this.#backoff.reset();
         this.#startTask(claim.task);
-        this.#onServerAnswer(claim.latestVersion);
+        this.#onServerAnswer(claim);
         return 0;
       case 'empty':
         this.#backoff.reset();
-        this.#onServerAnswer(claim.latestVersion);
+        this.#onServerAnswer(claim);
         // A server that held a long poll has already made us wait; one that answered at once has not.
         return settings.waitSec > 0 && tookMs >= (settings.waitSec * 1000) / 2
           ? 0
@@ -237,16 +248,20 @@ export class Worker {
   }
 
   /** A good answer (a task or none): the first confirms a fresh update; a newer version is a hint. */
-  #onServerAnswer(latest: string | undefined): void {
+  #onServerAnswer(answer: { latestVersion: string | undefined; ignoredVersion?: string }): void {
     if (!this.#reachedServer) {
       this.#reachedServer = true;
       this.#deps.onServerReached?.();
     }
-    if (
-      latest !== undefined &&
-      semver.valid(latest) !== null &&
-      semver.gt(latest, this.#deps.version)
-    ) {
+    const { latestVersion: latest, ignoredVersion } = answer;
+    if (ignoredVersion !== undefined && ignoredVersion !== this.#ignoredVersionLogged) {
+      this.#ignoredVersionLogged = ignoredVersion;
+      this.#deps.log.warn(
+        `ignoring X-Hive-Latest-Version ${JSON.stringify(ignoredVersion)}: not a strict semver version`,
+      );
+    }
+    // The client let through only strict semver: gt cannot throw.
+    if (latest !== undefined && semver.gt(latest, this.#deps.version)) {
       this.#deps.onUpdateHint({ reason: 'latest-version', version: latest });
     }
   }
@@ -297,16 +312,12 @@ export class Worker {
 
   async #execute(task: Task, log: Logger): Promise<TaskOutcome> {
     const { settings, childCommand, childEnv, scrub, client, workerId, registry } = this.#deps;
+    const outOfBounds = taskBoundsProblem(task);
+    if (outOfBounds !== undefined) return rejected('BAD_PAYLOAD', outOfBounds);
     const definition = lookupTask(registry, task.type);
     if (definition === undefined) {
       const message = `no task named ${JSON.stringify(task.type)} in this worker (it has: ${Object.keys(registry).join(', ')})`;
-      return {
-        status: 'rejected',
-        output: null,
-        error: { code: 'UNKNOWN_TASK', message },
-        logs: [],
-        logsTruncated: false,
-      };
+      return rejected('UNKNOWN_TASK', message);
     }
     const controller = new AbortController();
     const running: { controller: AbortController; graceTimer?: NodeJS.Timeout } = { controller };
@@ -328,8 +339,9 @@ export class Worker {
       return await runInChild(task, {
         command: childCommand,
         env: childEnv,
-        timeoutMs:
+        timeoutMs: clampTimerMs(
           (task.timeoutSec ?? definition.timeoutSec ?? settings.taskTimeoutMs / 1000) * 1000,
+        ),
         killGraceMs: settings.killGraceMs,
         maxResultBytes: settings.maxResultBytes,
         signal: controller.signal,
@@ -382,4 +394,15 @@ export class Worker {
     }
     this.#state = next;
   }
+}
+
+/** A task answered without running it (protocol section 3, status `rejected`). */
+function rejected(code: 'UNKNOWN_TASK' | 'BAD_PAYLOAD', message: string): TaskOutcome {
+  return {
+    status: 'rejected',
+    output: null,
+    error: { code, message },
+    logs: [],
+    logsTruncated: false,
+  };
 }
