@@ -309,7 +309,9 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
   const sources: Partial<Record<SettingName, string>> = {};
   for (const name of SETTING_NAMES) {
     const flag = flags[flagName(name)];
-    if (typeof flag === 'string') carriedEnv[envName(name)] = flag;
+    // A relative --token-file is from the current folder, which a restarted worker may not share.
+    if (typeof flag === 'string')
+      carriedEnv[envName(name)] = name === 'TOKEN_FILE' && flag !== '' ? resolve(flag) : flag;
     const { raw, source } = rawValue(name, read, input.env);
     sources[name] = source;
     const result = SETTINGS[name].schema.safeParse(raw);

@@ -3,17 +3,25 @@
  * Every answer is validated here (src/wire/protocol.ts); callers never see wire JSON.
  */
 import { type Dispatcher, request } from 'undici';
-import type * as z from 'zod';
 import { parseRetryAfter } from '../platform/backoff.ts';
-import { coerceError, HiveError } from '../platform/errors.ts';
+import { HiveError } from '../platform/errors.ts';
 import { clampTimerMs } from '../platform/timers.ts';
+import {
+  type Answer,
+  asNetworkError,
+  header,
+  httpError,
+  parseAnswer,
+  readLimited,
+  type VersionHint,
+  versionHint,
+} from './answers.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
   ClaimAnswerSchema,
   type ClaimRequest,
   HeartbeatAnswerSchema,
   type HeartbeatRequest,
-  isStrictSemver,
   type Release,
   ReleaseSchema,
   type ResultBody,
@@ -44,15 +52,6 @@ export interface ClientOptions {
 
 /** Largest answer body read from the server; a task payload bigger than this is refused. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
-
-/**
- * `X-Hive-Latest-Version` of a 200/204 claim answer: `latestVersion` only when it is strict semver;
- * one that is not is handed back as `ignoredVersion`, for one log line (protocol section 1).
- */
-interface VersionHint {
-  latestVersion: string | undefined;
-  ignoredVersion?: string;
-}
 
 export type ClaimOutcome =
   | ({ kind: 'task'; task: Task } & VersionHint)
@@ -88,12 +87,6 @@ export type ReleaseOutcome =
   | { kind: 'release'; release: Release }
   | { kind: 'none' }
   | { kind: 'error'; error: HiveError };
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
 
 export class HiveClient {
   readonly #options: ClientOptions;
@@ -300,80 +293,4 @@ export class HiveClient {
   #reloadToken(): void {
     if (this.#options.reloadToken !== undefined) this.#token = this.#options.reloadToken();
   }
-}
-
-/** A version hint as the claim answer gave it: kept only when strict semver. */
-function versionHint(value: string | undefined): VersionHint {
-  if (value === undefined || isStrictSemver(value.trim())) {
-    return { latestVersion: value?.trim() };
-  }
-  return { latestVersion: undefined, ignoredVersion: value.slice(0, 100) };
-}
-
-async function readLimited(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  limit: number,
-): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      throw new HiveError('BAD_ANSWER', `answer is over the ${limit}-byte limit`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function header(answer: Answer, name: string): string | undefined {
-  const value = answer.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function parseAnswer<S extends z.ZodType>(
-  answer: Answer,
-  schema: S,
-  what: string,
-): z.output<S> | HiveError {
-  let json: unknown;
-  try {
-    json = JSON.parse(answer.text);
-  } catch {
-    return new HiveError(
-      'BAD_ANSWER',
-      `${what} answer ${answer.status} is not JSON: ${snippet(answer.text)}`,
-    );
-  }
-  const result = schema.safeParse(json);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
-  return new HiveError(
-    'BAD_ANSWER',
-    `${what} answer ${answer.status} is invalid${where}: ${issue?.message ?? ''}`,
-    {
-      details: snippet(answer.text),
-    },
-  );
-}
-
-function httpError(answer: Answer, what: string): HiveError {
-  return new HiveError('HTTP', `${what} answered HTTP ${answer.status}: ${snippet(answer.text)}`, {
-    details: { status: answer.status },
-  });
-}
-
-function asNetworkError(error: unknown, what: string): HiveError {
-  if (error instanceof HiveError) return error;
-  const cause = coerceError(error);
-  const code = (cause as { code?: unknown }).code;
-  const label = typeof code === 'string' ? `${code}: ` : '';
-  return new HiveError('NETWORK', `${what} failed: ${label}${cause.message}`, { cause });
-}
-
-function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat || '(empty)';
 }
