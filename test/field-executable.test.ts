@@ -126,7 +126,10 @@ const version = fc.constantFrom(
   '2.0.0',
   '0.9.0',
   '1.02.0',
+  '2.01.0',
+  '1.0.0-01',
   '9007199254740993.0.0',
+  '99999999999999999999.0.0',
   'v1',
   '',
   '1.0.0-rc.1',
@@ -226,14 +229,15 @@ const answer = (
   shaped: fc.Arbitrary<string>,
   status: fc.Arbitrary<number> = statuses,
 ): fc.Arbitrary<ScriptedAnswer> => fc.record({ status, headers, body: body(shaped) });
-/** Claims are mostly 200s: a task is where heartbeats and results start. */
+/** Claims (and version answers) are mostly 200s: a task is where heartbeats and results start. */
 const claimStatus = fc.oneof({ weight: 3, arbitrary: fc.constant(200) }, statuses);
 
 const scripts = fc.record({
   claim: fc.array(answer(task, claimStatus), { minLength: 1, maxLength: 8 }),
   heartbeat: fc.array(answer(heartbeatBody), { maxLength: 3 }),
   result: fc.array(answer(fc.constant('{}')), { maxLength: 4 }),
-  version: fc.array(answer(releaseBody), { maxLength: 2 }),
+  // Mostly 200s too: a version answer must be parsed for its version to matter.
+  version: fc.array(answer(releaseBody, claimStatus), { maxLength: 3 }),
 });
 
 describe('no answer can stop the worker (property)', () => {
