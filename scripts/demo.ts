@@ -48,7 +48,7 @@ function demoTasks(serverUrl: string): DemoTask[] {
       expect: 'failed',
     },
     { id: 'too-slow', type: 'sleep', payload: { ms: 60_000 }, timeoutSec: 1, expect: 'timed_out' },
-    { id: 'cancel-me', type: 'sleep', payload: { ms: 60_000 }, leaseSec: 1.5, expect: 'cancelled' },
+    { id: 'cancel-me', type: 'sleep', payload: { ms: 60_000 }, leaseSec: 2, expect: 'cancelled' },
     { id: 'bad-payload', type: 'sleep', payload: { ms: 'soon' }, expect: 'rejected' },
     { id: 'unknown-type', type: 'resize_image', payload: { width: 64 }, expect: 'rejected' },
   ];

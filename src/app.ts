@@ -7,6 +7,7 @@ import { BUILD_INFO } from './build-info.ts';
 import { StatusRecorder } from './loop/status-file.ts';
 import { type RunEnd, Worker } from './loop/worker.ts';
 import { resolveDataDir } from './platform/data-dir.ts';
+import { coerceError } from './platform/errors.ts';
 import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';
 import { createLogger, type Logger, secretScrubber } from './platform/log.ts';
@@ -15,6 +16,7 @@ import { ResultDelivery } from './results/delivery.ts';
 import { Outbox } from './results/outbox.ts';
 import type { Options, Supervisor } from './settings/load.ts';
 import type { Settings } from './settings/table.ts';
+import { CLEAR_TEXT_WARNING, sendsTokenInClearText } from './settings/token.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
 import { TaskRunner } from './task/runner.ts';
@@ -38,6 +40,8 @@ export interface AppContext {
   installDir: string;
   /** Exits the process now (second Ctrl+C): the outbox keeps what is unsent. */
   forceExit: (code: number) => void;
+  /** Reads TOKEN / TOKEN_FILE again from their sources (src/settings/load.ts readToken); throws if it cannot. */
+  readToken: () => { token: string; from: string };
 }
 
 export async function runWorker(app: AppContext): Promise<number> {
@@ -72,6 +76,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     const client = new HiveClient({
       serverUrl: settings.serverUrl,
       token: settings.token,
+      reloadToken: tokenReloader(app, settings.token, log),
       workerId,
       userAgent: `hive-worker/${version} (${platform})`,
       connectTimeoutMs: settings.connectTimeoutMs,
@@ -175,10 +180,34 @@ export async function runWorker(app: AppContext): Promise<number> {
   }
 }
 
+/**
+ * After a 401/403: the token as TOKEN / TOKEN_FILE say now. Said once per change; a file that
+ * cannot be read is logged (once per reason) and the token in use is kept, never a crash.
+ */
+function tokenReloader(app: AppContext, initial: string, log: Logger): () => string {
+  let current = initial;
+  let lastProblem = '';
+  return () => {
+    try {
+      const { token, from } = app.readToken();
+      lastProblem = '';
+      if (token !== current) log.info(`the token was changed (${from}): using the new one`);
+      current = token;
+    } catch (error) {
+      const problem = coerceError(error).message;
+      if (problem !== lastProblem)
+        log.error(`cannot read the token again, keeping the one in use: ${problem}`);
+      lastProblem = problem;
+    }
+    return current;
+  };
+}
+
 /** Task processes get the worker's environment minus its secrets: they never talk to the server. */
 function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const copy = { ...env };
   delete copy.HIVE_TOKEN;
+  delete copy.HIVE_TOKEN_FILE; // the file holds the token
   delete copy.HIVE_PROXY; // may hold the proxy's password; HTTP(S)_PROXY stay, tasks may need them
   return copy;
 }
@@ -199,7 +228,10 @@ function printBanner(
   const atOnce = settings.concurrency > 1 ? ` (up to ${settings.concurrency} at once)` : '';
   const lines = [
     `hive-worker ${facts.version}`,
-    `  server     ${settings.serverUrl}${settings.token === '' ? '' : ' (with token)'}`,
+    `  server     ${settings.serverUrl}${settings.token === '' ? '' : ` (with token: ${settings.tokenFrom})`}`,
+    ...(sendsTokenInClearText(settings.serverUrl, settings.token)
+      ? [`  WARNING    ${CLEAR_TEXT_WARNING}`]
+      : []),
     `  proxy      ${describeProxy(settings.proxy)}`,
     ...(settings.caFile === undefined
       ? []

@@ -45,6 +45,13 @@ export const WARM_START = true;
 /** Bearer token sent to the server; empty = none. Never logged. @default "" */
 export const TOKEN = '';
 
+/**
+ * A file whose content (trimmed) is the token: keeps it off command lines (which `ps` shows to
+ * every local user). Read at start and again after a 401/403. Relative paths in
+ * worker.config.json are beside that file. Set TOKEN or TOKEN_FILE, not both in one place. @default ""
+ */
+export const TOKEN_FILE = '';
+
 /** Seconds a task may run when neither the server nor the task sets a timeout. @default 600 */
 export const TASK_TIMEOUT = 600;
 

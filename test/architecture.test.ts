@@ -12,7 +12,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 
 /**
  * What each part may import (besides itself and npm/node modules). Top-level files of src/ are the
- * entry: they wire the parts. `settings.ts` is the config edge every part takes its values from.
+ * entry: they wire the parts. `settings/` is the config edge every part takes its values from.
  */
 const ALLOWED: Record<string, readonly string[]> = {
   'src/main.ts': ['src/entry.ts', 'src/config.ts'],

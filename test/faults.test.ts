@@ -179,6 +179,60 @@ describe('results the server will not take', () => {
     tally.tasks.delete('refused-422');
   });
 
+  test('transient refusals (401, 403, 407, 408, 425, 429 + Retry-After) keep a result queued: it arrives once, same body', async () => {
+    const transient = [401, 403, 407, 408, 425].map((status) => ({
+      route: 'result' as const,
+      status,
+      body: `{"error":"transient ${status}"}`,
+    }));
+    await server.admin.faults([
+      ...transient,
+      {
+        route: 'result',
+        status: 429,
+        headers: { 'retry-after': '1' },
+        body: '{"error":"slow down"}',
+      },
+    ]);
+    injected(6);
+    // MAX_ERROR_SLEEP caps Retry-After: above 1 s here, so the server's 1 s is what is waited.
+    const w = worker({ env: { HIVE_MAX_ERROR_SLEEP: '3' } });
+    try {
+      await enqueue({ id: 'transient-1', type: 'echo', payload: { keep: 'me' } });
+      // The 429 is the last rule: once it is used up, the next POST must wait its Retry-After.
+      await server.admin.waitFor(
+        async () => ((await server.admin.faults([])).length === 0 ? true : undefined),
+        20_000,
+      );
+      const refusedAt = performance.now();
+      const task = await resultOf('transient-1');
+      const waitedMs = performance.now() - refusedAt;
+      assert.ok(
+        waitedMs >= 900,
+        `Retry-After: 1 honoured (the next try came ${Math.round(waitedMs)} ms later)`,
+      );
+      assert.equal(task.results.length, 1, 'stored once');
+      // The body the server stored is the one the worker produced first (its once-per-task copy).
+      const [done] = readdirSync(join(w.dataDir, 'done')).map((name) =>
+        JSON.parse(readFileSync(join(w.dataDir, 'done', name), 'utf8')),
+      );
+      assert.deepEqual(
+        task.results[0]?.body,
+        done.body,
+        'same resultId, attempt, timestamps, output',
+      );
+      assert.deepEqual(readdirSync(join(w.dataDir, 'rejected')), [], 'nothing refused');
+      assert.doesNotMatch(w.output(), /refused the result/);
+      assert.equal(
+        (w.output().match(/kept in the outbox to re-send/g) ?? []).length,
+        1,
+        'one line per streak',
+      );
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('a full outbox stops claiming, says so, and claiming resumes once results get through', async () => {
     await server.admin.faults([{ route: 'result', status: 503, times: -1 }]);
     injected();
@@ -341,7 +395,7 @@ describe('cancel, shutdown and re-delivery', () => {
         id: 'cancel-me',
         type: 'hangs',
         payload: { ignoreAbort: true },
-        leaseSec: 0.6,
+        leaseSec: 1,
       });
       await w.waitForOutput(/claimed task cancel-me/);
       await server.admin.cancel('cancel-me');

@@ -193,7 +193,7 @@ describe('proxies', () => {
         dest,
         sizeBytes: payload.length,
         sha256: '0'.repeat(64),
-        headers: client.requestHeaders(),
+        headers: client.requestHeaders(client.resolve('releases/worker.zip')),
         dispatcher: client.dispatcher,
         deadlineMs: 10_000,
         inactivityMs: 5000,

@@ -43,7 +43,8 @@ describe('worker --status', () => {
       );
       // The next result cannot be delivered yet: it waits in the outbox.
       await server.admin.faults([{ route: 'result', status: 503, times: -1 }]);
-      await server.admin.enqueue({ id: 'st-sleep', type: 'sleep', payload: { ms: 3000 } });
+      // Long enough for two --status runs from source on a loaded machine (≈ 2 s each).
+      await server.admin.enqueue({ id: 'st-sleep', type: 'sleep', payload: { ms: 8000 } });
       await w.waitForOutput(/claimed task st-sleep/);
 
       const text = await status(server.url, w.dataDir);
@@ -66,7 +67,7 @@ describe('worker --status', () => {
       assert.deepEqual(json.update.staged, []);
 
       // The worker kept working: the sleep task finished and its (undeliverable) result is queued.
-      await w.waitForOutput(/task st-sleep succeeded/);
+      await w.waitForOutput(/task st-sleep succeeded/, 30_000);
       const later = await statusJson(server.url, w.dataDir);
       assert.deepEqual(later.currentTasks, []);
       assert.equal(later.lastResult?.taskId, 'st-sleep');
@@ -107,6 +108,8 @@ describe('worker --status', () => {
       'runningSince',
       'currentTasks',
       'outboxSize',
+      'rejectedSize',
+      'tokenInClearText',
       'lastResult',
       'lastError',
       'update',
@@ -114,6 +117,8 @@ describe('worker --status', () => {
     assert.equal(json.running, false);
     assert.equal(json.workerId, null);
     assert.equal(json.outboxSize, 0);
+    assert.equal(json.rejectedSize, 0);
+    assert.equal(json.tokenInClearText, false);
   });
 
   test('the last claim error is shown with its time', async () => {

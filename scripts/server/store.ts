@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import type { ResultBody, Task } from '../../src/wire/protocol.ts';
-import { TaskSchema } from '../../src/wire/protocol.ts';
+import { BoundedTaskSecondsSchema, TaskSchema } from '../../src/wire/protocol.ts';
 import { type Database, num, numOrNull, type Row, text, textOrNull } from './db.ts';
 
 export const TASK_STATES = ['queued', 'leased', 'done', 'cancelled'] as const;
@@ -25,8 +25,9 @@ export const NewTaskSchema = z.object({
   id: TaskSchema.shape.id.optional(),
   type: TaskSchema.shape.type,
   payload: z.unknown(),
-  timeoutSec: TaskSchema.shape.timeoutSec,
-  leaseSec: TaskSchema.shape.leaseSec,
+  // Within the protocol's bounds: this server never hands out a task a worker must refuse.
+  timeoutSec: BoundedTaskSecondsSchema.timeoutSec.optional(),
+  leaseSec: BoundedTaskSecondsSchema.leaseSec.optional(),
   force: z.boolean().optional(),
 });
 export type NewTask = z.input<typeof NewTaskSchema>;

@@ -18,6 +18,7 @@ export function helpText(version: string): string {
     '  --once                   handle at most one task, then exit',
     '  --install, --uninstall   start the worker when you log in, or no longer (no admin rights)',
     '  --status [--json]        show what the worker on this data folder is doing, then exit',
+    '  --requeue-rejected       put results the server refused back in the outbox (worker stopped), then exit',
     '  --no-pause               never wait for Enter after a fatal error (see README)',
     `  --config FILE            read settings from FILE instead of ${CONFIG_FILE_NAME} beside the executable (env HIVE_CONFIG)`,
     '',

@@ -9,7 +9,7 @@ import { BUILD_INFO } from '../build-info.ts';
 import { pauseIfDoubleClicked } from '../platform/console-pause.ts';
 import { installDir } from '../platform/data-dir.ts';
 import { HiveError } from '../platform/errors.ts';
-import { ConfigError, loadSettings, type Options } from '../settings/load.ts';
+import { ConfigError, loadSettings, type Options, readToken } from '../settings/load.ts';
 import type { LoadRegistry } from '../task/define.ts';
 import { helpText } from './help.ts';
 
@@ -43,6 +43,10 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
       const input = { settings, version: BUILD_INFO.version, installDir: install, env: io.env };
       return printStatus({ ...input, json: options.json }, io.stdout);
     }
+    if (options.requeueRejected) {
+      const { requeueRejected } = await import('./requeue-command.ts');
+      return requeueRejected({ settings, installDir: install, env: io.env }, io.stdout);
+    }
     // Loaded only for worker mode: --version, --help and task processes start without undici/pino.
     const [{ runWorker }, registry] = await Promise.all([import('../app.ts'), loadRegistry()]);
     return await runWorker({
@@ -52,6 +56,7 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
       env: io.env,
       installDir: install,
       forceExit: io.exit,
+      readToken: () => readToken({ argv: io.argv, env: io.env, installDir: install }),
     });
   } catch (error) {
     if (error instanceof ConfigError) {

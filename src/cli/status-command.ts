@@ -7,7 +7,9 @@
  *   version, workerId, serverUrl, dataDir,
  *   running (boolean), pid, runningSince,
  *   currentTasks [{ id, type, attempt, startedAt }] (the tasks running now; [] when none),
- *   outboxSize (results not yet sent),
+ *   outboxSize (results not yet sent), rejectedSize (results the server refused, in rejected/;
+ *   `worker --requeue-rejected` queues them again), tokenInClearText (boolean: the token would
+ *   cross the network unencrypted),
  *   lastResult { taskId, status, at }, lastError { message, at },
  *   update { lastCheckAt, lastError, staged: [file names], pending { from, to, at }, failed { <version>: { at, why } } }
  * Times are ISO 8601 (UTC).
@@ -19,6 +21,7 @@ import { resolveDataDir } from '../platform/data-dir.ts';
 import { readWorkerId } from '../platform/identity.ts';
 import { isAlive, readLock } from '../platform/lock.ts';
 import type { Settings } from '../settings/table.ts';
+import { CLEAR_TEXT_WARNING, sendsTokenInClearText } from '../settings/token.ts';
 import { UpdateStore } from '../update/state.ts';
 
 export interface WorkerStatus {
@@ -31,6 +34,8 @@ export interface WorkerStatus {
   runningSince: string | null;
   currentTasks: RecordedStatus['currentTasks'];
   outboxSize: number;
+  rejectedSize: number;
+  tokenInClearText: boolean;
   lastResult: RecordedStatus['lastResult'];
   lastError: RecordedStatus['lastError'];
   update: {
@@ -67,6 +72,8 @@ export function readWorkerStatus(input: StatusInput): WorkerStatus {
     runningSince: running ? (lock?.startedAt ?? null) : null,
     currentTasks: isCurrent ? (recorded?.currentTasks ?? []) : [],
     outboxSize: countFiles(join(dataDir, 'outbox'), (name) => name.endsWith('.json')),
+    rejectedSize: countFiles(join(dataDir, 'rejected'), (name) => name.endsWith('.json')),
+    tokenInClearText: sendsTokenInClearText(input.settings.serverUrl, input.settings.token),
     lastResult: recorded?.lastResult ?? null,
     lastError: recorded?.lastError ?? null,
     update: readUpdateStatus(dataDir),
@@ -104,6 +111,8 @@ export function formatStatus(status: WorkerStatus): string {
     `  running      ${status.running ? `yes, pid ${status.pid} (since ${status.runningSince})` : 'no: not running'}`,
     `  current task ${tasks.length === 0 ? 'none' : tasks.join('; ')}`,
     `  outbox       ${status.outboxSize} result(s) waiting to be sent`,
+    `  refused      ${status.rejectedSize} result(s) in rejected/${status.rejectedSize === 0 ? '' : ' (worker --requeue-rejected sends them again)'}`,
+    ...(status.tokenInClearText ? [`  WARNING      ${CLEAR_TEXT_WARNING}`] : []),
     `  last result  ${result === null ? 'none' : `${result.taskId} ${result.status} at ${result.at}`}`,
     `  last error   ${error === null ? 'none' : `${error.message} (at ${error.at})`}`,
     `  update       last check ${update.lastCheckAt ?? 'never'}${update.lastError === null ? '' : ` (${update.lastError})`}`,

@@ -5,7 +5,7 @@
 import { sleep } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
-import type { HeartbeatRequest } from '../wire/protocol.ts';
+import { type HeartbeatRequest, isWithinBounds } from '../wire/protocol.ts';
 
 /** Protocol: the lease when the task does not name one. */
 export const DEFAULT_LEASE_SEC = 60;
@@ -33,6 +33,7 @@ export function startHeartbeats(options: HeartbeatOptions): () => Promise<void> 
 
 async function beat(options: HeartbeatOptions, stop: AbortSignal): Promise<void> {
   let leaseSec = options.leaseSec;
+  let ignoredLeaseSec: number | undefined;
   while (!stop.aborted) {
     await sleep((leaseSec * 1000) / 3, stop);
     if (stop.aborted) return;
@@ -51,8 +52,15 @@ async function beat(options: HeartbeatOptions, stop: AbortSignal): Promise<void>
     } else if (answer.cancel) {
       options.onCancel('the server cancelled the task');
       return;
-    } else if (answer.leaseSec !== undefined) {
-      leaseSec = answer.leaseSec;
+    } else if (answer.leaseSec !== undefined && answer.leaseSec !== leaseSec) {
+      // A lease out of the protocol's bounds (0, 1e12, 0.5) would make a beat storm or none.
+      if (isWithinBounds('leaseSec', answer.leaseSec)) leaseSec = answer.leaseSec;
+      else if (answer.leaseSec !== ignoredLeaseSec) {
+        ignoredLeaseSec = answer.leaseSec;
+        options.log.warn(
+          `heartbeat answer names leaseSec ${answer.leaseSec}, outside 1…86400: ignored, still beating every ${leaseSec / 3} s`,
+        );
+      }
     }
   }
 }

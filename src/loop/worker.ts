@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import semver from 'semver';
 import { ErrorBackoff, sleep, withJitter } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
+import { clampTimerMs } from '../platform/timers.ts';
 import type { ResultDelivery } from '../results/delivery.ts';
 import type { Outbox } from '../results/outbox.ts';
 import type { Settings } from '../settings/table.ts';
@@ -15,7 +16,12 @@ import type { StopReason } from '../task/ipc.ts';
 import type { TaskOutcome } from '../task/parent.ts';
 import type { TaskRunner } from '../task/runner.ts';
 import type { ClaimOutcome, HiveClient, UpdateHint } from '../wire/hive-client.ts';
-import type { HeartbeatRequest, ResultBody, Task } from '../wire/protocol.ts';
+import {
+  type HeartbeatRequest,
+  type ResultBody,
+  type Task,
+  taskBoundsProblem,
+} from '../wire/protocol.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 import type { StatusRecorder } from './status-file.ts';
 
@@ -82,6 +88,8 @@ export class Worker {
   #authWarned = false;
   #outboxFullWarned = false;
   #reachedServer = false;
+  /** The last non-semver X-Hive-Latest-Version logged: one line per value, not one per poll. */
+  #ignoredVersionLogged = '';
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
@@ -115,7 +123,7 @@ export class Worker {
     // One last try, bounded: a server that is down must not hold up the exit.
     await delivery.sendQueued(
       'before exiting',
-      AbortSignal.timeout(this.#deps.settings.requestTimeoutMs),
+      AbortSignal.timeout(clampTimerMs(this.#deps.settings.requestTimeoutMs)),
     );
     const end: RunEnd = this.#state === 'draining-for-update' ? 'update' : 'stopped';
     this.#transition('stopped');
@@ -141,7 +149,7 @@ export class Worker {
     for (const handling of this.#handling) {
       handling.graceTimer = setTimeout(
         () => handling.controller.abort('shutdown' satisfies StopReason),
-        shutdownGraceMs,
+        clampTimerMs(shutdownGraceMs),
       );
     }
   }
@@ -196,11 +204,11 @@ export class Worker {
       case 'task':
         this.#backoff.reset();
         this.#startTask(claim.task);
-        this.#onServerAnswer(claim.latestVersion);
+        this.#onServerAnswer(claim);
         return 0;
       case 'empty':
         this.#backoff.reset();
-        this.#onServerAnswer(claim.latestVersion);
+        this.#onServerAnswer(claim);
         // A server that held a long poll has already made us wait; one that answered at once has not.
         return settings.waitSec > 0 && tookMs >= (settings.waitSec * 1000) / 2
           ? 0
@@ -239,16 +247,20 @@ export class Worker {
   }
 
   /** A good answer (a task or none): the first confirms a fresh update; a newer version is a hint. */
-  #onServerAnswer(latest: string | undefined): void {
+  #onServerAnswer(answer: { latestVersion: string | undefined; ignoredVersion?: string }): void {
     if (!this.#reachedServer) {
       this.#reachedServer = true;
       this.#deps.onServerReached?.();
     }
-    if (
-      latest !== undefined &&
-      semver.valid(latest) !== null &&
-      semver.gt(latest, this.#deps.identity.version)
-    ) {
+    const { latestVersion: latest, ignoredVersion } = answer;
+    if (ignoredVersion !== undefined && ignoredVersion !== this.#ignoredVersionLogged) {
+      this.#ignoredVersionLogged = ignoredVersion;
+      this.#deps.log.warn(
+        `ignoring X-Hive-Latest-Version ${JSON.stringify(ignoredVersion)}: not a strict semver version`,
+      );
+    }
+    // The client let through only strict semver: gt cannot throw.
+    if (latest !== undefined && semver.gt(latest, this.#deps.identity.version)) {
       this.#deps.onUpdateHint({ reason: 'latest-version', version: latest });
     }
   }
@@ -289,10 +301,24 @@ export class Worker {
     if (this.#state === 'working') this.#deps.runner.release();
   }
 
-  /** Runs the task (task/runner.ts) while heartbeats keep its lease and carry its progress. */
-  /** `controller` stops the task: aborted by a cancel (a heartbeat's answer) or a shutdown. */
+  /**
+   * Runs the task (task/runner.ts) while heartbeats keep its lease and carry its progress.
+   * `controller` stops it: aborted by a cancel (a heartbeat's answer) or a shutdown.
+   */
   async #runTask(task: Task, controller: AbortController, log: Logger): Promise<TaskOutcome> {
     const { client, identity, runner } = this.#deps;
+    // Protocol section 1: a timeoutSec or leaseSec out of range is refused before any timer or
+    // heartbeat is made from it (a lease of 0 would beat without pause).
+    const outOfBounds = taskBoundsProblem(task);
+    if (outOfBounds !== undefined) {
+      return {
+        status: 'rejected',
+        output: null,
+        error: { code: 'BAD_PAYLOAD', message: outOfBounds },
+        logs: [],
+        logsTruncated: false,
+      };
+    }
     let progress: HeartbeatRequest['progress'];
     const stopHeartbeats = startHeartbeats({
       client,

@@ -3,6 +3,7 @@
  * and the server's Retry-After. Tests shrink the settings instead of waiting.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { clampTimerMs } from './timers.ts';
 
 export type Random = () => number;
 
@@ -66,11 +67,12 @@ export function parseRetryAfter(
   return ms === undefined ? undefined : Math.min(ms, capMs);
 }
 
-/** Sleeps `ms`; an abort ends the sleep early without throwing (the caller checks why). */
+/** Sleeps `ms` (clamped to what a timer holds); an abort ends the sleep early without throwing (the caller checks why). */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted === true) return;
+  const delayMs = clampTimerMs(ms);
+  if (delayMs === 0 || signal?.aborted === true) return;
   try {
-    await delay(ms, undefined, { signal });
+    await delay(delayMs, undefined, { signal });
   } catch (error) {
     if ((error as Error).name !== 'AbortError') throw error;
   }

@@ -1,11 +1,14 @@
 /**
  * Sends what the outbox holds. A result is tried at once, while its outbox copy is being written;
- * what the server cannot take now (5xx, network) waits in the outbox and is re-sent with the same
- * body and resultId by a background pump with its own backoff, so a results endpoint that is down
- * never stalls claiming.
+ * what the server cannot take now (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425,
+ * 429) waits in the outbox and is re-sent with the same body and resultId by a background pump,
+ * so a results endpoint that is down never stalls claiming. The pump's retries are p-retry's
+ * (exponential, randomized, capped at MAX_ERROR_SLEEP); a Retry-After from the server replaces
+ * the backoff delay for that wait instead of adding to it.
  */
-import { ErrorBackoff, sleep } from '../platform/backoff.ts';
-import { coerceError } from '../platform/errors.ts';
+import pRetry from 'p-retry';
+import { sleep } from '../platform/backoff.ts';
+import { coerceError, HiveError } from '../platform/errors.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { NewEntry, Outbox, OutboxEntry } from './outbox.ts';
@@ -20,18 +23,27 @@ export interface DeliveryOptions {
   maxErrorSleepMs: number;
 }
 
+/** A pass over the queue stopped at a result that must wait; carries the server's Retry-After. */
+class MustWait extends HiveError {
+  readonly retryAfterMs: number | undefined;
+  constructor(retryAfterMs: number | undefined) {
+    super('HTTP', 'a queued result must wait');
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 export class ResultDelivery {
   readonly #options: DeliveryOptions;
-  readonly #backoff: ErrorBackoff;
   readonly #inFlight = new Map<string, Promise<DeliveryOutcome>>();
   readonly #stopping = new AbortController();
   #wake: (() => void) | undefined;
   #pump: Promise<void> | undefined;
   #failing = false;
+  /** The Retry-After of the last 'retry' answer that gave one, for the pump's next wait. */
+  #retryAfterMs: number | undefined;
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
-    this.#backoff = new ErrorBackoff(options.errorSleepMs, options.maxErrorSleepMs);
   }
 
   /** One try for one result. Concurrent calls for the same result share one request. */
@@ -102,25 +114,58 @@ export class ResultDelivery {
 
   async #runPump(): Promise<void> {
     const stop = this.#stopping.signal;
+    const { errorSleepMs, maxErrorSleepMs, log } = this.#options;
     while (!stop.aborted) {
-      const queued = this.#options.outbox.pending();
-      if (queued.length === 0) {
+      if (this.#options.outbox.pending().length === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });
         this.#wake = undefined;
         continue;
       }
-      let mustWait = false;
-      for (const entry of queued) {
+      try {
+        // A new result that had to wait (deliverNew) woke us: its wait comes first.
+        await this.#waitRetryAfter(stop);
+        await pRetry(() => this.#sendAllQueued(stop), {
+          retries: Number.POSITIVE_INFINITY,
+          minTimeout: errorSleepMs,
+          maxTimeout: maxErrorSleepMs,
+          randomize: true,
+          signal: stop,
+          // A Retry-After is the wait: it neither grows the backoff nor adds p-retry's delay.
+          shouldConsumeRetry: ({ error }) =>
+            !(error instanceof MustWait && error.retryAfterMs !== undefined),
+          onFailedAttempt: async ({ error }) => {
+            if (!(error instanceof MustWait)) throw error; // a bug or a disk error: not retried here
+            if (error.retryAfterMs !== undefined) await sleep(error.retryAfterMs, stop);
+          },
+        });
+      } catch (error) {
         if (stop.aborted) return;
-        if ((await this.deliver(entry, stop)) === 'retry') {
-          mustWait = true;
-          break;
-        }
+        // A result file that cannot be moved or removed (a disk error): the pump must not die with
+        // it (an unhandled rejection would end the worker); it tries again after a pause.
+        log.error(`sending queued results failed: ${coerceError(error).message}`);
+        await sleep(maxErrorSleepMs, stop);
       }
-      if (mustWait) await sleep(this.#backoff.nextDelayMs(), stop);
-      else this.#backoff.reset();
+    }
+  }
+
+  /** Waits out the last Retry-After given, if any (once). */
+  async #waitRetryAfter(stop: AbortSignal): Promise<void> {
+    const waitMs = this.#retryAfterMs;
+    this.#retryAfterMs = undefined;
+    if (waitMs !== undefined) await sleep(waitMs, stop);
+  }
+
+  /** Every queued result once, oldest first; throws MustWait at the first that must wait. */
+  async #sendAllQueued(stop: AbortSignal): Promise<void> {
+    for (const entry of this.#options.outbox.pending()) {
+      if (stop.aborted) return;
+      if ((await this.deliver(entry, stop)) === 'retry') {
+        const retryAfterMs = this.#retryAfterMs;
+        this.#retryAfterMs = undefined;
+        throw new MustWait(retryAfterMs);
+      }
     }
   }
 
@@ -148,13 +193,15 @@ export class ResultDelivery {
         return 'rejected';
       }
       case 'retry':
+        // `Retry-After: 0` would make the re-sends a storm: it gets the ordinary backoff instead.
+        if ((answer.retryAfterMs ?? 0) > 0) this.#retryAfterMs = answer.retryAfterMs;
         // Said, and left to the pump, once its file is on disk: a kill after this line loses
         // nothing. If that write failed there is no file to re-send from: deliverNew throws.
         if (!(await outbox.whenWritten(resultId))) return 'retry';
         if (!this.#failing) {
           log.warn(
-            { taskId: entry.taskId, resultId, queued: outbox.size },
-            `result not delivered, kept in the outbox to re-send: ${answer.error.message}`,
+            { taskId: entry.taskId, resultId, queued: outbox.size, status: answer.status },
+            `result not delivered, kept in the outbox to re-send: ${answer.error.message}${tokenHint(answer.status)}`,
           );
         }
         this.#failing = true;
@@ -162,4 +209,11 @@ export class ResultDelivery {
         return 'retry';
     }
   }
+}
+
+/** What a person can do about a result refused for its token (it is kept and sent again). */
+function tokenHint(status: number | undefined): string {
+  return status === 401 || status === 403
+    ? ' (the server refused our token: fix TOKEN or TOKEN_FILE; it is read again before the next try)'
+    : '';
 }

@@ -202,6 +202,35 @@ export class Outbox {
     return target;
   }
 
+  /**
+   * `worker --requeue-rejected`: every refused result back in the outbox, same body and resultId,
+   * for the next start to send (a refusal may have been the server's mistake). Each is written to
+   * outbox/ before its rejected/ copy goes, so a crash between leaves two copies of one resultId,
+   * never none (the server stores a resultId once). Files that are not a result stay where they are.
+   */
+  requeueRejected(): { requeued: number; unreadable: string[] } {
+    let requeued = 0;
+    const unreadable: string[] = [];
+    for (const name of readdirSync(this.#dirs.rejected)) {
+      if (!name.endsWith('.json')) continue;
+      const file = join(this.#dirs.rejected, name);
+      let entry: OutboxEntry;
+      try {
+        // What markRejected wrote: the entry plus rejectedAt and the answer (stripped here).
+        entry = EntrySchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+      } catch {
+        unreadable.push(file);
+        continue;
+      }
+      const { resultId } = entry.body;
+      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), JSON.stringify(entry));
+      this.#pending.set(resultId, entry);
+      rmSync(file, { force: true });
+      requeued += 1;
+    }
+    return { requeued, unreadable };
+  }
+
   /** Drops once-per-task entries older than the retention. */
   pruneDone(): number {
     this.#prunedAtMs = this.#now();

@@ -5,7 +5,7 @@
  * What each setting is lives in table.ts; this file reads the sources and reports problems.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../platform/errors.ts';
 import { readCaFileSetting } from '../wire/ca-file.ts';
@@ -20,6 +20,7 @@ import {
   type Settings,
   type TableValues,
 } from './table.ts';
+import { chooseToken, type TokenCandidate } from './token.ts';
 
 /** Flags that are not settings. */
 export interface Options {
@@ -34,6 +35,8 @@ export interface Options {
   readonly status: boolean;
   /** `--json`, with --status: the same as one JSON object. */
   readonly json: boolean;
+  /** `--requeue-rejected`: refused results back in the outbox, then exit (src/cli/requeue-command.ts). */
+  readonly requeueRejected: boolean;
   readonly configFile: string | undefined;
   /** The settings given as flags (and --config), as the HIVE_* variables that mean the same. */
   readonly carriedEnv: Readonly<Record<string, string>>;
@@ -68,7 +71,11 @@ const OPTION_FLAGS = {
   config: { type: 'string' },
   status: { type: 'boolean' },
   json: { type: 'boolean' },
+  'requeue-rejected': { type: 'boolean' },
 } as const;
+
+/** Which source wins: a flag over the environment over the file over config.ts. */
+const SOURCE_RANK = { flag: 3, env: 2, file: 1, default: 0 } as const;
 
 export class ConfigError extends HiveError {
   readonly problems: string[];
@@ -79,9 +86,16 @@ export class ConfigError extends HiveError {
   }
 }
 
-/** Reads every source, validates every setting, and reports all problems at once. */
-export function loadSettings(input: SettingsInput): { settings: Settings; options: Options } {
-  const problems: string[] = [];
+interface Sources {
+  flags: Record<string, string | boolean | undefined>;
+  configFile: string | undefined;
+  /** The config file's path, whether or not it exists: a relative TOKEN_FILE in it is read from its folder. */
+  configPath: string;
+  fileValues: Record<string, unknown>;
+}
+
+/** Parses argv and reads the config file (problems go to `problems`; bad flags throw). */
+function readSources(input: SettingsInput, problems: string[]): Sources {
   const flagOptions = Object.fromEntries(
     SETTING_NAMES.map((name) => [flagName(name), { type: 'string' as const }]),
   );
@@ -97,30 +111,72 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
   }
   const configFile =
     typeof flags.config === 'string' ? flags.config : input.env.HIVE_CONFIG || undefined;
+  const configPath = configFile ?? `${input.installDir}/${CONFIG_FILE_NAME}`;
+  const fileValues = readConfigFile(configPath, configFile !== undefined, problems);
+  return { flags, configFile, configPath, fileValues };
+}
+
+/** A setting's raw value and where it came from, by the order flag > env > file > default. */
+function rawValue(
+  name: SettingName,
+  { flags, fileValues }: Sources,
+  env: SettingsInput['env'],
+): { raw: unknown; source: string; rank: keyof typeof SOURCE_RANK } {
+  const flag = flags[flagName(name)];
+  // An empty variable counts as unset (`HIVE_NO_TASK_SLEEP=` must not mean 0).
+  const fromEnv = env[envName(name)] || undefined;
+  if (flag !== undefined) return { raw: flag, source: `--${flagName(name)}`, rank: 'flag' };
+  if (fromEnv !== undefined) return { raw: fromEnv, source: envName(name), rank: 'env' };
+  if (Object.hasOwn(fileValues, name))
+    return { raw: fileValues[name], source: CONFIG_FILE_NAME, rank: 'file' };
+  return { raw: DEFAULTS[name], source: 'src/config.ts', rank: 'default' };
+}
+
+/** TOKEN and TOKEN_FILE as given (valid strings), for ./token.ts to choose from. */
+function tokenCandidates(sources: Sources, input: SettingsInput): TokenCandidate[] {
+  return (['TOKEN', 'TOKEN_FILE'] as const).flatMap((name) => {
+    const { raw, source, rank } = rawValue(name, sources, input.env);
+    if (typeof raw !== 'string' || raw.trim() === '') return [];
+    // A relative TOKEN_FILE in the config file is beside it; given elsewhere, from the current folder.
+    const base = rank === 'file' ? dirname(resolve(sources.configPath)) : process.cwd();
+    return [
+      name === 'TOKEN'
+        ? { kind: 'token', value: raw, source, rank: SOURCE_RANK[rank] }
+        : { kind: 'file', path: resolve(base, raw.trim()), source, rank: SOURCE_RANK[rank] },
+    ];
+  });
+}
+
+/**
+ * The token as the sources say NOW: what the worker uses after a 401/403, so a token fixed in
+ * worker.config.json or in TOKEN_FILE needs no restart. Throws a ConfigError when it cannot be
+ * read (the caller logs it and keeps the token it has).
+ */
+export function readToken(input: SettingsInput): { token: string; from: string } {
+  const problems: string[] = [];
+  const sources = readSources(input, problems);
+  const chosen = chooseToken(tokenCandidates(sources, input), problems);
+  if (problems.length > 0 || chosen === undefined) throw new ConfigError(problems);
+  return chosen;
+}
+
+/** Reads every source, validates every setting, and reports all problems at once. */
+export function loadSettings(input: SettingsInput): { settings: Settings; options: Options } {
+  const problems: string[] = [];
+  const read = readSources(input, problems);
+  const { flags, configFile } = read;
   // Flags as environment variables: what a restarted worker (after self-update) inherits.
   const carriedEnv: Record<string, string> =
     configFile === undefined ? {} : { HIVE_CONFIG: resolve(configFile) };
-  const fileValues = readConfigFile(
-    configFile ?? `${input.installDir}/${CONFIG_FILE_NAME}`,
-    configFile !== undefined,
-    problems,
-  );
 
   const values: Record<string, unknown> = {};
   const sources: Partial<Record<SettingName, string>> = {};
   for (const name of SETTING_NAMES) {
     const flag = flags[flagName(name)];
-    if (typeof flag === 'string') carriedEnv[envName(name)] = flag;
-    // An empty variable counts as unset (`HIVE_NO_TASK_SLEEP=` must not mean 0).
-    const env = input.env[envName(name)] || undefined;
-    const [raw, source] =
-      flag !== undefined
-        ? [flag, `--${flagName(name)}`]
-        : env !== undefined
-          ? [env, envName(name)]
-          : Object.hasOwn(fileValues, name)
-            ? [fileValues[name], CONFIG_FILE_NAME]
-            : [DEFAULTS[name], 'src/config.ts'];
+    // A relative --token-file is from the current folder, which a restarted worker may not share.
+    if (typeof flag === 'string')
+      carriedEnv[envName(name)] = name === 'TOKEN_FILE' && flag !== '' ? resolve(flag) : flag;
+    const { raw, source } = rawValue(name, read, input.env);
     sources[name] = source;
     const result = SETTINGS[name].schema.safeParse(raw);
     if (result.success) {
@@ -145,12 +201,23 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
           problems,
         )
       : undefined;
+  const token =
+    typeof values.tokenSetting === 'string' && typeof values.tokenFilePath === 'string'
+      ? chooseToken(tokenCandidates(read, input), problems)
+      : undefined;
   const supervisor = readSupervisor(input.env, problems);
-  if (problems.length > 0 || proxy === undefined) throw new ConfigError(problems);
+  if (problems.length > 0 || proxy === undefined || token === undefined)
+    throw new ConfigError(problems);
 
   // Every row parsed (no problems), so every key is present with its schema's output type.
-  const { proxySetting: _proxy, caFilePath: _caFile, ...table } = values as TableValues;
-  const settings: Settings = { ...table, proxy: proxy.proxy, caFile };
+  const { proxySetting, caFilePath, tokenSetting, tokenFilePath, ...table } = values as TableValues;
+  const settings: Settings = {
+    ...table,
+    proxy: proxy.proxy,
+    caFile,
+    token: token.token,
+    tokenFrom: token.from,
+  };
   const options: Options = {
     help: flags.help === true,
     version: flags.version === true,
@@ -160,6 +227,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     uninstall: flags.uninstall === true,
     status: flags.status === true,
     json: flags.json === true,
+    requeueRejected: flags['requeue-rejected'] === true,
     configFile,
     carriedEnv,
     supervisor,

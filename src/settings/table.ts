@@ -4,13 +4,17 @@
  */
 import * as z from 'zod';
 import * as config from '../config.ts';
+import { MAX_TIMER_MS } from '../platform/timers.ts';
 import type { CaFile } from '../wire/ca-file.ts';
 import type { ProxyConfig } from '../wire/proxy.ts';
 
-const seconds = (min: number) =>
+/** The longest duration a timer holds (src/platform/timers.ts), in whole seconds: ≈ 24.8 days. */
+const MAX_TIMER_SEC = Math.floor(MAX_TIMER_MS / 1000);
+const seconds = (min: number, max = MAX_TIMER_SEC) =>
   z.coerce
     .number({ error: `a number of seconds ≥ ${min}` })
-    .min(min, `a number of seconds ≥ ${min}`);
+    .min(min, `a number of seconds ≥ ${min}`)
+    .max(max, `a number of seconds ≤ ${max} (the longest a timer holds, ≈ 24.8 days)`);
 const count = (min: number, max: number) =>
   z.coerce
     .number({ error: `a whole number from ${min} to ${max}` })
@@ -51,9 +55,15 @@ export const SETTINGS = {
     url.transform((text) => (text.endsWith('/') ? text : `${text}/`)),
     'root of the Hive API',
   ),
-  TOKEN: row('token', z.string({ error: 'a string' }), 'bearer token (never logged)', {
+  // TOKEN and TOKEN_FILE become `Settings.token` (./token.ts says which wins).
+  TOKEN: row('tokenSetting', z.string({ error: 'a string' }), 'bearer token (never logged)', {
     secret: true,
   }),
+  TOKEN_FILE: row(
+    'tokenFilePath',
+    z.string({ error: 'a file path' }),
+    'file holding the token (trimmed); read again after a 401/403',
+  ),
   NO_TASK_SLEEP: row(
     'noTaskSleepMs',
     seconds(0).transform(ms),
@@ -149,7 +159,7 @@ export const SETTINGS = {
   LOG_FILES: row('logFiles', count(1, 100), 'log files kept, the current one included'),
   RESULT_RETENTION: row(
     'resultRetentionMs',
-    seconds(0).transform(ms),
+    seconds(0, Number.MAX_SAFE_INTEGER).transform(ms), // compared with dates, never a timer
     'seconds a result is kept to answer re-deliveries',
   ),
   OUTBOX_MAX: row('outboxMax', count(1, 1_000_000), 'most unsent results before claiming pauses'),
@@ -165,7 +175,7 @@ export const SETTINGS = {
   ),
   UPDATE_RETRY_AFTER: row(
     'updateRetryAfterMs',
-    seconds(0).transform(ms),
+    seconds(0, Number.MAX_SAFE_INTEGER).transform(ms), // compared with dates, never a timer
     'seconds a release that failed to install is skipped',
   ),
   UPDATE_DOWNLOAD_TIMEOUT: row(
@@ -191,8 +201,15 @@ export type TableValues = {
   readonly [N in SettingName as Rows[N]['key']]: z.output<Rows[N]['schema']>;
 };
 
-/** The settings the rest of the code takes: the table's values, with PROXY and CA_FILE resolved. */
-export type Settings = Omit<TableValues, 'proxySetting' | 'caFilePath'> & {
+/** The table's keys that are resolved at start into the derived settings below. */
+type RawKeys = 'proxySetting' | 'caFilePath' | 'tokenSetting' | 'tokenFilePath';
+
+/** The settings the rest of the code takes: the table's values, with the raw ones resolved. */
+export type Settings = Omit<TableValues, RawKeys> & {
+  /** TOKEN, or the content of TOKEN_FILE (./token.ts says which wins); '' = none. */
+  readonly token: string;
+  /** Where the token came from, for the banner: 'TOKEN_FILE /etc/hive/token', 'TOKEN …', or ''. */
+  readonly tokenFrom: string;
   /** PROXY, else the environment's HTTP_PROXY / HTTPS_PROXY / NO_PROXY (src/wire/proxy.ts). */
   readonly proxy: ProxyConfig;
   /** CA_FILE, read and checked at start (src/wire/ca-file.ts); undefined = none. */

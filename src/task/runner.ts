@@ -5,6 +5,7 @@
  * process is started. The loop asks `run(task, …)` and gets an outcome; it knows nothing of
  * processes.
  */
+import { clampTimerMs } from '../platform/timers.ts';
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { lookupTask, type TaskRegistry, unknownTaskMessage } from './define.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from './parent.ts';
@@ -73,7 +74,8 @@ export class TaskRunner {
       return await runInChild(task, {
         command,
         env,
-        timeoutMs: timeoutSec * 1000,
+        // A timer longer than Node holds would fire at once (src/platform/timers.ts).
+        timeoutMs: clampTimerMs(timeoutSec * 1000),
         killGraceMs: this.#options.killGraceMs,
         maxResultBytes: this.#options.maxResultBytes,
         signal: controls.signal,

@@ -1,7 +1,8 @@
 /**
  * Downloads a release zip to disk, streaming (never the whole file in memory), bounded by the
  * announced size, resuming a partial download with Range/If-Range, under an overall deadline and
- * an inactivity timeout. What it leaves behind on failure is a `.part` file to resume from.
+ * an inactivity timeout. What it leaves behind on failure is a `.part` file to resume from;
+ * `downloadWithRetries` resumes from it at once (p-retry's backoff), within the same deadline.
  */
 import {
   createWriteStream,
@@ -13,8 +14,10 @@ import {
 } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import pRetry from 'p-retry';
 import { type Dispatcher, request } from 'undici';
 import { coerceError, HiveError } from '../platform/errors.ts';
+import { clampTimerMs } from '../platform/timers.ts';
 import { describeConnectionError } from '../wire/connection-errors.ts';
 
 export interface DownloadOptions {
@@ -45,7 +48,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
   const resumable = resumablePart(part, metaFile, options);
   let have = resumable?.bytes ?? 0;
   const signal = AbortSignal.any([
-    AbortSignal.timeout(options.deadlineMs),
+    AbortSignal.timeout(clampTimerMs(options.deadlineMs)),
     ...(options.signal ? [options.signal] : []),
   ]);
   const headers: Record<string, string> = { ...options.headers, 'accept-encoding': 'identity' };
@@ -60,8 +63,8 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
       headers,
       dispatcher: options.dispatcher,
       signal,
-      headersTimeout: options.inactivityMs,
-      bodyTimeout: options.inactivityMs,
+      headersTimeout: clampTimerMs(options.inactivityMs),
+      bodyTimeout: clampTimerMs(options.inactivityMs),
     });
   } catch (error) {
     throw downloadError(error, signal, options.url);
@@ -86,7 +89,9 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
       }
     } else {
       discard(response);
-      throw retryable(`download answered HTTP ${statusCode}`);
+      // A missing file or a refusal (4xx but 408/429) will not mend in seconds: the next check.
+      const now = statusCode >= 500 || statusCode === 408 || statusCode === 429;
+      throw retryable(`download answered HTTP ${statusCode}`, { now });
     }
     const expected = options.sizeBytes - have;
     const declared = response.headers['content-length'];
@@ -162,9 +167,67 @@ function etagOf(response: Dispatcher.ResponseData): string | undefined {
   return Array.isArray(etag) ? etag[0] : etag;
 }
 
-/** Download failures are not the release's fault: the next check resumes or retries. */
-function retryable(message: string, options?: { cause?: unknown }): HiveError {
-  return new HiveError('UPDATE', message, { ...options, details: { retryable: true } });
+/**
+ * Download failures are not the release's fault: resumed at once within the deadline
+ * (downloadWithRetries) unless `now` is false, and at the next check in any case.
+ */
+function retryable(message: string, options?: { cause?: unknown; now?: boolean }): HiveError {
+  return new HiveError('UPDATE', message, {
+    cause: options?.cause,
+    details: { retryable: true, retryNow: options?.now ?? true },
+  });
+}
+
+function isRetryableNow(error: unknown): boolean {
+  const details = error instanceof HiveError ? (error.details as Record<string, unknown>) : {};
+  return details?.retryable === true && details.retryNow === true;
+}
+
+export interface RetryOptions {
+  /** First wait before a resume, and the cap of the doubling waits (randomized). */
+  minRetryMs: number;
+  maxRetryMs: number;
+  /** Told before each wait: a broken download is worth one log line per resume. */
+  onRetry?: (error: Error, retryInMs: number, attempt: number) => void;
+}
+
+/**
+ * `downloadRelease`, resumed with Range as soon as a try breaks off (a connection cut at 23 MB of
+ * 41 picks up at 23 MB after a short backoff, not an hour later at the next check), until it is
+ * whole or the one overall deadline (`deadlineMs`, UPDATE_DOWNLOAD_TIMEOUT) passes. Failures that
+ * are the release's (wrong size, too many bytes, a 404) are not retried here.
+ */
+export async function downloadWithRetries(
+  options: DownloadOptions,
+  retry: RetryOptions,
+): Promise<void> {
+  const deadlineMs = clampTimerMs(options.deadlineMs);
+  const deadline = AbortSignal.any([
+    AbortSignal.timeout(deadlineMs),
+    ...(options.signal ? [options.signal] : []),
+  ]);
+  const startedAt = performance.now();
+  await pRetry(
+    () =>
+      downloadRelease({
+        ...options,
+        // Each try gets what is left of the one deadline (and stops with it).
+        deadlineMs: Math.max(1, deadlineMs - (performance.now() - startedAt)),
+        signal: deadline,
+      }),
+    {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: retry.minRetryMs,
+      maxTimeout: retry.maxRetryMs,
+      randomize: true,
+      maxRetryTime: deadlineMs,
+      shouldRetry: ({ error }) => isRetryableNow(error) && !deadline.aborted,
+      onFailedAttempt: ({ error, retryDelay, attemptNumber }) => {
+        if (isRetryableNow(error) && !deadline.aborted && retryDelay > 0)
+          retry.onRetry?.(error, retryDelay, attemptNumber);
+      },
+    },
+  );
 }
 
 /** `url` is given for a failure to connect: TLS and proxy refusals then say what fixes them. */
@@ -207,7 +270,9 @@ class SizeLimit extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#received += chunk.length;
     if (this.#received > this.#total) {
-      callback(retryable(`the server sent more than the announced ${this.#total} bytes`));
+      callback(
+        retryable(`the server sent more than the announced ${this.#total} bytes`, { now: false }),
+      );
       return;
     }
     this.#onProgress?.(this.#received, this.#total);

@@ -8,18 +8,19 @@ import type { KeyObject } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
-import { HiveError } from '../platform/errors.ts';
+import { coerceError, HiveError } from '../platform/errors.ts';
 import type { Logger } from '../platform/log.ts';
+import { clampTimerMs } from '../platform/timers.ts';
 import type { Supervisor } from '../settings/load.ts';
 import type { Settings } from '../settings/table.ts';
 import type { HiveClient, UpdateHint } from '../wire/hive-client.ts';
 import type { Release } from '../wire/protocol.ts';
-import { downloadRelease } from './download.ts';
+import { downloadWithRetries } from './download.ts';
 import { type ExtractedRelease, extractRelease } from './extract.ts';
 import { startUpdater } from './handoff.ts';
 import { releasePublicKey } from './signature.ts';
 import type { UpdateStore } from './state.ts';
-import { verifyAnnouncement, verifyDownload } from './verify.ts';
+import { releaseUrl, verifyAnnouncement, verifyDownload } from './verify.ts';
 
 export interface PreparedUpdate {
   release: Release;
@@ -97,7 +98,7 @@ export class SelfUpdate {
     void this.check('start');
     this.#timer = setInterval(
       () => void this.check('interval'),
-      this.#deps.settings.updateCheckIntervalMs,
+      clampTimerMs(this.#deps.settings.updateCheckIntervalMs),
     );
     this.#timer.unref();
   }
@@ -131,13 +132,22 @@ export class SelfUpdate {
     void this.check(hint.reason);
   }
 
-  /** Starts a check unless one is running; never throws, never blocks the caller. */
+  /**
+   * Starts a check unless one is running; never throws, never blocks the caller, never rejects:
+   * it runs in the background (`void`), where a rejection would be unhandled and end the worker.
+   */
   check(why: string): Promise<void> {
     if (this.#disabledBecause !== undefined || this.#ready) return Promise.resolve();
     this.#lastCheckMs = Date.now();
-    this.#running ??= this.#checkOnce(why).finally(() => {
-      this.#running = undefined;
-    });
+    this.#running ??= this.#checkOnce(why)
+      .catch((error: unknown) => {
+        this.#deps.log.error(
+          `update check failed, staying on ${this.#deps.version}: ${coerceError(error).message}`,
+        );
+      })
+      .finally(() => {
+        this.#running = undefined;
+      });
     return this.#running;
   }
 
@@ -177,6 +187,7 @@ export class SelfUpdate {
       log.warn(`update check failed: ${answer.error.message}`);
       return;
     }
+    // The version answer's schema let in only strict semver (protocol section 5): gt cannot throw.
     if (answer.kind === 'none' || !semver.gt(answer.release.version, version)) {
       log.debug({ why }, 'no newer release');
       return;
@@ -216,26 +227,38 @@ export class SelfUpdate {
     this.#checkDiskSpace(release);
     const staging = store.staging();
     const zip = join(staging, `worker-${release.version}-${platform}.zip`);
+    const url = releaseUrl(release, client.resolve(release.url), client.resolve(''));
     log.info(`downloading release ${release.version} (${(release.size / 1048576).toFixed(1)} MB)`);
     let reported = 0;
-    await downloadRelease({
-      url: client.resolve(release.url),
-      dest: zip,
-      sizeBytes: release.size,
-      sha256: release.sha256,
-      headers: client.requestHeaders(),
-      dispatcher: client.dispatcher,
-      deadlineMs: settings.updateDownloadTimeoutMs,
-      inactivityMs: settings.requestTimeoutMs,
-      onProgress: (received, total) => {
-        const quarter = Math.floor((received / total) * 4);
-        if (quarter > reported) {
-          reported = quarter;
-          log.info(`downloading release ${release.version}: ${quarter * 25} %`);
-        }
-        this.#deps.progressBar?.(received, total);
+    await downloadWithRetries(
+      {
+        url,
+        dest: zip,
+        sizeBytes: release.size,
+        sha256: release.sha256,
+        // The token only if the release is on SERVER_URL's origin (not a CDN's).
+        headers: client.requestHeaders(url),
+        dispatcher: client.dispatcher,
+        deadlineMs: settings.updateDownloadTimeoutMs,
+        inactivityMs: settings.requestTimeoutMs,
+        onProgress: (received, total) => {
+          const quarter = Math.floor((received / total) * 4);
+          if (quarter > reported) {
+            reported = quarter;
+            log.info(`downloading release ${release.version}: ${quarter * 25} %`);
+          }
+          this.#deps.progressBar?.(received, total);
+        },
       },
-    });
+      {
+        minRetryMs: settings.errorSleepMs,
+        maxRetryMs: settings.maxErrorSleepMs,
+        onRetry: (error, retryInMs, attempt) =>
+          log.warn(
+            `download of release ${release.version} broke off (${error.message}); resuming in ${Math.round(retryInMs / 100) / 10} s (try ${attempt + 1})`,
+          ),
+      },
+    );
     this.#deps.progressBar?.(release.size, release.size, true);
     await verifyDownload(zip, release);
     const extracted = await extractRelease(zip, join(staging, `release-${release.version}`), {

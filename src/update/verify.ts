@@ -1,4 +1,4 @@
-/** Checks a downloaded release before anything is extracted: exact size, sha256, signature. */
+/** Checks a release before anything is fetched or extracted: its URL, exact size, sha256, signature. */
 import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { HiveError } from '../platform/errors.ts';
@@ -42,4 +42,22 @@ export async function verifyDownload(file: string, release: Release): Promise<vo
       `release ${release.version}: sha256 is ${actual}, announced ${release.sha256}`,
     );
   }
+}
+
+/**
+ * The release's URL (already resolved against SERVER_URL): http(s) only, and never plain http:
+ * under an https: server (protocol section 5). Such a downgrade lets anyone on the path watch and
+ * stall what we fetch; the signature still guards the bytes.
+ */
+export function releaseUrl(release: Release, url: URL, server: URL): URL {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new HiveError('UPDATE', `release ${release.version} url is not http(s): ${url.protocol}`);
+  }
+  if (server.protocol === 'https:' && url.protocol === 'http:') {
+    throw new HiveError(
+      'UPDATE',
+      `release ${release.version} is offered over plain http: (${url.origin}) by an https: server; refused`,
+    );
+  }
+  return url;
 }

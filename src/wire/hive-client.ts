@@ -3,10 +3,19 @@
  * Every answer is validated here (src/wire/protocol.ts); callers never see wire JSON.
  */
 import { type Dispatcher, request } from 'undici';
-import type * as z from 'zod';
 import { parseRetryAfter } from '../platform/backoff.ts';
-import { coerceError, HiveError } from '../platform/errors.ts';
-import { describeConnectionError } from './connection-errors.ts';
+import { HiveError } from '../platform/errors.ts';
+import { clampTimerMs } from '../platform/timers.ts';
+import {
+  type Answer,
+  asNetworkError,
+  header,
+  httpError,
+  parseAnswer,
+  readLimited,
+  type VersionHint,
+  versionHint,
+} from './answers.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
   ClaimAnswerSchema,
@@ -22,7 +31,13 @@ import type { ProxyConfig } from './proxy.ts';
 
 export interface ClientOptions {
   serverUrl: string;
+  /** Bearer token; '' = none. Sent only to SERVER_URL's origin (protocol "Every request"). */
   token: string;
+  /**
+   * Reads the token again (TOKEN / TOKEN_FILE, src/settings/load.ts) after a 401 or 403, so an operator
+   * who fixes it needs no restart; returns the token to use from the next request on.
+   */
+  reloadToken?: () => string;
   workerId: string;
   userAgent: string;
   connectTimeoutMs: number;
@@ -46,8 +61,8 @@ export type UpdateHint =
   | { reason: 'latest-version'; version: string };
 
 export type ClaimOutcome =
-  | { kind: 'task'; task: Task; latestVersion: string | undefined }
-  | { kind: 'empty'; latestVersion: string | undefined }
+  | ({ kind: 'task'; task: Task } & VersionHint)
+  | ({ kind: 'empty' } & VersionHint)
   | { kind: 'unauthorized'; status: number }
   | { kind: 'upgrade-required' }
   | { kind: 'throttled'; status: number; retryAfterMs: number | undefined }
@@ -63,26 +78,34 @@ export type ResultOutcome =
   | { kind: 'duplicate' }
   | { kind: 'gone'; status: number; answer: string }
   | { kind: 'refused'; status: number; answer: string }
-  | { kind: 'retry'; error: HiveError };
+  /** Kept queued: network, 5xx, or a transient 4xx; `retryAfterMs` from the answer's Retry-After. */
+  | { kind: 'retry'; error: HiveError; status?: number; retryAfterMs?: number };
+
+/**
+ * 4xx answers to a result that are not the result's fault (protocol section 3): a wrong or rotated
+ * token (401, 403), a proxy wanting credentials (407), a slow link (408), too early (425), a rate
+ * limit (429). Refusing the result for them would lose it; it stays queued, same resultId and body.
+ */
+export const TRANSIENT_RESULT_STATUSES: ReadonlySet<number> = new Set([
+  401, 403, 407, 408, 425, 429,
+]);
 
 export type ReleaseOutcome =
   | { kind: 'release'; release: Release }
   | { kind: 'none' }
   | { kind: 'error'; error: HiveError };
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
-
 export class HiveClient {
   readonly #options: ClientOptions;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
+  readonly #serverOrigin: string;
+  #token: string;
 
   constructor(options: ClientOptions) {
     this.#options = options;
+    this.#token = options.token;
+    this.#serverOrigin = new URL(options.serverUrl).origin;
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher = options.dispatcher ?? createDispatcher(options);
   }
@@ -103,16 +126,16 @@ export class HiveClient {
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'claim', this.#options.serverUrl) };
     }
-    const latestVersion = header(answer, 'x-hive-latest-version');
+    const version = versionHint(header(answer, 'x-hive-latest-version'));
     switch (answer.status) {
       case 200: {
         const parsed = parseAnswer(answer, ClaimAnswerSchema, 'claim');
         return parsed instanceof HiveError
           ? { kind: 'error', error: parsed }
-          : { kind: 'task', task: parsed.task, latestVersion };
+          : { kind: 'task', task: parsed.task, ...version };
       }
       case 204:
-        return { kind: 'empty', latestVersion };
+        return { kind: 'empty', ...version };
       case 401:
       case 403:
         return { kind: 'unauthorized', status: answer.status };
@@ -173,6 +196,18 @@ export class HiveClient {
     if (status === 409) return { kind: 'duplicate' };
     if (status === 404 || status === 410)
       return { kind: 'gone', status, answer: answer.text.slice(0, 2000) };
+    if (TRANSIENT_RESULT_STATUSES.has(status)) {
+      const retryAfterMs = parseRetryAfter(
+        header(answer, 'retry-after'),
+        this.#options.maxErrorSleepMs,
+      );
+      return {
+        kind: 'retry',
+        error: httpError(answer, 'result'),
+        status,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    }
     if (status >= 400 && status < 500)
       return { kind: 'refused', status, answer: answer.text.slice(0, 2000) };
     return { kind: 'retry', error: httpError(answer, 'result') };
@@ -199,13 +234,18 @@ export class HiveClient {
       : { kind: 'release', release: parsed };
   }
 
-  /** Headers every request carries (protocol "Every request"). */
-  requestHeaders(): Record<string, string> {
+  /**
+   * Headers every request to `url` carries (protocol "Every request"). The token goes only to
+   * SERVER_URL's origin (scheme, host, port): a release on a CDN is fetched without it.
+   */
+  requestHeaders(url: URL): Record<string, string> {
     const headers: Record<string, string> = {
       'user-agent': this.#options.userAgent,
       'x-hive-worker-id': this.#options.workerId,
     };
-    if (this.#options.token !== '') headers.authorization = `Bearer ${this.#options.token}`;
+    if (this.#token !== '' && url.origin === this.#serverOrigin) {
+      headers.authorization = `Bearer ${this.#token}`;
+    }
     return headers;
   }
 
@@ -228,18 +268,22 @@ export class HiveClient {
       headers?: Record<string, string>;
     },
   ): Promise<Answer> {
-    const headers = { ...this.requestHeaders(), ...extra.headers };
+    const url = this.resolve(path);
+    const headers = { ...this.requestHeaders(url), ...extra.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeoutMs = this.#options.requestTimeoutMs + (extra.extraWaitMs ?? 0);
-    const response = await request(this.resolve(path), {
+    const response = await request(url, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       dispatcher: this.#dispatcher,
       signal: extra.signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: this.#options.requestTimeoutMs,
+      headersTimeout: clampTimerMs(timeoutMs),
+      bodyTimeout: clampTimerMs(this.#options.requestTimeoutMs),
     });
+    // A refused token may have been fixed in the config since we read it: the next request uses
+    // what is there now (every endpoint's 401/403, claims and results alike).
+    if (response.statusCode === 401 || response.statusCode === 403) this.#reloadToken();
     const declared = Number(response.headers['content-length'] ?? 0);
     if (declared > MAX_ANSWER_BYTES) {
       response.body.on('error', () => {}); // destroying an unread body emits an error nobody needs
@@ -252,72 +296,8 @@ export class HiveClient {
     const text = await readLimited(response.body, MAX_ANSWER_BYTES);
     return { status: response.statusCode, headers: response.headers, text };
   }
-}
 
-async function readLimited(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  limit: number,
-): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      throw new HiveError('BAD_ANSWER', `answer is over the ${limit}-byte limit`);
-    }
-    chunks.push(chunk);
+  #reloadToken(): void {
+    if (this.#options.reloadToken !== undefined) this.#token = this.#options.reloadToken();
   }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function header(answer: Answer, name: string): string | undefined {
-  const value = answer.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function parseAnswer<S extends z.ZodType>(
-  answer: Answer,
-  schema: S,
-  what: string,
-): z.output<S> | HiveError {
-  let json: unknown;
-  try {
-    json = JSON.parse(answer.text);
-  } catch {
-    return new HiveError(
-      'BAD_ANSWER',
-      `${what} answer ${answer.status} is not JSON: ${snippet(answer.text)}`,
-    );
-  }
-  const result = schema.safeParse(json);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
-  return new HiveError(
-    'BAD_ANSWER',
-    `${what} answer ${answer.status} is invalid${where}: ${issue?.message ?? ''}`,
-    {
-      details: snippet(answer.text),
-    },
-  );
-}
-
-function httpError(answer: Answer, what: string): HiveError {
-  return new HiveError('HTTP', `${what} answered HTTP ${answer.status}: ${snippet(answer.text)}`, {
-    details: { status: answer.status },
-  });
-}
-
-function asNetworkError(error: unknown, what: string, serverUrl: string): HiveError {
-  if (error instanceof HiveError) return error;
-  const cause = coerceError(error);
-  return new HiveError('NETWORK', `${what} failed: ${describeConnectionError(cause, serverUrl)}`, {
-    cause,
-  });
-}
-
-function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat || '(empty)';
 }

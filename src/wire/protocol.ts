@@ -3,23 +3,63 @@
  * Server answers are parsed with these schemas; unknown fields are ignored (zod strips them),
  * a known field of the wrong type makes the whole answer invalid.
  */
+import semver from 'semver';
 import * as z from 'zod';
 import { RESULT_ERROR_CODES } from '../platform/errors.ts';
 
 export const PROTOCOL_VERSION = 1;
 
 const TASK_ID = z.string().min(1).max(200);
-const SEMVER = z
-  .string()
-  .regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/, 'a semver version');
+/**
+ * Strict semver as the `semver` package itself reads it (`1.02.0` and a major above 2^53 are not):
+ * a version this check lets in can never make `semver.gt` throw later.
+ */
+export function isStrictSemver(text: string): boolean {
+  return semver.valid(text) !== null;
+}
+const SEMVER = z.string().refine(isStrictSemver, 'a strict semver version (e.g. 1.4.0)');
+
+/** Protocol section 1: the bounds of a task's timeoutSec and leaseSec (whole seconds). */
+export const TASK_BOUNDS = {
+  timeoutSec: { min: 1, max: 604_800 },
+  leaseSec: { min: 1, max: 86_400 },
+} as const;
+
+/** The bounded fields as a server must send them (the reference server checks what it is given). */
+export const BoundedTaskSecondsSchema = {
+  timeoutSec: z.number().int().min(TASK_BOUNDS.timeoutSec.min).max(TASK_BOUNDS.timeoutSec.max),
+  leaseSec: z.number().int().min(TASK_BOUNDS.leaseSec.min).max(TASK_BOUNDS.leaseSec.max),
+};
+
+/** Whether `value` is a whole number of seconds within the protocol's bounds for `field`. */
+export function isWithinBounds(field: keyof typeof TASK_BOUNDS, value: number): boolean {
+  const { min, max } = TASK_BOUNDS[field];
+  return Number.isInteger(value) && value >= min && value <= max;
+}
+
+/**
+ * Why a delivered task must not run, or undefined: an out-of-range timeoutSec or leaseSec is
+ * answered `rejected`/`BAD_PAYLOAD` naming the field, never run with a timer that fires at once.
+ */
+export function taskBoundsProblem(task: Task): string | undefined {
+  for (const field of ['timeoutSec', 'leaseSec'] as const) {
+    const value = task[field];
+    if (value !== undefined && !isWithinBounds(field, value)) {
+      const { min, max } = TASK_BOUNDS[field];
+      return `${field} must be a whole number of seconds from ${min} to ${max}, got ${value}`;
+    }
+  }
+  return undefined;
+}
 
 /** A task as the server delivers it in a claim answer. */
 export const TaskSchema = z.object({
   id: TASK_ID,
   type: z.string().min(1),
   payload: z.unknown(),
-  timeoutSec: z.number().positive().optional(),
-  leaseSec: z.number().positive().optional(),
+  // Any number here: one out of bounds is answered BAD_PAYLOAD by the worker (taskBoundsProblem).
+  timeoutSec: z.number().optional(),
+  leaseSec: z.number().optional(),
   attempt: z.number().int().min(1).default(1),
   force: z.boolean().default(false),
 });
@@ -28,7 +68,8 @@ export type Task = z.infer<typeof TaskSchema>;
 export const ClaimAnswerSchema = z.object({ task: TaskSchema });
 
 export const HeartbeatAnswerSchema = z.object({
-  leaseSec: z.number().positive().optional(),
+  // Out of bounds (TASK_BOUNDS.leaseSec), it is ignored and the beat keeps its interval.
+  leaseSec: z.number().optional(),
   cancel: z.boolean().default(false),
 });
 export type HeartbeatAnswer = z.infer<typeof HeartbeatAnswerSchema>;

@@ -45,7 +45,7 @@ export function endToEndScenarios(target: EndToEndTarget): void {
         { id: 'e2e-throws', type: 'throws', payload: { message: 'no such file' } },
         { id: 'e2e-exits', type: 'exits', payload: { code: 3 } },
         { id: 'e2e-leaks', type: 'leaks', payload: {} },
-        { id: 'e2e-hangs', type: 'hangs', payload: {}, timeoutSec: 0.5 },
+        { id: 'e2e-hangs', type: 'hangs', payload: {}, timeoutSec: 1 },
         { id: 'e2e-limits', type: 'limits', payload: {} },
       ];
       for (const task of enqueued) await server.admin.enqueue(task);

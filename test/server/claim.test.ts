@@ -47,7 +47,7 @@ test('claim sends only the types the worker lists, oldest first, with the wire T
 });
 
 test('a lapsed lease is delivered again, to any worker, with attempt + 1', async () => {
-  await server.admin.enqueue({ id: 'lapse-1', type: 'lapse', payload: 'x', leaseSec: 0.2 });
+  await server.admin.enqueue({ id: 'lapse-1', type: 'lapse', payload: 'x', leaseSec: 1 });
   const one = fakeWorker(server.url, { workerId: 'lapse-w1' });
   const two = fakeWorker(server.url, { workerId: 'lapse-w2' });
   assert.equal(taskOf(await one.claim(['lapse'])).attempt, 1);
@@ -145,7 +145,7 @@ test('claims are validated: worker id header, body schema, matching worker ids',
 });
 
 test('a lease lapsing during a long poll wakes the poll with attempt + 1', async () => {
-  await server.admin.enqueue({ id: 'wake-1', type: 'wake_type', payload: null, leaseSec: 0.2 });
+  await server.admin.enqueue({ id: 'wake-1', type: 'wake_type', payload: null, leaseSec: 1 });
   const first = fakeWorker(server.url, { workerId: 'wake-w1' });
   assert.equal(taskOf(await first.claim(['wake_type'])).attempt, 1);
   const startedMs = Date.now();

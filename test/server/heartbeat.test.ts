@@ -19,31 +19,31 @@ async function claimOne(workerId: string, type: string) {
 }
 
 test('heartbeats keep a short lease alive past its length and store the progress', async () => {
-  await server.admin.enqueue({ id: 'hb-1', type: 'hb_keep', payload: null, leaseSec: 0.5 });
+  await server.admin.enqueue({ id: 'hb-1', type: 'hb_keep', payload: null, leaseSec: 1 });
   const holder = await claimOne('hb-w1', 'hb_keep');
   const other = fakeWorker(server.url, { workerId: 'hb-w2' });
-  for (let beat = 0; beat < 8; beat += 1) {
+  for (let beat = 0; beat < 15; beat += 1) {
     await sleep(100);
-    const answer = await holder.heartbeat('hb-1', { percent: beat * 10, message: `beat ${beat}` });
+    const answer = await holder.heartbeat('hb-1', { percent: beat * 5, message: `beat ${beat}` });
     assert.equal(answer.status, 200, answer.text);
-    assert.deepEqual(HeartbeatAnswerSchema.parse(answer.json), { leaseSec: 0.5, cancel: false });
+    assert.deepEqual(HeartbeatAnswerSchema.parse(answer.json), { leaseSec: 1, cancel: false });
     assert.equal((await other.claim(['hb_keep'])).status, 204, 'still leased to hb-w1');
   }
   const view = await server.admin.task('hb-1');
   assert.equal(view.state, 'leased');
   assert.equal(view.attempt, 1);
-  assert.deepEqual(view.progress, { percent: 70, message: 'beat 7' });
+  assert.deepEqual(view.progress, { percent: 70, message: 'beat 14' });
 });
 
 test('heartbeat answers 404 for an unknown task and 409 when the task is not the caller’s', async () => {
   const stranger = fakeWorker(server.url, { workerId: 'hb-stranger' });
   assert.equal((await stranger.heartbeat('no-such-task')).status, 404);
 
-  await server.admin.enqueue({ id: 'hb-2', type: 'hb_conflict', payload: null, leaseSec: 0.2 });
+  await server.admin.enqueue({ id: 'hb-2', type: 'hb_conflict', payload: null, leaseSec: 1 });
   const holder = await claimOne('hb-w3', 'hb_conflict');
   assert.equal((await stranger.heartbeat('hb-2')).status, 409, 'leased to another worker');
 
-  await sleep(250);
+  await sleep(1100);
   assert.equal((await holder.heartbeat('hb-2')).status, 409, 'lease lapsed');
 
   await server.admin.enqueue({ id: 'hb-3', type: 'hb_done', payload: null });

@@ -157,7 +157,7 @@ describe('HTTPS through an authenticating proxy (CONNECT)', () => {
             dest,
             sizeBytes: answer.release.size,
             sha256: answer.release.sha256,
-            headers: client.requestHeaders(),
+            headers: client.requestHeaders(client.resolve(answer.release.url)),
             dispatcher: client.dispatcher,
             deadlineMs: 20_000,
             inactivityMs: 5000,

@@ -117,7 +117,9 @@ describe('HTTPS with a private CA (from source)', () => {
       env: { ...trustEnv({}), HIVE_CA_FILE: otherCa.certFile },
     });
     try {
-      await w.waitForOutput(/claim failed: .*\(retrying in .*\n(.|\n)*claim failed: .*\(retrying in /);
+      await w.waitForOutput(
+        /claim failed: .*\(retrying in .*\n(.|\n)*claim failed: .*\(retrying in /,
+      );
     } finally {
       await w.stop();
     }

@@ -1,0 +1,42 @@
+/**
+ * `worker --requeue-rejected`: puts the results the server refused (rejected/) back in the outbox,
+ * unchanged (same resultId, same body), for the worker to send at its next start.
+ *
+ * It takes the data folder's lock, like a worker: a running worker reads its outbox folder only
+ * at start, so results moved under it would wait for its next restart anyway, and two processes
+ * moving the same files is how results get lost. With a worker running it exits 75 (as a second
+ * worker does) and moves nothing: stop the worker, run this, start it again.
+ */
+import { resolveDataDir } from '../platform/data-dir.ts';
+import { acquireLock } from '../platform/lock.ts';
+import { createLogger } from '../platform/log.ts';
+import { Outbox } from '../results/outbox.ts';
+import type { Settings } from '../settings/table.ts';
+
+export interface RequeueInput {
+  settings: Settings;
+  installDir: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export function requeueRejected(input: RequeueInput, out: (text: string) => void): number {
+  const dataDir = resolveDataDir(input.settings.dataDir, input.installDir, input.env).path;
+  const releaseLock = acquireLock(dataDir); // throws LOCKED (exit 75) beside a running worker
+  try {
+    const log = createLogger({ level: 'warn', secrets: [] });
+    const outbox = new Outbox({
+      dataDir,
+      maxEntries: input.settings.outboxMax,
+      retentionMs: input.settings.resultRetentionMs,
+      log,
+    }).open();
+    const { requeued, unreadable } = outbox.requeueRejected();
+    out(
+      `${requeued} refused result(s) put back in ${dataDir}/outbox; the worker sends them at its next start (${outbox.size} queued in all)\n`,
+    );
+    for (const file of unreadable) out(`  left in place, not a readable result: ${file}\n`);
+    return 0;
+  } finally {
+    releaseLock();
+  }
+}
