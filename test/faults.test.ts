@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { allGone, fixturePids, isRunning, killQuietly, programOf } from './helpers/processes.ts';
 import { type SpawnedServer, spawnServer } from './helpers/server.ts';
 import { startWorker, tempDir, type WorkerProcess } from './helpers/worker.ts';
 
@@ -71,15 +73,6 @@ function childrenOf(pid: number): number[] {
       .filter((child) => child > 0);
   } catch {
     return [];
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -294,6 +287,43 @@ describe('the worker killed (SIGKILL) and restarted', () => {
       assert.equal((await server.admin.task('kill-after-post')).results.length, 1);
     } finally {
       await again.stop();
+    }
+  });
+});
+
+describe('task processes a dead worker left behind', () => {
+  test('worker and guardian killed (SIGKILL): the next worker reaps the CPU-spinning task and its grandchild', async () => {
+    const w = worker();
+    // Not tallied: it never ends by itself; it is cancelled at the end, so nothing runs it again.
+    await server.admin.enqueue({
+      id: 'orphan-spins',
+      type: 'spins',
+      payload: { grandchild: true },
+      leaseSec: 600,
+    });
+    let pids: number[] = [];
+    const again: WorkerProcess[] = [];
+    try {
+      await w.waitForOutput(/spinning in \d+ \(grandchild \d+\)/);
+      const { tasks, grandchildren } = fixturePids(w.output());
+      pids = [...tasks, ...grandchildren];
+      const guardian = childrenOf(w.child.pid ?? 0).find((pid) => programOf(pid) === '/bin/sh');
+      assert.ok(guardian !== undefined, 'the worker has a guardian');
+      process.kill(guardian, 'SIGKILL');
+      await w.stop('SIGKILL');
+      injected(2);
+      await delay(1500);
+      assert.ok(pids.every(isRunning), 'with no guardian, the spinning task outlives its worker');
+      again.push(worker({ dataDir: w.dataDir }));
+      await again[0]?.waitForOutput(
+        new RegExp(`stopped task process ${tasks[0]}, left running by a worker that died`),
+      );
+      assert.ok(await allGone(pids), `${pids.join(', ')} reaped`);
+    } finally {
+      for (const one of again) await one.stop();
+      await w.stop('SIGKILL');
+      killQuietly(pids);
+      await server.admin.cancel('orphan-spins');
     }
   });
 });
