@@ -393,6 +393,22 @@ describe('cancel, shutdown and re-delivery', () => {
     assert.equal((await resultOf('ctrl-c-finish')).results[0]?.body.status, 'succeeded');
   });
 
+  test("a terminal's Ctrl+C (SIGINT to the whole process group) does not hit the task: it finishes, exit 0", async () => {
+    const w = startWorker({
+      serverUrl: server.url,
+      detached: true,
+      env: { HIVE_SHUTDOWN_GRACE: '10' },
+    });
+    await enqueue({ id: 'ctrl-c-group', type: 'hangs', payload: { ms: 1500 } });
+    await w.waitForOutput(/hanging/); // said from inside the task process: it runs
+    process.kill(-(w.child.pid ?? 0), 'SIGINT'); // what a terminal sends to its foreground group
+    injected();
+    const exit = await w.exitedWithin(20_000);
+    assert.equal(exit.code, 0, w.output());
+    // Before task processes had groups of their own, the task died of the SIGINT: CRASHED.
+    assert.equal((await resultOf('ctrl-c-group')).results[0]?.body.status, 'succeeded');
+  });
+
   test('Ctrl+C past the grace period: the task (even one ignoring SIGTERM) is stopped, reported SHUTDOWN', async () => {
     const w = worker({ env: { HIVE_SHUTDOWN_GRACE: '0.3' } });
     await enqueue({ id: 'ctrl-c-stop', type: 'hangs', payload: { ignoreAbort: true } });
