@@ -15,17 +15,25 @@ import { spawn } from 'node:child_process';
 /** Whether task processes get a process group of their own (see the header). */
 export const OWN_PROCESS_GROUP = process.platform !== 'win32';
 
-/** Kills `pid` and its descendants; never throws (a tree already gone is not an error). */
-export function killProcessTree(pid: number): void {
+/**
+ * Kills `pid` and its descendants; never throws (a tree already gone is not an error).
+ * `killProcess` ends the process alone when the tree cannot be killed (no taskkill, or it failed:
+ * Wine's is partial); a caller holding the ChildProcess passes its kill, which uses the process
+ * handle and so cannot reach another process that got the pid since.
+ */
+export function killProcessTree(pid: number, killProcess = () => killPid(pid)): void {
   if (process.platform === 'win32') {
     const taskkill = spawn('taskkill', ['/T', '/F', '/PID', String(pid)], {
       stdio: 'ignore',
       windowsHide: true,
     });
-    taskkill.on('error', () => killPid(pid)); // no taskkill: the process at least
+    taskkill.on('error', killProcess);
+    taskkill.on('exit', (code) => {
+      if (code !== 0) killProcess();
+    });
     return;
   }
-  if (!killGroup(pid)) killPid(pid);
+  if (!killGroup(pid)) killProcess();
 }
 
 /**

@@ -104,7 +104,7 @@ export function launchTaskProcess(
 export function killTaskTree(child: ChildProcess): void {
   if (child.pid === undefined) return;
   if (OWN_PROCESS_GROUP && !live.has(child.pid)) return; // already swept: the pid may be reused
-  killProcessTree(child.pid);
+  killProcessTree(child.pid, () => child.kill('SIGKILL'));
 }
 
 /** The worker exits at once (a second Ctrl+C): every task process and its tree, synchronously. */
