@@ -20,6 +20,7 @@ import { CLEAR_TEXT_WARNING, sendsTokenInClearText } from './settings/token.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
 import { TaskRunner } from './task/runner.ts';
+import { keepTaskProcesses, killAllTaskTrees } from './task/task-processes.ts';
 import { WarmChildren } from './task/warm-child.ts';
 import { type PreparedUpdate, SelfUpdate, terminalProgressBar } from './update/self-update.ts';
 import { UpdateStore } from './update/state.ts';
@@ -60,7 +61,11 @@ export async function runWorker(app: AppContext): Promise<number> {
     secrets,
     colorize: process.stdout.isTTY,
   });
+  // Holding the lock: what a dead predecessor's task processes left running is ours to end.
+  const taskProcesses = keepTaskProcesses(dataDir.path);
   try {
+    for (const pid of taskProcesses.reaped)
+      log.warn(`stopped task process ${pid}, left running by a worker that died`);
     const workerId = loadWorkerId(dataDir.path);
     const version = BUILD_INFO.version;
     const platform = currentPlatform();
@@ -153,6 +158,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       },
       force: (signal) => {
         log.warn(`${signal} again: stopping now; unsent results stay in the outbox`);
+        killAllTaskTrees();
         releaseLock();
         app.forceExit(EXIT_FORCED);
       },
@@ -175,6 +181,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     log.info(`stopped (${outbox.size} result(s) left in the outbox)`);
     return 0;
   } finally {
+    taskProcesses.close();
     releaseLock();
     log.flush();
   }
