@@ -45,6 +45,9 @@ describe('backoff', () => {
     assert.equal(parseRetryAfter('3600', 60_000, now), 60_000);
     assert.equal(parseRetryAfter('soon', 60_000, now), undefined);
     assert.equal(parseRetryAfter(undefined, 60_000, now), undefined);
+    // No wait at all is no Retry-After: the caller backs off (a server must not cause a storm).
+    assert.equal(parseRetryAfter('0', 60_000, now), undefined);
+    assert.equal(parseRetryAfter('Wed, 25 Nov 2026 09:59:00 GMT', 60_000, now), undefined);
   });
 
   test('sleep ends early, without throwing, when aborted', async () => {

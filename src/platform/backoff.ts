@@ -64,7 +64,10 @@ export function parseRetryAfter(
     const at = Date.parse(text);
     if (!Number.isNaN(at)) ms = Math.max(0, at - nowMs);
   }
-  return ms === undefined ? undefined : Math.min(ms, capMs);
+  // `0`, or a date already past, asks for no wait at all: from a hostile or broken server that
+  // would make re-claims and re-sends a storm. The caller backs off instead, as without one.
+  if (ms === undefined || ms <= 0) return undefined;
+  return Math.min(ms, capMs);
 }
 
 /** Sleeps `ms` (clamped to what a timer holds); an abort ends the sleep early without throwing (the caller checks why). */

@@ -193,8 +193,8 @@ export class ResultDelivery {
         return 'rejected';
       }
       case 'retry':
-        // `Retry-After: 0` would make the re-sends a storm: it gets the ordinary backoff instead.
-        if ((answer.retryAfterMs ?? 0) > 0) this.#retryAfterMs = answer.retryAfterMs;
+        // `Retry-After: 0` is no Retry-After (parseRetryAfter): the ordinary backoff, no storm.
+        if (answer.retryAfterMs !== undefined) this.#retryAfterMs = answer.retryAfterMs;
         // Said, and left to the pump, once its file is on disk: a kill after this line loses
         // nothing. If that write failed there is no file to re-send from: deliverNew throws.
         if (!(await outbox.whenWritten(resultId))) return 'retry';
