@@ -10,7 +10,7 @@ import { resolveDataDir } from './platform/data-dir.ts';
 import { coerceError } from './platform/errors.ts';
 import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';
-import { createLogger, type Logger, secretScrubber } from './platform/log.ts';
+import { createLogger, type Logger, Secrets, secretScrubber } from './platform/log.ts';
 import { registerSignalHandlers } from './platform/signals.ts';
 import { ResultDelivery } from './results/delivery.ts';
 import { Outbox } from './results/outbox.ts';
@@ -50,9 +50,7 @@ export async function runWorker(app: AppContext): Promise<number> {
   const dataDir = resolveDataDir(settings.dataDir, app.installDir, app.env);
   const releaseLock = acquireLock(dataDir.path);
   const logFile = join(dataDir.path, 'logs', 'worker.log');
-  const secrets = [settings.token, ...proxySecrets(settings.proxy)].filter(
-    (secret) => secret !== '',
-  );
+  const secrets = new Secrets([settings.token, ...proxySecrets(settings.proxy)]);
   const log = createLogger({
     level: settings.logLevel,
     filePath: logFile,
@@ -81,7 +79,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     const client = new HiveClient({
       serverUrl: settings.serverUrl,
       token: settings.token,
-      reloadToken: tokenReloader(app, settings.token, log),
+      reloadToken: tokenReloader(app, settings.token, log, secrets),
       workerId,
       userAgent: `hive-worker/${version} (${platform})`,
       connectTimeoutMs: settings.connectTimeoutMs,
@@ -191,13 +189,20 @@ export async function runWorker(app: AppContext): Promise<number> {
  * After a 401/403: the token as TOKEN / TOKEN_FILE say now. Said once per change; a file that
  * cannot be read is logged (once per reason) and the token in use is kept, never a crash.
  */
-function tokenReloader(app: AppContext, initial: string, log: Logger): () => string {
+function tokenReloader(
+  app: AppContext,
+  initial: string,
+  log: Logger,
+  secrets: Secrets,
+): () => string {
   let current = initial;
   let lastProblem = '';
   return () => {
     try {
       const { token, from } = app.readToken();
       lastProblem = '';
+      // Scrubbed from every log line from now on, like the first one.
+      secrets.add(token);
       if (token !== current) log.info(`the token was changed (${from}): using the new one`);
       current = token;
     } catch (error) {

@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
-import { createLogger } from '../src/platform/log.ts';
+import { createLogger, Secrets } from '../src/platform/log.ts';
 import { RotatingLogFile } from '../src/platform/log-file.ts';
 import { downloadRelease } from '../src/update/download.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -130,5 +130,27 @@ describe('secrets in log lines', () => {
     assert.match(JSON.stringify(lines[0].deep), /u:\[redacted\]@proxy/);
     assert.equal(lines[1].attempt, '[redacted]');
     assert.match(shown, /message with \[redacted\]/);
+  });
+
+  test('a secret added while running (a token read again after a 401) is scrubbed from then on', () => {
+    const file = join(tempDir(), 'worker.log');
+    const secrets = new Secrets(['token-one-1111']);
+    const log = createLogger({
+      level: 'info',
+      filePath: file,
+      secrets,
+      consoleFd: openSync('/dev/null', 'w'),
+    });
+    const child = log.child({ taskId: 'rot-1' });
+    child.info('before: token-one-1111 token-two-2222');
+    secrets.add('token-two-2222');
+    child.info('after: token-one-1111 token-two-2222');
+    log.flush();
+    const [before, after] = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+    assert.equal(before, 'before: [redacted] token-two-2222', 'not yet a secret');
+    assert.equal(after, 'after: [redacted] [redacted]');
   });
 });

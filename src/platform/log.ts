@@ -13,6 +13,43 @@ import { RotatingLogFile } from './log-file.ts';
 
 export type { Logger };
 
+/**
+ * The strings no log line may hold, as a list that grows while the worker runs: a token read
+ * again after a 401 (a rotated one) is added, so it is scrubbed from then on like the first.
+ */
+export class Secrets {
+  #list: readonly string[];
+
+  constructor(initial: readonly string[] = []) {
+    this.#list = initial.filter((secret) => secret !== '');
+  }
+
+  add(secret: string): void {
+    if (secret !== '' && !this.#list.includes(secret)) this.#list = [...this.#list, secret];
+  }
+
+  /** The secrets now: a new array after each add, so a scrubber knows when to rebuild. */
+  get list(): readonly string[] {
+    return this.#list;
+  }
+}
+
+export type SecretSource = readonly string[] | Secrets;
+
+/** A scrubber made from the secrets as they are now, made again when they change. */
+function following<T>(source: SecretSource, make: (list: readonly string[]) => T): () => T {
+  let madeFrom: readonly string[] | undefined;
+  let made: T | undefined;
+  return () => {
+    const list = source instanceof Secrets ? source.list : source;
+    if (made === undefined || list !== madeFrom) {
+      made = make(list);
+      madeFrom = list;
+    }
+    return made;
+  };
+}
+
 export interface LogOptions {
   level: string;
   /** JSON lines go here when set, rotated by size. */
@@ -21,8 +58,8 @@ export interface LogOptions {
   fileMaxBytes?: number;
   /** Log files kept, the current one included. @default 5 */
   fileCount?: number;
-  /** Strings that must never reach a log (the bearer token, proxy passwords). */
-  secrets: readonly string[];
+  /** Strings that must never reach a log (the bearer token, proxy passwords); a `Secrets` may grow. */
+  secrets: SecretSource;
   /** Colours on the console: only for an interactive terminal. */
   colorize?: boolean;
   /** Where the human lines go; defaults to stdout. */
@@ -90,11 +127,16 @@ export function createLogger(options: LogOptions): Logger {
  * the JSON itself could break it (a secret `3` in `"level":30`). A line that is not JSON is
  * scrubbed as text.
  */
-function lineScrubber(secrets: readonly string[]): (line: string) => string {
+function lineScrubber(source: SecretSource): (line: string) => string {
+  const current = following(source, lineScrubberFor);
+  return (line) => current()(line);
+}
+
+function lineScrubberFor(secrets: readonly string[]): (line: string) => string {
   const needles = secrets.filter((secret) => secret.length > 0);
   if (needles.length === 0) return (line) => line;
   const forms = needles.flatMap((needle) => [needle, JSON.stringify(needle).slice(1, -1)]);
-  const scrub = secretScrubber(needles);
+  const scrub = secretScrubberFor(needles);
   const scrubText = (text: string) =>
     forms.reduce((acc, form) => acc.replaceAll(form, REDACTED), text);
   return (line) => {
@@ -112,7 +154,12 @@ function lineScrubber(secrets: readonly string[]): (line: string) => string {
  * arrays, plain objects and errors at any depth. A cycle is cut (`[circular]`); an object met twice
  * is scrubbed once.
  */
-export function secretScrubber(secrets: readonly string[]): (value: unknown) => unknown {
+export function secretScrubber(source: SecretSource): (value: unknown) => unknown {
+  const current = following(source, secretScrubberFor);
+  return (value) => current()(value);
+}
+
+function secretScrubberFor(secrets: readonly string[]): (value: unknown) => unknown {
   const needles = secrets.filter((secret) => secret.length > 0);
   if (needles.length === 0) return (value) => value;
   const scrubText = (text: string) =>
