@@ -26,6 +26,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'src/build-info.ts',
     'settings',
     'loop',
+    'results',
     'update',
     'task',
     'wire',

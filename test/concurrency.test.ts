@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { StoredResult } from '../scripts/server/views.ts';
 import { readRecordedStatus } from '../src/loop/status-file.ts';
+import { TASK_CHILD_FLAG } from '../src/task/flag.ts';
 import {
   startTestServer,
   statusSummary,
@@ -101,11 +102,12 @@ describe('CONCURRENCY', () => {
   });
 
   test('WARM_START: a spare task process waits after a task; with false, none does', async () => {
-    const childrenOf = (pid: number) =>
+    // The worker's task processes (its other child is the task-process guardian, a /bin/sh).
+    const taskProcessesOf = (pid: number) =>
       // ps exits 1 when no process matches.
-      spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
         .stdout.split('\n')
-        .filter((line) => line.trim() !== '');
+        .filter((line) => line.includes(TASK_CHILD_FLAG));
     for (const [warmStart, spares] of [
       ['true', 1],
       ['false', 0],
@@ -115,7 +117,7 @@ describe('CONCURRENCY', () => {
       try {
         await waitForResults(server.admin, `ws-${warmStart}`, 1, 20_000);
         await new Promise((resolve) => setTimeout(resolve, 300)); // the task's process exits
-        assert.equal(childrenOf(w.child.pid ?? 0).length, spares, `WARM_START=${warmStart}`);
+        assert.equal(taskProcessesOf(w.child.pid ?? 0).length, spares, `WARM_START=${warmStart}`);
       } finally {
         await w.stop();
       }
