@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { TASK_REGISTRY } from '../src/config.ts';
 import { coerceError } from '../src/platform/errors.ts';
 import { lookupTask } from '../src/task/define.ts';
-import type { ResultBody } from '../src/wire/protocol.ts';
+import { isWithinBounds, type ResultBody, TASK_BOUNDS } from '../src/wire/protocol.ts';
 import { createAdminClient } from './server/admin-client.ts';
 import { startServer } from './server/start.ts';
 
@@ -145,12 +145,14 @@ function parsePayload(text: string): unknown {
   }
 }
 
+/** The task's timeoutSec as a server may send it: a whole number of seconds (protocol section 1). */
 function parseTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const seconds = Number(text);
-  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+  const { min, max } = TASK_BOUNDS.timeoutSec;
+  if (text.trim() === '' || !isWithinBounds('timeoutSec', seconds)) {
     throw new UsageError(
-      `expected --timeout to be a number of seconds > 0, got ${JSON.stringify(text)}`,
+      `expected --timeout to be a whole number of seconds from ${min} to ${max}, got ${JSON.stringify(text)}`,
     );
   }
   return seconds;

@@ -66,7 +66,7 @@ describe('npm run try-task', { concurrency: 2 }, () => {
   });
 
   test('--timeout is the task timeout the server sets: timed_out, exit 1', async () => {
-    const run = await tryTask(['sleep', '{"ms":60000}', '--timeout', '0.5', '-q']);
+    const run = await tryTask(['sleep', '{"ms":60000}', '--timeout', '1', '-q']);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stdout, /^status: timed_out$/m);
     assert.match(run.stdout, /^error: {2}TIMEOUT: /m);
@@ -100,9 +100,10 @@ describe('npm run try-task', { concurrency: 2 }, () => {
       [['echo', '{}', 'extra'], /expected a type and one JSON payload, got 3 arguments/],
       [
         ['sleep', '{}', '--timeout', 'soon'],
-        /expected --timeout to be a number of seconds > 0, got "soon"/,
+        /expected --timeout to be a whole number of seconds from 1 to 604800, got "soon"/,
       ],
       [['sleep', '{}', '--timeout', '0'], /expected --timeout .* got "0"/],
+      [['sleep', '{}', '--timeout', '0.5'], /expected --timeout .* got "0.5"/],
       [['echo', '--frobnicate'], /Unknown option '--frobnicate'/],
     ];
     const runs = await Promise.all(cases.map(([args]) => tryTask(args)));

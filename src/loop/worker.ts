@@ -26,18 +26,26 @@ import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 import type { StatusRecorder } from './status-file.ts';
 
 /**
- * `working` claims and runs tasks; `draining` (a stop) and `draining-for-update` claim no more and
- * let the running tasks finish; `stopped` is the end. The stop signal is aborted exactly when the
- * worker leaves `working`.
+ * `working` claims and runs tasks. Three ways to claim no more: `draining` lets the running tasks
+ * finish (--once after its claim, a failed handling), `draining-for-update` too (an update is
+ * ready), `stopping` gives them SHUTDOWN_GRACE (Ctrl+C, SIGTERM). `stopped` is the end. The stop
+ * signal is aborted exactly when the worker leaves `working`.
  */
-export type WorkerState = 'starting' | 'working' | 'draining' | 'draining-for-update' | 'stopped';
+export type WorkerState =
+  | 'starting'
+  | 'working'
+  | 'draining'
+  | 'draining-for-update'
+  | 'stopping'
+  | 'stopped';
 
 const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
-  starting: ['working', 'draining', 'draining-for-update'],
-  working: ['draining', 'draining-for-update'],
-  // Ctrl+C while draining for an update: a shutdown after all.
-  'draining-for-update': ['draining', 'stopped'],
-  draining: ['stopped'],
+  starting: ['working', 'draining-for-update', 'stopping'],
+  working: ['draining', 'draining-for-update', 'stopping'],
+  // Ctrl+C while draining (for --once, or an update): a shutdown after all, with its grace.
+  draining: ['stopping', 'stopped'],
+  'draining-for-update': ['stopping', 'stopped'],
+  stopping: ['stopped'],
   stopped: [],
 };
 
@@ -139,8 +147,8 @@ export class Worker {
 
   /** Stops claiming; running tasks get SHUTDOWN_GRACE to finish, then are stopped (SHUTDOWN). */
   stop(): void {
-    if (this.#state === 'draining' || this.#state === 'stopped') return;
-    this.#transition('draining');
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#transition('stopping');
     if (this.#handling.size === 0) return;
     const { shutdownGraceMs } = this.#deps.settings;
     const what =

@@ -32,6 +32,8 @@ export interface TaskRunnerOptions {
   killGraceMs: number;
   maxResultBytes: number;
   scrub: (text: string) => string;
+  /** How far into a task its successor's process starts. @default SPARE_START_DELAY_MS */
+  spareStartDelayMs?: number;
 }
 
 export interface RunControls {
@@ -69,7 +71,12 @@ export class TaskRunner {
     }
     const timeoutSec = task.timeoutSec ?? definition.timeoutSec ?? defaultTimeoutMs / 1000;
     const spareTimer =
-      warm === undefined ? undefined : setTimeout(() => this.#prepareSpare(), SPARE_START_DELAY_MS);
+      warm === undefined
+        ? undefined
+        : setTimeout(
+            () => this.#prepareSpare(),
+            this.#options.spareStartDelayMs ?? SPARE_START_DELAY_MS,
+          );
     try {
       return await runInChild(task, {
         command,
