@@ -5,8 +5,7 @@
  * abortable, so a stop is prompt.
  */
 import { randomUUID } from 'node:crypto';
-import semver from 'semver';
-import { ErrorBackoff, sleep, withJitter } from '../platform/backoff.ts';
+import { sleep } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
 import { clampTimerMs } from '../platform/timers.ts';
 import type { ResultDelivery } from '../results/delivery.ts';
@@ -22,6 +21,7 @@ import {
   type Task,
   taskBoundsProblem,
 } from '../wire/protocol.ts';
+import { ClaimAnswers } from './claim-answers.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 import type { StatusRecorder } from './status-file.ts';
 
@@ -86,22 +86,18 @@ interface Handling {
 
 export class Worker {
   readonly #deps: WorkerDeps;
-  readonly #backoff: ErrorBackoff;
+  readonly #answers: ClaimAnswers;
   #state: WorkerState = 'starting';
   /** Aborted when the worker leaves `working` (#transition): every wait of the loop listens. */
   readonly #stopping = new AbortController();
   readonly #handling = new Set<Handling>();
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
-  #authWarned = false;
   #outboxFullWarned = false;
-  #reachedServer = false;
-  /** The last non-semver X-Hive-Latest-Version logged: one line per value, not one per poll. */
-  #ignoredVersionLogged = '';
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
-    this.#backoff = new ErrorBackoff(deps.settings.errorSleepMs, deps.settings.maxErrorSleepMs);
+    this.#answers = new ClaimAnswers({ ...deps, version: deps.identity.version });
   }
 
   async run(): Promise<RunEnd> {
@@ -119,7 +115,11 @@ export class Worker {
       } else {
         const claimedAt = Date.now();
         const claim = await this.#claimTask();
-        const sleepMs = this.#handleClaim(claim, Date.now() - claimedAt);
+        if (claim.kind === 'task') this.#startTask(claim.task);
+        const sleepMs = this.#answers.sleepAfter(claim, {
+          tookMs: Date.now() - claimedAt,
+          isStopping: this.#stopping.signal.aborted,
+        });
         this.#deps.log.debug({ claim: claim.kind, sleepMs }, `next claim in ${sleepMs} ms`);
         await sleep(sleepMs, this.#stopping.signal);
       }
@@ -202,75 +202,6 @@ export class Worker {
       { ...identity, tasks: runner.taskTypes, waitSec: settings.waitSec },
       this.#stopping.signal,
     );
-  }
-
-  /** Acts on one claim answer (protocol section 1) and returns how long to sleep before the next. */
-  #handleClaim(claim: ClaimOutcome, tookMs: number): number {
-    const { settings, log } = this.#deps;
-    if (claim.kind !== 'unauthorized') this.#authWarned = false;
-    switch (claim.kind) {
-      case 'task':
-        this.#backoff.reset();
-        this.#startTask(claim.task);
-        this.#onServerAnswer(claim);
-        return 0;
-      case 'empty':
-        this.#backoff.reset();
-        this.#onServerAnswer(claim);
-        // A server that held a long poll has already made us wait; one that answered at once has not.
-        return settings.waitSec > 0 && tookMs >= (settings.waitSec * 1000) / 2
-          ? 0
-          : withJitter(settings.noTaskSleepMs);
-      case 'unauthorized':
-        if (!this.#authWarned) {
-          const message = `the server refused our token (HTTP ${claim.status}): set TOKEN to a valid one`;
-          log.error(message);
-          this.#deps.status?.claimFailed(message);
-          this.#authWarned = true;
-        }
-        return settings.errorSleepMs;
-      case 'upgrade-required':
-        log.warn('the server refuses this version (HTTP 426): checking for an update');
-        this.#deps.onUpdateHint({ reason: 'upgrade-required' });
-        return this.#backoff.nextDelayMs();
-      case 'throttled': {
-        const waitMs = claim.retryAfterMs ?? this.#backoff.nextDelayMs();
-        const message = `the server is busy (HTTP ${claim.status}): waiting ${Math.round(waitMs / 100) / 10} s`;
-        log.warn(message);
-        this.#deps.status?.claimFailed(message);
-        return waitMs;
-      }
-      case 'error': {
-        if (this.#stopping.signal.aborted) return 0;
-        const waitMs = this.#backoff.nextDelayMs();
-        // The client's message says what failed ("claim failed: …"); the loop adds when it tries again.
-        log.warn(
-          { code: claim.error.code },
-          `${claim.error.message} (retrying in ${Math.round(waitMs / 100) / 10} s)`,
-        );
-        this.#deps.status?.claimFailed(claim.error.message);
-        return waitMs;
-      }
-    }
-  }
-
-  /** A good answer (a task or none): the first confirms a fresh update; a newer version is a hint. */
-  #onServerAnswer(answer: { latestVersion: string | undefined; ignoredVersion?: string }): void {
-    if (!this.#reachedServer) {
-      this.#reachedServer = true;
-      this.#deps.onServerReached?.();
-    }
-    const { latestVersion: latest, ignoredVersion } = answer;
-    if (ignoredVersion !== undefined && ignoredVersion !== this.#ignoredVersionLogged) {
-      this.#ignoredVersionLogged = ignoredVersion;
-      this.#deps.log.warn(
-        `ignoring X-Hive-Latest-Version ${JSON.stringify(ignoredVersion)}: not a strict semver version`,
-      );
-    }
-    // The client let through only strict semver: gt cannot throw.
-    if (latest !== undefined && semver.gt(latest, this.#deps.identity.version)) {
-      this.#deps.onUpdateHint({ reason: 'latest-version', version: latest });
-    }
   }
 
   async #handleTask(task: Task, controller: AbortController): Promise<void> {
