@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWorker, ROOT } from '../scripts/build.ts';
@@ -147,6 +148,9 @@ export async function benchExecutable(given?: string): Promise<string> {
   if (built === undefined) throw new Error('no build');
   return built.file;
 }
+
+/** The machine's 1-minute load average: how busy it was around a run (2 = both cores busy). */
+export const loadAverage = () => Number(loadavg()[0]?.toFixed(2));
 
 export function machine(): string {
   const cores = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim();
