@@ -96,6 +96,7 @@ async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
   const peak = { privateMb: idle.privateMb, rssMb: idle.rssMb, peakRssMb: 0 };
   let afterTenPercent: Memory | undefined;
   let enqueued = 0;
+  let shown = 0;
   const enqueueing = (async () => {
     for (; enqueued < TASKS; enqueued++)
       await admin.enqueue({ id: `t${enqueued}`, type: 'echo', payload: payloadOf(enqueued, soak) });
@@ -108,6 +109,9 @@ async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
     peak.rssMb = Math.max(peak.rssMb, now.rssMb);
     const done = await stored();
     if (afterTenPercent === undefined && done >= TASKS / 10) afterTenPercent = now;
+    if (Math.floor((done * 10) / TASKS) > Math.floor((shown * 10) / TASKS))
+      console.log(`  ${done} of ${TASKS} results, ${mb(now.privateMb)} private`);
+    shown = done;
     if (done >= TASKS) break;
     if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode})`);
     if (Date.now() > deadline) throw new Error(`${done} of ${TASKS} results after 30 minutes`);
@@ -216,4 +220,5 @@ async function main(): Promise<void> {
   console.log(`written: ${file}`);
 }
 
-await runBench(main, 60 * 60_000);
+// Each soak has its own 30-minute deadline (runSoak); this bounds the whole run beyond them.
+await runBench(main, (SOAKS.length * 30 + 10) * 60_000);
