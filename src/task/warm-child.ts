@@ -54,6 +54,12 @@ export function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): S
   return started;
 }
 
+/**
+ * Two tasks in a row finding their spare still starting: a queue, not one task meeting a worker
+ * that has just started (whose first spare is still starting too).
+ */
+const QUEUEING_TAKES = 2;
+
 const isAlive = ({ child }: StartedChild) =>
   child.exitCode === null && child.signalCode === null && child.connected;
 
@@ -83,11 +89,13 @@ export class WarmChildren {
   #spares: Spare[] = [];
   #closed = false;
   /**
-   * Tasks come faster than processes start (one took a spare still starting): hold one spare more
-   * than `size`, so two starts overlap on the free core. Dropped when a spare goes unused for its
-   * time to live.
+   * Tasks come faster than processes start (QUEUEING_TAKES tasks in a row took a spare still
+   * starting): hold one spare more than `size`, so two starts overlap on the free core. Dropped
+   * when a process sits unused for its time to live.
    */
   #queueing = false;
+  /** Tasks in a row that took a fresh spare still starting. */
+  #startingTakes = 0;
 
   /**
    * @param ttlMs how long an unused process lives
@@ -123,11 +131,16 @@ export class WarmChildren {
     // Those started for another command, or dead, are of no use to anyone.
     for (const one of this.#spares) if (!fits(one)) this.#stop(one);
     if (spare === undefined) return spawnTaskChild(command, env);
-    if (!used(spare) && !spare.started.ready && this.#size > 0) this.#queueing = true;
+    if (!used(spare)) this.#countTake(spare.started.ready);
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
     spare.started.onReady = undefined;
     return spare.started;
+  }
+
+  #countTake(ready: boolean): void {
+    this.#startingTakes = ready ? 0 : this.#startingTakes + 1;
+    if (this.#startingTakes >= QUEUEING_TAKES && this.#size > 0) this.#queueing = true;
   }
 
   /** Whether a task now starting in `started` may be followed by another in the same process. */

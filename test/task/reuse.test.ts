@@ -183,16 +183,21 @@ describe('reused task processes', { timeout: 120_000 }, () => {
 });
 
 describe('spares for fresh processes', { timeout: 60_000 }, () => {
-  test('a task that takes a spare still starting: one spare more while tasks queue up', async () => {
+  test('two tasks in a row that take a spare still starting: one spare more while tasks queue up', async () => {
     const warm = new WarmChildren(30_000, 1);
+    const taken = [];
     try {
       warm.prepare(COMMAND, process.env);
-      const taken = warm.take(COMMAND, process.env);
-      assert.equal(taken.ready, false, 'taken at once: still starting');
+      taken.push(warm.take(COMMAND, process.env));
+      assert.equal(taken[0]?.ready, false, 'taken at once: still starting');
       warm.prepare(COMMAND, process.env);
-      assert.equal(warm.sparePids.length, 2, 'CONCURRENCY + 1 spares');
-      taken.child.kill();
+      assert.equal(warm.sparePids.length, 1, 'one such task (a worker just started): no more');
+      taken.push(warm.take(COMMAND, process.env));
+      assert.equal(taken[1]?.ready, false);
+      warm.prepare(COMMAND, process.env);
+      assert.equal(warm.sparePids.length, 2, 'the second in a row: CONCURRENCY + 1 spares');
     } finally {
+      for (const started of taken) started.child.kill();
       warm.close();
     }
   });
