@@ -3,13 +3,15 @@
  * processes, run by the task runner as the worker has it.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
 import { TaskRunner } from '../../src/task/runner.ts';
 import { type ReuseLimits, WarmChildren } from '../../src/task/warm-child.ts';
 import type { Task } from '../../src/wire/protocol.ts';
 import { FIXTURE_TASKS } from '../fixtures/tasks.ts';
+import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';
+import { startWorker } from '../helpers/worker.ts';
 
 const ENTRY = fileURLToPath(new URL('../fixtures/entry.ts', import.meta.url));
 const COMMAND = { file: process.execPath, args: [ENTRY, TASK_CHILD_FLAG] };
@@ -199,6 +201,36 @@ describe('spares for fresh processes', { timeout: 60_000 }, () => {
     } finally {
       for (const started of taken) started.child.kill();
       warm.close();
+    }
+  });
+});
+
+describe('TASKS_PER_PROCESS in a worker', { timeout: 120_000 }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server?.close());
+
+  test('a worker with TASKS_PER_PROCESS=3 runs three tasks per process, fresh types apart', async () => {
+    for (let i = 0; i < 4; i++) {
+      await server.admin.enqueue({ id: `tpp-${i}`, type: 'whoami', payload: {} });
+    }
+    await server.admin.enqueue({ id: 'tpp-4', type: 'whoamiFresh', payload: {} });
+    const w = startWorker({ serverUrl: server.url, env: { HIVE_TASKS_PER_PROCESS: '3' } });
+    try {
+      const results = await waitForResults(server.admin, 'tpp-', 5, 60_000);
+      const pidOf = (id: string) =>
+        (
+          results.find((result) => result.taskId === id)?.body.output as
+            | { pid?: number }
+            | undefined
+        )?.pid;
+      const pids = [0, 1, 2, 3, 4].map((i) => pidOf(`tpp-${i}`));
+      assert.deepEqual(pids.slice(1, 3), [pids[0], pids[0]], 'three tasks in one process');
+      assert.equal(new Set(pids).size, 3, 'the fourth in another, the fresh type in its own');
+    } finally {
+      await w.stop();
     }
   });
 });
