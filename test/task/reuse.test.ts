@@ -156,6 +156,16 @@ describe('reused task processes', { timeout: 120_000 }, () => {
     assert.ok(await isGone(first));
   });
 
+  for (const trap of ['rejects', 'spins'] as const) {
+    test(`a task that leaves a trap for the cleanup (${trap}): its result stands, the next task gets another process`, async () => {
+      using worker = reusing({});
+      const trapped = await worker.pidOf('leavesTrap', { trap });
+      const next = await worker.pidOf('whoami');
+      assert.notEqual(next, trapped);
+      assert.ok(await isGone(trapped));
+    });
+  }
+
   test('a task type defined `fresh` gets a process of its own every time', async () => {
     using worker = reusing({});
     const used = await worker.pidOf('whoami');
