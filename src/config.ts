@@ -37,8 +37,8 @@ export const CONCURRENCY = 1;
 
 /**
  * Start the next task process while a task runs, so the next task does not wait for a process
- * to start (each task still gets a fresh one; a spare unused for 30 s is stopped). Turn it off to
- * hold one process less while tasks run. @default true
+ * to start (one spare per task that may run at once, one more while tasks queue up; a spare unused
+ * for 30 s is stopped). Turn it off to hold one process less while tasks run. @default true
  */
 export const WARM_START = true;
 
