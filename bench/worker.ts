@@ -4,85 +4,39 @@
  * writes bench/results.json. No timed assertions live in the tests: this is where speed is judged.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import AdmZip from 'adm-zip';
-import { buildWorker, ROOT } from '../scripts/build.ts';
+import { ROOT } from '../scripts/build.ts';
 import { createAdminClient } from '../scripts/server/admin-client.ts';
 import { startServer } from '../scripts/server/start.ts';
 import { tempDir } from '../test/helpers/worker.ts';
+import {
+  benchExecutable,
+  dropFromPageCache,
+  type Figure,
+  machine,
+  ms,
+  printFigures,
+  type Stats,
+  serverMetric,
+  startHiveWorker,
+  stats,
+  stopProcess,
+  treeMemory,
+} from './measure.ts';
 import { taskProcessOf, timeRun, timeTaskProcess } from './process-timing.ts';
-
-interface Figure {
-  name: string;
-  value: Stats | number | string;
-  floor: string;
-  floorValue: Stats | number | string;
-  ratio?: number;
-  target: string;
-  met?: boolean;
-}
-interface Stats {
-  median: number;
-  min: number;
-  max: number;
-}
 
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const TASKS = 30;
 const GAP_MS = 250;
 const THROUGHPUT_TASKS = 40;
-const stats = (values: number[]): Stats => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    median: sorted[Math.floor(sorted.length / 2)] ?? 0,
-    min: sorted[0] ?? 0,
-    max: sorted.at(-1) ?? 0,
-  };
-};
-const ms = (s: Stats) => `${s.median.toFixed(1)} ms (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 const NODE = process.execPath;
 
 function repeat(times: number, sample: () => number): Stats {
   sample();
   return stats(Array.from({ length: times }, sample));
-}
-
-/** Resident memory (kB → MB) and CPU seconds of a process and its children, from /proc. */
-function processTree(pid: number): {
-  rssMb: number;
-  anonMb: number;
-  fileMb: number;
-  cpuSec: number;
-} {
-  const pids = [
-    pid,
-    ...spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .map(Number)
-      .filter((n) => n > 0),
-  ];
-  let rssKb = 0;
-  let anonKb = 0;
-  let fileKb = 0;
-  let ticks = 0;
-  for (const one of pids) {
-    try {
-      const status = readFileSync(`/proc/${one}/status`, 'utf8');
-      const kb = (field: string) =>
-        Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-      rssKb += kb('VmRSS');
-      anonKb += kb('RssAnon');
-      fileKb += kb('RssFile') + kb('RssShmem');
-      const fields = readFileSync(`/proc/${one}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return { rssMb: rssKb / 1024, anonMb: anonKb / 1024, fileMb: fileKb / 1024, cpuSec: ticks / 100 };
 }
 
 type Admin = ReturnType<typeof createAdminClient>;
@@ -123,21 +77,10 @@ async function throughput(
     const tasks = (await admin.tasks()).filter((one) => one.id.startsWith(prefix));
     return tasks.every((one) => one.results.length > 0) ? tasks : undefined;
   }, 120_000);
-  await stopWorker(worker);
+  await stopProcess(worker);
   const first = Math.min(...done.map((one) => Date.parse(one.deliveries[0]?.deliveredAt ?? '')));
   const last = Math.max(...done.map((one) => Date.parse(one.results[0]?.receivedAt ?? '')));
   return count / ((last - first) / 1000);
-}
-
-/**
- * Flushes a file and drops it from the page cache, so that the processes compared start from
- * the same state, as after a reboot. A binary just written in one go (a build) sits in the page
- * cache in large blocks that are mapped whole when touched: measured here, that alone added
- * ≈ 35 MB of resident memory to a SEA doing nothing, and nothing to a `cp` of the same file.
- */
-function dropFromPageCache(file: string): void {
-  spawnSync('sync', [file]);
-  spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
 }
 
 /** A single executable of this Node whose whole script is an empty setInterval. */
@@ -157,42 +100,13 @@ function buildEmptySea(): string {
   return output;
 }
 
-/**
- * SIGTERM, then the exit: a worker still shutting down would hold a long poll the next phase's
- * first task could be handed to (and wait out its lease).
- */
-async function stopWorker(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function main(): Promise<void> {
-  console.log('building the executable…');
-  const [built] = await buildWorker({
-    platforms: ['linux-x64'],
-    outDir: join(ROOT, '.cache', 'bench'),
-    log: () => {},
-  });
-  if (built === undefined) throw new Error('no build');
-  const exe = built.file;
+  const exe = await benchExecutable();
   const server = await startServer({ port: 0, leaseCheckMs: 100 });
   const admin = createAdminClient(server.url);
   const figures: Figure[] = [];
   const startWorker = (env: Record<string, string>, url = server.url) =>
-    spawn(exe, [], {
-      env: {
-        ...process.env,
-        HIVE_SERVER_URL: url,
-        HIVE_NO_TASK_SLEEP: '5',
-        HIVE_WAIT_SEC: '25',
-        HIVE_LOG_LEVEL: 'warn',
-        HIVE_DATA_DIR: tempDir('hive-bench-'),
-        ...env,
-      },
-      stdio: 'ignore',
-    });
+    startHiveWorker(exe, url, env);
   const floorStart = repeat(30, () => timeRun(NODE, ['-e', '0']));
 
   // 0. Start-up, first: before the idle phase drops the binaries from the page cache.
@@ -218,7 +132,7 @@ async function main(): Promise<void> {
   const cold = startWorker({ HIVE_WARM_START: 'false' });
   await delay(1500);
   const coldTask = await oneAtATime(admin, 'cold-');
-  await stopWorker(cold);
+  await stopProcess(cold);
   figures.push(
     versusFloor(
       'per-task overhead, no-op task, one at a time',
@@ -232,7 +146,7 @@ async function main(): Promise<void> {
   const warm = startWorker({});
   await delay(1500);
   const warmTask = await oneAtATime(admin, 'warm-');
-  await stopWorker(warm);
+  await stopProcess(warm);
   const rtts: number[] = [];
   for (let i = 0; i < 30; i++) {
     const started = performance.now();
@@ -313,17 +227,19 @@ async function main(): Promise<void> {
   const empty = spawn(NODE, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   const emptySea = spawn(emptySeaFile, [], { stdio: 'ignore' });
   await delay(2000);
-  const claimsBefore = await claimCount(server.url);
-  const cpuStart = processTree(idleShort.pid ?? 0).cpuSec;
+  const claimsBefore = await serverMetric(server.url, 'hive_server_claims_total');
+  const cpuStart = treeMemory(idleShort.pid ?? 0).cpuSec;
   await delay(IDLE_SECONDS * 1000);
-  const longTree = processTree(idleLong.pid ?? 0);
-  const emptyTree = processTree(empty.pid ?? 0);
-  const emptySeaTree = processTree(emptySea.pid ?? 0);
-  const cpuPercent = ((processTree(idleShort.pid ?? 0).cpuSec - cpuStart) / IDLE_SECONDS) * 100;
-  const claimsPerMinute = ((await claimCount(server.url)) - claimsBefore) / (IDLE_SECONDS / 60);
-  await Promise.all([idleLong, idleShort, empty, emptySea].map(stopWorker));
+  const longTree = treeMemory(idleLong.pid ?? 0);
+  const emptyTree = treeMemory(empty.pid ?? 0);
+  const emptySeaTree = treeMemory(emptySea.pid ?? 0);
+  const cpuPercent = ((treeMemory(idleShort.pid ?? 0).cpuSec - cpuStart) / IDLE_SECONDS) * 100;
+  const claimsPerMinute =
+    ((await serverMetric(server.url, 'hive_server_claims_total')) - claimsBefore) /
+    (IDLE_SECONDS / 60);
+  await Promise.all([idleLong, idleShort, empty, emptySea].map((child) => stopProcess(child)));
   await other.close();
-  const memory = (tree: ReturnType<typeof processTree>) =>
+  const memory = (tree: ReturnType<typeof treeMemory>) =>
     `${tree.rssMb.toFixed(1)} MB (anonymous ${tree.anonMb.toFixed(1)}, file-backed ${tree.fileMb.toFixed(1)})`;
   figures.push({
     name: `idle resident memory after ${IDLE_SECONDS} s (worker + children)`,
@@ -370,7 +286,7 @@ async function main(): Promise<void> {
     const done = await admin.waitFor(async () => (await admin.task(task.id)).results[0], 10_000);
     latencies.push(Date.parse(done.body.startedAt) - Date.parse(task.createdAt));
   }
-  await stopWorker(poller);
+  await stopProcess(poller);
   const latency = stats(latencies);
   figures.push({
     name: 'enqueue → task started, long polling (WAIT_SEC 25)',
@@ -400,11 +316,10 @@ async function main(): Promise<void> {
   });
 
   await server.close();
-  print(figures);
-  const machine = `${process.platform}-${process.arch}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, Node ${process.versions.node}`;
+  printFigures(figures);
   writeFileSync(
     join(ROOT, 'bench', 'results.json'),
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), machine, figures }, null, 2)}\n`,
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), machine: machine(), figures }, null, 2)}\n`,
   );
 }
 
@@ -426,28 +341,6 @@ function versusFloor(
     target: `≤ ${maxRatio}× the floor`,
     met: ratio <= maxRatio,
   };
-}
-
-async function claimCount(url: string): Promise<number> {
-  const text = await (await fetch(`${url}metrics`)).text();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('hive_server_claims_total'))
-    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-}
-
-function print(figures: Figure[]): void {
-  const rows = figures.map((f) => [
-    f.name,
-    String(f.value),
-    `${f.floor}: ${f.floorValue}`,
-    f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}×`,
-    f.target,
-    f.met === undefined ? '' : f.met ? 'met' : 'MISSED',
-  ]);
-  const widths =
-    rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  '));
 }
 
 await main();

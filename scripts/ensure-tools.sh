@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when missing: strip (binutils) for the Linux build,
 # osslsigncode for worker.exe, tmux for the console test, openssl for the HTTPS tests'
-# certificates, and — with --wine — wine64 for `npm run test:windows`. Runs before `npm test`
-# (npm's pretest), so a fresh machine needs nothing else. Installing needs root (or sudo);
-# without it, it says what to install and stops.
+# certificates; with --wine, wine64 for `npm run test:windows`; with --redis, redis-server for
+# `npm run bench:peers` (BullMQ's side). Runs before `npm test` (npm's pretest), so a fresh machine
+# needs nothing else. Installing needs root (or sudo); without it, it says what to install and stops.
 set -euo pipefail
 tools=(strip:binutils osslsigncode:osslsigncode tmux:tmux openssl:openssl)
 if [ "${1:-}" = "--wine" ]; then tools+=(wine:wine64); fi
+if [ "${1:-}" = "--redis" ]; then tools+=(redis-server:redis-server); fi
 need=()
 for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")

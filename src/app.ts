@@ -107,9 +107,14 @@ export async function runWorker(app: AppContext): Promise<number> {
       registry,
       command: selfCommand(BUILD_INFO.isExecutable, settings.taskMaxHeapMb),
       env: childEnvironment(app.env),
-      warm: settings.warmStart
-        ? new WarmChildren(WARM_CHILD_TTL_MS, settings.concurrency)
-        : undefined,
+      // A pool even without spares (WARM_START=false) when processes are reused: it holds them.
+      warm:
+        settings.warmStart || settings.tasksPerProcess > 1
+          ? new WarmChildren(WARM_CHILD_TTL_MS, settings.warmStart ? settings.concurrency : 0, {
+              tasksPerProcess: settings.tasksPerProcess,
+              maxRssBytes: settings.reuseMaxRssMb * 2 ** 20,
+            })
+          : undefined,
       defaultTimeoutMs: settings.taskTimeoutMs,
       killGraceMs: settings.killGraceMs,
       maxResultBytes: settings.maxResultBytes,

@@ -37,10 +37,26 @@ export const CONCURRENCY = 1;
 
 /**
  * Start the next task process while a task runs, so the next task does not wait for a process
- * to start (each task still gets a fresh one; a spare unused for 30 s is stopped). Turn it off to
- * hold one process less while tasks run. @default true
+ * to start (one spare per task that may run at once, one more while tasks queue up; a spare unused
+ * for 30 s is stopped). Turn it off to hold one process less while tasks run. @default true
  */
 export const WARM_START = true;
+
+/**
+ * How many tasks a task process runs, one at a time, before it is replaced. 1 = a fresh process per
+ * task. More spares each task the ≈ 60–90 ms of CPU a process start costs: worth it for many short
+ * tasks. A reused process is also replaced after any task that does not succeed, when its memory
+ * passes REUSE_MAX_RSS, and when it sits unused for 30 s; what a task leaves behind (timers,
+ * process listeners, globals) is undone before the next one (docs/reliability.md, "Reused task
+ * processes"). A task type that keeps state of its own says `fresh: true` in defineTask. @default 1
+ */
+export const TASKS_PER_PROCESS = 1;
+
+/**
+ * A reused task process (TASKS_PER_PROCESS > 1) whose resident memory, checked after each task,
+ * is above this many MB is replaced; 0 = no limit. @default 256
+ */
+export const REUSE_MAX_RSS = 256;
 
 /** Bearer token sent to the server; empty = none. Never logged. @default "" */
 export const TOKEN = '';

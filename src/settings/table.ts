@@ -86,6 +86,16 @@ export const SETTINGS = {
     bool.transform(isTrue),
     'start the next task process while a task runs',
   ),
+  TASKS_PER_PROCESS: row(
+    'tasksPerProcess',
+    count(1, 1_000_000),
+    'tasks a task process runs, one at a time, before it is replaced (1 = a fresh one per task)',
+  ),
+  REUSE_MAX_RSS: row(
+    'reuseMaxRssMb',
+    count(0, 1_000_000),
+    'MB of resident memory past which a reused task process is replaced (0 = no limit)',
+  ),
   TASK_TIMEOUT: row('taskTimeoutMs', seconds(0.01).transform(ms), 'default task timeout, seconds'),
   KILL_GRACE: row(
     'killGraceMs',

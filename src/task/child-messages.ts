@@ -7,7 +7,12 @@ import { ResultErrorSchema } from '../wire/protocol.ts';
 import { IPC_VERSION, LOG_LEVELS } from './ipc.ts';
 
 export const ChildMessageSchema = z.union([
-  z.object({ v: z.literal(IPC_VERSION), type: z.literal('ready') }),
+  z.object({
+    v: z.literal(IPC_VERSION),
+    type: z.literal('ready'),
+    /** Sent by a reused process after a task: its resident memory then (REUSE_MAX_RSS). */
+    rssBytes: z.number().nonnegative().optional(),
+  }),
   z.object({
     v: z.literal(IPC_VERSION),
     type: z.literal('log'),

@@ -1,5 +1,6 @@
 /**
- * The child side: receives one task over IPC, validates its payload, runs it, sends the result.
+ * The child side: receives a task over IPC, validates its payload, runs it, sends the result (and,
+ * in a reused process, waits for the next one).
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
 import * as z from 'zod';
@@ -15,10 +16,15 @@ import {
   unknownTaskMessage,
 } from './define.ts';
 import { IPC_VERSION, type LOG_LEVELS, type ParentMessage, ParentMessageSchema } from './ipc.ts';
+import { isolateTask, type TaskIsolation } from './isolation.ts';
 
 type Send = (message: ChildMessage) => Promise<void>;
 
-/** A task process, from start to exit: one task, then exit whatever the task left open. */
+/**
+ * A task process, from start to exit: one task, then exit whatever the task left open — or, when
+ * the parent says the process is reused (TASKS_PER_PROCESS > 1), tasks one at a time until the
+ * parent retires it.
+ */
 export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> {
   // If the worker goes away, so does the task, with whatever it started (its process group, on
   // Linux: ./task-processes.ts). Seen only when this event loop is free: a CPU-bound task is
@@ -32,7 +38,10 @@ export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> 
   process.exit(0); // the result is sent: handles a task left open must not keep its process alive
 }
 
-/** Runs in the child process until one task has been handled; resolves when the result is sent. */
+/**
+ * Runs in the child process until a task that is not followed by another has been handled;
+ * resolves when its result is sent.
+ */
 export function runTaskChild(registry: TaskRegistry): Promise<void> {
   // A task process parses each schema once: zod compiling a fast path per schema would cost more
   // (≈ 1 ms each) than it ever saves here.
@@ -46,20 +55,56 @@ export function runTaskChild(registry: TaskRegistry): Promise<void> {
   // result as the end of the task's output, and does not wait for this process to exit.
   const send: Send = (message) =>
     message.type === 'result' ? flushStdio().then(() => sendNow(message)) : sendNow(message);
-  const controller = new AbortController();
+  /** The task running now: one at a time, each with an AbortSignal of its own. */
+  let running: AbortController | undefined;
   return new Promise((resolve) => {
     process.on('message', (raw) => {
       const parsed = ParentMessageSchema.safeParse(raw);
       if (!parsed.success) return;
       const message = parsed.data;
       if (message.type === 'abort') {
-        controller.abort(new Error(`task stopped: ${message.reason}`));
-      } else {
-        handleRun(message, registry, controller.signal, send).then(resolve, resolve);
+        running?.abort(new Error(`task stopped: ${message.reason}`));
+        return;
       }
+      if (running !== undefined) return; // the parent sends a run only after `ready`
+      const controller = new AbortController();
+      running = controller;
+      const isolation = message.reuse === true ? isolateTask() : undefined;
+      const done = handleRun(message, registry, controller.signal, send);
+      if (isolation === undefined) {
+        done.then(resolve, resolve);
+        return;
+      }
+      void done
+        .then(() => afterTask(controller, isolation, send))
+        .then(() => {
+          running = undefined;
+        });
     });
     void send({ v: IPC_VERSION, type: 'ready' }).then(() => setImmediate(warmUp));
   });
+}
+
+/**
+ * A task in a reused process is over and its result sent: what it left waiting on its signal is
+ * stopped, what it left behind is undone (./isolation.ts), and the process says `ready` again with
+ * its memory — or exits, when something it left cannot be undone.
+ */
+async function afterTask(
+  controller: AbortController,
+  isolation: TaskIsolation,
+  send: Send,
+): Promise<void> {
+  controller.abort(new Error('task finished'));
+  // A rejection nobody handles (a delay left waiting on the signal) ends the process here, before
+  // it says ready, not in the middle of the next task.
+  await new Promise((resolve) => setImmediate(resolve));
+  const { leftovers } = isolation.restore();
+  if (leftovers) {
+    await flushStdio();
+    process.exit(0); // the parent sees an exit, not `ready`: the next task gets another process
+  }
+  await send({ v: IPC_VERSION, type: 'ready', rssBytes: process.memoryUsage.rss() });
 }
 
 /**

@@ -32,6 +32,13 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly run: (payload: z.output<Schema>, ctx: TaskContext) => Promise<unknown> | unknown;
   /** Overrides the worker's default timeout for this type, in seconds; the server's `timeoutSec` wins. */
   readonly timeoutSec?: number;
+  /**
+   * Every task of this type gets a process of its own, whatever TASKS_PER_PROCESS says: for a task
+   * that keeps state between calls (module-level variables, a library's cache, a patched
+   * prototype), which a reused process cannot undo (src/task/isolation.ts).
+   * @default false
+   */
+  readonly fresh?: boolean;
 }
 
 export type TaskRegistry = Record<string, TaskDefinition>;

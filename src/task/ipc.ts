@@ -16,6 +16,11 @@ export const ParentMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('run'),
     task: z.object({ id: z.string(), type: z.string(), payload: z.unknown(), attempt: z.number() }),
     maxResultBytes: z.number().int().positive(),
+    /**
+     * The process may run another task after this one (TASKS_PER_PROCESS > 1): after the result it
+     * undoes what the task left behind (./isolation.ts) and says `ready` again instead of exiting.
+     */
+    reuse: z.boolean().optional(),
   }),
   z.object({
     v: z.literal(IPC_VERSION),

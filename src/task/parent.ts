@@ -11,7 +11,12 @@ import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason, TASK_CHILD_FLAG } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
 import { killTaskTree } from './task-processes.ts';
-import { type ChildCommand, spawnTaskChild, type WarmChildren } from './warm-child.ts';
+import {
+  type ChildCommand,
+  type StartedChild,
+  spawnTaskChild,
+  type WarmChildren,
+} from './warm-child.ts';
 
 export type { ChildCommand };
 
@@ -24,6 +29,11 @@ export interface RunOptions {
   signal: AbortSignal;
   /** Where a process started ahead of need is taken from; without it, the task starts its own. */
   warm?: WarmChildren;
+  /**
+   * The task may run in a process that ran others, and its process may run more after it
+   * (TASKS_PER_PROCESS > 1, the task not `fresh`): on success the process goes back to `warm`.
+   */
+  reusable?: boolean;
   /** Environment of the child (secrets stripped by the caller). */
   env: NodeJS.ProcessEnv;
   scrub: (text: string) => string;
@@ -94,11 +104,19 @@ class TaskProcess {
   readonly #tail: LogTail;
   readonly #stderrTail: string[] = [];
   #child: ChildProcess | undefined;
+  #started: StartedChild | undefined;
+  /** The process runs another task after this one (it stays up after the result). */
+  #keep = false;
+  #runSent = false;
+  /** Undoes every listener this watcher put on the process and the signal (a kept process). */
+  readonly #detach: (() => void)[] = [];
   #result: Extract<ChildMessage, { type: 'result' }> | undefined;
   #stopReason: StopReason | undefined;
   #spawnError: Error | undefined;
   #timers: NodeJS.Timeout[] = [];
   #finished = false;
+  /** The result is in and the output read to its end (#settleThenFinish). */
+  #settled = false;
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Output chunks read so far: the result waits until they stop coming (#settleThenFinish). */
   #outputChunks = 0;
@@ -111,17 +129,19 @@ class TaskProcess {
   }
 
   start(): void {
-    const { command, env, signal, warm } = this.#options;
-    const started = warm?.take(command, env) ?? spawnTaskChild(command, env);
+    const { command, env, signal, warm, reusable = false } = this.#options;
+    const started = warm?.take(command, env, reusable) ?? spawnTaskChild(command, env);
+    this.#keep = reusable && warm?.mayReuse(started) === true;
+    this.#started = started;
     const { child } = started;
     this.#child = child;
     this.#spawnError = started.error;
-    child.on('error', (error) => {
+    this.#listen(child, 'error', (error: Error) => {
       this.#spawnError = error;
     });
-    child.on('message', (raw) => this.#onMessage(raw));
+    this.#listen(child, 'message', (raw: unknown) => this.#onMessage(raw));
     if (started.ready) this.#sendRun();
-    child.on('close', (code, signalName) => {
+    this.#listen(child, 'close', (code: number | null, signalName: NodeJS.Signals | null) => {
       for (const timer of this.#timers) clearTimeout(timer);
       this.#finish(code, signalName);
     });
@@ -130,7 +150,19 @@ class TaskProcess {
     this.#timeoutTimer = setTimeout(() => this.#stop('timeout'), this.#options.timeoutMs);
     const onAbort = () => this.#stop(signal.reason === 'shutdown' ? 'shutdown' : 'cancel');
     if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#detach.push(() => signal.removeEventListener('abort', onAbort));
+    }
+  }
+
+  #listen<Args extends unknown[]>(
+    emitter: NodeJS.EventEmitter,
+    event: string,
+    listener: (...args: Args) => void,
+  ): void {
+    emitter.on(event, listener);
+    this.#detach.push(() => emitter.off(event, listener));
   }
 
   #onMessage(raw: unknown): void {
@@ -142,7 +174,9 @@ class TaskProcess {
     const message = parsed.data;
     switch (message.type) {
       case 'ready':
-        this.#sendRun();
+        // A kept process says `ready` again after its task: that one is the pool's (warm-child.ts).
+        if (!this.#runSent) this.#sendRun();
+        else if (this.#settled) this.#finish(null, null);
         break;
       case 'log': {
         const line = this.#tail.push(message.level, message.msg, message.at);
@@ -157,19 +191,25 @@ class TaskProcess {
           this.#result = message;
           void this.#settleThenFinish();
         }
-        // The child exits by itself once the result is sent; one that lingers is killed.
-        this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
+        // The child exits by itself once the result is sent; one that lingers is killed. A kept
+        // one says `ready` (then #finish hands it back, clearing this timer), or is retired at
+        // once if the task was stopped.
+        if (this.#keep && this.#stopReason !== undefined) this.#kill();
+        else this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
         break;
     }
   }
 
   #sendRun(): void {
     const { id, type, payload, attempt } = this.#task;
+    this.#runSent = true;
+    if (this.#started !== undefined) this.#started.ready = false;
     this.#send({
       v: IPC_VERSION,
       type: 'run',
       task: { id, type, payload, attempt },
       maxResultBytes: this.#options.maxResultBytes,
+      ...(this.#keep ? { reuse: true } : {}),
     });
   }
 
@@ -201,7 +241,7 @@ class TaskProcess {
     if (stream === null) return;
     let pending = '';
     stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
+    this.#listen(stream, 'data', (chunk: string) => {
       this.#outputChunks++;
       const lines = (pending + chunk).split('\n');
       pending = lines.pop() ?? '';
@@ -209,7 +249,7 @@ class TaskProcess {
       if (pending.length > 64 * 1024) pending = pending.slice(0, 4096);
       for (const line of lines) this.#onOutputLine(line, level);
     });
-    stream.on('end', () => {
+    this.#listen(stream, 'end', () => {
       if (pending !== '') this.#onOutputLine(pending, level);
     });
   }
@@ -237,18 +277,41 @@ class TaskProcess {
       await turn();
       await turn();
     } while (seen !== this.#outputChunks && !this.#finished);
-    this.#finish(null, null);
+    // A kept process goes back once it has undone its task and said `ready` (a fraction of a ms
+    // more), so the next task finds it waiting rather than still cleaning up.
+    this.#settled = true;
+    if (!this.#awaitsReady()) this.#finish(null, null);
+  }
+
+  #awaitsReady(): boolean {
+    return this.#keep && this.#result?.status === 'succeeded' && this.#started?.ready === false;
   }
 
   #finish(code: number | null, signalName: NodeJS.Signals | null): void {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timeoutTimer);
-    this.#resolve({
-      ...this.#verdict(code, signalName),
-      logs: this.#tail.lines(),
-      logsTruncated: this.#tail.truncated,
-    });
+    const verdict = this.#verdict(code, signalName);
+    if (this.#keep) this.#handOver(verdict.status === 'succeeded');
+    this.#resolve({ ...verdict, logs: this.#tail.lines(), logsTruncated: this.#tail.truncated });
+  }
+
+  /**
+   * A kept process after its task: back to the pool when the task succeeded, else retired (any
+   * failure, timeout, cancel or crash may have left it in a state no cleanup undoes). Either way
+   * this watcher lets go of it, so nothing of this task reaches the next one.
+   */
+  #handOver(succeeded: boolean): void {
+    for (const undo of this.#detach) undo();
+    for (const timer of this.#timers) clearTimeout(timer);
+    const { warm, command, env } = this.#options;
+    const started = this.#started;
+    if (started === undefined) return;
+    // Nobody reads its output until the next task: the pipes must not fill up.
+    started.child.stdout?.resume();
+    started.child.stderr?.resume();
+    if (succeeded && warm !== undefined) warm.giveBack(started, command, env);
+    else this.#kill();
   }
 
   /** A stop we asked for wins over what the child reported after it; no result at all is a crash. */

@@ -1,8 +1,9 @@
 /**
  * The one owner of running a task in a process. It looks the task's type up (once: an unknown type
  * is answered here, without starting a process), decides the timeout, runs the task in a process
- * (a spare started ahead of need, or a new one: task/parent.ts), and decides when the next task's
- * process is started. The loop asks `run(task, …)` and gets an outcome; it knows nothing of
+ * (a spare started ahead of need, one kept from an earlier task, or a new one: task/parent.ts), and
+ * decides when the next task's process is started. Reuse (TASKS_PER_PROCESS) stays in here and the
+ * pool (task/warm-child.ts): the loop never knows whether a process was fresh. The loop asks `run(task, …)` and gets an outcome; it knows nothing of
  * processes.
  */
 import { clampTimerMs } from '../platform/timers.ts';
@@ -87,6 +88,8 @@ export class TaskRunner {
         maxResultBytes: this.#options.maxResultBytes,
         signal: controls.signal,
         ...(warm === undefined ? {} : { warm }),
+        // Whether its process may have run others, or run more, is the pool's to say (TASKS_PER_PROCESS).
+        reusable: definition.fresh !== true,
         scrub: this.#options.scrub,
         ...(controls.onLog === undefined ? {} : { onLog: controls.onLog }),
         ...(controls.onProgress === undefined ? {} : { onProgress: controls.onProgress }),

@@ -1,0 +1,288 @@
+/**
+ * `npm run bench:peers`: the Hive worker (the built Linux executable, against the reference server)
+ * and BullMQ's sandboxed processor (its own Redis, bench/peers-bullmq.ts) on the same no-op task
+ * (echo), in one run, side by side: per task with N queued at once, one task reaching an idle
+ * worker end to end, and each worker's process tree after a minute idle, beside a bare Node
+ * polling with undici. Prints a table; a run at the default sizes writes bench/peers.results.json.
+ * Flags: --exe FILE (skip the build), --queued N, --singles N, --idle-seconds N,
+ * --reuse-setting NAME=VALUE (how the worker is told to reuse task processes, once it can).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ROOT } from '../scripts/build.ts';
+import { type AdminClient, createAdminClient } from '../scripts/server/admin-client.ts';
+import { startServer } from '../scripts/server/start.ts';
+import {
+  benchExecutable,
+  benchFlags,
+  dropFromPageCache,
+  type Figure,
+  loadAverage,
+  machine,
+  mb,
+  ms,
+  onCleanup,
+  printFigures,
+  runBench,
+  serverMetric,
+  startHiveWorker,
+  stats,
+  stopProcess,
+  treeMemory,
+} from './measure.ts';
+import { BullmqSide, bullmqVersion, startRedis } from './peers-bullmq.ts';
+import { taskProcessOf, timeTaskProcess } from './process-timing.ts';
+
+const {
+  sizes,
+  strings: flags,
+  isFullRun,
+} = benchFlags(
+  {
+    queued: { default: 200, min: 2 },
+    singles: { default: 30, min: 3 },
+    'idle-seconds': { default: 60, min: 5 },
+  },
+  { exe: undefined, 'reuse-setting': 'HIVE_TASKS_PER_PROCESS=1000' },
+);
+const QUEUED = sizes.queued;
+const SINGLES = sizes.singles;
+const IDLE_SECONDS = sizes['idle-seconds'];
+const reuse = /^(HIVE_[A-Z0-9_]+)=(.+)$/.exec(flags['reuse-setting'] ?? '');
+if (reuse === null) {
+  console.error(
+    `--reuse-setting must be HIVE_NAME=value, got ${JSON.stringify(flags['reuse-setting'])}`,
+  );
+  process.exit(2);
+}
+const [, REUSE_NAME = '', REUSE_VALUE = ''] = reuse;
+const GAP_MS = 250;
+
+/**
+ * `count` echo tasks enqueued before the worker starts, then run: milliseconds from the first
+ * result recorded to the last, per task after the first (the first pays for the worker's start,
+ * as BullMQ's first job pays for its sandbox's).
+ */
+async function hivePerTaskQueued(
+  admin: AdminClient,
+  url: string,
+  start: () => ChildProcess,
+  prefix: string,
+): Promise<number> {
+  const before = await serverMetric(url, 'hive_server_results_total');
+  for (let i = 0; i < QUEUED; i++)
+    await admin.enqueue({ id: `${prefix}${i}`, type: 'echo', payload: i });
+  const worker = start();
+  await admin.waitFor(
+    async () => (await serverMetric(url, 'hive_server_results_total')) >= before + QUEUED,
+    120_000,
+  );
+  await stopProcess(worker);
+  const received = (await admin.tasks())
+    .filter((task) => task.id.startsWith(prefix))
+    .map((task) => Date.parse(task.results[0]?.receivedAt ?? ''));
+  return (Math.max(...received) - Math.min(...received)) / (QUEUED - 1);
+}
+
+/** One echo task to the idle worker: from before the enqueue (bench clock) to the result stored. */
+async function hiveOneTask(admin: AdminClient, id: string) {
+  const before = Date.now();
+  await admin.enqueue({ id, type: 'echo', payload: 0 });
+  const done = await admin.waitFor(async () => {
+    const task = await admin.task(id);
+    return task.results.length > 0 ? task : undefined;
+  }, 30_000);
+  const received = Date.parse(done.results[0]?.receivedAt ?? '');
+  return {
+    endToEnd: received - before,
+    claimToResult: received - Date.parse(done.deliveries.at(-1)?.deliveredAt ?? ''),
+  };
+}
+
+const perTask = (value: number) => `${value.toFixed(2)} ms`;
+const idleMemory = (tree: ReturnType<typeof treeMemory>) =>
+  `${mb(tree.privateMb)} private, ${mb(tree.rssMb)} RSS (${tree.processes} process${tree.processes === 1 ? '' : 'es'})`;
+
+async function main(): Promise<void> {
+  const exe = await benchExecutable(flags.exe);
+  const loadAtStart = loadAverage();
+  const redis = await startRedis();
+  const bullmq = new BullmqSide(redis.port);
+  const server = await startServer({ port: 0, leaseCheckMs: 100 });
+  onCleanup(() => server.close());
+  const admin = createAdminClient(server.url);
+  const figures: Figure[] = [];
+  console.log(
+    `BullMQ ${bullmqVersion()} (sandboxed, concurrency 1) on redis-server ${redis.version}; the worker: ${exe}`,
+  );
+
+  // 1. Per task with QUEUED queued at once: BullMQ, then ours as it is (a fresh process per task,
+  // the next one started while a task runs), then ours reusing processes once it can.
+  console.log(`per task, ${QUEUED} queued…`);
+  const bullPerTask = await bullmq.perTaskQueued(QUEUED);
+  const freshPerTask = await hivePerTaskQueued(
+    admin,
+    server.url,
+    () => startHiveWorker(exe, server.url),
+    'fresh-',
+  );
+  const canReuse = spawnSync(exe, ['--help'], { encoding: 'utf8' }).stdout.includes(REUSE_NAME);
+  const reusedPerTask = canReuse
+    ? await hivePerTaskQueued(
+        admin,
+        server.url,
+        () => startHiveWorker(exe, server.url, { [REUSE_NAME]: REUSE_VALUE }),
+        'reused-',
+      )
+    : undefined;
+  const spawnTimes: number[] = [];
+  for (let i = 0; i < 20; i++) spawnTimes.push(await timeTaskProcess(taskProcessOf(exe)));
+  const spawnFloor = stats(spawnTimes);
+  figures.push(
+    {
+      name: `per task, ${QUEUED} queued, reused processes (${REUSE_NAME}=${REUSE_VALUE})`,
+      value:
+        reusedPerTask === undefined
+          ? `not available yet (the worker has no ${REUSE_NAME})`
+          : perTask(reusedPerTask),
+      floor: 'BullMQ sandboxed',
+      floorValue: perTask(bullPerTask),
+      ...(reusedPerTask === undefined
+        ? {}
+        : { ratio: reusedPerTask / bullPerTask, met: reusedPerTask <= bullPerTask }),
+      target: '≤ 1.0× BullMQ sandboxed',
+    },
+    {
+      name: `per task, ${QUEUED} queued, fresh process per task (WARM_START)`,
+      value: perTask(freshPerTask),
+      floor: 'spawn floor: a task process started to its ready message',
+      floorValue: ms(spawnFloor),
+      ratio: freshPerTask / spawnFloor.median,
+      target: '≤ 0.7× the spawn floor',
+      met: freshPerTask <= 0.7 * spawnFloor.median,
+    },
+    {
+      name: `per task, ${QUEUED} queued, fresh process per task, against BullMQ`,
+      value: perTask(freshPerTask),
+      floor: 'BullMQ sandboxed',
+      floorValue: perTask(bullPerTask),
+      ratio: freshPerTask / bullPerTask,
+      target: '(for the record)',
+    },
+  );
+
+  // 2. One task reaching an idle worker, both sides in turn (noise on this shared machine falls
+  // on both alike). Both workers then stay idle for the memory figures.
+  console.log(`one task reaching an idle worker, ${SINGLES} times each…`);
+  for (const file of [exe, process.execPath]) dropFromPageCache(file);
+  const hive = startHiveWorker(exe, server.url);
+  const bullQueue = `singles-${Date.now()}`;
+  const bullWorker = await bullmq.startWorker(bullQueue);
+  const queue = bullmq.queue(bullQueue);
+  const events = bullmq.events(bullQueue);
+  await events.waitUntilReady();
+  await delay(1500);
+  const hiveTimes: { endToEnd: number; claimToResult: number }[] = [];
+  const bullTimes: number[] = [];
+  for (let i = 0; i <= SINGLES; i++) {
+    await delay(GAP_MS);
+    hiveTimes.push(await hiveOneTask(admin, `single-${i}`));
+    await delay(GAP_MS);
+    bullTimes.push(await bullmq.oneTask(queue, events, i));
+  }
+  // The first of each starts a process (our first spare, BullMQ's sandbox): not an idle worker's.
+  const hiveEndToEnd = stats(hiveTimes.slice(1).map((one) => one.endToEnd));
+  const hiveClaimToResult = stats(hiveTimes.slice(1).map((one) => one.claimToResult));
+  const bullEndToEnd = stats(bullTimes.slice(1));
+  figures.push(
+    {
+      name: 'one task reaching an idle worker, end to end (enqueued → result recorded)',
+      value: ms(hiveEndToEnd),
+      floor: 'BullMQ sandboxed (add → finishedOn)',
+      floorValue: ms(bullEndToEnd),
+      ratio: hiveEndToEnd.median / bullEndToEnd.median,
+      target: '≤ 1.0× BullMQ sandboxed',
+      met: hiveEndToEnd.median <= bullEndToEnd.median,
+    },
+    {
+      name: 'one task reaching an idle worker, claim answered → result recorded',
+      value: ms(hiveClaimToResult),
+      floor: '—',
+      floorValue: '—',
+      target: '≤ 5 ms median',
+      met: hiveClaimToResult.median <= 5,
+    },
+  );
+
+  // 3. Idle: the two workers above after their last task, a bare Node polling with undici once a
+  // second (the floor), and a fresh worker of ours polling once a second for the CPU figure.
+  console.log(`idle for ${IDLE_SECONDS} s…`);
+  const poller = spawn(
+    process.execPath,
+    [join(ROOT, 'bench', 'peers', 'undici-poller.mjs'), server.url],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  onCleanup(() => stopProcess(poller));
+  const onePerSecond = startHiveWorker(exe, server.url, {
+    HIVE_WAIT_SEC: '0',
+    HIVE_NO_TASK_SLEEP: '1',
+  });
+  await delay(2000);
+  const cpuStart = treeMemory(onePerSecond.pid ?? 0).cpuSec;
+  await delay((IDLE_SECONDS - 2) * 1000);
+  const hiveIdle = treeMemory(hive.pid ?? 0);
+  const bullIdle = treeMemory(bullWorker.pid ?? 0);
+  const floorIdle = treeMemory(poller.pid ?? 0);
+  const pollingIdle = treeMemory(onePerSecond.pid ?? 0);
+  const cpuPercent = ((pollingIdle.cpuSec - cpuStart) / (IDLE_SECONDS - 2)) * 100;
+  await Promise.all([hive, bullWorker, poller, onePerSecond].map((child) => stopProcess(child)));
+  figures.push(
+    {
+      name: `idle private memory of the worker's process tree after ${IDLE_SECONDS} s`,
+      value: idleMemory(hiveIdle),
+      floor: 'bare Node polling with undici once a second',
+      floorValue: idleMemory(floorIdle),
+      ratio: hiveIdle.privateMb / floorIdle.privateMb,
+      target: '≤ 1.1× the floor',
+      met: hiveIdle.privateMb <= 1.1 * floorIdle.privateMb,
+    },
+    {
+      name: `idle memory after ${IDLE_SECONDS} s, against BullMQ's worker (private)`,
+      value: idleMemory(hiveIdle),
+      floor: 'BullMQ sandboxed worker',
+      floorValue: idleMemory(bullIdle),
+      ratio: hiveIdle.privateMb / bullIdle.privateMb,
+      target: '(for the record)',
+    },
+    {
+      name: `idle CPU over ${IDLE_SECONDS - 2} s, one poll a second (WAIT_SEC 0, NO_TASK_SLEEP 1)`,
+      value: `${cpuPercent.toFixed(3)} % of a core (${idleMemory(pollingIdle)})`,
+      floor: '—',
+      floorValue: '—',
+      target: '≤ 0.2 % of a core',
+      met: cpuPercent <= 0.2,
+    },
+  );
+  printFigures(figures);
+  console.log(`load average (1 min): ${loadAtStart} at the start, ${loadAverage()} at the end`);
+  const file = join(ROOT, 'bench', 'peers.results.json');
+  if (!isFullRun) {
+    console.log('(a run at other than the default sizes: bench/peers.results.json not written)');
+    return;
+  }
+  const peers = `BullMQ ${bullmqVersion()} sandboxed, concurrency 1, redis-server ${redis.version}`;
+  const note =
+    'taken on a shared 2-core development machine (other engineers running tests): noisy; read each figure against its floor from the same run';
+  writeFileSync(
+    file,
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), machine: machine(), loadAverage1m: { atStart: loadAtStart, atEnd: loadAverage() }, peers, note, figures }, null, 2)}\n`,
+  );
+  console.log(`written: ${file}`);
+}
+
+await runBench(main, 15 * 60_000);
