@@ -227,7 +227,12 @@ describe('a task in a child process', () => {
       const pids = [first, second, third].map((outcome) => (outcome.output as { pid: number }).pid);
       assert.equal(new Set(pids).size, 3, 'a fresh process per task');
       assert.deepEqual(pids.slice(1).sort(), [...spares].sort(), 'the two tasks ran in the spares');
-      assert.equal(warm.sparePids.length, 2, 'and two new spares wait');
+      // Two, or three when both tasks took spares still starting on a loaded machine: two takes of a
+      // starting spare in a row read as a queue, which gets one spare more (warm-child.ts).
+      assert.ok(
+        [2, 3].includes(warm.sparePids.length),
+        `two new spares wait (three when queueing), got ${warm.sparePids.length}`,
+      );
     } finally {
       warm.close();
     }
