@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../src/platform/log.ts';
 import { Outbox } from '../src/results/outbox.ts';
-import type { ResultBody } from '../src/wire/protocol.ts';
+import type { EncodedResult } from '../src/wire/protocol.ts';
+import { encoded } from './helpers/server.ts';
 import { tempDir } from './helpers/worker.ts';
 
 const log = createLogger({ level: 'silent', secrets: [] });
 const HOUR = 3_600_000;
 
-function body(resultId: string): ResultBody {
+function body(resultId: string): EncodedResult {
   const at = new Date().toISOString();
-  return {
+  return encoded({
     workerId: 'host-00000000',
     resultId,
     workerVersion: '1.0.0',
@@ -22,7 +23,7 @@ function body(resultId: string): ResultBody {
     attempt: 1,
     startedAt: at,
     finishedAt: at,
-  };
+  });
 }
 
 /** Lets what the outbox queued for the next turn of the event loop (the done/ copy) happen. */
