@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict';
-import { readdirSync, utimesSync } from 'node:fs';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../src/platform/log.ts';
 import { Outbox } from '../src/results/outbox.ts';
-import type { ResultBody } from '../src/wire/protocol.ts';
+import { type EncodedResult, encodeResultBody, type ResultBody } from '../src/wire/protocol.ts';
+import { encoded } from './helpers/server.ts';
 import { tempDir } from './helpers/worker.ts';
 
 const log = createLogger({ level: 'silent', secrets: [] });
 const HOUR = 3_600_000;
 
-function body(resultId: string): ResultBody {
+function body(resultId: string): EncodedResult {
   const at = new Date().toISOString();
-  return {
+  return encoded({
     workerId: 'host-00000000',
     resultId,
     workerVersion: '1.0.0',
@@ -22,7 +23,7 @@ function body(resultId: string): ResultBody {
     attempt: 1,
     startedAt: at,
     finishedAt: at,
-  };
+  });
 }
 
 /** Lets what the outbox queued for the next turn of the event loop (the done/ copy) happen. */
@@ -87,5 +88,44 @@ describe('outbox', () => {
     const b = outbox.add('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
     assert.equal(outbox.isFull(), true);
     await Promise.all([a.written, b.written]);
+  });
+
+  test('a body encoded once is the text JSON.stringify gives for the whole body', () => {
+    const at = '2026-12-05T00:00:00.000Z';
+    const whole: ResultBody = {
+      workerId: 'w-1',
+      resultId: 'r-1',
+      workerVersion: '1.0.0',
+      status: 'failed',
+      output: { s: 'é 𝄞 "q" \\ \n \ud800', n: [1e21, -0, 0.1] },
+      error: { code: 'TASK_ERROR', message: 'boom', details: { why: 1 } },
+      attempt: 2,
+      startedAt: at,
+      finishedAt: at,
+      logs: [{ at, level: 'info', msg: 'hi' }],
+      logsTruncated: true,
+    };
+    const { output, ...fields } = whole;
+    assert.equal(encodeResultBody(fields, JSON.stringify(output)).json, JSON.stringify(whole));
+    // Without logs: the optional fields are left out, as JSON.stringify leaves out undefined ones.
+    const { logs: _logs, logsTruncated: _cut, ...bare } = whole;
+    assert.equal(encodeResultBody(bare, JSON.stringify(output)).json, JSON.stringify(bare));
+  });
+
+  test('an outbox file from before (its body not last) is read, and sent as the same text', () => {
+    const dataDir = tempDir();
+    const older = {
+      taskId: 't-old',
+      body: JSON.parse(body('bbbbbbbb-0000-0000-0000-000000000000').json),
+      storedAt: new Date().toISOString(),
+    };
+    mkdirSync(join(dataDir, 'outbox'), { recursive: true });
+    writeFileSync(join(dataDir, 'outbox', `${older.body.resultId}.json`), JSON.stringify(older));
+    const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: HOUR, log }).open();
+    const [entry] = outbox.pending();
+    assert.equal(entry?.taskId, 't-old');
+    assert.equal(entry?.body.json, JSON.stringify(older.body), 'the text it was written from');
+    assert.equal(entry?.body.resultId, older.body.resultId);
+    assert.deepEqual(readdirSync(join(dataDir, 'corrupt')), []);
   });
 });

@@ -16,6 +16,8 @@ import type { TaskOutcome } from '../task/parent.ts';
 import type { TaskRunner } from '../task/runner.ts';
 import type { ClaimOutcome, HiveClient, UpdateHint } from '../wire/hive-client.ts';
 import {
+  type EncodedResult,
+  encodeResultBody,
   type HeartbeatRequest,
   type ResultBody,
   type Task,
@@ -222,13 +224,12 @@ export class Worker {
     const finishedAt = new Date();
     this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
     const body = this.#resultBody(task, outcome, startedAt, finishedAt);
-    // On its way to the server while its outbox copy is written; settles when both are done.
-    const added = outbox.add(task.id, body);
-    const delivered = delivery.deliverNew(added, this.#stopping.signal);
+    // Delivery owns the result from here: kept durably, and on its way to the server meanwhile.
+    const { durable, delivered } = delivery.submit(task.id, body, this.#stopping.signal);
     // Said once the write is over, as when it came before the send: after this line, a kill loses
     // nothing (the server has the result, or the outbox file is whole). A failed write is
-    // deliverNew's to handle.
-    await added.written.catch(() => undefined);
+    // delivery's to handle (`delivered` rejects when the result still needed the file).
+    await durable;
     const tookMs = finishedAt.getTime() - startedAt.getTime();
     const detail = outcome.error === null ? '' : `: ${outcome.error.code} ${outcome.error.message}`;
     (outcome.status === 'succeeded' ? log.info : log.warn).call(
@@ -252,7 +253,7 @@ export class Worker {
     if (outOfBounds !== undefined) {
       return {
         status: 'rejected',
-        output: null,
+        outputJson: 'null',
         error: { code: 'BAD_PAYLOAD', message: outOfBounds },
         logs: [],
         logsTruncated: false,
@@ -284,21 +285,21 @@ export class Worker {
     }
   }
 
-  #resultBody(task: Task, outcome: TaskOutcome, startedAt: Date, finishedAt: Date): ResultBody {
-    const body: ResultBody = {
+  /** The result body, encoded once: the output goes in as the text the task process made. */
+  #resultBody(task: Task, outcome: TaskOutcome, startedAt: Date, finishedAt: Date): EncodedResult {
+    const fields: Omit<ResultBody, 'output'> = {
       workerId: this.#deps.identity.workerId,
       resultId: randomUUID(),
       workerVersion: this.#deps.identity.version,
       status: outcome.status,
-      output: outcome.output,
       error: outcome.error,
       attempt: task.attempt,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
     };
-    if (outcome.logs.length > 0) body.logs = outcome.logs;
-    if (outcome.logsTruncated) body.logsTruncated = true;
-    return body;
+    if (outcome.logs.length > 0) fields.logs = outcome.logs;
+    if (outcome.logsTruncated) fields.logsTruncated = true;
+    return encodeResultBody(fields, outcome.outputJson);
   }
 
   #outboxIsFull(): boolean {

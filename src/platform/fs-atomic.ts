@@ -15,6 +15,12 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 
+/**
+ * A file's content: one piece, or pieces written one after the other (a big text framed by small
+ * ones is written without first being joined into a copy of itself).
+ */
+export type FileData = string | Uint8Array | readonly (string | Uint8Array)[];
+
 export interface WriteOptions {
   /** @default true */
   durable?: boolean;
@@ -25,11 +31,7 @@ export interface WriteOptions {
  * `durable: false` skips both fsyncs: still whole-or-absent if the process dies, but a power cut
  * may lose it — for files whose loss costs nothing but a repeat (≈ 0.6 ms saved per fsync).
  */
-export function writeFileAtomic(
-  path: string,
-  data: string | Uint8Array,
-  options: WriteOptions = {},
-): void {
+export function writeFileAtomic(path: string, data: FileData, options: WriteOptions = {}): void {
   runSync(atomicWrite(path, data, options));
 }
 
@@ -40,7 +42,7 @@ export function writeFileAtomic(
  */
 export function writeFileAtomicAsync(
   path: string,
-  data: string | Uint8Array,
+  data: FileData,
   options: WriteOptions = {},
 ): Promise<void> {
   return runAsync(atomicWrite(path, data, options));
@@ -67,21 +69,21 @@ type Step =
 /** A step's result: the fd of an open, the bytes taken by a write, 0 otherwise. */
 type Steps = Generator<Step, void, number>;
 
-function* atomicWrite(
-  path: string,
-  data: string | Uint8Array,
-  { durable = true }: WriteOptions,
-): Steps {
+function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOptions): Steps {
   const temp = `${path}.${process.pid}.tmp`; // outbox.open() deletes what a crash left
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const pieces = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
   const fd = yield { op: 'open', path: temp, flags: 'w', mode: 0o600 };
   try {
-    // A write may take fewer bytes than asked (a nearly full disk): the rest goes in another,
-    // which then fails (ENOSPC) instead of a short file being renamed into place as whole.
-    for (let done = 0; done < bytes.length; ) {
-      const taken = yield { op: 'write', fd, data: bytes.subarray(done) };
-      if (taken <= 0) throw new Error(`cannot write ${temp}: the file system took no bytes`);
-      done += taken;
+    for (const piece of pieces) {
+      // Encoded one piece at a time: only one piece's bytes are held beside the text.
+      const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
+      // A write may take fewer bytes than asked (a nearly full disk): the rest goes in another,
+      // which then fails (ENOSPC) instead of a short file being renamed into place as whole.
+      for (let done = 0; done < bytes.length; ) {
+        const taken = yield { op: 'write', fd, data: bytes.subarray(done) };
+        if (taken <= 0) throw new Error(`cannot write ${temp}: the file system took no bytes`);
+        done += taken;
+      }
     }
     if (durable) yield { op: 'fsync', fd };
   } finally {

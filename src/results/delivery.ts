@@ -11,6 +11,7 @@ import { sleep } from '../platform/backoff.ts';
 import { coerceError, HiveError } from '../platform/errors.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
+import type { EncodedResult } from '../wire/protocol.ts';
 import type { NewEntry, Outbox, OutboxEntry } from './outbox.ts';
 
 export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';
@@ -54,6 +55,24 @@ export class ResultDelivery {
     const attempt = this.#send(entry, signal).finally(() => this.#inFlight.delete(resultId));
     this.#inFlight.set(resultId, attempt);
     return attempt;
+  }
+
+  /**
+   * A new result, from its encoding to the server: kept in the outbox and sent meanwhile.
+   * `durable` resolves once the write is over, whether it worked or not (what a failed write means
+   * is decided here, in `delivered`); `delivered` settles when the server has answered and the
+   * file is whole (deliverNew).
+   */
+  submit(
+    taskId: string,
+    body: EncodedResult,
+    signal?: AbortSignal,
+  ): { durable: Promise<void>; delivered: Promise<DeliveryOutcome> } {
+    const added = this.#options.outbox.add(taskId, body);
+    return {
+      durable: added.written.catch(() => undefined),
+      delivered: this.deliverNew(added, signal),
+    };
   }
 
   /**

@@ -8,6 +8,11 @@
  * corrupt/                 unreadable files (a power cut mid-write), moved aside for a person to look at
  *
  * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills the process.
+ *
+ * A file is `{"taskId":…,"storedAt":…,"body":<the POST body>}`, the body last and as the very text
+ * that is sent (EncodedResult): written as three pieces, never parsed or encoded again on the way.
+ * Files from before (the body not last) are read as well; their body is re-encoded once, to the
+ * same text (it was JSON.stringify's, and JSON.stringify(JSON.parse(text)) gives it back).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -16,10 +21,16 @@ import * as z from 'zod';
 import { coerceError } from '../platform/errors.ts';
 import { writeFileAtomic, writeFileAtomicAsync } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
-import { type ResultBody, ResultBodySchema } from '../wire/protocol.ts';
+import { type EncodedResult, ResultBodySchema } from '../wire/protocol.ts';
 
 const EntrySchema = z.object({ taskId: z.string(), body: ResultBodySchema, storedAt: z.string() });
-export type OutboxEntry = z.infer<typeof EntrySchema>;
+
+/** A result the outbox keeps: its body is the text that is POSTed. */
+export interface OutboxEntry {
+  taskId: string;
+  storedAt: string;
+  body: EncodedResult;
+}
 
 /** A new result (Outbox.add): `written` settles when its outbox file is whole on disk, or failed. */
 export interface NewEntry {
@@ -97,12 +108,12 @@ export class Outbox {
    * write runs on the threadpool while the caller sends the result: ResultDelivery.deliverNew),
    * then in the once-per-task store on the next turn of the event loop.
    */
-  add(taskId: string, body: ResultBody): NewEntry {
+  add(taskId: string, body: EncodedResult): NewEntry {
     const entry: OutboxEntry = { taskId, body, storedAt: new Date(this.#now()).toISOString() };
     const { resultId } = body;
     const written = writeFileAtomicAsync(
       join(this.#dirs.outbox, fileName(resultId)),
-      JSON.stringify(entry),
+      pieces(entry),
     );
     // Handled here, so a failure the caller does not await never becomes an unhandled rejection.
     const finished = written.then(
@@ -128,7 +139,7 @@ export class Outbox {
   #writeDone(): void {
     for (const [taskId, entry] of this.#doneToWrite) {
       try {
-        writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), JSON.stringify(entry), {
+        writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), pieces(entry), {
           durable: false,
         });
       } catch (error) {
@@ -157,7 +168,7 @@ export class Outbox {
     // Still being written by add() but no longer pending: the server has answered it, so it needs
     // no file, and a second write now would share the first one's temp file.
     if (!this.#writing.has(resultId)) {
-      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), JSON.stringify(entry));
+      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), pieces(entry));
     }
     this.#pending.set(resultId, entry);
     return entry;
@@ -190,14 +201,8 @@ export class Outbox {
   async markRejected(resultId: string, answer: { status: number; text: string }): Promise<string> {
     const entry = this.#pending.get(resultId);
     const target = join(this.#dirs.rejected, fileName(resultId));
-    writeFileAtomic(
-      target,
-      JSON.stringify(
-        { ...entry, rejectedAt: new Date(this.#now()).toISOString(), answer },
-        null,
-        2,
-      ),
-    );
+    const rejectedAt = new Date(this.#now()).toISOString();
+    if (entry !== undefined) writeFileAtomic(target, pieces(entry, { rejectedAt, answer }));
     await this.markDelivered(resultId);
     return target;
   }
@@ -216,14 +221,14 @@ export class Outbox {
       const file = join(this.#dirs.rejected, name);
       let entry: OutboxEntry;
       try {
-        // What markRejected wrote: the entry plus rejectedAt and the answer (stripped here).
-        entry = EntrySchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+        // What markRejected wrote: the entry plus rejectedAt and the answer (dropped here).
+        entry = decodeEntry(readFileSync(file, 'utf8'));
       } catch {
         unreadable.push(file);
         continue;
       }
       const { resultId } = entry.body;
-      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), JSON.stringify(entry));
+      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), pieces(entry));
       this.#pending.set(resultId, entry);
       rmSync(file, { force: true });
       requeued += 1;
@@ -262,7 +267,7 @@ export class Outbox {
       throw error;
     }
     try {
-      return EntrySchema.parse(JSON.parse(text));
+      return decodeEntry(text);
     } catch (error) {
       const aside = join(this.#dirs.corrupt, `${Date.now()}-${file.split(/[\\/]/).pop()}`);
       renameSync(file, aside);
@@ -277,6 +282,34 @@ export class Outbox {
   #now(): number {
     return this.#options.now?.() ?? Date.now();
   }
+}
+
+/**
+ * An entry's file as pieces: a small head (taskId, storedAt and any `extra`), the body's own text,
+ * and the closing brace. The body comes last so that a reader can take it as it is (decodeEntry).
+ */
+function pieces(entry: OutboxEntry, extra: Record<string, unknown> = {}): string[] {
+  const head = JSON.stringify({ taskId: entry.taskId, storedAt: entry.storedAt, ...extra });
+  return [`${head.slice(0, -1)},"body":`, entry.body.json, '}'];
+}
+
+/**
+ * A file's entry, checked as a whole (a file that is not one is corrupt: thrown). The body is the
+ * file's own text where it is last (what pieces() writes); an older file's is encoded again,
+ * which gives the text it was written from.
+ */
+function decodeEntry(text: string): OutboxEntry {
+  const raw: unknown = JSON.parse(text);
+  const { taskId, storedAt, body } = EntrySchema.parse(raw);
+  const keys = Object.keys(raw as object);
+  const start = text.indexOf('"body":') + '"body":'.length;
+  // `"body":` cannot occur inside an earlier string (its quotes would be escaped there), so the
+  // first one is the key; JSON.stringify writes no whitespace, so the body ends before the last `}`.
+  const json =
+    keys.at(-1) === 'body' && text.endsWith('}') && !/\s/.test(text[start] ?? '')
+      ? text.slice(start, -1)
+      : JSON.stringify(body);
+  return { taskId, storedAt, body: { resultId: body.resultId, status: body.status, json } };
 }
 
 /** resultIds are ours (UUIDs), but a file name must never be able to escape the folder. */

@@ -43,7 +43,11 @@ export interface RunOptions {
 
 export interface TaskOutcome {
   status: ResultStatus;
-  output: unknown;
+  /**
+   * The task's output as the JSON text its process made (`null` when there is none). Carried as
+   * text to the result body, the outbox and the POST: the worker never parses it.
+   */
+  outputJson: string;
   error: ResultError | null;
   logs: TaskLogLine[];
   logsTruncated: boolean;
@@ -318,19 +322,27 @@ class TaskProcess {
   #verdict(
     code: number | null,
     signalName: NodeJS.Signals | null,
-  ): Pick<TaskOutcome, 'status' | 'output' | 'error'> {
-    if (this.#stopReason !== undefined) return { ...STOPPED[this.#stopReason], output: null };
+  ): Pick<TaskOutcome, 'status' | 'outputJson' | 'error'> {
+    if (this.#stopReason !== undefined) return { ...STOPPED[this.#stopReason], outputJson: 'null' };
     const result = this.#result;
-    if (result?.status === 'succeeded')
-      return { status: 'succeeded', output: JSON.parse(result.outputJson), error: null };
+    if (result?.status === 'succeeded') {
+      // The child checked the size before sending; a process that did not (a task writing to the
+      // IPC channel itself) is held to MAX_RESULT_BYTES here, without parsing a byte of it.
+      const bytes = Buffer.byteLength(result.outputJson);
+      if (bytes > this.#options.maxResultBytes) {
+        const message = `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${this.#options.maxResultBytes})`;
+        return { status: 'failed', outputJson: 'null', error: { code: 'TASK_ERROR', message } };
+      }
+      return { status: 'succeeded', outputJson: result.outputJson, error: null };
+    }
     if (result !== undefined) {
       return {
         status: result.status,
-        output: null,
+        outputJson: 'null',
         error: { ...result.error, message: this.#options.scrub(result.error.message) },
       };
     }
-    return { status: 'failed', output: null, error: this.#crashError(code, signalName) };
+    return { status: 'failed', outputJson: 'null', error: this.#crashError(code, signalName) };
   }
 
   #crashError(code: number | null, signalName: NodeJS.Signals | null): ResultError {

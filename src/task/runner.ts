@@ -64,7 +64,7 @@ export class TaskRunner {
     if (definition === undefined) {
       return {
         status: 'rejected',
-        output: null,
+        outputJson: 'null',
         error: { code: 'UNKNOWN_TASK', message: unknownTaskMessage(registry, task.type) },
         logs: [],
         logsTruncated: false,

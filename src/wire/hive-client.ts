@@ -20,11 +20,11 @@ import { createDispatcher } from './dispatcher.ts';
 import {
   ClaimAnswerSchema,
   type ClaimRequest,
+  type EncodedResult,
   HeartbeatAnswerSchema,
   type HeartbeatRequest,
   type Release,
   ReleaseSchema,
-  type ResultBody,
   type Task,
 } from './protocol.ts';
 import type { ProxyConfig } from './proxy.ts';
@@ -119,7 +119,7 @@ export class HiveClient {
   async claimTask(body: ClaimRequest, signal?: AbortSignal): Promise<ClaimOutcome> {
     let answer: Answer;
     try {
-      answer = await this.#send('POST', 'tasks/claim', body, {
+      answer = await this.#send('POST', 'tasks/claim', JSON.stringify(body), {
         signal,
         extraWaitMs: body.waitSec * 1000,
       });
@@ -164,9 +164,14 @@ export class HiveClient {
   ): Promise<HeartbeatOutcome> {
     let answer: Answer;
     try {
-      answer = await this.#send('POST', `tasks/${encodeURIComponent(taskId)}/heartbeat`, body, {
-        signal,
-      });
+      answer = await this.#send(
+        'POST',
+        `tasks/${encodeURIComponent(taskId)}/heartbeat`,
+        JSON.stringify(body),
+        {
+          signal,
+        },
+      );
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'heartbeat', this.#options.serverUrl) };
     }
@@ -180,11 +185,18 @@ export class HiveClient {
       : { kind: 'ok', leaseSec: parsed.leaseSec, cancel: parsed.cancel };
   }
 
-  /** `POST tasks/{id}/result` with `Idempotency-Key: <resultId>`; the body is sent exactly as given. */
-  async sendResult(taskId: string, body: ResultBody, signal?: AbortSignal): Promise<ResultOutcome> {
+  /**
+   * `POST tasks/{id}/result` with `Idempotency-Key: <resultId>`; the body is sent exactly as given:
+   * the text it was encoded to once (protocol.ts encodeResultBody) and kept as in the outbox.
+   */
+  async sendResult(
+    taskId: string,
+    body: EncodedResult,
+    signal?: AbortSignal,
+  ): Promise<ResultOutcome> {
     let answer: Answer;
     try {
-      answer = await this.#send('POST', `tasks/${encodeURIComponent(taskId)}/result`, body, {
+      answer = await this.#send('POST', `tasks/${encodeURIComponent(taskId)}/result`, body.json, {
         signal,
         headers: { 'idempotency-key': body.resultId },
       });
@@ -261,7 +273,8 @@ export class HiveClient {
   async #send(
     method: 'GET' | 'POST',
     path: string,
-    body: unknown,
+    /** The request's JSON text, if it has a body. */
+    body: string | undefined,
     extra: {
       signal?: AbortSignal | undefined;
       extraWaitMs?: number;
@@ -275,7 +288,7 @@ export class HiveClient {
     const response = await request(url, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body,
       dispatcher: this.#dispatcher,
       signal: extra.signal,
       headersTimeout: clampTimerMs(timeoutMs),

@@ -122,6 +122,39 @@ export const ResultBodySchema = z.object({
 });
 export type ResultBody = z.infer<typeof ResultBodySchema>;
 
+/**
+ * A result body as the text it is sent and kept as (protocol section 3), with what delivery needs
+ * to know of it without reading the text. The output inside is the task process's own JSON text:
+ * the worker never parses it, and the body is encoded once, here, then written to the outbox and
+ * POSTed as these very characters.
+ */
+export interface EncodedResult {
+  resultId: string;
+  status: ResultStatus;
+  json: string;
+}
+
+/**
+ * ResultBody's fields in its order, with `output` given as JSON text (`null` when there is none).
+ * The text is what `JSON.stringify(body)` gives for the parsed output, so a server sees the same
+ * JSON as when the output was parsed and stringified again. `outputJson` must be JSON.stringify's
+ * own text: it comes from the task process (task/child.ts), which made it so.
+ */
+export function encodeResultBody(
+  fields: Omit<ResultBody, 'output'>,
+  outputJson: string,
+): EncodedResult {
+  const { workerId, resultId, workerVersion, status, error, attempt, startedAt, finishedAt } =
+    fields;
+  const head = JSON.stringify({ workerId, resultId, workerVersion, status });
+  // Undefined fields (logs, logsTruncated when absent) are left out, as JSON.stringify does.
+  const { logs, logsTruncated } = fields;
+  const tail = JSON.stringify({ error, attempt, startedAt, finishedAt, logs, logsTruncated });
+  // Both are `{…}` and never empty, so the splice needs no case for an empty object.
+  const json = `${head.slice(0, -1)},"output":${outputJson},${tail.slice(1)}`;
+  return { resultId, status, json };
+}
+
 export interface ClaimRequest {
   workerId: string;
   version: string;

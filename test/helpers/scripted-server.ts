@@ -36,8 +36,13 @@ export interface ScriptedServer {
   script: Record<ScriptedRoute, ScriptedAnswer[]>;
   /** Requests seen per route. */
   counts: Record<ScriptedRoute, number>;
-  /** Every request, in order: its route, headers and body text. */
-  requests: Array<{ route: ScriptedRoute; headers: IncomingHttpHeaders; body: string }>;
+  /** Every request, in order: its route, path, headers and body text. */
+  requests: Array<{
+    route: ScriptedRoute;
+    path: string;
+    headers: IncomingHttpHeaders;
+    body: string;
+  }>;
   close(): Promise<void>;
 }
 
@@ -64,7 +69,13 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     const route = routeOf(req);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    requests.push({ route, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    requests.push({
+      route,
+      path,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    });
     counts[route] += 1;
     const answer = script[route].shift() ?? QUIET[route];
     const body = answer.status === 204 || answer.status === 304 ? '' : (answer.body ?? '');

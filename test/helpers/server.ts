@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type AdminClient, createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, type ServerOptions, startServer } from '../../scripts/server/start.ts';
 import type { StoredResult } from '../../scripts/server/views.ts';
-import type { ResultBody } from '../../src/wire/protocol.ts';
+import { type EncodedResult, encodeResultBody, type ResultBody } from '../../src/wire/protocol.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
 const LISTENING_LINE = /^hive-server listening on (https?:\/\/\S+\/api\/)$/;
@@ -256,6 +256,12 @@ export function resultBody(overrides: Partial<ResultBody> = {}): ResultBody {
     finishedAt: now,
     ...overrides,
   };
+}
+
+/** A body as the worker sends and keeps it: encoded once, its output as JSON text. */
+export function encoded(body: ResultBody): EncodedResult {
+  const { output, ...fields } = body;
+  return encodeResultBody(fields, JSON.stringify(output ?? null));
 }
 
 export { type AdminClient, createAdminClient };

@@ -56,7 +56,7 @@ describe('a task in a child process', () => {
   test('succeeded: the output is the JSON value returned', async () => {
     const outcome = await run('echo', { a: [1, 'two', null] });
     assert.equal(outcome.status, 'succeeded');
-    assert.deepEqual(outcome.output, { a: [1, 'two', null] });
+    assert.deepEqual(JSON.parse(outcome.outputJson), { a: [1, 'two', null] });
     assert.equal(outcome.error, null);
   });
 
@@ -153,7 +153,7 @@ describe('a task in a child process', () => {
   test('a stdout flood is survived; the log tail stays within 64 KiB and says it was cut', async () => {
     const outcome = await run('floods', { lines: 50_000 });
     assert.equal(outcome.status, 'succeeded');
-    assert.deepEqual(outcome.output, { wrote: 50_000 });
+    assert.deepEqual(JSON.parse(outcome.outputJson), { wrote: 50_000 });
     assert.equal(outcome.logsTruncated, true);
     assert.ok(Buffer.byteLength(JSON.stringify(outcome.logs)) <= 64 * 1024);
   });
@@ -175,14 +175,23 @@ describe('a task in a child process', () => {
       assert.ok(spare !== undefined, 'a spare was started while the first task ran');
       const second = await runOn(runner, 'whoami', {});
       assert.equal(
-        (second.output as { pid: number }).pid,
+        (JSON.parse(second.outputJson) as { pid: number }).pid,
         spare,
         'the second task ran in the spare',
       );
-      assert.notEqual((first.output as { pid: number }).pid, spare, 'a fresh process per task');
+      assert.notEqual(
+        (JSON.parse(first.outputJson) as { pid: number }).pid,
+        spare,
+        'a fresh process per task',
+      );
       await runOn(runner, 'whoami', { ms: 200 });
-      assert.equal(warm.sparePids.length, 1, 'one spare for one task at a time');
-      assert.notEqual(warm.sparePids[0], spare, 'a new one');
+      // One for one task at a time; two when the tasks took spares still starting (a loaded
+      // machine): two such takes in a row read as a queue, which gets one spare more.
+      assert.ok(
+        [1, 2].includes(warm.sparePids.length),
+        `one spare for one task at a time (two when queueing), got ${warm.sparePids.length}`,
+      );
+      assert.ok(!warm.sparePids.includes(spare), 'new ones');
     } finally {
       warm.close();
     }
@@ -224,7 +233,9 @@ describe('a task in a child process', () => {
         runOn(runner, 'whoami', { ms: 200 }),
         runOn(runner, 'whoami', { ms: 200 }),
       ]);
-      const pids = [first, second, third].map((outcome) => (outcome.output as { pid: number }).pid);
+      const pids = [first, second, third].map(
+        (outcome) => (JSON.parse(outcome.outputJson) as { pid: number }).pid,
+      );
       assert.equal(new Set(pids).size, 3, 'a fresh process per task');
       assert.deepEqual(pids.slice(1).sort(), [...spares].sort(), 'the two tasks ran in the spares');
       // Two, or three when both tasks took spares still starting on a loaded machine: two takes of a

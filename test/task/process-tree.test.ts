@@ -87,7 +87,7 @@ describe('task process trees', { skip: process.platform !== 'linux' && 'Linux /p
     const outcome = await run({ after: 'return' }, { onLog: (line) => logs.push(line) });
     assert.equal(outcome.status, 'succeeded');
     const { grandchild, task } = pidsFrom(logs);
-    assert.deepEqual(outcome.output, { grandchild });
+    assert.deepEqual(JSON.parse(outcome.outputJson), { grandchild });
     assert.ok(await gone(task), 'the task process exits');
     assert.ok(await gone(grandchild), `grandchild ${grandchild} is swept with its group`);
   });

@@ -57,7 +57,7 @@ function reusing(limits: Partial<ReuseLimits>, options: { ttlMs?: number } = {})
   const pidOf = async (type: string, payload: unknown = {}) => {
     const outcome = await run(type, payload);
     assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome.error));
-    return (outcome.output as { pid: number }).pid;
+    return (JSON.parse(outcome.outputJson) as { pid: number }).pid;
   };
   return { warm, runner, run, pidOf, [Symbol.dispose]: () => runner.close() };
 }
@@ -78,9 +78,12 @@ async function isGone(pid: number): Promise<boolean> {
 describe('reused task processes', { timeout: 120_000 }, () => {
   test('the second task in a process sees nothing of the first: timers, globals, listeners', async () => {
     using worker = reusing({});
-    const first = (await worker.run('leaves')).output as Record<string, unknown>;
+    const first = JSON.parse((await worker.run('leaves')).outputJson) as Record<string, unknown>;
     // Long enough for the first task's 2 ms interval to tick many times, had it survived.
-    const second = (await worker.run('leaves', { waitMs: 100 })).output as Record<string, unknown>;
+    const second = JSON.parse((await worker.run('leaves', { waitMs: 100 })).outputJson) as Record<
+      string,
+      unknown
+    >;
     assert.equal(second.pid, first.pid, 'the same process ran both');
     const clean = {
       ticks: null,

@@ -15,6 +15,7 @@ import { createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, startServer } from '../../scripts/server/start.ts';
 import { downloadRelease } from '../../src/update/download.ts';
 import { HiveClient } from '../../src/wire/hive-client.ts';
+import { encodeResultBody } from '../../src/wire/protocol.ts';
 import { createTestCa, trustEnv, trustingFetch } from '../helpers/tls.ts';
 import { FIXTURE_ENTRY, startWorker, tempDir } from '../helpers/worker.ts';
 
@@ -182,17 +183,22 @@ describe('HTTPS with a private CA (from source)', () => {
     const tlsUrl = plain.url.replace('http:', 'https:');
     const client = testClient(tlsUrl);
     try {
-      const answer = await client.sendResult('t-1', {
-        workerId: 'https-test-00000000',
-        resultId: '00000000-0000-4000-8000-000000000000',
-        workerVersion: '1.0.0',
-        status: 'succeeded',
-        output: null,
-        error: null,
-        attempt: 1,
-        startedAt: new Date().toISOString(),
-        finishedAt: new Date().toISOString(),
-      });
+      const answer = await client.sendResult(
+        't-1',
+        encodeResultBody(
+          {
+            workerId: 'https-test-00000000',
+            resultId: '00000000-0000-4000-8000-000000000000',
+            workerVersion: '1.0.0',
+            status: 'succeeded',
+            error: null,
+            attempt: 1,
+            startedAt: new Date().toISOString(),
+            finishedAt: new Date().toISOString(),
+          },
+          'null',
+        ),
+      );
       assert.equal(answer.kind, 'retry', 'a result is kept, not refused');
       assert.equal(
         answer.kind === 'retry' ? answer.error.message : '',
