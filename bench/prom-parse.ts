@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GCProfiler } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { TASK_V8_FLAGS } from '../src/task/parent.ts';
+import { TASK_V8_FLAGS } from '../src/task/command.ts';
 import { parsePrometheusText } from '../tasks/prom_pars/parse.ts';
 import { generateExposition } from './prom-parse-input.ts';
 import { type ChildReport, report } from './prom-parse-report.ts';

@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWorker, ROOT } from '../scripts/build.ts';
+import { TASK_V8_FLAGS } from '../src/task/command.ts';
 import { TASK_CHILD_FLAG } from '../src/task/flag.ts';
-import { TASK_V8_FLAGS } from '../src/task/parent.ts';
 import { taskProcessOf, timeRun, timeTaskProcess } from './process-timing.ts';
 import { profileStartup } from './startup-profile.ts';
 

@@ -5,12 +5,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { coerceError } from '../platform/errors.ts';
-import type { ResultError, ResultStatus, Task, TaskLogLine } from '../wire/protocol.ts';
+import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
-import { IPC_VERSION, type ParentMessage, type StopReason, TASK_CHILD_FLAG } from './ipc.ts';
+import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
 import { killTaskTree } from './task-processes.ts';
+import { crashError, type Verdict, verdictOf } from './verdict.ts';
 import {
   type ChildCommand,
   type StartedChild,
@@ -41,60 +41,9 @@ export interface RunOptions {
   onProgress?: (progress: { percent?: number | undefined; message?: string | undefined }) => void;
 }
 
-export interface TaskOutcome {
-  status: ResultStatus;
-  /**
-   * The task's output as the JSON text its process made (`null` when there is none). Carried as
-   * text to the result body, the outbox and the POST: the worker never parses it.
-   */
-  outputJson: string;
-  error: ResultError | null;
+export interface TaskOutcome extends Verdict {
   logs: TaskLogLine[];
   logsTruncated: boolean;
-}
-
-const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> = {
-  timeout: {
-    status: 'timed_out',
-    error: { code: 'TIMEOUT', message: 'the task ran past its timeout and was stopped' },
-  },
-  cancel: {
-    status: 'cancelled',
-    error: { code: 'CANCELLED', message: 'the server cancelled the task' },
-  },
-  shutdown: {
-    status: 'cancelled',
-    error: { code: 'SHUTDOWN', message: 'the worker shut down while the task ran' },
-  },
-};
-
-/**
- * V8 flags every task process gets. A 4 MB semi-space caps the young generation at a quarter of
- * V8's default: a task that builds a large result (prom_pars on a 20 MB exposition) would
- * otherwise grow it to ≈ 50 MB of resident memory that nothing uses again, and the smaller one
- * costs no measurable time (bench/prom-parse.ts runs both parsers with these flags). Starting at
- * that size rather than V8's 1 MB spares the process's start-up the scavenges of growing there
- * (≈ 4 ms of a task process's start, docs/performance.md).
- */
-export const TASK_V8_FLAGS: readonly string[] = [
-  '--max-semi-space-size=4',
-  '--min-semi-space-size=4',
-];
-
-/**
- * Source mode: node + its flags + the entry file; a single executable: itself. The executable is
- * built with `execArgvExtension: "cli"`, so `--node-options=…` on its command line is Node's (and
- * NODE_OPTIONS in the environment is ignored): that is how a task process gets its V8 flags.
- */
-export function selfCommand(isExecutable: boolean, maxHeapMb: number): ChildCommand {
-  const v8 = [...TASK_V8_FLAGS, ...(maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [])];
-  if (isExecutable) {
-    return { file: process.execPath, args: [`--node-options=${v8.join(' ')}`, TASK_CHILD_FLAG] };
-  }
-  const entry = process.argv[1];
-  if (entry === undefined)
-    throw new Error('cannot tell the entry file to start task processes from');
-  return { file: process.execPath, args: [...process.execArgv, ...v8, entry, TASK_CHILD_FLAG] };
 }
 
 export function runInChild(task: Task, options: RunOptions): Promise<TaskOutcome> {
@@ -318,50 +267,19 @@ class TaskProcess {
     else this.#kill();
   }
 
-  /** A stop we asked for wins over what the child reported after it; no result at all is a crash. */
-  #verdict(
-    code: number | null,
-    signalName: NodeJS.Signals | null,
-  ): Pick<TaskOutcome, 'status' | 'outputJson' | 'error'> {
-    if (this.#stopReason !== undefined) return { ...STOPPED[this.#stopReason], outputJson: 'null' };
-    const result = this.#result;
-    if (result?.status === 'succeeded') {
-      // The child checked the size before sending; a process that did not (a task writing to the
-      // IPC channel itself) is held to MAX_RESULT_BYTES here, without parsing a byte of it.
-      const bytes = Buffer.byteLength(result.outputJson);
-      if (bytes > this.#options.maxResultBytes) {
-        const message = `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${this.#options.maxResultBytes})`;
-        return { status: 'failed', outputJson: 'null', error: { code: 'TASK_ERROR', message } };
-      }
-      return { status: 'succeeded', outputJson: result.outputJson, error: null };
-    }
-    if (result !== undefined) {
-      return {
-        status: result.status,
-        outputJson: 'null',
-        error: { ...result.error, message: this.#options.scrub(result.error.message) },
-      };
-    }
-    return { status: 'failed', outputJson: 'null', error: this.#crashError(code, signalName) };
-  }
-
-  #crashError(code: number | null, signalName: NodeJS.Signals | null): ResultError {
-    if (this.#spawnError !== undefined) {
-      return {
-        code: 'CRASHED',
-        message: `the task process could not start: ${coerceError(this.#spawnError).message}`,
-      };
-    }
-    const stderr = this.#stderrTail.join('\n');
-    const outOfMemory = /heap out of memory|Allocation failed|OOM/i.test(stderr);
-    const how = signalName === null ? `exited with code ${code}` : `was killed by ${signalName}`;
-    const message = outOfMemory
-      ? `the task process ran out of memory (${how})`
-      : `the task process ${how} before reporting a result`;
-    return {
-      code: 'CRASHED',
-      message,
-      details: { exitCode: code, signal: signalName, stderr: this.#stderrTail.slice(-5) },
-    };
+  #verdict(code: number | null, signalName: NodeJS.Signals | null): Verdict {
+    return verdictOf({
+      stopReason: this.#stopReason,
+      result: this.#result,
+      maxResultBytes: this.#options.maxResultBytes,
+      scrub: this.#options.scrub,
+      crash: () =>
+        crashError({
+          spawnError: this.#spawnError,
+          stderrTail: this.#stderrTail,
+          code,
+          signalName,
+        }),
+    });
   }
 }

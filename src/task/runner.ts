@@ -22,7 +22,7 @@ export const SPARE_START_DELAY_MS = 20;
 
 export interface TaskRunnerOptions {
   registry: TaskRegistry;
-  /** How this program starts itself in task mode (parent.ts `selfCommand`). */
+  /** How this program starts itself in task mode (command.ts `selfCommand`). */
   command: ChildCommand;
   /** Environment of task processes (secrets stripped by the caller). */
   env: NodeJS.ProcessEnv;

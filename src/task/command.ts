@@ -1,0 +1,35 @@
+/**
+ * How this program starts itself in task mode: the executable itself, or, from source, node with
+ * its flags and the entry file — with the V8 flags every task process gets.
+ */
+import { TASK_CHILD_FLAG } from './ipc.ts';
+import type { ChildCommand } from './warm-child.ts';
+
+/**
+ * V8 flags every task process gets. A 4 MB semi-space caps the young generation at a quarter of
+ * V8's default: a task that builds a large result (prom_pars on a 20 MB exposition) would
+ * otherwise grow it to ≈ 50 MB of resident memory that nothing uses again, and the smaller one
+ * costs no measurable time (bench/prom-parse.ts runs both parsers with these flags). Starting at
+ * that size rather than V8's 1 MB spares the process's start-up the scavenges of growing there
+ * (docs/performance.md, "A task process").
+ */
+export const TASK_V8_FLAGS: readonly string[] = [
+  '--max-semi-space-size=4',
+  '--min-semi-space-size=4',
+];
+
+/**
+ * Source mode: node + its flags + the entry file; a single executable: itself. The executable is
+ * built with `execArgvExtension: "cli"`, so `--node-options=…` on its command line is Node's (and
+ * NODE_OPTIONS in the environment is ignored): that is how a task process gets its V8 flags.
+ */
+export function selfCommand(isExecutable: boolean, maxHeapMb: number): ChildCommand {
+  const v8 = [...TASK_V8_FLAGS, ...(maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [])];
+  if (isExecutable) {
+    return { file: process.execPath, args: [`--node-options=${v8.join(' ')}`, TASK_CHILD_FLAG] };
+  }
+  const entry = process.argv[1];
+  if (entry === undefined)
+    throw new Error('cannot tell the entry file to start task processes from');
+  return { file: process.execPath, args: [...process.execArgv, ...v8, entry, TASK_CHILD_FLAG] };
+}

@@ -1,0 +1,92 @@
+/**
+ * What a task's end means: the outcome's status, output and error, from how it ended — a stop we
+ * asked for, the result its process sent, or no result at all (a crash, told by its exit and the
+ * tail of its stderr).
+ */
+import { coerceError } from '../platform/errors.ts';
+import type { ResultError, ResultStatus } from '../wire/protocol.ts';
+import type { ChildMessage } from './child-messages.ts';
+import type { StopReason } from './ipc.ts';
+
+/** How a task ended, as its result reports it (TaskOutcome adds the task's log tail). */
+export interface Verdict {
+  status: ResultStatus;
+  /**
+   * The task's output as the JSON text its process made (`null` when there is none). Carried as
+   * text to the result body, the outbox and the POST: the worker never parses it.
+   */
+  outputJson: string;
+  error: ResultError | null;
+}
+
+const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> = {
+  timeout: {
+    status: 'timed_out',
+    error: { code: 'TIMEOUT', message: 'the task ran past its timeout and was stopped' },
+  },
+  cancel: {
+    status: 'cancelled',
+    error: { code: 'CANCELLED', message: 'the server cancelled the task' },
+  },
+  shutdown: {
+    status: 'cancelled',
+    error: { code: 'SHUTDOWN', message: 'the worker shut down while the task ran' },
+  },
+};
+
+/** A stop we asked for wins over what the child reported after it; no result at all is a crash. */
+export function verdictOf(end: {
+  stopReason: StopReason | undefined;
+  result: Extract<ChildMessage, { type: 'result' }> | undefined;
+  maxResultBytes: number;
+  scrub: (text: string) => string;
+  crash: () => ResultError;
+}): Verdict {
+  if (end.stopReason !== undefined) return { ...STOPPED[end.stopReason], outputJson: 'null' };
+  const { result } = end;
+  if (result?.status === 'succeeded') {
+    // The child checked the size before sending; a process that did not (a task writing to the
+    // IPC channel itself) is held to MAX_RESULT_BYTES here, without parsing a byte of it.
+    const bytes = Buffer.byteLength(result.outputJson);
+    if (bytes > end.maxResultBytes) {
+      const message = `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${end.maxResultBytes})`;
+      return { status: 'failed', outputJson: 'null', error: { code: 'TASK_ERROR', message } };
+    }
+    return { status: 'succeeded', outputJson: result.outputJson, error: null };
+  }
+  if (result !== undefined) {
+    return {
+      status: result.status,
+      outputJson: 'null',
+      error: { ...result.error, message: end.scrub(result.error.message) },
+    };
+  }
+  return { status: 'failed', outputJson: 'null', error: end.crash() };
+}
+
+/** A task process that ended without a result: why, in words a person can act on. */
+export function crashError(end: {
+  spawnError: Error | undefined;
+  stderrTail: readonly string[];
+  code: number | null;
+  signalName: NodeJS.Signals | null;
+}): ResultError {
+  const { code, signalName } = end;
+  if (end.spawnError !== undefined) {
+    return {
+      code: 'CRASHED',
+      message: `the task process could not start: ${coerceError(end.spawnError).message}`,
+    };
+  }
+  const stderr = end.stderrTail.join('\n');
+  const outOfMemory = /heap out of memory|Allocation failed|OOM/i.test(stderr);
+  const how = signalName === null ? `exited with code ${code}` : `was killed by ${signalName}`;
+  const message = outOfMemory
+    ? `the task process ran out of memory (${how})`
+    : `the task process ${how} before reporting a result`;
+  return {
+    code: 'CRASHED',
+    message,
+    details: { exitCode: code, signal: signalName, stderr: end.stderrTail.slice(-5) },
+  };
+}
