@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { StatusRecorder } from './loop/status-file.ts';
 import { Worker } from './loop/worker.ts';
 import { BUILD_INFO } from './platform/build-info.ts';
+import { consoleStream } from './platform/console.ts';
 import { resolveDataDir } from './platform/data-dir.ts';
 import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';
@@ -52,7 +53,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     fileMaxBytes: settings.logMaxBytes,
     fileCount: settings.logFiles,
     secrets,
-    colorize: process.stdout.isTTY,
+    colorize: consoleStream('stdout').isTTY,
   });
   try {
     const workerId = loadWorkerId(dataDir.path);
@@ -127,8 +128,8 @@ export async function runWorker(app: AppContext): Promise<number> {
       dataDir: dataDir.path,
       env: { ...app.env, ...app.options.carriedEnv },
       supervisor: app.options.supervisor,
-      ...(process.stderr.isTTY
-        ? { progressBar: terminalProgressBar(process.stderr, 'downloading update') }
+      ...(consoleStream('stderr').isTTY
+        ? { progressBar: terminalProgressBar(consoleStream('stderr'), 'downloading update') }
         : {}),
       onReady: (ready) => {
         prepared = ready;

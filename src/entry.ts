@@ -21,7 +21,11 @@ export function startEntry(loadRegistry: LoadRegistry): void {
   }
   // A build knows its version without reading anything (from source, the CLI reads config.ts).
   if (argv.length === 1 && argv[0] === '--version' && typeof __HIVE_BUILD__ !== 'undefined') {
-    process.stdout.write(`${__HIVE_BUILD__.version}\n`);
+    try {
+      process.stdout.write(`${__HIVE_BUILD__.version}\n`);
+    } catch {
+      // No usable stdout (src/platform/console.ts): nobody can read the answer; exit quietly.
+    }
     return;
   }
   void import('./cli/modes.ts').then(({ runMain }) => runMain(loadRegistry));

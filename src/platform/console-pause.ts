@@ -11,6 +11,7 @@
  * `--no-pause` turns it off.
  */
 import { readFileSync } from 'node:fs';
+import { consoleStream } from './console.ts';
 
 export const NO_PAUSE_FLAG = '--no-pause';
 
@@ -73,7 +74,7 @@ export async function pauseIfDoubleClicked(argv: readonly string[]): Promise<voi
   if (facts.optedOut || !facts.stdinIsInteractive) return;
   facts.parentName = parentProcessName(process.platform, process.ppid);
   if (!shouldPause(facts)) return;
-  process.stderr.write(
+  consoleStream('stderr').write(
     `\nThe worker stopped; the lines above say why. Press Enter to close this window ` +
       `(start it with ${NO_PAUSE_FLAG} to skip this).\n`,
   );

@@ -2,9 +2,12 @@
  * Logging with pino: human lines on the console, JSON lines in the data folder's log file.
  * Secrets are handled here, in the logger's configuration, so no call site has to remember:
  * known secret fields are redacted by path, and the token's text is scrubbed from every string.
+ * A console that cannot be written (src/platform/console.ts) never stops the worker: its lines
+ * are dropped, and the log file says once why.
  */
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { prettyFactory } from 'pino-pretty';
+import { type ConsoleStream, consoleStream } from './console.ts';
 import { RotatingLogFile } from './log-file.ts';
 
 export type { Logger };
@@ -21,8 +24,8 @@ export interface LogOptions {
   secrets: readonly string[];
   /** Colours on the console: only for an interactive terminal. */
   colorize?: boolean;
-  /** Where the human lines go; defaults to stdout. */
-  consoleFd?: number;
+  /** Where the human lines go; defaults to this process's stdout. */
+  console?: ConsoleStream;
 }
 
 const REDACTED = '[redacted]';
@@ -35,18 +38,30 @@ const REDACT_PATHS = [
 ];
 
 export function createLogger(options: LogOptions): Logger {
+  const out = options.console ?? consoleStream('stdout');
+  const prettify = prettyFactory({
+    colorize: options.colorize ?? false,
+    // Console lines are for people: the message says it all; the fields go to the log file.
+    hideObject: true,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname',
+  });
+  let sayLost: ((reason: string) => void) | undefined;
+  let isLossSaid = false;
   const streams: pino.StreamEntry[] = [
     {
       level: options.level as pino.Level,
-      stream: pretty({
-        destination: options.consoleFd ?? 1,
-        sync: true,
-        colorize: options.colorize ?? false,
-        // Console lines are for people: the message says it all; the fields go to the log file.
-        hideObject: true,
-        translateTime: 'SYS:HH:MM:ss',
-        ignore: 'pid,hostname',
-      }),
+      // Formatted and written here, synchronously, through the one console that may fail.
+      stream: {
+        write(line: string) {
+          if ((out.lostReason === undefined && out.write(prettify(line))) || isLossSaid) return;
+          // The console was found unusable (by this write, or by an error event since the last
+          // one): said once, on the next tick — a logger must not log from inside its own write.
+          isLossSaid = true;
+          const reason = out.lostReason ?? 'unknown';
+          process.nextTick(() => sayLost?.(reason));
+        },
+      },
     },
   ];
   if (options.filePath !== undefined) {
@@ -60,7 +75,7 @@ export function createLogger(options: LogOptions): Logger {
     });
   }
   const scrub = secretScrubber(options.secrets);
-  return pino(
+  const logger = pino(
     {
       level: options.level,
       base: undefined,
@@ -73,6 +88,16 @@ export function createLogger(options: LogOptions): Logger {
     },
     pino.multistream(streams),
   );
+  sayLost = (reason: string) =>
+    logger.warn(
+      { console: reason },
+      `the console is unusable (${reason}): the log goes to ${options.filePath ?? 'nowhere'} only`,
+    );
+  if (out.lostReason !== undefined && !isLossSaid) {
+    isLossSaid = true;
+    sayLost(out.lostReason);
+  }
+  return logger;
 }
 
 /** Replaces every secret's text in strings, and in the string fields of plain objects and errors. */

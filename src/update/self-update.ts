@@ -280,7 +280,7 @@ function isRetryable(error: unknown): boolean {
 
 /** A one-line progress bar for a terminal: redrawn in place, at most every 1 %. */
 export function terminalProgressBar(
-  stream: NodeJS.WriteStream,
+  stream: { write(text: string): unknown },
   label: string,
 ): SelfUpdateDeps['progressBar'] {
   let shown = -1;
