@@ -5,6 +5,7 @@
  * imports to what is free to load: whatever it imports statically, every process initialises.
  */
 
+import { guardStdio } from './platform/console.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { TASK_CHILD_FLAG } from './task/flag.ts';
 
@@ -14,6 +15,9 @@ declare const __HIVE_BUILD__: { version: string } | undefined;
 export type LoadRegistry = () => Promise<TaskRegistry>;
 
 export function startEntry(loadRegistry: LoadRegistry): void {
+  // Without a usable console (under Wine, a pipe), Node's process.stdout getter throws: made safe
+  // before anything — Node's own modules included — reads it (src/platform/console.ts).
+  guardStdio();
   const argv = process.argv.slice(2);
   if (argv[0] === TASK_CHILD_FLAG) {
     void import('./task/child.ts').then(({ runTaskProcess }) => runTaskProcess(loadRegistry));
@@ -21,11 +25,7 @@ export function startEntry(loadRegistry: LoadRegistry): void {
   }
   // A build knows its version without reading anything (from source, the CLI reads config.ts).
   if (argv.length === 1 && argv[0] === '--version' && typeof __HIVE_BUILD__ !== 'undefined') {
-    try {
-      process.stdout.write(`${__HIVE_BUILD__.version}\n`);
-    } catch {
-      // No usable stdout (src/platform/console.ts): nobody can read the answer; exit quietly.
-    }
+    process.stdout.write(`${__HIVE_BUILD__.version}\n`);
     return;
   }
   void import('./cli/modes.ts').then(({ runMain }) => runMain(loadRegistry));

@@ -1,13 +1,14 @@
 /**
  * A worker without a usable console keeps working and logs to its file (src/platform/console.ts).
  * Under Wine a pipe makes Node's `process.stdout` getter throw `open EBADF` (test/windows covers
- * that for real); here: the same failure through a stand-in getter, a write that throws, a pipe
- * whose reader has gone (EPIPE), and a worker started with stdout and stderr closed.
+ * that for real); here: the same failure through a stand-in getter (and a whole worker whose
+ * getters throw, test/fixtures/no-console-entry.ts), a write that throws, a pipe whose reader has
+ * gone (EPIPE), and a worker started with stdout and stderr closed.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { openConsoleStream } from '../src/platform/console.ts';
@@ -112,8 +113,8 @@ describe('a worker without a usable console (from source, real server)', () => {
   after(() => server?.close());
 
   /** The worker through `sh -c`, so the test can shape fds 1 and 2 before Node starts. */
-  function startShaped(shape: string, dataDir: string) {
-    const child = spawn('sh', ['-c', `exec "$0" "$1" ${shape}`, process.execPath, FIXTURE_ENTRY], {
+  function startShaped(shape: string, dataDir: string, entry = FIXTURE_ENTRY) {
+    const child = spawn('sh', ['-c', `exec "$0" "$1" ${shape}`, process.execPath, entry], {
       env: {
         ...process.env,
         ...FAST_SETTINGS,
@@ -171,6 +172,34 @@ describe('a worker without a usable console (from source, real server)', () => {
       messages.some((msg) => /^hive-worker /.test(msg)),
       messages.join('\n'),
     );
+    assert.ok(
+      messages.some((msg) => /stopped \(0 result/.test(msg)),
+      messages.join('\n'),
+    );
+  });
+
+  test('process.stdout and process.stderr getters that throw (Wine with pipes): tasks done, said once', async () => {
+    const dataDir = tempDir('hive-console-');
+    const entry = join(dirname(FIXTURE_ENTRY), 'no-console-entry.ts');
+    const run = startShaped('', dataDir, entry);
+    let printed = '';
+    run.child.stdout?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    run.child.stderr?.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
+    await server.admin.enqueue({ id: 'getter-logs', type: 'logs', payload: { lines: 2 } });
+    await server.admin.enqueue({ id: 'getter-throws', type: 'throws', payload: { message: 'x' } });
+    const results = await waitForResults(server.admin, 'getter-', 2, 60_000);
+    assert.deepEqual(results.map((result) => result.body.status).sort(), ['failed', 'succeeded']);
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0, printed);
+    assert.equal(printed, '', 'nothing reached the console');
+    const messages = readLogLines(dataDir).map((line) => line.msg);
+    const lost = messages.filter((msg) => LOST.test(msg));
+    assert.equal(lost.length, 1, messages.join('\n'));
+    assert.match(lost[0] ?? '', /stdout: EBADF/);
     assert.ok(
       messages.some((msg) => /stopped \(0 result/.test(msg)),
       messages.join('\n'),

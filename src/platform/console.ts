@@ -8,6 +8,8 @@
  * Every write to stdout/stderr in the worker goes through here.
  */
 
+import { Writable } from 'node:stream';
+
 export type ConsoleName = 'stdout' | 'stderr';
 
 export interface ConsoleStream {
@@ -30,14 +32,33 @@ const GETTERS: Record<ConsoleName, Getter> = {
 
 const opened = new Map<ConsoleName, ConsoleStream>();
 
-/** This process's stdout or stderr, shared by every caller. */
+/**
+ * This process's stdout or stderr, shared by every caller. When Node cannot even make the stream
+ * (the getter throws), `process.stdout`/`process.stderr` become a stream that discards: Node's own
+ * modules read them too (node:internal/util/colors reads `process.stderr.isTTY` when it loads), and
+ * that read must not throw — Node does the same for a Windows program that has no console at all.
+ */
 export function consoleStream(name: ConsoleName): ConsoleStream {
   let found = opened.get(name);
   if (found === undefined) {
     found = openConsoleStream(name, GETTERS[name]);
     opened.set(name, found);
+    if (found.stream === undefined) {
+      const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+      Object.defineProperty(process, name, {
+        configurable: true,
+        enumerable: true,
+        value: discard,
+      });
+    }
   }
   return found;
+}
+
+/** Called first in every process of the worker: after it, reading process.stdout/stderr is safe. */
+export function guardStdio(): void {
+  consoleStream('stdout');
+  consoleStream('stderr');
 }
 
 /** One console stream from `get` (process.stdout / process.stderr, or a test's stand-in). */
