@@ -89,7 +89,15 @@ export class SelfUpdate {
         `the update to ${rollback.version} was rolled back (${rollback.why}); skipping it for a while`,
       );
     }
-    this.#pruneStaging();
+    if (store.readPending() === undefined) {
+      this.#pruneStaging();
+    } else {
+      // An update is in flight: its updater runs from the staged release, and cmd.exe reads a
+      // batch file line by line from disk — deleting updater.bat now ends it mid-update, health
+      // wait and rollback included (found under Wine). Tidy once the updater is surely done.
+      const updaterDoneMs = (this.#deps.settings.updateHealthTimeoutSec + 60) * 1000;
+      setTimeout(() => this.#pruneStaging(), updaterDoneMs).unref();
+    }
     if (this.#disabledBecause !== undefined) {
       log.info(`self-update is off: ${this.#disabledBecause}`);
       return;
