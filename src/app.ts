@@ -17,6 +17,7 @@ import { Outbox } from './results/outbox.ts';
 import type { Options, Settings, Supervisor } from './settings.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { selfCommand } from './task/parent.ts';
+import { keepTaskProcesses, killAllTaskTrees } from './task/task-processes.ts';
 import { WarmChildren } from './task/warm-child.ts';
 import { type PreparedUpdate, SelfUpdate, terminalProgressBar } from './update/self-update.ts';
 import { UpdateStore } from './update/state.ts';
@@ -55,7 +56,11 @@ export async function runWorker(app: AppContext): Promise<number> {
     secrets,
     colorize: consoleStream('stdout').isTTY,
   });
+  // Holding the lock: what a dead predecessor's task processes left running is ours to end.
+  const taskProcesses = keepTaskProcesses(dataDir.path);
   try {
+    for (const pid of taskProcesses.reaped)
+      log.warn(`stopped task process ${pid}, left running by a worker that died`);
     const workerId = loadWorkerId(dataDir.path);
     const version = BUILD_INFO.version;
     const platform = currentPlatform();
@@ -143,6 +148,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       },
       force: (signal) => {
         log.warn(`${signal} again: stopping now; unsent results stay in the outbox`);
+        killAllTaskTrees();
         releaseLock();
         app.forceExit(EXIT_FORCED);
       },
@@ -164,6 +170,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     log.info(`stopped (${outbox.size} result(s) left in the outbox)`);
     return 0;
   } finally {
+    taskProcesses.close();
     releaseLock();
     log.flush();
   }

@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { allGone, fixturePids, isRunning, killQuietly, programOf } from './helpers/processes.ts';
 import { type SpawnedServer, spawnServer } from './helpers/server.ts';
 import { startWorker, tempDir, type WorkerProcess } from './helpers/worker.ts';
 
@@ -71,15 +73,6 @@ function childrenOf(pid: number): number[] {
       .filter((child) => child > 0);
   } catch {
     return [];
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -298,6 +291,43 @@ describe('the worker killed (SIGKILL) and restarted', () => {
   });
 });
 
+describe('task processes a dead worker left behind', () => {
+  test('worker and guardian killed (SIGKILL): the next worker reaps the CPU-spinning task and its grandchild', async () => {
+    const w = worker();
+    // Not tallied: it never ends by itself; it is cancelled at the end, so nothing runs it again.
+    await server.admin.enqueue({
+      id: 'orphan-spins',
+      type: 'spins',
+      payload: { grandchild: true },
+      leaseSec: 600,
+    });
+    let pids: number[] = [];
+    const again: WorkerProcess[] = [];
+    try {
+      await w.waitForOutput(/spinning in \d+ \(grandchild \d+\)/);
+      const { tasks, grandchildren } = fixturePids(w.output());
+      pids = [...tasks, ...grandchildren];
+      const guardian = childrenOf(w.child.pid ?? 0).find((pid) => programOf(pid) === '/bin/sh');
+      assert.ok(guardian !== undefined, 'the worker has a guardian');
+      process.kill(guardian, 'SIGKILL');
+      await w.stop('SIGKILL');
+      injected(2);
+      await delay(1500);
+      assert.ok(pids.every(isRunning), 'with no guardian, the spinning task outlives its worker');
+      again.push(worker({ dataDir: w.dataDir }));
+      await again[0]?.waitForOutput(
+        new RegExp(`stopped task process ${tasks[0]}, left running by a worker that died`),
+      );
+      assert.ok(await allGone(pids), `${pids.join(', ')} reaped`);
+    } finally {
+      for (const one of again) await one.stop();
+      await w.stop('SIGKILL');
+      killQuietly(pids);
+      await server.admin.cancel('orphan-spins');
+    }
+  });
+});
+
 describe('disk and process faults', () => {
   test('a corrupt or truncated outbox file is moved aside with a log line; the worker carries on', async () => {
     const dataDir = tempDir();
@@ -361,6 +391,22 @@ describe('cancel, shutdown and re-delivery', () => {
     const exit = await w.stop('SIGINT');
     assert.equal(exit.code, 0, w.output());
     assert.equal((await resultOf('ctrl-c-finish')).results[0]?.body.status, 'succeeded');
+  });
+
+  test("a terminal's Ctrl+C (SIGINT to the whole process group) does not hit the task: it finishes, exit 0", async () => {
+    const w = startWorker({
+      serverUrl: server.url,
+      detached: true,
+      env: { HIVE_SHUTDOWN_GRACE: '10' },
+    });
+    await enqueue({ id: 'ctrl-c-group', type: 'hangs', payload: { ms: 1500 } });
+    await w.waitForOutput(/hanging/); // said from inside the task process: it runs
+    process.kill(-(w.child.pid ?? 0), 'SIGINT'); // what a terminal sends to its foreground group
+    injected();
+    const exit = await w.exitedWithin(20_000);
+    assert.equal(exit.code, 0, w.output());
+    // Before task processes had groups of their own, the task died of the SIGINT: CRASHED.
+    assert.equal((await resultOf('ctrl-c-group')).results[0]?.body.status, 'succeeded');
   });
 
   test('Ctrl+C past the grace period: the task (even one ignoring SIGTERM) is stopped, reported SHUTDOWN', async () => {

@@ -12,7 +12,13 @@
  *   and itself restarts the unit in the middle of an update.
  * - Restart=on-failure, not always: after the hand-off the old worker exits 0 and the unit goes
  *   inactive; an automatic restart then would race the updater's swap and the data folder's lock.
- *   RestartPreventExitStatus=75: "another worker already runs" is not retried.
+ * - No RestartPreventExitStatus=75: exit 75 ("another worker holds the data folder") IS retried,
+ *   every RestartSec. Since the lock judges its holder by pid + boot id + start time, 75 means a
+ *   worker really runs there (one started by hand, say); retrying quietly every 10 s lets the
+ *   unit take over once that one stops, where preventing the restart kept the desktop without a
+ *   worker until the next login — and, with the pid-only lock of old, for good after a reboot
+ *   gave the recorded pid to another process. systemd's start limit (5 starts in 10 s) is never
+ *   reached at one start per 10 s.
  *
  * A self-update under the unit, step by step:
  * 1. The worker drains, starts the updater detached with `systemd` as its last argument, exits 0.
@@ -71,9 +77,8 @@ export function unitFile(executable: string): string {
     // The updater (started detached by the worker) must outlive a stop or restart of the unit.
     'KillMode=process',
     'Restart=on-failure',
+    // Exit 75 (the data folder is locked) is retried too: see the header.
     'RestartSec=10',
-    // 75: another worker already holds the data folder — restarting would not change that.
-    'RestartPreventExitStatus=75',
     '',
     '[Install]',
     'WantedBy=default.target',

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { type RecordedStatus, readRecordedStatus } from '../loop/status-file.ts';
 import { resolveDataDir } from '../platform/data-dir.ts';
 import { readWorkerId } from '../platform/identity.ts';
-import { isAlive, readLock } from '../platform/lock.ts';
+import { isLockHeld, readLock } from '../platform/lock.ts';
 import type { Settings } from '../settings.ts';
 import { UpdateStore } from '../update/state.ts';
 
@@ -53,7 +53,8 @@ export interface StatusInput {
 export function readWorkerStatus(input: StatusInput): WorkerStatus {
   const dataDir = resolveDataDir(input.settings.dataDir, input.installDir, input.env).path;
   const lock = readLock(dataDir);
-  const running = lock !== undefined && isAlive(lock.pid);
+  // Not the pid alone: after a reboot another process may have it (src/platform/lock.ts).
+  const running = lock !== undefined && isLockHeld(lock);
   const recorded = readRecordedStatus(dataDir);
   // A task is current only if the worker that recorded it is the one running now.
   const isCurrent = running && recorded?.pid === lock?.pid;

@@ -1,8 +1,13 @@
 /**
  * Where the worker keeps its data: DATA_DIR when set; otherwise `data/` beside the executable,
  * and when that is not writable (Program Files, a read-only share) a per-user folder.
+ *
+ * Private by default: a folder the worker creates is 0700 (results, logs and task output are the
+ * user's alone), and the two default folders, which are the worker's by name, are narrowed to
+ * 0700 if an older version left them open. A DATA_DIR that already exists keeps the mode its
+ * owner gave it.
  */
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { HiveError } from './errors.ts';
@@ -35,9 +40,10 @@ export function resolveDataDir(
     return { path, why: 'DATA_DIR' };
   }
   const beside = join(install, 'data');
-  if (writableProblem(beside) === undefined) return { path: beside, why: 'beside the executable' };
+  if (writableProblem(beside, { narrow: true }) === undefined)
+    return { path: beside, why: 'beside the executable' };
   const perUser = perUserDir(env);
-  const problem = writableProblem(perUser);
+  const problem = writableProblem(perUser, { narrow: true });
   if (problem !== undefined) {
     throw new HiveError(
       'CONFIG',
@@ -54,10 +60,12 @@ function perUserDir(env: Readonly<Record<string, string | undefined>>): string {
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'hive-worker');
 }
 
-function writableProblem(path: string): string | undefined {
+function writableProblem(path: string, { narrow = false } = {}): string | undefined {
   try {
-    mkdirSync(path, { recursive: true });
+    mkdirSync(path, { recursive: true, mode: 0o700 });
     accessSync(path, constants.W_OK);
+    if (narrow && process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0)
+      chmodSync(path, 0o700);
     return undefined;
   } catch (error) {
     return (error as Error).message;

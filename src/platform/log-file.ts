@@ -7,6 +7,7 @@
  */
 import {
   closeSync,
+  fchmodSync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -69,9 +70,13 @@ export class RotatingLogFile {
     this.#fd = undefined;
   }
 
+  /** Readable by its owner only (0600), also when an older version created it 0644. */
   #open(flags: 'a' | 'w'): void {
-    this.#fd = openSync(this.#path, flags);
-    this.#sizeBytes = fstatSync(this.#fd).size;
+    const fd = openSync(this.#path, flags, 0o600);
+    this.#fd = fd;
+    const stat = fstatSync(fd);
+    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+    this.#sizeBytes = stat.size;
   }
 
   #rotate(): void {

@@ -1,7 +1,10 @@
 /**
  * Logging with pino: human lines on the console, JSON lines in the data folder's log file.
  * Secrets are handled here, in the logger's configuration, so no call site has to remember:
- * known secret fields are redacted by path, and the token's text is scrubbed from every string.
+ * known secret fields are redacted by path, and every secret's text (the token, a proxy password,
+ * whatever their length) is scrubbed from every string of every line as it leaves pino — the
+ * message, its fields at any depth, and a child logger's bindings (a task id is the server's to
+ * choose), which pino serializes once when the child is made and no log-call hook ever sees.
  * A console that cannot be written (src/platform/console.ts) never stops the worker: its lines
  * are dropped, and the log file says once why.
  */
@@ -74,19 +77,21 @@ export function createLogger(options: LogOptions): Logger {
       }),
     });
   }
-  const scrub = secretScrubber(options.secrets);
+  const scrubLine = lineScrubber(options.secrets);
+  const scrubbed = streams.map(({ level, stream }) => ({
+    level,
+    stream: {
+      write: (line: string) => stream.write(scrubLine(line)),
+      flushSync: () => (stream as { flushSync?: () => void }).flushSync?.(),
+    },
+  }));
   const logger = pino(
     {
       level: options.level,
       base: undefined,
       redact: { paths: REDACT_PATHS, censor: REDACTED },
-      hooks: {
-        logMethod(args, method) {
-          method.apply(this, args.map(scrub) as Parameters<typeof method>);
-        },
-      },
     },
-    pino.multistream(streams),
+    pino.multistream(scrubbed),
   );
   sayLost = (reason: string) =>
     logger.warn(
@@ -100,25 +105,62 @@ export function createLogger(options: LogOptions): Logger {
   return logger;
 }
 
-/** Replaces every secret's text in strings, and in the string fields of plain objects and errors. */
+/**
+ * Scrubs one serialized JSON line: untouched when no secret's text (raw or JSON-escaped) is in
+ * it; else parsed, scrubbed in every string and key, serialized again — replacing text inside
+ * the JSON itself could break it (a secret `3` in `"level":30`). A line that is not JSON is
+ * scrubbed as text.
+ */
+function lineScrubber(secrets: readonly string[]): (line: string) => string {
+  const needles = secrets.filter((secret) => secret.length > 0);
+  if (needles.length === 0) return (line) => line;
+  const forms = needles.flatMap((needle) => [needle, JSON.stringify(needle).slice(1, -1)]);
+  const scrub = secretScrubber(needles);
+  const scrubText = (text: string) =>
+    forms.reduce((acc, form) => acc.replaceAll(form, REDACTED), text);
+  return (line) => {
+    if (!forms.some((form) => line.includes(form))) return line;
+    try {
+      return `${JSON.stringify(scrub(JSON.parse(line)))}\n`;
+    } catch {
+      return scrubText(line);
+    }
+  };
+}
+
+/**
+ * Replaces every secret's text, whatever its length, in strings, and in the strings and keys of
+ * arrays, plain objects and errors at any depth. A cycle is cut (`[circular]`); an object met twice
+ * is scrubbed once.
+ */
 export function secretScrubber(secrets: readonly string[]): (value: unknown) => unknown {
-  const needles = secrets.filter((secret) => secret.length >= 4);
+  const needles = secrets.filter((secret) => secret.length > 0);
   if (needles.length === 0) return (value) => value;
   const scrubText = (text: string) =>
     needles.reduce((acc, needle) => acc.replaceAll(needle, REDACTED), text);
-  const scrub = (value: unknown, depth: number): unknown => {
-    if (typeof value === 'string') return scrubText(value);
-    if (depth > 4 || typeof value !== 'object' || value === null) return value;
-    if (value instanceof Error) {
-      const copy = new Error(scrubText(value.message));
-      copy.name = value.name;
-      copy.stack = value.stack === undefined ? undefined : scrubText(value.stack);
-      return Object.assign(copy, scrub({ ...value }, depth + 1));
-    }
-    if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, scrub(item, depth + 1)]),
-    );
+  return (root) => {
+    const done = new Map<object, unknown>();
+    const scrub = (value: unknown): unknown => {
+      if (typeof value === 'string') return scrubText(value);
+      if (typeof value !== 'object' || value === null) return value;
+      if (done.has(value)) return done.get(value) ?? '[circular]';
+      done.set(value, undefined); // in progress: met again below it, it is a cycle
+      let copy: unknown;
+      if (value instanceof Error) {
+        const error = new Error(scrubText(value.message));
+        error.name = value.name;
+        error.stack = value.stack === undefined ? undefined : scrubText(value.stack);
+        copy = Object.assign(error, scrub({ ...value }));
+      } else if (Array.isArray(value)) {
+        copy = value.map(scrub);
+      } else {
+        copy = Object.fromEntries(
+          Object.entries(value).map(([key, item]) => [scrubText(key), scrub(item)]),
+        );
+      }
+      done.set(value, copy);
+      return copy;
+    };
+    return scrub(root);
   };
-  return (value) => scrub(value, 0);
 }

@@ -14,8 +14,13 @@ type Send = (message: ChildMessage) => Promise<void>;
 
 /** A task process, from start to exit: one task, then exit whatever the task left open. */
 export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> {
-  // If the worker goes away, so does the task.
-  process.on('disconnect', () => process.exit(0));
+  // If the worker goes away, so does the task, with whatever it started (its process group, on
+  // Linux: ./task-processes.ts). Seen only when this event loop is free: a CPU-bound task is
+  // ended by the worker's guardian instead.
+  process.on('disconnect', () => {
+    if (process.platform !== 'win32') killOwnGroup();
+    process.exit(0);
+  });
   await runTaskChild(await loadRegistry());
   await flushStdio();
   process.exit(0); // the result is sent: handles a task left open must not keep its process alive
@@ -178,4 +183,13 @@ export function flushStdio(): Promise<void> {
       stream.write('', () => resolve());
     });
   return Promise.all([flush(process.stdout), flush(process.stderr)]).then(() => undefined);
+}
+
+/** SIGKILL to the group this process leads (this process included); nothing if it leads none. */
+function killOwnGroup(): void {
+  try {
+    process.kill(-process.pid, 'SIGKILL');
+  } catch {
+    // Not a group leader (started by hand): no group has this pid as its id.
+  }
 }

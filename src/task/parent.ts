@@ -10,6 +10,7 @@ import type { ResultError, ResultStatus, Task, TaskLogLine } from '../wire/proto
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason, TASK_CHILD_FLAG } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
+import { killTaskTree } from './task-processes.ts';
 import { type ChildCommand, spawnTaskChild, type WarmChildren } from './warm-child.ts';
 
 export type { ChildCommand };
@@ -195,10 +196,11 @@ class TaskProcess {
     this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
   }
 
+  /** The task process and whatever it started (./task-processes.ts). */
   #kill(): void {
     const child = this.#child;
     if (child !== undefined && child.exitCode === null && child.signalCode === null)
-      child.kill('SIGKILL');
+      killTaskTree(child);
   }
 
   #send(message: ParentMessage): void {

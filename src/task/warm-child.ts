@@ -3,8 +3,9 @@
  * started while the current task runs, so a task never waits for a process to start. A spare
  * that is not used within its time to live is stopped: an idle worker holds no extra process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { ChildMessageSchema } from './child-messages.ts';
+import { killTaskTree, launchTaskProcess } from './task-processes.ts';
 
 /** How to start this program again in task mode: the executable itself, or node + the entry file. */
 export interface ChildCommand {
@@ -21,12 +22,7 @@ export interface StartedChild {
 }
 
 export function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): StartedChild {
-  const child = spawn(command.file, command.args, {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    shell: false,
-    windowsHide: true,
-    env,
-  });
+  const child = launchTaskProcess(command.file, command.args, env);
   const started: StartedChild = { child, ready: false, error: undefined };
   child.on('error', (error) => {
     started.error = error;
@@ -115,7 +111,7 @@ export class WarmChildren {
   #stop(spare: Spare): void {
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
-    spare.started.child.kill('SIGKILL');
+    killTaskTree(spare.started.child);
   }
 }
 

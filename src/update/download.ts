@@ -105,7 +105,7 @@ export async function downloadRelease(options: DownloadOptions): Promise<void> {
       await pipeline(
         response.body,
         limit,
-        createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }),
+        createWriteStream(part, { flags: have > 0 ? 'a' : 'w', mode: 0o600 }),
         { signal },
       );
     } catch (error) {

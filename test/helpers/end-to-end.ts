@@ -4,10 +4,13 @@
  * worker process against the real reference server on 127.0.0.1, tasks in real child processes.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { allGone, fixturePids, killQuietly } from './processes.ts';
 import { startTestServer, statusSummary, type TestServer, waitForResults } from './server.ts';
-import { startWorker } from './worker.ts';
+import { startWorker, tempDir } from './worker.ts';
 
 export interface Program {
   file: string;
@@ -126,6 +129,64 @@ export function endToEndScenarios(target: EndToEndTarget): void {
       );
       assert.match(w.output(), /Expected NO_TASK_SLEEP to be a number of seconds ≥ 0, got "abc"/);
       assert.doesNotMatch(w.output(), /\n\s+at /, 'no stack trace');
+    });
+
+    test('kill -9 of the worker: a CPU-spinning task, a task that spawned a grandchild, and the grandchildren are gone within seconds', async () => {
+      const tasks = [
+        { id: 'e2e-spins', type: 'spins', payload: { grandchild: true }, leaseSec: 600 },
+        { id: 'e2e-spawns', type: 'spawns', payload: { after: 'hang' }, leaseSec: 600 },
+      ];
+      for (const task of tasks) await server.admin.enqueue(task);
+      const w = worker({ serverUrl: server.url, env: { HIVE_CONCURRENCY: '2' } });
+      let pids: number[] = [];
+      try {
+        await w.waitForOutput(/spinning in \d+ \(grandchild \d+\)/, 30_000);
+        await w.waitForOutput(/grandchild \d+ of \d+/, 30_000);
+        const { tasks: taskPids, grandchildren } = fixturePids(w.output());
+        pids = [...taskPids, ...grandchildren];
+        assert.equal(pids.length, 4, w.output());
+        await w.stop('SIGKILL');
+        // The spinning task never sees its IPC channel close: the worker's guardian ends it.
+        assert.ok(await allGone(pids, 10_000), `all of ${pids.join(', ')} gone`);
+      } finally {
+        await w.stop('SIGKILL');
+        killQuietly(pids);
+        for (const task of tasks) await server.admin.cancel(task.id);
+      }
+    });
+
+    test('two workers started in the same tick on one data folder: one runs, the other exits 75', async () => {
+      const first = worker({ serverUrl: server.url });
+      const second = worker({ serverUrl: server.url, dataDir: first.dataDir });
+      try {
+        const loser = await Promise.race([
+          first.exitedWithin(30_000).then((exit) => ({ exit, loser: first, winner: second })),
+          second.exitedWithin(30_000).then((exit) => ({ exit, loser: second, winner: first })),
+        ]);
+        assert.equal(loser.exit.code, 75, loser.loser.output());
+        await loser.winner.waitForOutput(/worker id/);
+        assert.equal(loser.winner.child.exitCode, null, 'the other one runs');
+      } finally {
+        await Promise.all([first.stop(), second.stop()]);
+      }
+    });
+
+    test('a lock left before a reboot (its pid now a live, unrelated process) does not keep the worker down', async () => {
+      const dataDir = tempDir('hive-reboot-');
+      writeFileSync(
+        join(dataDir, 'worker.lock'),
+        JSON.stringify({
+          pid: process.pid, // alive: this test process
+          startedAt: 'before the reboot',
+          bootId: '00000000-0000-4000-8000-000000000000',
+          startTicks: '4242',
+        }),
+      );
+      await server.admin.enqueue({ id: 'e2e-after-reboot', type: 'echo', payload: 1 });
+      const w = worker({ serverUrl: server.url, dataDir, args: ['--once'] });
+      const exit = await w.exitedWithin(30_000);
+      assert.equal(exit.code, 0, w.output());
+      assert.equal((await server.admin.task('e2e-after-reboot')).state, 'done');
     });
 
     test('a second worker on the same data folder exits at once naming the running one', async () => {

@@ -44,6 +44,8 @@ export interface StartWorkerOptions {
   args?: string[];
   /** The program to run: defaults to node + the fixture entry (source mode). */
   command?: { file: string; args: string[] };
+  /** In a process group of its own, as a terminal runs it (to send a group-wide Ctrl+C). */
+  detached?: boolean;
 }
 
 const tempDirs: string[] = [];
@@ -82,6 +84,7 @@ export function startWorker(options: StartWorkerOptions): WorkerProcess {
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   const waiters = new Set<() => void>();
