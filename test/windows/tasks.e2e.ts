@@ -4,6 +4,7 @@
  * runs in its own process, worker.exe starting itself with --task-child over IPC.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { builtWorker } from '../helpers/built-worker.ts';
 import {
@@ -77,5 +78,58 @@ describe('worker.exe task processes under Wine 10 (fixture tasks)', () => {
     assert.match(byTask.get('t-leaks')?.error?.message ?? '', /ran out of memory|code 134/);
     run.child.kill('SIGINT');
     assert.equal(await run.exited, 0, run.output());
+  });
+
+  /**
+   * The ping.exe processes (and their cmd.exe) Wine runs for `-n <count>`, seen from this side:
+   * every Windows program under Wine is a Linux process whose command line is its own.
+   */
+  function pings(count: number): string[] {
+    const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+    return ps.stdout
+      .split('\n')
+      .filter((line) => new RegExp(`ping(\\.exe)?"? -n ${count} 127\\.0\\.0\\.1`, 'i').test(line));
+  }
+
+  /** A task that starts `cmd /c ping -n <count> 127.0.0.1` and hangs, ignoring aborts. */
+  function treeTask(id: string, count: number, extra: Record<string, unknown> = {}) {
+    const command = ['cmd', '/c', `ping -n ${count} 127.0.0.1`];
+    return { id, type: 'spawns', payload: { after: 'hang', command }, ...extra };
+  }
+
+  async function waitForTree(run: WineRun, count: number): Promise<void> {
+    await server.admin
+      .waitFor(() => pings(count).length > 0, 60_000)
+      .catch((error: Error) => assert.fail(`${error.message}: no ping started\n${run.output()}`));
+  }
+
+  async function assertTreeGone(count: number): Promise<void> {
+    await server.admin
+      .waitFor(() => pings(count).length === 0, 30_000)
+      .catch(() => assert.fail(`still running after the task ended:\n${pings(count).join('\n')}`));
+  }
+
+  test('a task that started cmd /c ping -n 600 is ended with its whole tree on timeout, cancel and shutdown', async () => {
+    const run = worker({ HIVE_SHUTDOWN_GRACE: '1' });
+    await server.admin.enqueue(treeTask('tree-timeout', 601, { timeoutSec: 3 }));
+    await waitForTree(run, 601);
+    const [timedOut] = await waitForResults(server.admin, 'tree-timeout', 1, 60_000);
+    assert.equal(timedOut?.body.status, 'timed_out');
+    await assertTreeGone(601);
+
+    await server.admin.enqueue(treeTask('tree-cancel', 602, { leaseSec: 1.5 }));
+    await waitForTree(run, 602);
+    await server.admin.cancel('tree-cancel');
+    const [cancelled] = await waitForResults(server.admin, 'tree-cancel', 1, 60_000);
+    assert.equal(cancelled?.body.error?.code, 'CANCELLED');
+    await assertTreeGone(602);
+
+    await server.admin.enqueue(treeTask('tree-shutdown', 603));
+    await waitForTree(run, 603);
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0, run.output());
+    const [shutdown] = await waitForResults(server.admin, 'tree-shutdown', 1, 60_000);
+    assert.equal(shutdown?.body.error?.code, 'SHUTDOWN');
+    await assertTreeGone(603);
   });
 });
