@@ -3,9 +3,8 @@
 # README: the release worker.exe (built here, Node 26) started by Wine 10's explorer.exe — as
 # Explorer starts it on a double-click, so it gets a console window of its own — on an Xvfb screen
 # inside the Wine chroot (scripts/ensure-tools.sh --screenshots), against the reference server.
-#   docs/images/worker-exe-running.png  the banner and a few tasks
-# (A fatal configuration error waiting for Enter is not pictured: under Wine's explorer the window
-# closed at once instead of waiting — docs/windows.md.)
+#   docs/images/worker-exe-running.png     the banner and a few tasks
+#   docs/images/worker-exe-bad-config.png  a fatal configuration error, waiting for Enter
 # Run as root (chroot): bash scripts/windows-screenshots.sh. Nothing here is edited by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,3 +81,13 @@ for _ in $(seq 120); do
 done
 sleep 2
 shoot worker-exe-running.png
+in_chroot wineserver -k || true
+sleep 1
+
+printf '{ "SERVER_URL": "%s", "NO_TASK_SLEEP": "abc" }\n' "$API" >"$INSTALL/worker.config.json"
+double_click
+wait_window
+sleep 4
+# Still there: the worker waits for Enter (src/platform/console-pause.ts) instead of closing.
+wait_window
+shoot worker-exe-bad-config.png

@@ -49,17 +49,26 @@ export function parentProcessName(
       // Loaded here, not at the top: every start (task processes too) would pay for it.
       const { execFileSync } = process.getBuiltinModule('node:child_process');
       const csv = execFileSync('tasklist', ['/FI', `PID eq ${parentPid}`, '/FO', 'CSV', '/NH'], {
-        encoding: 'utf8',
         timeout: 5000,
         windowsHide: true,
         stdio: ['ignore', 'pipe', 'ignore'],
       });
-      return /^"([^"]+)"/.exec(csv.trim())?.[1];
+      return tasklistImageName(csv);
     }
   } catch {
     // Not knowing means not pausing: never hang a process nobody watches.
   }
   return undefined;
+}
+
+/**
+ * The first image name in `tasklist /FO CSV /NH` output. Its encoding is not fixed: Wine's
+ * tasklist writes UTF-16LE into a pipe (read as UTF-8 that is `" e x p l o r e r…`, and the
+ * double-click pause never happened under Wine); Windows' writes its code page.
+ */
+export function tasklistImageName(output: Buffer): string | undefined {
+  const text = output.includes(0) ? output.toString('utf16le') : output.toString('latin1');
+  return /^"([^"]+)"/.exec(text.replace(/^\uFEFF/, '').trim())?.[1];
 }
 
 /** After a fatal error: waits for Enter when the window would otherwise close unread. */
