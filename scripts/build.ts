@@ -44,7 +44,7 @@ export interface BuildOptions {
   entry?: string | undefined;
   /** Default: dist/ in the repository. */
   outDir?: string | undefined;
-  /** Builds every chosen target on this Node version instead (the Node 22 Wine test build). */
+  /** Builds every chosen target on this Node version instead (≥ 25.5: it needs --build-sea). */
   nodeVersion?: string | undefined;
   /** Where fetched Node packages are kept between builds. Default: .cache/node in the repository. */
   cacheDir?: string | undefined;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BUILD_INFO } from './build-info.ts';
 import { StatusRecorder } from './loop/status-file.ts';
 import { type RunEnd, Worker } from './loop/worker.ts';
+import { consoleStream } from './platform/console.ts';
 import { resolveDataDir } from './platform/data-dir.ts';
 import { coerceError } from './platform/errors.ts';
 import { loadWorkerId } from './platform/identity.ts';
@@ -57,7 +58,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     fileMaxBytes: settings.logMaxBytes,
     fileCount: settings.logFiles,
     secrets,
-    colorize: process.stdout.isTTY,
+    colorize: consoleStream('stdout').isTTY,
   });
   // Holding the lock: what a dead predecessor's task processes left running is ours to end.
   const taskProcesses = keepTaskProcesses(dataDir.path);
@@ -146,8 +147,8 @@ export async function runWorker(app: AppContext): Promise<number> {
       dataDir: dataDir.path,
       env: { ...app.env, ...app.options.carriedEnv },
       supervisor: app.options.supervisor,
-      ...(process.stderr.isTTY
-        ? { progressBar: terminalProgressBar(process.stderr, 'downloading update') }
+      ...(consoleStream('stderr').isTTY
+        ? { progressBar: terminalProgressBar(consoleStream('stderr'), 'downloading update') }
         : {}),
       onReady: (ready) => {
         prepared = ready;

@@ -5,12 +5,16 @@
  * imports to what is free to load: whatever it imports statically, every process initialises.
  */
 
+import { guardStdio } from './platform/console.ts';
 import type { LoadRegistry } from './task/define.ts';
 import { TASK_CHILD_FLAG } from './task/flag.ts';
 
 declare const __HIVE_BUILD__: { version: string } | undefined;
 
 export function startEntry(loadRegistry: LoadRegistry): void {
+  // Without a usable console (under Wine, a pipe), Node's process.stdout getter throws: made safe
+  // before anything — Node's own modules included — reads it (src/platform/console.ts).
+  guardStdio();
   const argv = process.argv.slice(2);
   if (argv[0] === TASK_CHILD_FLAG) {
     void import('./task/child.ts').then(({ runTaskProcess }) => runTaskProcess(loadRegistry));

@@ -16,7 +16,7 @@ const ROOT = resolve(import.meta.dirname, '..');
  */
 const ALLOWED: Record<string, readonly string[]> = {
   'src/main.ts': ['src/entry.ts', 'src/config.ts'],
-  'src/entry.ts': ['task', 'cli'],
+  'src/entry.ts': ['task', 'cli', 'platform'],
   'src/app.ts': ['*'],
   'src/config.ts': ['task', 'tasks'],
   'src/build-info.ts': ['src/config.ts', 'build.config.json'],

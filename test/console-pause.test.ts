@@ -1,7 +1,12 @@
 /** When a fatal error waits for Enter: only in a window nobody typed a command into (see src/platform/console-pause.ts). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type PauseFacts, parentProcessName, shouldPause } from '../src/platform/console-pause.ts';
+import {
+  type PauseFacts,
+  parentProcessName,
+  shouldPause,
+  tasklistImageName,
+} from '../src/platform/console-pause.ts';
 
 const facts = (overrides: Partial<PauseFacts>): PauseFacts => ({
   platform: 'linux',
@@ -41,5 +46,20 @@ describe('shouldPause', () => {
   }, () => {
     assert.equal(typeof parentProcessName('linux', process.ppid), 'string');
     assert.equal(parentProcessName('linux', 2 ** 22 + 12345), undefined);
+  });
+});
+
+describe('tasklistImageName', () => {
+  const line = '"explorer.exe","240","Console","1","25,580 K"\r\n';
+  test("Windows' tasklist: its code page", () => {
+    assert.equal(tasklistImageName(Buffer.from(line, 'latin1')), 'explorer.exe');
+  });
+  test("Wine's tasklist into a pipe: UTF-16LE (with or without a byte-order mark)", () => {
+    assert.equal(tasklistImageName(Buffer.from(line, 'utf16le')), 'explorer.exe');
+    assert.equal(tasklistImageName(Buffer.from(`\uFEFF${line}`, 'utf16le')), 'explorer.exe');
+  });
+  test('no process: undefined', () => {
+    assert.equal(tasklistImageName(Buffer.from('INFO: No tasks are running.\r\n')), undefined);
+    assert.equal(tasklistImageName(Buffer.alloc(0)), undefined);
   });
 });

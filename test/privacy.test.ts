@@ -13,10 +13,13 @@ import {
   readFileSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
+import { openConsoleStream } from '../src/platform/console.ts';
 import { createLogger, Secrets } from '../src/platform/log.ts';
 import { RotatingLogFile } from '../src/platform/log-file.ts';
 import { downloadRelease } from '../src/update/download.ts';
@@ -105,7 +108,15 @@ describe('secrets in log lines', () => {
     const consoleFile = join(dir, 'console.txt');
     const consoleFd = openSync(consoleFile, 'w');
     const secrets = ['Zq7', 'tok-5ecret-9f8e7d6c', 'pa"ss\\word'];
-    const log = createLogger({ level: 'info', filePath: file, secrets, consoleFd });
+    // The console is a file here: a stream writing through to it (src/platform/console.ts).
+    const toFile = new Writable({
+      write: (chunk, _encoding, done) => {
+        writeSync(consoleFd, chunk);
+        done();
+      },
+    });
+    const out = openConsoleStream('stdout', () => toFile as unknown as NodeJS.WriteStream);
+    const log = createLogger({ level: 'info', filePath: file, secrets, console: out });
     let deep: Record<string, unknown> = { leaf: `url https://u:${secrets[1]}@proxy` };
     for (let depth = 0; depth < 8; depth++) deep = { deeper: deep };
     const child = log.child({ taskId: `t-${secrets[0]}-1`, proxy: { password: secrets[2] } });
@@ -139,7 +150,13 @@ describe('secrets in log lines', () => {
       level: 'info',
       filePath: file,
       secrets,
-      consoleFd: openSync('/dev/null', 'w'),
+      console: openConsoleStream(
+        'stdout',
+        () =>
+          new Writable({
+            write: (_chunk, _encoding, done) => done(),
+          }) as unknown as NodeJS.WriteStream,
+      ),
     });
     const child = log.child({ taskId: 'rot-1' });
     child.info('before: token-one-1111 token-two-2222');

@@ -1,29 +1,44 @@
 #!/bin/sh
 # hive-worker updater (Linux and other POSIX systems).
 #
+# Started detached by the worker, from the NEW release, after the release was verified. Its
+# inputs come as environment variables (src/update/handoff.ts), so any folder name works:
+#   HIVE_UPDATER_PID             the old worker's pid
+#   HIVE_UPDATER_TARGET          the installed executable
+#   HIVE_UPDATER_NEW             the new executable
+#   HIVE_UPDATER_DATA            the data folder
+#   HIVE_UPDATER_VERSION         the new version
+#   HIVE_UPDATER_HEALTH_TIMEOUT  seconds the new version has to report healthy (default 60)
+#   HIVE_UPDATER_SUPERVISOR      `systemd` or `none`
+# Workers before 1.1 passed them as arguments instead, in that order:
 #   updater.sh <old pid> <installed executable> <new executable> <data dir> <new version> <health timeout s> [systemd]
-#
-# Started detached by the worker, from the NEW release, after the release was verified.
 # 1. waits for the old worker to exit;  2. puts the new executable in place, keeping exactly one
 # backup (<executable>.old);  3. starts it;  4. waits for it to write <data>/update/healthy with its
 # version (after its first good exchange with the server);  5. if it does not in time: stops it,
 # restores the backup, writes <data>/update/failed-<version> and starts the old one again, which
 # then skips that version for a while. Every step goes to <data>/logs/updater.log.
 #
-# With a seventh argument `systemd` (the old worker ran under the systemd user unit written by
+# With the supervisor `systemd` (the old worker ran under the systemd user unit written by
 # `worker --install`), "start" in steps 3 and 5 means `systemctl --user restart hive-worker.service`
 # so the worker comes back under the unit; before a rollback the unit is stopped. The unit's
 # KillMode=process keeps this script alive through those restarts (docs/updating.md, "Started at
 # login"). If systemctl fails, the executable is started directly, as without the argument.
 set -u
 
-OLD_PID=$1
-TARGET=$2
-NEW=$3
-DATA=$4
-VERSION=$5
-HEALTH_TIMEOUT=${6:-60}
-SUPERVISOR=${7:-none}
+OLD_PID=${HIVE_UPDATER_PID:-${1:-}}
+TARGET=${HIVE_UPDATER_TARGET:-${2:-}}
+NEW=${HIVE_UPDATER_NEW:-${3:-}}
+DATA=${HIVE_UPDATER_DATA:-${4:-}}
+VERSION=${HIVE_UPDATER_VERSION:-${5:-}}
+HEALTH_TIMEOUT=${HIVE_UPDATER_HEALTH_TIMEOUT:-${6:-60}}
+SUPERVISOR=${HIVE_UPDATER_SUPERVISOR:-${7:-none}}
+# The workers this script starts must not see them.
+unset HIVE_UPDATER_PID HIVE_UPDATER_TARGET HIVE_UPDATER_NEW HIVE_UPDATER_DATA HIVE_UPDATER_VERSION \
+  HIVE_UPDATER_HEALTH_TIMEOUT HIVE_UPDATER_SUPERVISOR HIVE_UPDATER_SCRIPT
+if [ -z "$OLD_PID" ] || [ -z "$TARGET" ] || [ -z "$NEW" ] || [ -z "$DATA" ] || [ -z "$VERSION" ]; then
+  echo "updater.sh: HIVE_UPDATER_PID, _TARGET, _NEW, _DATA and _VERSION must be set" >&2
+  exit 2
+fi
 UNIT=hive-worker.service
 
 UPDATE_DIR="$DATA/update"

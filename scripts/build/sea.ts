@@ -1,17 +1,15 @@
 /**
  * Turns the bundle and a prepared base binary into a single executable. The blob is made by a
  * Linux Node of exactly the base binary's version (another version "succeeds" and the result
- * crashes). Node ≥ 25.5 does it in one step (`--build-sea`); older ones (the Node 22 Wine test
- * build) make the blob with `--experimental-sea-config` and postject injects it.
+ * crashes). Node ≥ 25.5 does it in one step (`--build-sea`), so no injector (postject) is needed:
+ * older Node versions are refused. (A Node 22 worker.exe was once built for Debian 12's Wine 8,
+ * which cannot start Node 24+; the Wine 10 tests run the release build itself.)
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { inject } from 'postject';
 import { BuildError } from './config.ts';
 import type { NodeBinary } from './node-binary.ts';
-
-const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 export interface SeaOptions {
   disableExperimentalSEAWarning: boolean;
@@ -47,20 +45,17 @@ export async function makeSea(input: MakeSeaInput): Promise<void> {
     execArgvExtension: options.execArgvExtension,
     execArgv: options.execArgv,
   };
-  const configFile = join(input.workDir, 'sea-config.json');
-  if (hasBuildSea(builder.version)) {
-    writeFileSync(
-      configFile,
-      JSON.stringify({ ...common, executable: input.baseFile, output: input.output }, null, 2),
+  if (!hasBuildSea(builder.version)) {
+    throw new BuildError(
+      `Node ${builder.version} has no --build-sea (it came in Node 25.5): build on Node 26, as build.config.json's targets do`,
     );
-    run(builder.path, ['--build-sea', configFile], input.workDir);
-  } else {
-    const blob = join(input.workDir, 'sea-prep.blob');
-    writeFileSync(configFile, JSON.stringify({ ...common, output: blob }, null, 2));
-    run(builder.path, ['--experimental-sea-config', configFile], input.workDir);
-    copyFileSync(input.baseFile, input.output);
-    await inject(input.output, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
   }
+  const configFile = join(input.workDir, 'sea-config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({ ...common, executable: input.baseFile, output: input.output }, null, 2),
+  );
+  run(builder.path, ['--build-sea', configFile], input.workDir);
   chmodSync(input.output, 0o755);
 }
 

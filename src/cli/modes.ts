@@ -6,6 +6,7 @@
  */
 
 import { BUILD_INFO } from '../build-info.ts';
+import { consoleStream } from '../platform/console.ts';
 import { pauseIfDoubleClicked } from '../platform/console-pause.ts';
 import { installDir } from '../platform/data-dir.ts';
 import { HiveError } from '../platform/errors.ts';
@@ -122,8 +123,9 @@ export function runMain(loadRegistry: LoadRegistry): void {
   void runCli(loadRegistry, {
     argv,
     env: process.env,
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    // Through src/platform/console.ts: a missing or broken console drops the text, never throws.
+    stdout: (text) => consoleStream('stdout').write(text),
+    stderr: (text) => consoleStream('stderr').write(text),
     exit: (code) => process.exit(code),
   }).then(async (code) => {
     // A double-clicked window must not close on the error before it can be read.

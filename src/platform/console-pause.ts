@@ -11,6 +11,7 @@
  * `--no-pause` turns it off.
  */
 import { readFileSync } from 'node:fs';
+import { consoleStream } from './console.ts';
 
 export const NO_PAUSE_FLAG = '--no-pause';
 
@@ -48,17 +49,26 @@ export function parentProcessName(
       // Loaded here, not at the top: every start (task processes too) would pay for it.
       const { execFileSync } = process.getBuiltinModule('node:child_process');
       const csv = execFileSync('tasklist', ['/FI', `PID eq ${parentPid}`, '/FO', 'CSV', '/NH'], {
-        encoding: 'utf8',
         timeout: 5000,
         windowsHide: true,
         stdio: ['ignore', 'pipe', 'ignore'],
       });
-      return /^"([^"]+)"/.exec(csv.trim())?.[1];
+      return tasklistImageName(csv);
     }
   } catch {
     // Not knowing means not pausing: never hang a process nobody watches.
   }
   return undefined;
+}
+
+/**
+ * The first image name in `tasklist /FO CSV /NH` output. Its encoding is not fixed: Wine's
+ * tasklist writes UTF-16LE into a pipe (read as UTF-8 that is `" e x p l o r e r…`, and the
+ * double-click pause never happened under Wine); Windows' writes its code page.
+ */
+export function tasklistImageName(output: Buffer): string | undefined {
+  const text = output.includes(0) ? output.toString('utf16le') : output.toString('latin1');
+  return /^"([^"]+)"/.exec(text.replace(/^\uFEFF/, '').trim())?.[1];
 }
 
 /** After a fatal error: waits for Enter when the window would otherwise close unread. */
@@ -73,7 +83,7 @@ export async function pauseIfDoubleClicked(argv: readonly string[]): Promise<voi
   if (facts.optedOut || !facts.stdinIsInteractive) return;
   facts.parentName = parentProcessName(process.platform, process.ppid);
   if (!shouldPause(facts)) return;
-  process.stderr.write(
+  consoleStream('stderr').write(
     `\nThe worker stopped; the lines above say why. Press Enter to close this window ` +
       `(start it with ${NO_PAUSE_FLAG} to skip this).\n`,
   );

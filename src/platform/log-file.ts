@@ -16,6 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { consoleStream } from './console.ts';
 
 export interface RotatingLogFileOptions {
   path: string;
@@ -40,7 +41,7 @@ export class RotatingLogFile {
     this.#path = options.path;
     this.#maxBytes = options.maxBytes;
     this.#files = Math.max(1, Math.floor(options.files));
-    this.#onError = options.onError ?? ((message) => process.stderr.write(`${message}\n`));
+    this.#onError = options.onError ?? ((message) => consoleStream('stderr').write(`${message}\n`));
     mkdirSync(dirname(this.#path), { recursive: true });
     this.#open('a');
   }

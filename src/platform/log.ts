@@ -5,9 +5,11 @@
  * whatever their length) is scrubbed from every string of every line as it leaves pino — the
  * message, its fields at any depth, and a child logger's bindings (a task id is the server's to
  * choose), which pino serializes once when the child is made and no log-call hook ever sees.
+ * A console that cannot be written (src/platform/console.ts) never stops the worker: its lines
+ * are dropped, and the log file says once why.
  */
-import { writeSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
+import { type ConsoleStream, consoleStream } from './console.ts';
 import { humanLines } from './console-lines.ts';
 import { RotatingLogFile } from './log-file.ts';
 
@@ -62,8 +64,8 @@ export interface LogOptions {
   secrets: SecretSource;
   /** Colours on the console: only for an interactive terminal. */
   colorize?: boolean;
-  /** Where the human lines go; defaults to stdout. */
-  consoleFd?: number;
+  /** Where the human lines go; defaults to this process's stdout. */
+  console?: ConsoleStream;
 }
 
 const REDACTED = '[redacted]';
@@ -76,19 +78,23 @@ const REDACT_PATHS = [
 ];
 
 export function createLogger(options: LogOptions): Logger {
-  const consoleFd = options.consoleFd ?? 1;
-  const human = humanLines({ colorize: options.colorize ?? false });
+  const out = options.console ?? consoleStream('stdout');
+  // Console lines are for people: the message says it all; the fields go to the log file.
+  const prettify = humanLines({ colorize: options.colorize ?? false });
+  let sayLost: ((reason: string) => void) | undefined;
+  let isLossSaid = false;
   const streams: pino.StreamEntry[] = [
     {
       level: options.level as pino.Level,
-      // Console lines are for people: the message says it all; the fields go to the log file.
+      // Formatted and written here, synchronously, through the one console that may fail.
       stream: {
         write(line: string) {
-          try {
-            writeSync(consoleFd, human(line));
-          } catch {
-            // A console that cannot take the line (gone, full): the log file keeps the record.
-          }
+          if ((out.lostReason === undefined && out.write(prettify(line))) || isLossSaid) return;
+          // The console was found unusable (by this write, or by an error event since the last
+          // one): said once, on the next tick — a logger must not log from inside its own write.
+          isLossSaid = true;
+          const reason = out.lostReason ?? 'unknown';
+          process.nextTick(() => sayLost?.(reason));
         },
       },
     },
@@ -111,7 +117,7 @@ export function createLogger(options: LogOptions): Logger {
       flushSync: () => (stream as { flushSync?: () => void }).flushSync?.(),
     },
   }));
-  return pino(
+  const logger = pino(
     {
       level: options.level,
       base: undefined,
@@ -119,6 +125,16 @@ export function createLogger(options: LogOptions): Logger {
     },
     pino.multistream(scrubbed),
   );
+  sayLost = (reason: string) =>
+    logger.warn(
+      { console: reason },
+      `the console is unusable (${reason}): the log goes to ${options.filePath ?? 'nowhere'} only`,
+    );
+  if (out.lostReason !== undefined && !isLossSaid) {
+    isLossSaid = true;
+    sayLost(out.lostReason);
+  }
+  return logger;
 }
 
 /**

@@ -26,49 +26,47 @@ export interface HandoffArgs {
 }
 
 /**
- * The argument order both updater scripts read. The seventh, the supervisor, is passed only when
- * there is one (updater.sh reads it; on Windows there never is one), so without a supervisor the
- * updater is called exactly as before.
+ * What the updater is told, as environment variables: a path reaches it as a value, never as text
+ * on a command line that cmd.exe would parse, so any folder name works — `C:\Users\R&D Lab\`,
+ * `100%`, `^`, `!`, parentheses, non-ASCII (issue 14.7; tested in test/update/any-path.test.ts and
+ * under Wine). The updater removes them before it starts a worker. Workers before 1.1 passed the
+ * same values as arguments, in this order: the updaters still read those when the variables are
+ * missing (an old worker hands off to the NEW release's updater).
  */
-export function updaterArguments(args: HandoffArgs): string[] {
-  return [
-    String(args.pid),
-    args.targetExe,
-    args.newExe,
-    args.dataDir,
-    args.version,
-    String(args.healthTimeoutSec),
-    ...(args.supervisor === 'none' ? [] : [args.supervisor]),
-  ];
+export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
+  return {
+    HIVE_UPDATER_PID: String(args.pid),
+    HIVE_UPDATER_TARGET: args.targetExe,
+    HIVE_UPDATER_NEW: args.newExe,
+    HIVE_UPDATER_DATA: args.dataDir,
+    HIVE_UPDATER_VERSION: args.version,
+    HIVE_UPDATER_HEALTH_TIMEOUT: String(args.healthTimeoutSec),
+    // `systemd`: updater.sh restarts the unit; on Windows there never is a supervisor.
+    HIVE_UPDATER_SUPERVISOR: args.supervisor,
+    HIVE_UPDATER_SCRIPT: args.updater,
+  };
 }
+
+/**
+ * On Windows, cmd.exe's command line holds no path at all, only a variable: cmd expands
+ * `%HIVE_UPDATER_SCRIPT%` once, inside quotes (so `&`, `^`, `(` are plain text), and does not
+ * expand the result again. A .bat cannot be spawned without cmd.exe (CVE-2024-27980); /s strips
+ * the outer pair of quotes, /v:off keeps `!` plain, /d skips AutoRun commands.
+ */
+export const WINDOWS_UPDATER_COMMAND = ['/d', '/v:off', '/s', '/c', '""%HIVE_UPDATER_SCRIPT%""'];
 
 export function startUpdater(args: HandoffArgs): number | undefined {
-  const argv = updaterArguments(args);
+  const env = { ...args.env, ...updaterEnvironment(args) };
   const child =
     process.platform === 'win32'
-      ? // A .bat cannot be spawned without cmd.exe (CVE-2024-27980); /s strips the outer quotes.
-        spawn(
-          args.env.ComSpec ?? 'cmd.exe',
-          ['/d', '/s', '/c', `"${[args.updater, ...argv].map(quoteForCmd).join(' ')}"`],
-          {
-            detached: true,
-            stdio: 'ignore',
-            windowsHide: true,
-            windowsVerbatimArguments: true,
-            env: args.env,
-          },
-        )
-      : spawn('/bin/sh', [args.updater, ...argv], {
+      ? spawn(args.env.ComSpec ?? 'cmd.exe', WINDOWS_UPDATER_COMMAND, {
           detached: true,
           stdio: 'ignore',
-          env: args.env,
-        });
+          windowsHide: true,
+          windowsVerbatimArguments: true,
+          env,
+        })
+      : spawn('/bin/sh', [args.updater], { detached: true, stdio: 'ignore', env });
   child.unref();
   return child.pid;
-}
-
-function quoteForCmd(value: string): string {
-  if (/["%^&|<>\r\n]/.test(value))
-    throw new Error(`cannot pass ${JSON.stringify(value)} to updater.bat safely`);
-  return `"${value}"`;
 }

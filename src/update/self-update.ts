@@ -90,7 +90,7 @@ export class SelfUpdate {
         `the update to ${rollback.version} was rolled back (${rollback.why}); skipping it for a while`,
       );
     }
-    this.#pruneStaging();
+    this.#pruneStaging(store.readPending()?.to);
     if (this.#disabledBecause !== undefined) {
       log.info(`self-update is off: ${this.#disabledBecause}`);
       return;
@@ -261,7 +261,7 @@ export class SelfUpdate {
     );
     this.#deps.progressBar?.(release.size, release.size, true);
     await verifyDownload(zip, release);
-    const extracted = await extractRelease(zip, join(staging, `release-${release.version}`), {
+    const extracted = await extractRelease(zip, join(staging, releaseFolder(release.version)), {
       version: release.version,
       platform,
     });
@@ -271,10 +271,16 @@ export class SelfUpdate {
     return { release, extracted };
   }
 
-  /** Removes staged releases, keeping `.part` files to resume. Tidying never stops the worker. */
-  #pruneStaging(): void {
+  /**
+   * Removes staged releases, keeping `.part` files to resume — and, while an update is in flight
+   * (pending.json names `inFlight`), that release's folder: its updater runs from there, and
+   * cmd.exe reads a batch file line by line from disk, so deleting updater.bat ended the updater
+   * mid-update, health wait and rollback included (found under Wine). The next update's start
+   * removes it. Tidying never stops the worker.
+   */
+  #pruneStaging(inFlight?: string): void {
     try {
-      this.#deps.store.pruneStaging();
+      this.#deps.store.pruneStaging(inFlight === undefined ? undefined : releaseFolder(inFlight));
     } catch (error) {
       this.#deps.log.warn(`could not tidy the update staging folder: ${(error as Error).message}`);
     }
@@ -303,7 +309,7 @@ function isRetryable(error: unknown): boolean {
 
 /** A one-line progress bar for a terminal: redrawn in place, at most every 1 %. */
 export function terminalProgressBar(
-  stream: NodeJS.WriteStream,
+  stream: { write(text: string): unknown },
   label: string,
 ): SelfUpdateDeps['progressBar'] {
   let shown = -1;
@@ -316,4 +322,9 @@ export function terminalProgressBar(
       `\r${label} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] ${percent} %${done ? '\n' : ''}`,
     );
   };
+}
+
+/** The staging folder a release is extracted into (its updater runs from there). */
+function releaseFolder(version: string): string {
+  return `release-${version}`;
 }

@@ -114,10 +114,13 @@ export class UpdateStore {
     rmSync(join(this.dir, 'pending.json'), { force: true });
   }
 
-  /** Removes extracted releases and finished downloads; keeps `.part` files to resume. */
-  pruneStaging(): void {
+  /**
+   * Removes extracted releases and finished downloads; keeps `.part` files to resume, and
+   * `keep` (a folder name: the release whose updater may still be running).
+   */
+  pruneStaging(keep?: string): void {
     for (const name of this.stagedFiles()) {
-      if (!name.endsWith('.part') && !name.endsWith('.part.json')) {
+      if (name !== keep && !name.endsWith('.part') && !name.endsWith('.part.json')) {
         removeStaged(join(this.#stagingDir, name));
       }
     }

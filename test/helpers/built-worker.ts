@@ -65,15 +65,26 @@ const pending = new Map<string, Promise<string>>();
 
 /**
  * Path of a built executable for this platform (linux-x64 here) from the fixture entry, building
- * it when the inputs changed. `options` may add a version, a platform or a Node version.
+ * it when the inputs changed. `options` may add a version, a platform, a Node version, the real
+ * entry (`release`: src/main.ts, the tasks users get, nothing added) and a release key to pin.
  */
 export function builtWorker(
   options: Pick<BuildOptions, 'version' | 'nodeVersion'> & {
     platform?: 'linux-x64' | 'win32-x64';
+    release?: boolean;
+    releasePublicKey?: string;
   } = {},
 ): Promise<string> {
   const platform = options.platform ?? 'linux-x64';
-  const key = inputsHash(JSON.stringify([platform, options.version, options.nodeVersion]));
+  const key = inputsHash(
+    JSON.stringify([
+      platform,
+      options.version,
+      options.nodeVersion,
+      options.release === true,
+      options.releasePublicKey,
+    ]),
+  );
   const known = pending.get(key);
   if (known !== undefined) return known;
   const outDir = join(CACHE, key);
@@ -81,13 +92,22 @@ export function builtWorker(
   const built = withLock(async () => {
     if (existsSync(file)) return file;
     const started = performance.now();
+    // The build reads the key from the environment (as a release pipeline sets it); builds in this
+    // process are one at a time (the lock), so setting it around one build is safe.
+    const keyBefore = process.env.HIVE_RELEASE_PUBLIC_KEY;
+    if (options.releasePublicKey !== undefined) {
+      process.env.HIVE_RELEASE_PUBLIC_KEY = options.releasePublicKey;
+    }
     await buildWorker({
-      entry: FIXTURE_ENTRY,
+      entry: options.release === true ? undefined : FIXTURE_ENTRY,
       outDir,
       platforms: [platform],
       version: options.version,
       nodeVersion: options.nodeVersion,
       log: () => {},
+    }).finally(() => {
+      if (keyBefore === undefined) delete process.env.HIVE_RELEASE_PUBLIC_KEY;
+      else process.env.HIVE_RELEASE_PUBLIC_KEY = keyBefore;
     });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`built the test executable ${relative(ROOT, file)} in ${seconds} s`);
@@ -98,12 +118,12 @@ export function builtWorker(
   return built;
 }
 
-/** Keeps the cache to the newest builds (each is ≈ 120 MB). */
+/** Keeps the cache to the newest builds (each is ≈ 110–150 MB; the Wine suite alone uses four). */
 function pruneOldBuilds(keep: string): void {
   const builds = readdirSync(CACHE)
     .filter((name) => name !== '.lock' && name !== keep)
     .map((name) => ({ name, mtimeMs: statSync(join(CACHE, name)).mtimeMs }))
     .sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const old of builds.slice(3))
+  for (const old of builds.slice(6))
     rmSync(join(CACHE, old.name), { recursive: true, force: true });
 }

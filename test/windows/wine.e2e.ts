@@ -1,17 +1,13 @@
 /**
- * `npm run test:windows`: worker.exe under Wine against the reference server. Debian's Wine 8
- * cannot start Node 24/26 for Windows, so this builds the same sources into a Node 22 worker.exe
- * (the `--node` option of the build; blob made by the Linux Node 22, injected with postject) and
- * runs the Windows code paths for real: the exe starting itself as task processes over IPC,
- * data folder paths, Ctrl+C handling, exit codes. See docs/windows.md for what this found.
- * Needs `apt-get install -y wine64`; not part of `npm test`, run by .ci/run after it.
+ * `npm run test:windows`: the release worker.exe — src/main.ts built by the real build on Node 26,
+ * the tasks users get and nothing added (the one difference: it pins the tests' release key) —
+ * under Wine 10 (test/helpers/wine.ts), against the reference server on 127.0.0.1. The
+ * failure-mode tasks and process trees are in tasks.e2e.ts, self-update in self-update.e2e.ts.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { ROOT } from '../../scripts/build.ts';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { builtWorker } from '../helpers/built-worker.ts';
 import {
   startTestServer,
@@ -19,162 +15,190 @@ import {
   type TestServer,
   waitForResults,
 } from '../helpers/server.ts';
-import { FAST_SETTINGS, tempDir } from '../helpers/worker.ts';
+import {
+  TEST_RELEASE_PUBLIC_KEY,
+  type WineDir,
+  WinePrefix,
+  type WineRun,
+  wineTempDir,
+} from '../helpers/wine.ts';
 
-/** Node for Windows that Wine 8 starts (undici 8 needs ≥ 22.19); pinned in build.config.json. */
-const WINE_NODE = '22.23.3';
-const PREFIX = join(ROOT, '.cache', 'wine-prefix');
-const WINE_ENV = { WINEDEBUG: '-all', WINEPREFIX: PREFIX };
 const RUN_KEY = 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run';
 
 let server: TestServer;
-let exe: string;
+let prefix: WinePrefix;
+let exe: WineDir;
 
 before(async () => {
-  if (spawnSync('wine', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    throw new Error('Wine is not installed: apt-get install -y wine64');
-  }
-  exe = await builtWorker({ platform: 'win32-x64', nodeVersion: WINE_NODE });
-  if (!existsSync(join(PREFIX, 'system.reg'))) {
-    // Node 22 refuses anything older than Windows 8.1: a fresh prefix must claim Windows 10.
-    const setup = spawnSync('wine', ['winecfg', '/v', 'win10'], {
-      env: { ...process.env, ...WINE_ENV },
-      stdio: 'ignore',
-    });
-    assert.equal(setup.status, 0, 'wine winecfg /v win10');
-  }
+  prefix = new WinePrefix();
+  const built = await builtWorker({
+    platform: 'win32-x64',
+    release: true,
+    releasePublicKey: TEST_RELEASE_PUBLIC_KEY,
+  });
+  exe = prefix.place(built, wineTempDir('hive-wine-exe-'), 'worker.exe');
+  prefix.init();
   server = await startTestServer();
 });
-after(() => server?.close());
+after(async () => {
+  prefix?.kill();
+  await server?.close();
+});
 
-interface WineRun {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-  dataDir: string;
-}
+const started: WineRun[] = [];
+// A worker a failed test left running would claim the next test's tasks.
+afterEach(async () => {
+  for (const run of started.splice(0)) {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.child.kill('SIGKILL');
+      await run.exited;
+    }
+  }
+});
 
-/** worker.exe under Wine; stdout/stderr go to a file (Wine cannot write Node's stdout to a pipe). */
-function wine(args: string[], env: Record<string, string> = {}): WineRun {
-  const dir = tempDir('hive-wine-');
-  const outFile = join(dir, 'output.txt');
-  const fd = openSync(outFile, 'w');
-  const dataDir = join(dir, 'data');
-  const child = spawn('wine', [exe, ...args], {
-    stdio: ['ignore', fd, fd],
-    env: {
-      ...process.env,
-      ...FAST_SETTINGS,
-      ...WINE_ENV,
-      HIVE_SERVER_URL: server.url,
-      HIVE_DATA_DIR: dataDir,
-      // undici sets TCP keep-alive before the connection completes, which Wine 8 refuses.
-      HIVE_TCP_KEEPALIVE: 'false',
-      ...env,
-    },
+/** worker.exe with its own data folder (inside the chroot); `env` adds settings. */
+function worker(args: string[], env: Record<string, string> = {}, stdio?: 'pipe') {
+  const data = wineTempDir('hive-wine-data-');
+  const run = prefix.run(exe.inside, args, {
+    env: { HIVE_SERVER_URL: server.url, HIVE_DATA_DIR: data.windows, ...env },
+    ...(stdio === undefined ? {} : { stdio }),
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, dataDir, exited, output: () => readFileSync(outFile, 'utf8') };
+  started.push(run);
+  const logLines = () =>
+    readFileSync(join(data.host, 'logs', 'worker.log'), 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { msg: string });
+  return { ...run, data, logLines };
 }
 
-describe('worker.exe (Node 22) under Wine', () => {
+/** server.admin.waitFor, failing with what the worker printed so far. */
+function waitOrSay<T>(run: WineRun, probe: () => Promise<T>, timeoutMs = 120_000) {
+  return server.admin
+    .waitFor(probe, timeoutMs)
+    .catch((error: Error) => assert.fail(`${error.message}\nworker output:\n${run.output()}`));
+}
+
+async function stop(run: WineRun): Promise<number | null> {
+  run.child.kill('SIGINT');
+  return run.exited;
+}
+
+describe('the release worker.exe (Node 26) under Wine 10', () => {
   test('--version and --help', async () => {
-    const version = wine(['--version']);
+    const version = worker(['--version']);
     assert.equal(await version.exited, 0);
-    assert.match(version.output(), /^\d+\.\d+\.\d+\r?\n$/);
-    const help = wine(['--help']);
+    assert.equal(version.output().trim(), '1.0.0');
+    const help = worker(['--help']);
     assert.equal(await help.exited, 0);
-    assert.match(help.output(), /HIVE_TCP_KEEPALIVE/);
+    assert.match(help.output(), /HIVE_SERVER_URL/);
   });
 
-  test('tasks of every status go through; Ctrl+C (SIGINT) drains and exits 0', async () => {
+  test('every result status through the reference server; Ctrl+C drains the running task, exit 0', async () => {
     const tasks = [
-      { id: 'wine-echo', type: 'echo', payload: { from: 'wine' } },
-      { id: 'wine-sleep', type: 'sleep', payload: { ms: 200 } },
-      { id: 'wine-logs', type: 'logs', payload: { lines: 3 } },
-      { id: 'wine-bad', type: 'sleep', payload: { ms: 'soon' } },
-      { id: 'wine-throws', type: 'throws', payload: { message: 'no such file' } },
-      { id: 'wine-exits', type: 'exits', payload: { code: 3 } },
-      { id: 'wine-leaks', type: 'leaks', payload: {} },
-      { id: 'wine-hangs', type: 'hangs', payload: {}, timeoutSec: 1 },
+      { id: 'w-echo', type: 'echo', payload: { from: 'wine' } },
+      { id: 'w-sleep', type: 'sleep', payload: { ms: 200 } },
+      { id: 'w-scrape', type: 'prom_pars', payload: { url: `${server.url}metrics` } },
+      { id: 'w-404', type: 'prom_pars', payload: { url: `${server.url}no-such-page` } },
+      { id: 'w-slow', type: 'sleep', payload: { ms: 60_000 }, timeoutSec: 1 },
+      { id: 'w-bad', type: 'sleep', payload: { ms: 'soon' } },
+      { id: 'w-cancel', type: 'sleep', payload: { ms: 60_000 }, leaseSec: 1.5 },
     ];
     for (const task of tasks) await server.admin.enqueue(task);
-    const run = wine([]);
-    try {
-      const results = await waitForResults(server.admin, 'wine-', tasks.length, 120_000);
-      const byTask = new Map(results.map((result) => [result.taskId, result.body]));
-      assert.deepEqual(statusSummary(results), {
-        'wine-echo': 'succeeded/-',
-        'wine-sleep': 'succeeded/-',
-        'wine-logs': 'succeeded/-',
-        'wine-bad': 'rejected/BAD_PAYLOAD',
-        'wine-throws': 'failed/TASK_ERROR',
-        'wine-exits': 'failed/CRASHED',
-        'wine-leaks': 'failed/CRASHED',
-        'wine-hangs': 'timed_out/TIMEOUT',
-      });
-      assert.deepEqual(byTask.get('wine-echo')?.output, { from: 'wine' });
-      const logs = byTask.get('wine-logs')?.logs?.map((line) => line.msg) ?? [];
-      assert.ok(logs.includes('line 2'), `the task's ctx.log lines arrive over IPC: ${logs}`);
-      // The heap limit reached the task process (it died within seconds, not at 4 GB). Under
-      // Wine its stderr pipe is lost, so the "heap out of memory" text may not arrive.
-      assert.match(byTask.get('wine-leaks')?.error?.message ?? '', /ran out of memory|code 134/);
-    } finally {
-      run.child.kill('SIGINT');
-      assert.equal(await run.exited, 0, run.output());
-    }
-    assert.match(run.output(), /data\s+Z:\\.*\\data \(DATA_DIR\)/);
+    const run = worker([]);
+    await waitOrSay(run, async () => (await server.admin.task('w-cancel')).state === 'leased');
+    await server.admin.cancel('w-cancel');
+    const results = await waitForResults(server.admin, 'w-', tasks.length, 60_000).catch(
+      (error: Error) => assert.fail(`${error.message}\n${run.output()}`),
+    );
+    assert.deepEqual(statusSummary(results), {
+      'w-echo': 'succeeded/-',
+      'w-sleep': 'succeeded/-',
+      'w-scrape': 'succeeded/-',
+      'w-404': 'failed/TASK_ERROR',
+      'w-slow': 'timed_out/TIMEOUT',
+      'w-bad': 'rejected/BAD_PAYLOAD',
+      'w-cancel': 'cancelled/CANCELLED',
+    });
+    const echo = results.find((result) => result.taskId === 'w-echo');
+    assert.deepEqual(echo?.body.output, { from: 'wine' });
+    // Ctrl+C while a task runs: it finishes (well inside the grace period) and is reported.
+    await server.admin.enqueue({ id: 'w-drain', type: 'sleep', payload: { ms: 3000 } });
+    await waitOrSay(run, async () => (await server.admin.task('w-drain')).state === 'leased');
+    assert.equal(await stop(run), 0, run.output());
+    assert.equal((await server.admin.task('w-drain')).results[0]?.body.status, 'succeeded');
+    assert.match(run.output(), /data\s+Z:\\tmp\\.*\(DATA_DIR\)/);
     assert.match(run.output(), /stopped \(0 result\(s\) left in the outbox\)/);
   });
 
-  test('--once: one task, then a clean exit', async () => {
-    await server.admin.enqueue({ id: 'wine-once', type: 'echo', payload: 1 });
-    const run = wine(['--once']);
+  test('--once: one task, then exit 0', async () => {
+    await server.admin.enqueue({ id: 'w-once', type: 'echo', payload: 1 });
+    const run = worker(['--once']);
     assert.equal(await run.exited, 0, run.output());
-    assert.equal((await server.admin.task('wine-once')).state, 'done');
+    assert.equal((await server.admin.task('w-once')).state, 'done');
   });
 
   test('a bad setting: exit 78 with the message, no wait for Enter (stdin is not a console)', async () => {
-    const run = wine([], { HIVE_NO_TASK_SLEEP: 'abc' });
+    const run = worker([], { HIVE_NO_TASK_SLEEP: 'abc' });
     assert.equal(await run.exited, 78);
     assert.match(run.output(), /Expected NO_TASK_SLEEP to be a number of seconds/);
     assert.doesNotMatch(run.output(), /Press Enter/);
   });
 
+  test('--status --json beside a running worker', async () => {
+    await server.admin.enqueue({ id: 'w-status', type: 'sleep', payload: { ms: 20_000 } });
+    const run = worker([]);
+    const env = { HIVE_SERVER_URL: server.url, HIVE_DATA_DIR: run.data.windows };
+    // The status file names the task once its process has started (after the claim).
+    const json = await waitOrSay(run, async () => {
+      const status = prefix.run(exe.inside, ['--status', '--json'], { env });
+      assert.equal(await status.exited, 0, status.output());
+      const parsed = JSON.parse(status.output());
+      return parsed.currentTasks.length > 0 ? parsed : undefined;
+    });
+    assert.equal(json.running, true);
+    assert.equal(json.version, '1.0.0');
+    assert.equal(json.dataDir, run.data.windows);
+    assert.deepEqual(
+      json.currentTasks.map((task: { id: string }) => task.id),
+      ['w-status'],
+    );
+  });
+
   test('--install / --uninstall: the HKCU Run value, written and read back with reg query', async () => {
-    const query = () =>
-      spawnSync('wine', ['reg', 'query', RUN_KEY, '/v', 'HiveWorker'], {
-        encoding: 'utf8',
-        env: { ...process.env, ...WINE_ENV },
-      });
-    const first = wine(['--install']);
+    const first = worker(['--install']);
     assert.equal(await first.exited, 0, first.output());
     assert.match(first.output(), /^installed: HKCU\\.*\\Run\\HiveWorker = ".*\\worker\.exe"/m);
-    const written = query();
-    assert.equal(written.status, 0, written.stderr);
-    const value = written.stdout.match(/HiveWorker\s+REG_SZ\s+(.*\S)/)?.[1] ?? '';
-    assert.match(value, /^"[A-Z]:\\.*\\worker\.exe"$/, written.stdout);
-    const second = wine(['--install']);
+    assert.equal(prefix.regQuery(RUN_KEY, 'HiveWorker'), `"${exe.windows}"`);
+    const second = worker(['--install']);
     assert.equal(await second.exited, 0, second.output());
     assert.match(second.output(), /^already installed: .*HiveWorker = /m);
-    const removed = wine(['--uninstall']);
+    const removed = worker(['--uninstall']);
     assert.equal(await removed.exited, 0, removed.output());
     assert.match(removed.output(), /^removed: HKCU\\.*\\Run\\HiveWorker/m);
-    assert.equal(query().status, 1, 'the value is gone');
-    const again = wine(['--uninstall']);
+    assert.equal(prefix.regQuery(RUN_KEY, 'HiveWorker'), undefined, 'the value is gone');
+    const again = worker(['--uninstall']);
     assert.equal(await again.exited, 0, again.output());
     assert.match(again.output(), /^nothing to remove: /m);
   });
 
-  test('Wine only: with TCP keep-alive on (the default), undici cannot connect', async () => {
-    const run = wine(['--once'], { HIVE_TCP_KEEPALIVE: 'true' });
-    try {
-      await server.admin.waitFor(() => /claim failed/.test(run.output()), 30_000);
-      assert.match(run.output(), /connect UNKNOWN|UND_ERR|ECONN|socket/i);
-    } finally {
-      run.child.kill('SIGINT');
-      run.child.kill('SIGINT');
-      await run.exited;
-    }
+  test('stdout and stderr as pipes (EBADF under Wine): the worker runs, logs to its file, says so once', async () => {
+    await server.admin.enqueue({ id: 'w-pipe', type: 'echo', payload: { piped: true } });
+    const run = worker([], {}, 'pipe');
+    const [result] = await waitForResults(server.admin, 'w-pipe', 1, 60_000);
+    assert.equal(result?.body.status, 'succeeded');
+    assert.equal(await stop(run), 0, JSON.stringify(run.logLines(), null, 1));
+    const messages = run.logLines().map((line) => line.msg);
+    const lost = messages.filter((msg) => /the console is unusable/.test(msg));
+    assert.equal(lost.length, 1, messages.join('\n'));
+    assert.match(lost[0] ?? '', /stdout: EBADF/);
+    assert.ok(
+      messages.some((msg) => /^hive-worker 1\.0\.0/.test(msg)),
+      'the banner is in the file',
+    );
+    assert.ok(
+      messages.some((msg) => /stopped \(0 result/.test(msg)),
+      'the drain is in the file',
+    );
   });
 });

@@ -1,0 +1,109 @@
+/**
+ * The worker's console (stdout and stderr), which may not be usable: a scheduled task or a service
+ * wrapper may start it without one, a reader may go away (EPIPE), a handle may be invalid. Under
+ * Wine a pipe makes Node's `process.stdout` getter itself throw `open EBADF`. The console is a
+ * convenience for people watching; the log file is the record. So a console that fails is given
+ * up on: its text is dropped, never thrown, and `lostReason` says why (the logger says it once in
+ * the log file).
+ * Every write to stdout/stderr in the worker goes through here.
+ */
+
+import { Writable } from 'node:stream';
+
+export type ConsoleName = 'stdout' | 'stderr';
+
+export interface ConsoleStream {
+  /** Writes `text`; false (and the text dropped) when the console is unusable. Never throws. */
+  write(text: string): boolean;
+  /** An interactive terminal (colours, progress bars); false when unusable. */
+  readonly isTTY: boolean;
+  /** The Node stream, when it can be had (a progress bar draws on it). */
+  readonly stream: NodeJS.WriteStream | undefined;
+  /** Why the console is unusable, once it is; undefined while it works. */
+  readonly lostReason: string | undefined;
+}
+
+type Getter = () => NodeJS.WriteStream;
+
+const GETTERS: Record<ConsoleName, Getter> = {
+  stdout: () => process.stdout,
+  stderr: () => process.stderr,
+};
+
+const opened = new Map<ConsoleName, ConsoleStream>();
+
+/**
+ * This process's stdout or stderr, shared by every caller. When Node cannot even make the stream
+ * (the getter throws), `process.stdout`/`process.stderr` become a stream that discards: Node's own
+ * modules read them too (node:internal/util/colors reads `process.stderr.isTTY` when it loads), and
+ * that read must not throw — Node does the same for a Windows program that has no console at all.
+ */
+export function consoleStream(name: ConsoleName): ConsoleStream {
+  let found = opened.get(name);
+  if (found === undefined) {
+    found = openConsoleStream(name, GETTERS[name]);
+    opened.set(name, found);
+    if (found.stream === undefined) {
+      const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+      Object.defineProperty(process, name, {
+        configurable: true,
+        enumerable: true,
+        value: discard,
+      });
+    }
+  }
+  return found;
+}
+
+/** Called first in every process of the worker: after it, reading process.stdout/stderr is safe. */
+export function guardStdio(): void {
+  consoleStream('stdout');
+  consoleStream('stderr');
+}
+
+/** One console stream from `get` (process.stdout / process.stderr, or a test's stand-in). */
+export function openConsoleStream(name: ConsoleName, get: Getter): ConsoleStream {
+  let stream: NodeJS.WriteStream | undefined;
+  let lostReason: string | undefined;
+  const lose = (error: unknown) => {
+    if (lostReason !== undefined) return;
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    lostReason = `${name}: ${typeof code === 'string' ? code : String(message ?? error)}`;
+  };
+  try {
+    stream = get();
+    // An asynchronous failure (EPIPE on a pipe whose reader left) arrives as an 'error' event,
+    // which, unheard, would crash the process.
+    stream.on('error', lose);
+  } catch (error) {
+    stream = undefined;
+    lose(error);
+  }
+  let isTTY = false;
+  try {
+    isTTY = stream?.isTTY === true;
+  } catch {
+    // A stream this broken is not a terminal.
+  }
+  return {
+    get isTTY() {
+      return lostReason === undefined && isTTY;
+    },
+    get stream() {
+      return lostReason === undefined ? stream : undefined;
+    },
+    get lostReason() {
+      return lostReason;
+    },
+    write(text) {
+      if (lostReason !== undefined || stream === undefined) return false;
+      try {
+        stream.write(text);
+        return true;
+      } catch (error) {
+        lose(error);
+        return false;
+      }
+    },
+  };
+}
