@@ -15,7 +15,17 @@ import { boundNames, RegistryEditError, registerTask } from '../scripts/new-task
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** What a checkout needs for new-task, tsc, Biome and the tests (node_modules is linked). */
-const COPIED = ['src', 'tasks', 'scripts', 'test', 'package.json', 'tsconfig.json', 'biome.json'];
+const COPIED = [
+  'src',
+  'tasks',
+  'scripts',
+  'test',
+  'bench',
+  'build.config.json',
+  'package.json',
+  'tsconfig.json',
+  'biome.json',
+];
 const COPIED_IF_THERE = ['build.config.json', '.gitignore'];
 const run = promisify(execFile);
 /** Without the test runner's marker, a nested `node --test` reports as if run by hand. */

@@ -56,15 +56,16 @@ export async function runDirectly<Schema extends z.ZodType>(
 
 /**
  * Runs `type` in a real task process (node + src/main.ts in task mode, so the task must be in
- * TASK_REGISTRY) and resolves with its outcome: status, output, error and log tail.
+ * TASK_REGISTRY) and resolves with its outcome: status, output (parsed from the JSON text the
+ * process made, as the server will read it), error and log tail.
  */
-export function runInTaskProcess(
+export async function runInTaskProcess(
   type: string,
   payload: unknown,
   overrides: Partial<RunOptions> = {},
-): Promise<TaskOutcome> {
+): Promise<TaskOutcome & { output: unknown }> {
   const task: Task = { id: `test-${type}`, type, payload, attempt: 1, force: false };
-  return runInChild(task, {
+  const outcome = await runInChild(task, {
     command: { file: process.execPath, args: [SOURCE_ENTRY, TASK_CHILD_FLAG] },
     env: process.env,
     timeoutMs: 30_000,
@@ -74,4 +75,5 @@ export function runInTaskProcess(
     scrub: (text) => text,
     ...overrides,
   });
+  return { ...outcome, output: JSON.parse(outcome.outputJson) };
 }
