@@ -359,6 +359,9 @@ describe('task processes a dead worker left behind', () => {
     const again: WorkerProcess[] = [];
     try {
       await w.waitForOutput(/spinning in \d+ \(grandchild \d+\)/);
+      // The task says so 100 ms before its loop starts: until then its event loop is free, and a
+      // worker killed in that window is noticed by the task itself (its 'disconnect' handler).
+      await delay(500);
       const { tasks, grandchildren } = fixturePids(w.output());
       pids = [...tasks, ...grandchildren];
       const guardian = childrenOf(w.child.pid ?? 0).find((pid) => programOf(pid) === '/bin/sh');
