@@ -12,8 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ROOT } from '../scripts/build.ts';
-import { createAdminClient } from '../scripts/server/admin-client.ts';
+import { type AdminClient, createAdminClient } from '../scripts/server/admin-client.ts';
 import { startServer } from '../scripts/server/start.ts';
+import type { NewTask } from '../scripts/server/store.ts';
 import { tempDir } from '../test/helpers/worker.ts';
 import {
   benchExecutable,
@@ -77,6 +78,29 @@ interface SoakMemory {
 const payloadOf = (i: number, soak: Soak): unknown =>
   soak.bigBytes > 0 && (i + 1) % BIG_EVERY === 0 ? 'x'.repeat(soak.bigBytes - 2) : i;
 
+/**
+ * Enqueues a task; when the connection drops (as one did under load), tries again unless the
+ * task got in anyway, so no task is queued twice or lost.
+ */
+async function enqueueOnce(admin: AdminClient, task: NewTask): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.enqueue(task);
+      return;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await delay(200);
+      if (
+        await admin.task(task.id ?? '').then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
+    }
+  }
+}
+
 async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
   const server = await startServer({ port: 0, dataDir: tempDir('hive-bench-server-') });
   onCleanup(() => server.close());
@@ -97,10 +121,17 @@ async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
   let afterTenPercent: Memory | undefined;
   let enqueued = 0;
   let shown = 0;
+  let enqueueFailure: unknown;
   const enqueueing = (async () => {
     for (; enqueued < TASKS; enqueued++)
-      await admin.enqueue({ id: `t${enqueued}`, type: 'echo', payload: payloadOf(enqueued, soak) });
-  })();
+      await enqueueOnce(admin, {
+        id: `t${enqueued}`,
+        type: 'echo',
+        payload: payloadOf(enqueued, soak),
+      });
+  })().catch((error: unknown) => {
+    enqueueFailure = error;
+  });
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     await delay(SAMPLE_MS);
@@ -114,6 +145,7 @@ async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
     shown = done;
     if (done >= TASKS) break;
     if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode})`);
+    if (enqueueFailure !== undefined) throw enqueueFailure;
     if (Date.now() > deadline) throw new Error(`${done} of ${TASKS} results after 30 minutes`);
   }
   await enqueueing;
