@@ -221,6 +221,8 @@ async function main(): Promise<void> {
     const memory = await runSoak(exe, soak);
     runs.push({ soak: soak.name, memory });
     figures.push(...judge(soak, memory));
+    // Written after each soak, so a run that dies later (or overruns) keeps what it measured.
+    if (isFullRun) writeResults(loadAtStart, runs, figures, runs.length === SOAKS.length);
   }
   console.log(`\nthe worker's own process (not its task processes), ${TASKS} tasks:`);
   for (const { soak, memory } of runs) {
@@ -238,18 +240,29 @@ async function main(): Promise<void> {
   console.log('');
   printFigures(figures);
   console.log(`load average (1 min): ${loadAtStart} at the start, ${loadAverage()} at the end`);
-  if (!isFullRun) {
-    console.log('(a run at other than the default sizes: bench/memory.results.json not written)');
-    return;
-  }
+  console.log(
+    isFullRun
+      ? `written: ${RESULTS_FILE}`
+      : '(a run at other than the default sizes: bench/memory.results.json not written)',
+  );
+}
+
+const RESULTS_FILE = join(ROOT, 'bench', 'memory.results.json');
+
+function writeResults(
+  loadAtStart: number,
+  runs: { soak: string; memory: SoakMemory }[],
+  figures: Figure[],
+  complete: boolean,
+): void {
   const note =
     'taken on a shared 2-core development machine (other engineers running tests): noisy; each figure is read against the idle figure of the same soak';
-  const file = join(ROOT, 'bench', 'memory.results.json');
+  const loadAverage1m = { atStart: loadAtStart, atEnd: loadAverage() };
+  const results = { measuredAt: new Date().toISOString(), machine: machine(), loadAverage1m };
   writeFileSync(
-    file,
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), machine: machine(), loadAverage1m: { atStart: loadAtStart, atEnd: loadAverage() }, note, tasks: TASKS, runs, figures }, null, 2)}\n`,
+    RESULTS_FILE,
+    `${JSON.stringify({ ...results, note, tasks: TASKS, complete, runs, figures }, null, 2)}\n`,
   );
-  console.log(`written: ${file}`);
 }
 
 // Each soak has its own 30-minute deadline (runSoak); this bounds the whole run beyond them.
