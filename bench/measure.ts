@@ -159,7 +159,18 @@ export function machine(): string {
 
 /** Counts of a metric of the reference server, summed over its labels. */
 export async function serverMetric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}metrics`)).text();
+  let text = '';
+  // A GET, so a dropped connection is simply tried again: the bench's own server, sharing its
+  // process, reset one mid-soak on this loaded machine and ended a 40-minute run.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      text = await (await fetch(`${url}metrics`)).text();
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
   return text
     .split('\n')
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))

@@ -1,8 +1,8 @@
 /**
  * `npm run bench:memory`: the soak. The built Linux executable runs N echo tasks back to back
  * against the reference server, three times: small payloads only, then every 100th task carrying
- * a 4 MiB payload (so a 4 MiB result), then every 100th an 8 MiB one (its result exactly
- * MAX_RESULT_BYTES of JSON, the largest the worker reports). For the worker's own process (not its
+ * an 8 MiB payload (so an 8 MiB result: exactly MAX_RESULT_BYTES of JSON, the largest the worker
+ * reports), then every 100th a 4 MiB one. For the worker's own process (not its
  * task processes) it prints private memory and RSS when idle before the first task, after the first
  * 10 % of results, at the peak, at the end and after a spell idle. A run at the default sizes
  * writes bench/memory.results.json.
@@ -12,8 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ROOT } from '../scripts/build.ts';
-import { createAdminClient } from '../scripts/server/admin-client.ts';
+import { type AdminClient, createAdminClient } from '../scripts/server/admin-client.ts';
 import { startServer } from '../scripts/server/start.ts';
+import type { NewTask } from '../scripts/server/store.ts';
 import { tempDir } from '../test/helpers/worker.ts';
 import {
   benchExecutable,
@@ -59,8 +60,9 @@ interface Soak {
 }
 const SOAKS: Soak[] = [
   { name: 'small tasks only', bigBytes: 0 },
-  { name: `every ${BIG_EVERY}th task a 4 MiB payload and result`, bigBytes: 4 * MIB },
+  // 8 MiB before 4 MiB: it carries two of the three targets.
   { name: `every ${BIG_EVERY}th task an 8 MiB payload and result`, bigBytes: 8 * MIB },
+  { name: `every ${BIG_EVERY}th task a 4 MiB payload and result`, bigBytes: 4 * MIB },
 ];
 
 interface SoakMemory {
@@ -76,6 +78,29 @@ interface SoakMemory {
 /** A payload whose JSON is exactly `bytes` long: a string of `bytes - 2` characters and its quotes. */
 const payloadOf = (i: number, soak: Soak): unknown =>
   soak.bigBytes > 0 && (i + 1) % BIG_EVERY === 0 ? 'x'.repeat(soak.bigBytes - 2) : i;
+
+/**
+ * Enqueues a task; when the connection drops (as one did under load), tries again unless the
+ * task got in anyway, so no task is queued twice or lost.
+ */
+async function enqueueOnce(admin: AdminClient, task: NewTask): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.enqueue(task);
+      return;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await delay(200);
+      if (
+        await admin.task(task.id ?? '').then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
+    }
+  }
+}
 
 async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
   const server = await startServer({ port: 0, dataDir: tempDir('hive-bench-server-') });
@@ -97,10 +122,17 @@ async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
   let afterTenPercent: Memory | undefined;
   let enqueued = 0;
   let shown = 0;
+  let enqueueFailure: unknown;
   const enqueueing = (async () => {
     for (; enqueued < TASKS; enqueued++)
-      await admin.enqueue({ id: `t${enqueued}`, type: 'echo', payload: payloadOf(enqueued, soak) });
-  })();
+      await enqueueOnce(admin, {
+        id: `t${enqueued}`,
+        type: 'echo',
+        payload: payloadOf(enqueued, soak),
+      });
+  })().catch((error: unknown) => {
+    enqueueFailure = error;
+  });
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
     await delay(SAMPLE_MS);
@@ -114,6 +146,7 @@ async function runSoak(exe: string, soak: Soak): Promise<SoakMemory> {
     shown = done;
     if (done >= TASKS) break;
     if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode})`);
+    if (enqueueFailure !== undefined) throw enqueueFailure;
     if (Date.now() > deadline) throw new Error(`${done} of ${TASKS} results after 30 minutes`);
   }
   await enqueueing;
@@ -189,6 +222,8 @@ async function main(): Promise<void> {
     const memory = await runSoak(exe, soak);
     runs.push({ soak: soak.name, memory });
     figures.push(...judge(soak, memory));
+    // Written after each soak, so a run that dies later (or overruns) keeps what it measured.
+    if (isFullRun) writeResults(loadAtStart, runs, figures, runs.length === SOAKS.length);
   }
   console.log(`\nthe worker's own process (not its task processes), ${TASKS} tasks:`);
   for (const { soak, memory } of runs) {
@@ -206,18 +241,29 @@ async function main(): Promise<void> {
   console.log('');
   printFigures(figures);
   console.log(`load average (1 min): ${loadAtStart} at the start, ${loadAverage()} at the end`);
-  if (!isFullRun) {
-    console.log('(a run at other than the default sizes: bench/memory.results.json not written)');
-    return;
-  }
+  console.log(
+    isFullRun
+      ? `written: ${RESULTS_FILE}`
+      : '(a run at other than the default sizes: bench/memory.results.json not written)',
+  );
+}
+
+const RESULTS_FILE = join(ROOT, 'bench', 'memory.results.json');
+
+function writeResults(
+  loadAtStart: number,
+  runs: { soak: string; memory: SoakMemory }[],
+  figures: Figure[],
+  complete: boolean,
+): void {
   const note =
     'taken on a shared 2-core development machine (other engineers running tests): noisy; each figure is read against the idle figure of the same soak';
-  const file = join(ROOT, 'bench', 'memory.results.json');
+  const loadAverage1m = { atStart: loadAtStart, atEnd: loadAverage() };
+  const results = { measuredAt: new Date().toISOString(), machine: machine(), loadAverage1m };
   writeFileSync(
-    file,
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), machine: machine(), loadAverage1m: { atStart: loadAtStart, atEnd: loadAverage() }, note, tasks: TASKS, runs, figures }, null, 2)}\n`,
+    RESULTS_FILE,
+    `${JSON.stringify({ ...results, note, tasks: TASKS, complete, runs, figures }, null, 2)}\n`,
   );
-  console.log(`written: ${file}`);
 }
 
 // Each soak has its own 30-minute deadline (runSoak); this bounds the whole run beyond them.

@@ -75,12 +75,12 @@ describe('npm run bench:memory', { timeout: 600_000 }, () => {
   });
 
   test('a soak whose results failed is refused with one clear line, and cleaned up', async () => {
-    // 4 KiB of JSON at most: the 4 MiB results of the second soak fail, the small tasks pass.
+    // 4 KiB of JSON at most: the big results of the second soak fail, the small tasks pass.
     const run = await runSoak({ HIVE_MAX_RESULT_BYTES: '4096' });
     assert.equal(run.code, 1, run.output);
     assert.match(
       run.output,
-      /only 8 of 10 tasks of "every 5th task a 4 MiB payload and result" succeeded .*: the soak is not valid/,
+      /only 8 of 10 tasks of "every 5th task an 8 MiB payload and result" succeeded .*: the soak is not valid/,
     );
     assert.doesNotMatch(run.output, /peak private memory during/, 'no table from a refused run');
     assert.deepEqual(workersUnder(run.tmp), []);
