@@ -3,23 +3,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadSettings } from '../src/settings/load.ts';
+import { loadSettings } from '../src/settings/load.ts';
 import { describeProxy, hideCredentials, proxySecrets } from '../src/wire/proxy.ts';
+import { configProblems } from './helpers/settings.ts';
 import { tempDir } from './helpers/worker.ts';
 
 const emptyDir = () => tempDir('hive-proxy-settings-');
 const proxyOf = (env: Record<string, string>, argv: string[] = [], installDir = emptyDir()) =>
   loadSettings({ argv, env, installDir }).settings.proxy;
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    proxyOf(env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
+const problemsOf = (env: Record<string, string>) => configProblems(() => proxyOf(env));
 
 describe('proxy settings', () => {
   test('no proxy anywhere: direct, and the banner says so', () => {

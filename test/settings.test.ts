@@ -4,20 +4,13 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { helpText } from '../src/cli/help.ts';
 import { NO_TASK_SLEEP, SERVER_URL, WORKER_VERSION } from '../src/config.ts';
-import { ConfigError, loadSettings } from '../src/settings/load.ts';
+import { loadSettings } from '../src/settings/load.ts';
+import { configProblems } from './helpers/settings.ts';
 import { tempDir } from './helpers/worker.ts';
 
 const emptyDir = () => tempDir('hive-settings-');
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
+const problemsOf = configProblems;
 
 describe('settings', () => {
   test('WORKER_VERSION equals package.json version', () => {

@@ -8,19 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadSettings, readToken } from '../src/settings/load.ts';
+import { loadSettings, readToken } from '../src/settings/load.ts';
 import { sendsTokenInClearText } from '../src/settings/token.ts';
+import { configProblems } from './helpers/settings.ts';
 import { FAST_SETTINGS, FIXTURE_ENTRY, tempDir } from './helpers/worker.ts';
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
+const problemsOf = configProblems;
 
 describe('TOKEN_FILE', () => {
   test('a relative TOKEN_FILE in worker.config.json is read beside it, trimmed', () => {

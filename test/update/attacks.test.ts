@@ -8,14 +8,10 @@ import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
 import type { FaultRuleInput } from '../../scripts/server/faults.ts';
-import { loadSettings } from '../../src/settings/load.ts';
-import { type PreparedUpdate, SelfUpdate } from '../../src/update/self-update.ts';
 import { signRelease } from '../../src/update/signature.ts';
-import { UpdateStore } from '../../src/update/state.ts';
-import { HiveClient } from '../../src/wire/hive-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { checkForUpdateOnce } from '../helpers/update-check.ts';
 import { tempDir } from '../helpers/worker.ts';
 import { type RawEntry, rawZip } from '../helpers/zip.ts';
 
@@ -84,47 +80,14 @@ async function announce(spec: Announce): Promise<void> {
   ]);
 }
 
-async function attempt(env: Record<string, string> = {}) {
-  const dataDir = tempDir('hive-update-');
-  const lines: Array<{ level: number; msg: string }> = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-  const { settings } = loadSettings({
-    argv: [],
-    env: { HIVE_SERVER_URL: server.url, HIVE_REQUEST_TIMEOUT: '2', ...env },
-    installDir: dataDir,
-  });
-  const client = new HiveClient({
-    serverUrl: settings.serverUrl,
-    token: '',
-    workerId: 'attack-00000000',
-    userAgent: 'hive-worker/1.0.0 (linux-x64)',
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 2000,
-    maxErrorSleepMs: 1000,
-    tcpKeepAlive: true,
-  });
-  const store = new UpdateStore(dataDir);
-  let ready: PreparedUpdate | undefined;
-  const update = new SelfUpdate({
-    client,
-    store,
-    settings,
-    log,
-    version: '1.0.0',
-    platform: PLATFORM,
+function attempt(env: Record<string, string> = {}) {
+  return checkForUpdateOnce({
+    serverUrl: server.url,
+    env: { HIVE_REQUEST_TIMEOUT: '2', ...env },
     publicKey: trusted.pub,
-    executable: join(dataDir, 'worker'),
-    dataDir,
-    env: {},
-    supervisor: 'none',
-    onReady: (prepared) => {
-      ready = prepared;
-    },
+    workerId: 'attack-00000000',
+    platform: PLATFORM,
   });
-  await update.check('test');
-  await client.close();
-  const errors = lines.filter((line) => line.level >= 50).map((line) => line.msg);
-  return { ready, errors, store, lines };
 }
 
 async function refused(

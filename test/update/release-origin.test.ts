@@ -12,14 +12,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
-import { loadSettings } from '../../src/settings/load.ts';
-import { type PreparedUpdate, SelfUpdate } from '../../src/update/self-update.ts';
 import { signRelease } from '../../src/update/signature.ts';
-import { UpdateStore } from '../../src/update/state.ts';
 import { releaseUrl } from '../../src/update/verify.ts';
-import { HiveClient } from '../../src/wire/hive-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { checkForUpdateOnce } from '../helpers/update-check.ts';
 import { tempDir } from '../helpers/worker.ts';
 import { type RawEntry, rawZip } from '../helpers/zip.ts';
 
@@ -101,52 +97,20 @@ async function announce(version: string, url: string, zip: Buffer): Promise<void
 }
 
 /** One update check by a real SelfUpdate (as the executable runs it), with the token configured. */
-async function check() {
-  const dataDir = tempDir('hive-origin-');
-  const lines: Array<{ level: number; msg: string }> = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-  const { settings } = loadSettings({
-    argv: [],
+function check() {
+  return checkForUpdateOnce({
+    serverUrl: server.url,
     env: {
-      HIVE_SERVER_URL: server.url,
       HIVE_TOKEN: TOKEN,
       HIVE_REQUEST_TIMEOUT: '5',
       HIVE_TIME_ERROR_SLEEP: '0.05',
       HIVE_MAX_ERROR_SLEEP: '0.2',
       HIVE_UPDATE_DOWNLOAD_TIMEOUT: '30',
     },
-    installDir: dataDir,
-  });
-  const client = new HiveClient({
-    serverUrl: settings.serverUrl,
-    token: settings.token,
-    workerId: 'origin-00000000',
-    userAgent: 'hive-worker/1.0.0 (linux-x64)',
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 5000,
-    maxErrorSleepMs: 1000,
-    tcpKeepAlive: true,
-  });
-  let ready: PreparedUpdate | undefined;
-  const update = new SelfUpdate({
-    client,
-    store: new UpdateStore(dataDir),
-    settings,
-    log,
-    version: '1.0.0',
-    platform: PLATFORM,
     publicKey: PUB,
-    executable: join(dataDir, 'worker'),
-    dataDir,
-    env: {},
-    supervisor: 'none',
-    onReady: (prepared) => {
-      ready = prepared;
-    },
+    workerId: 'origin-00000000',
+    platform: PLATFORM,
   });
-  await update.check('test');
-  await client.close();
-  return { ready, lines, errors: lines.filter((line) => line.level >= 50).map((l) => l.msg) };
 }
 
 describe('release origin and token scope', () => {

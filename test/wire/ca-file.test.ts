@@ -7,19 +7,13 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { helpText } from '../../src/cli/help.ts';
-import { ConfigError, loadSettings } from '../../src/settings/load.ts';
+import { loadSettings } from '../../src/settings/load.ts';
+import { configProblems } from '../helpers/settings.ts';
 import { createTestCa } from '../helpers/tls.ts';
 import { tempDir } from '../helpers/worker.ts';
 
-function problemsOf(env: Record<string, string>, installDir = tempDir('hive-ca-')): string[] {
-  try {
-    loadSettings({ argv: [], env, installDir });
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error.problems;
-  }
-  assert.fail('expected a ConfigError');
-}
+const problemsOf = (env: Record<string, string>, installDir = tempDir('hive-ca-')) =>
+  configProblems(() => loadSettings({ argv: [], env, installDir }));
 
 describe('CA_FILE', () => {
   const ca = createTestCa('CA_FILE Test CA');
