@@ -68,7 +68,13 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const route = routeOf(req);
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      // The worker went away mid-request (a test's kill -9 during a big upload): nothing to answer.
+      res.destroy();
+      return;
+    }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     requests.push({
       route,
