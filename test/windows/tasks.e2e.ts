@@ -117,7 +117,7 @@ describe('worker.exe task processes under Wine 10 (fixture tasks)', () => {
     assert.equal(timedOut?.body.status, 'timed_out');
     await assertTreeGone(601);
 
-    await server.admin.enqueue(treeTask('tree-cancel', 602, { leaseSec: 1.5 }));
+    await server.admin.enqueue(treeTask('tree-cancel', 602, { leaseSec: 1 }));
     await waitForTree(run, 602);
     await server.admin.cancel('tree-cancel');
     const [cancelled] = await waitForResults(server.admin, 'tree-cancel', 1, 60_000);

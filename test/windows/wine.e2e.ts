@@ -102,7 +102,7 @@ describe('the release worker.exe (Node 26) under Wine 10', () => {
       { id: 'w-404', type: 'prom_pars', payload: { url: `${server.url}no-such-page` } },
       { id: 'w-slow', type: 'sleep', payload: { ms: 60_000 }, timeoutSec: 1 },
       { id: 'w-bad', type: 'sleep', payload: { ms: 'soon' } },
-      { id: 'w-cancel', type: 'sleep', payload: { ms: 60_000 }, leaseSec: 1.5 },
+      { id: 'w-cancel', type: 'sleep', payload: { ms: 60_000 }, leaseSec: 1 },
     ];
     for (const task of tasks) await server.admin.enqueue(task);
     const run = worker([]);
