@@ -8,7 +8,7 @@ import semver from 'semver';
 import { ErrorBackoff, withJitter } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Settings } from '../settings/table.ts';
-import type { ClaimOutcome, UpdateHint } from '../wire/hive-client.ts';
+import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
 import type { StatusRecorder } from './status-file.ts';
 
 export interface ClaimAnswersDeps {

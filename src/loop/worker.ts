@@ -14,7 +14,8 @@ import type { Settings } from '../settings/table.ts';
 import type { StopReason } from '../task/ipc.ts';
 import type { TaskOutcome } from '../task/parent.ts';
 import type { TaskRunner } from '../task/runner.ts';
-import type { ClaimOutcome, HiveClient, UpdateHint } from '../wire/hive-client.ts';
+import type { HiveClient } from '../wire/hive-client.ts';
+import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
 import {
   type EncodedResult,
   encodeResultBody,

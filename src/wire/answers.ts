@@ -1,6 +1,7 @@
 /**
- * Reading the server's answers for src/wire/hive-client.ts: the body with a size cap, JSON checked
- * against a schema of src/wire/protocol.ts, headers, and the errors a person reads in the log.
+ * Reading the server's answers for src/wire/hive-client.ts and src/wire/outcomes.ts: the body with
+ * a size cap, JSON checked against a schema of src/wire/protocol.ts, headers, and the errors a
+ * person reads in the log.
  */
 import type * as z from 'zod';
 import { coerceError, HiveError } from '../platform/errors.ts';

@@ -1,32 +1,25 @@
 /**
- * The Hive API over undici: one method per endpoint, typed answers, no loop logic.
- * Every answer is validated here (src/wire/protocol.ts); callers never see wire JSON.
+ * The Hive API over undici: one method per endpoint, no loop logic. This file sends the requests
+ * (the headers every request carries, the token and its reload, the answer size cap); what each
+ * answer means, validated against src/wire/protocol.ts, is src/wire/outcomes.ts. Callers never see
+ * wire JSON.
  */
 import { type Dispatcher, request } from 'undici';
-import { parseRetryAfter } from '../platform/backoff.ts';
 import { HiveError } from '../platform/errors.ts';
 import { clampTimerMs } from '../platform/timers.ts';
-import {
-  type Answer,
-  asNetworkError,
-  header,
-  httpError,
-  parseAnswer,
-  readLimited,
-  type VersionHint,
-  versionHint,
-} from './answers.ts';
+import { type Answer, asNetworkError, readLimited } from './answers.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
-  ClaimAnswerSchema,
-  type ClaimRequest,
-  type EncodedResult,
-  HeartbeatAnswerSchema,
-  type HeartbeatRequest,
-  type Release,
-  ReleaseSchema,
-  type Task,
-} from './protocol.ts';
+  type ClaimOutcome,
+  claimOutcome,
+  type HeartbeatOutcome,
+  heartbeatOutcome,
+  type ReleaseOutcome,
+  type ResultOutcome,
+  releaseOutcome,
+  resultOutcome,
+} from './outcomes.ts';
+import type { ClaimRequest, EncodedResult, HeartbeatRequest } from './protocol.ts';
 import type { ProxyConfig } from './proxy.ts';
 
 export interface ClientOptions {
@@ -54,46 +47,6 @@ export interface ClientOptions {
 
 /** Largest answer body read from the server; a task payload bigger than this is refused. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
-
-/** Why the worker asks for an update check: a 426, or a newer `X-Hive-Latest-Version`. */
-export type UpdateHint =
-  | { reason: 'upgrade-required' }
-  | { reason: 'latest-version'; version: string };
-
-export type ClaimOutcome =
-  | ({ kind: 'task'; task: Task } & VersionHint)
-  | ({ kind: 'empty' } & VersionHint)
-  | { kind: 'unauthorized'; status: number }
-  | { kind: 'upgrade-required' }
-  | { kind: 'throttled'; status: number; retryAfterMs: number | undefined }
-  | { kind: 'error'; error: HiveError };
-
-export type HeartbeatOutcome =
-  | { kind: 'ok'; leaseSec: number | undefined; cancel: boolean }
-  | { kind: 'gone'; status: number }
-  | { kind: 'error'; error: HiveError };
-
-export type ResultOutcome =
-  | { kind: 'accepted'; status: number }
-  | { kind: 'duplicate' }
-  | { kind: 'gone'; status: number; answer: string }
-  | { kind: 'refused'; status: number; answer: string }
-  /** Kept queued: network, 5xx, or a transient 4xx; `retryAfterMs` from the answer's Retry-After. */
-  | { kind: 'retry'; error: HiveError; status?: number; retryAfterMs?: number };
-
-/**
- * 4xx answers to a result that are not the result's fault (protocol section 3): a wrong or rotated
- * token (401, 403), a proxy wanting credentials (407), a slow link (408), too early (425), a rate
- * limit (429). Refusing the result for them would lose it; it stays queued, same resultId and body.
- */
-export const TRANSIENT_RESULT_STATUSES: ReadonlySet<number> = new Set([
-  401, 403, 407, 408, 425, 429,
-]);
-
-export type ReleaseOutcome =
-  | { kind: 'release'; release: Release }
-  | { kind: 'none' }
-  | { kind: 'error'; error: HiveError };
 
 export class HiveClient {
   readonly #options: ClientOptions;
@@ -126,34 +79,7 @@ export class HiveClient {
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'claim', this.#options.serverUrl) };
     }
-    const version = versionHint(header(answer, 'x-hive-latest-version'));
-    switch (answer.status) {
-      case 200: {
-        const parsed = parseAnswer(answer, ClaimAnswerSchema, 'claim');
-        return parsed instanceof HiveError
-          ? { kind: 'error', error: parsed }
-          : { kind: 'task', task: parsed.task, ...version };
-      }
-      case 204:
-        return { kind: 'empty', ...version };
-      case 401:
-      case 403:
-        return { kind: 'unauthorized', status: answer.status };
-      case 426:
-        return { kind: 'upgrade-required' };
-      case 429:
-      case 503:
-        return {
-          kind: 'throttled',
-          status: answer.status,
-          retryAfterMs: parseRetryAfter(
-            header(answer, 'retry-after'),
-            this.#options.maxErrorSleepMs,
-          ),
-        };
-      default:
-        return { kind: 'error', error: httpError(answer, 'claim') };
-    }
+    return claimOutcome(answer, this.#options.maxErrorSleepMs);
   }
 
   /** `POST tasks/{id}/heartbeat`. */
@@ -175,14 +101,7 @@ export class HiveClient {
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'heartbeat', this.#options.serverUrl) };
     }
-    if (answer.status === 404 || answer.status === 409 || answer.status === 410) {
-      return { kind: 'gone', status: answer.status };
-    }
-    if (answer.status !== 200) return { kind: 'error', error: httpError(answer, 'heartbeat') };
-    const parsed = parseAnswer(answer, HeartbeatAnswerSchema, 'heartbeat');
-    return parsed instanceof HiveError
-      ? { kind: 'error', error: parsed }
-      : { kind: 'ok', leaseSec: parsed.leaseSec, cancel: parsed.cancel };
+    return heartbeatOutcome(answer);
   }
 
   /**
@@ -203,26 +122,7 @@ export class HiveClient {
     } catch (error) {
       return { kind: 'retry', error: asNetworkError(error, 'result', this.#options.serverUrl) };
     }
-    const { status } = answer;
-    if (status === 200 || status === 201 || status === 202) return { kind: 'accepted', status };
-    if (status === 409) return { kind: 'duplicate' };
-    if (status === 404 || status === 410)
-      return { kind: 'gone', status, answer: answer.text.slice(0, 2000) };
-    if (TRANSIENT_RESULT_STATUSES.has(status)) {
-      const retryAfterMs = parseRetryAfter(
-        header(answer, 'retry-after'),
-        this.#options.maxErrorSleepMs,
-      );
-      return {
-        kind: 'retry',
-        error: httpError(answer, 'result'),
-        status,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      };
-    }
-    if (status >= 400 && status < 500)
-      return { kind: 'refused', status, answer: answer.text.slice(0, 2000) };
-    return { kind: 'retry', error: httpError(answer, 'result') };
+    return resultOutcome(answer, this.#options.maxErrorSleepMs);
   }
 
   /** `GET version?platform=…`: the newest release for this platform, if any. */
@@ -238,12 +138,7 @@ export class HiveClient {
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'version', this.#options.serverUrl) };
     }
-    if (answer.status === 404) return { kind: 'none' };
-    if (answer.status !== 200) return { kind: 'error', error: httpError(answer, 'version') };
-    const parsed = parseAnswer(answer, ReleaseSchema, 'version');
-    return parsed instanceof HiveError
-      ? { kind: 'error', error: parsed }
-      : { kind: 'release', release: parsed };
+    return releaseOutcome(answer);
   }
 
   /**
