@@ -1,12 +1,11 @@
 /**
- * Self-update, beside the task loop: check → verify the announcement → download → verify the
- * file → extract → ask the worker to drain → hand off to the new release's updater. Any failure
- * leaves the current version running, with one log line; a release that fails verification, or
- * failed to install or start, is skipped for UPDATE_RETRY_AFTER (no update loops).
+ * Self-update, beside the task loop: check → get the release ready (src/update/prepare.ts: verify
+ * the announcement, download, verify the file, extract) → ask the worker to drain → hand off to
+ * the new release's updater. Any failure leaves the current version running, with one log line; a
+ * release that fails verification, or failed to install or start, is skipped for
+ * UPDATE_RETRY_AFTER (no update loops). This file decides when to check and what a failure means.
  */
 import type { KeyObject } from 'node:crypto';
-import { statfsSync } from 'node:fs';
-import { join } from 'node:path';
 import semver from 'semver';
 import { coerceError, HiveError } from '../platform/errors.ts';
 import type { Logger } from '../platform/log.ts';
@@ -15,18 +14,11 @@ import type { Supervisor } from '../settings/load.ts';
 import type { Settings } from '../settings/table.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { UpdateHint } from '../wire/outcomes.ts';
-import type { Release } from '../wire/protocol.ts';
-import { downloadWithRetries } from './download.ts';
-import { type ExtractedRelease, extractRelease } from './extract.ts';
 import { startUpdater } from './handoff.ts';
+import { isRetryable, type PreparedUpdate, prepareRelease, releaseFolder } from './prepare.ts';
+import type { ProgressBar } from './progress-bar.ts';
 import { releasePublicKey } from './signature.ts';
 import type { UpdateStore } from './state.ts';
-import { releaseUrl, verifyAnnouncement, verifyDownload } from './verify.ts';
-
-export interface PreparedUpdate {
-  release: Release;
-  extracted: ExtractedRelease;
-}
 
 export interface SelfUpdateDeps {
   client: HiveClient;
@@ -45,14 +37,11 @@ export interface SelfUpdateDeps {
   /** Who restarts the worker after the swap: the updater itself, or systemd (src/settings/load.ts). */
   supervisor: Supervisor;
   /** Draws download progress on an interactive console (log lines say it everywhere else). */
-  progressBar?: (receivedBytes: number, totalBytes: number, done?: boolean) => void;
+  progressBar?: ProgressBar;
   /** Called once a release is ready: the worker drains, then calls `handOff`. */
   onReady: (prepared: PreparedUpdate) => void;
 }
 
-/** Disk needed besides the zip's size: the zip, the extracted files and a backup, plus a margin. */
-const DISK_FACTOR = 3;
-const DISK_MARGIN_BYTES = 50 * 1024 * 1024;
 const HINT_MIN_INTERVAL_MS = 60_000;
 
 export class SelfUpdate {
@@ -179,7 +168,7 @@ export class SelfUpdate {
   }
 
   async #checkOnce(why: string): Promise<void> {
-    const { client, store, log, platform, version } = this.#deps;
+    const { client, store, log, platform, version, settings, progressBar } = this.#deps;
     const answer = await client.getRelease(platform);
     const state = store.read();
     state.lastCheckAt = new Date().toISOString();
@@ -194,7 +183,7 @@ export class SelfUpdate {
       return;
     }
     const { release } = answer;
-    const retryAt = store.retryAt(release.version, this.#deps.settings.updateRetryAfterMs);
+    const retryAt = store.retryAt(release.version, settings.updateRetryAfterMs);
     if (retryAt !== undefined) {
       if (this.#lastSkipLogged !== release.version) {
         log.info(
@@ -205,7 +194,16 @@ export class SelfUpdate {
       return;
     }
     try {
-      const prepared = await this.#prepare(release);
+      if (this.#publicKey === undefined) throw new HiveError('UPDATE', 'no release key');
+      const prepared = await prepareRelease(release, {
+        client,
+        store,
+        settings,
+        log,
+        platform,
+        publicKey: this.#publicKey,
+        progressBar,
+      });
       this.#ready = true;
       this.#deps.onReady(prepared);
     } catch (error) {
@@ -219,57 +217,6 @@ export class SelfUpdate {
         this.#pruneStaging();
       }
     }
-  }
-
-  async #prepare(release: Release): Promise<PreparedUpdate> {
-    const { client, store, log, platform, settings } = this.#deps;
-    if (this.#publicKey === undefined) throw new HiveError('UPDATE', 'no release key');
-    verifyAnnouncement(release, platform, this.#publicKey);
-    this.#checkDiskSpace(release);
-    const staging = store.staging();
-    const zip = join(staging, `worker-${release.version}-${platform}.zip`);
-    const url = releaseUrl(release, client.resolve(release.url), client.resolve(''));
-    log.info(`downloading release ${release.version} (${(release.size / 1048576).toFixed(1)} MB)`);
-    let reported = 0;
-    await downloadWithRetries(
-      {
-        url,
-        dest: zip,
-        sizeBytes: release.size,
-        sha256: release.sha256,
-        // The token only if the release is on SERVER_URL's origin (not a CDN's).
-        headers: client.requestHeaders(url),
-        dispatcher: client.dispatcher,
-        deadlineMs: settings.updateDownloadTimeoutMs,
-        inactivityMs: settings.requestTimeoutMs,
-        onProgress: (received, total) => {
-          const quarter = Math.floor((received / total) * 4);
-          if (quarter > reported) {
-            reported = quarter;
-            log.info(`downloading release ${release.version}: ${quarter * 25} %`);
-          }
-          this.#deps.progressBar?.(received, total);
-        },
-      },
-      {
-        minRetryMs: settings.errorSleepMs,
-        maxRetryMs: settings.maxErrorSleepMs,
-        onRetry: (error, retryInMs, attempt) =>
-          log.warn(
-            `download of release ${release.version} broke off (${error.message}); resuming in ${Math.round(retryInMs / 100) / 10} s (try ${attempt + 1})`,
-          ),
-      },
-    );
-    this.#deps.progressBar?.(release.size, release.size, true);
-    await verifyDownload(zip, release);
-    const extracted = await extractRelease(zip, join(staging, releaseFolder(release.version)), {
-      version: release.version,
-      platform,
-    });
-    log.info(
-      `release ${release.version} downloaded and verified; installing once the current task is done`,
-    );
-    return { release, extracted };
   }
 
   /**
@@ -286,46 +233,4 @@ export class SelfUpdate {
       this.#deps.log.warn(`could not tidy the update staging folder: ${(error as Error).message}`);
     }
   }
-
-  #checkDiskSpace(release: Release): void {
-    const stats = statfsSync(this.#deps.store.staging());
-    const free = stats.bavail * stats.bsize;
-    const needed = release.size * DISK_FACTOR + DISK_MARGIN_BYTES;
-    if (free < needed) {
-      throw new HiveError(
-        'UPDATE',
-        `not enough disk space for release ${release.version}: ${Math.round(free / 1048576)} MB free, ${Math.round(needed / 1048576)} MB needed; will try again later`,
-        { details: { retryable: true } },
-      );
-    }
-  }
-}
-
-function isRetryable(error: unknown): boolean {
-  return (
-    error instanceof HiveError &&
-    (error.details as { retryable?: boolean } | undefined)?.retryable === true
-  );
-}
-
-/** A one-line progress bar for a terminal: redrawn in place, at most every 1 %. */
-export function terminalProgressBar(
-  stream: { write(text: string): unknown },
-  label: string,
-): SelfUpdateDeps['progressBar'] {
-  let shown = -1;
-  return (received, total, done = false) => {
-    const percent = Math.floor((received / total) * 100);
-    if (percent === shown && !done) return;
-    shown = percent;
-    const filled = Math.round(percent / 5);
-    stream.write(
-      `\r${label} [${'#'.repeat(filled)}${'-'.repeat(20 - filled)}] ${percent} %${done ? '\n' : ''}`,
-    );
-  };
-}
-
-/** The staging folder a release is extracted into (its updater runs from there). */
-function releaseFolder(version: string): string {
-  return `release-${version}`;
 }

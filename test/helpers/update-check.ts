@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadSettings } from '../../src/settings/load.ts';
-import { type PreparedUpdate, SelfUpdate } from '../../src/update/self-update.ts';
+import type { PreparedUpdate } from '../../src/update/prepare.ts';
+import { SelfUpdate } from '../../src/update/self-update.ts';
 import { UpdateStore } from '../../src/update/state.ts';
 import { HiveClient } from '../../src/wire/hive-client.ts';
 import { tempDir } from './worker.ts';
