@@ -123,20 +123,12 @@ export async function runWorker(app: AppContext): Promise<number> {
       maxResultBytes: settings.maxResultBytes,
       scrub: (text) => scrub(text) as string,
     });
-    const worker = new Worker({
-      settings,
-      client,
-      outbox,
-      delivery,
-      runner,
-      log,
-      identity: { workerId, version, platform },
-      once: app.options.once,
-      onUpdateHint: (hint) => selfUpdate.hint(hint),
-      onServerReached: () => selfUpdate.confirmHealthy(),
-      status: new StatusRecorder(dataDir.path, log, (text) => scrub(text) as string),
-    });
+    // Self-update and the loop need each other: the loop passes update hints on (onUpdateHint),
+    // and self-update asks the loop to drain once a release is ready (onReady). Self-update is
+    // made first, so the loop's hooks call an object that exists; the loop it drains is bound
+    // below, as soon as it exists — before either starts, so onReady never finds it unbound.
     let prepared: PreparedUpdate | undefined;
+    let loopToDrain: Worker | undefined;
     const selfUpdate = new SelfUpdate({
       client,
       store: new UpdateStore(dataDir.path),
@@ -154,9 +146,23 @@ export async function runWorker(app: AppContext): Promise<number> {
         : {}),
       onReady: (ready) => {
         prepared = ready;
-        worker.drainForUpdate();
+        loopToDrain?.drainForUpdate();
       },
     });
+    const worker = new Worker({
+      settings,
+      client,
+      outbox,
+      delivery,
+      runner,
+      log,
+      identity: { workerId, version, platform },
+      once: app.options.once,
+      onUpdateHint: (hint) => selfUpdate.hint(hint),
+      onServerReached: () => selfUpdate.confirmHealthy(),
+      status: new StatusRecorder(dataDir.path, log, (text) => scrub(text) as string),
+    });
+    loopToDrain = worker;
     const unregister = registerSignalHandlers({
       drain: (signal) => {
         log.info(`${signal}: finishing up (press Ctrl+C again to stop at once)`);

@@ -210,6 +210,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     throw new ConfigError(problems);
 
   // Every row parsed (no problems), so every key is present with its schema's output type.
+  // Raw PROXY, CA_FILE, TOKEN, TOKEN_FILE stay out of Settings: proxy, caFile, token replace them.
   const { proxySetting, caFilePath, tokenSetting, tokenFilePath, ...table } = values as TableValues;
   const settings: Settings = {
     ...table,
