@@ -44,11 +44,12 @@ export const WARM_START = true;
 
 /**
  * How many tasks a task process runs, one at a time, before it is replaced. 1 = a fresh process per
- * task. More spares each task the ≈ 60–90 ms of CPU a process start costs: worth it for many short
- * tasks. A reused process is also replaced after any task that does not succeed, when its memory
- * passes REUSE_MAX_RSS, and when it sits unused for 30 s; what a task leaves behind (timers,
- * process listeners, globals) is undone before the next one (docs/reliability.md, "Reused task
- * processes"). A task type that keeps state of its own says `fresh: true` in defineTask. @default 1
+ * task. More spares each task the CPU a process start costs (docs/performance.md, "Why these
+ * choices"): worth it for many short tasks. A reused process is also replaced after any task that
+ * does not succeed, when its memory passes REUSE_MAX_RSS, and when it sits unused for 30 s; what a
+ * task leaves behind (timers, process listeners, globals) is undone before the next one
+ * (docs/reliability.md, "Reused task processes"). A task type that keeps state of its own says
+ * `fresh: true` in defineTask. @default 1
  */
 export const TASKS_PER_PROCESS = 1;
 

@@ -29,7 +29,8 @@ export interface WriteOptions {
 /**
  * Writes to a temp file, fsyncs it, renames it over `path`, then fsyncs the folder (where allowed).
  * `durable: false` skips both fsyncs: still whole-or-absent if the process dies, but a power cut
- * may lose it — for files whose loss costs nothing but a repeat (≈ 0.6 ms saved per fsync).
+ * may lose it — for files whose loss costs nothing but a repeat, written often enough that an
+ * fsync's time counts (docs/performance.md, "Why these choices").
  */
 export function writeFileAtomic(path: string, data: FileData, options: WriteOptions = {}): void {
   runSync(atomicWrite(path, data, options));
