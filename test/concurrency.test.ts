@@ -71,8 +71,18 @@ describe('CONCURRENCY', () => {
       assert.match(w.output(), /tasks +.*\(up to 2 at once\)/, 'the banner says so');
       const claims = w.logLines().filter((line) => /claimed task c2-/.test(line.msg));
       assert.equal(claims.length, 5, 'each task claimed once');
-      const status = readRecordedStatus(w.dataDir);
-      assert.deepEqual(status?.currentTasks, [], 'no task left listed as running');
+      // status.json is rewritten a moment after a change (status-file.ts), not in step with the
+      // server: wait for it, as a person running `worker --status` would see it.
+      const idle = await server.admin
+        .waitFor(
+          () => (readRecordedStatus(w.dataDir)?.currentTasks.length === 0 ? true : undefined),
+          5_000,
+        )
+        .catch(() => false);
+      assert.ok(
+        idle,
+        `no task left listed as running: ${JSON.stringify(readRecordedStatus(w.dataDir))}`,
+      );
     } finally {
       const exit = await w.stop();
       assert.equal(exit.code, 0, w.output());

@@ -128,6 +128,25 @@ describe('network faults', () => {
     }
   });
 
+  test('a result POST held for seconds does not hold up the next task (its slot freed once handed over)', async () => {
+    await server.admin.faults([{ route: 'result', delayMs: 6000 }]);
+    injected();
+    const w = worker();
+    try {
+      await enqueue({ id: 'held-a', type: 'echo', payload: 'a' });
+      await w.waitForOutput(/task held-a succeeded/);
+      await enqueue({ id: 'held-b', type: 'echo', payload: 'b' });
+      // held-b runs and is recorded while held-a's POST is still held by the server.
+      const b = await resultOf('held-b');
+      assert.equal((await server.admin.task('held-a')).results.length, 0, 'a is still held');
+      const a = await resultOf('held-a');
+      assert.equal(a.results.length, 1);
+      assert.equal(b.results.length, 1);
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('500 on results for a while: claiming goes on, every result arrives once', async () => {
     await server.admin.faults([{ route: 'result', status: 500, body: 'db down', times: 6 }]);
     injected(6);

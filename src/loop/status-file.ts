@@ -14,6 +14,9 @@ import type { ResultStatus, Task } from '../wire/protocol.ts';
 
 export const STATUS_FILE = 'status.json';
 
+/** How long a change waits before status.json is rewritten (several changes make one write). */
+const STATUS_WRITE_DELAY_MS = 100;
+
 const CurrentTaskSchema = z.object({
   id: z.string(),
   type: z.string(),
@@ -50,7 +53,7 @@ export class StatusRecorder {
   readonly #scrub: (text: string) => string;
   #status: RecordedStatus;
   #failureLogged = false;
-  #writeQueued = false;
+  #writeTimer: NodeJS.Timeout | undefined;
 
   /** `scrub` takes secrets out of error messages, as the logger does (the file is not a log). */
   constructor(dataDir: string, log: Logger, scrub: (text: string) => string) {
@@ -92,17 +95,23 @@ export class StatusRecorder {
   }
 
   /**
-   * Written on the next turn of the event loop, not now: off the path from a task's end to its
-   * result being sent, and a task that starts and ends within one turn costs one write.
+   * Written a moment later, not now: a person reading `worker --status` cannot tell 100 ms, while
+   * a write between a task's end and its result's POST delays every result, and back-to-back
+   * short tasks would rewrite the file for each one. `flush()` writes what is pending at exit.
    */
   #update(change: Partial<RecordedStatus>): void {
     this.#status = { ...this.#status, ...change, updatedAt: new Date().toISOString() };
-    if (this.#writeQueued) return;
-    this.#writeQueued = true;
-    setImmediate(() => {
-      this.#writeQueued = false;
-      this.#write();
-    });
+    if (this.#writeTimer !== undefined) return;
+    this.#writeTimer = setTimeout(() => this.flush(), STATUS_WRITE_DELAY_MS);
+    this.#writeTimer.unref();
+  }
+
+  /** Writes a pending change now (the worker is stopping). */
+  flush(): void {
+    if (this.#writeTimer === undefined) return;
+    clearTimeout(this.#writeTimer);
+    this.#writeTimer = undefined;
+    this.#write();
   }
 
   #write(): void {

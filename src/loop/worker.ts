@@ -4,7 +4,6 @@
  * to delivery): the loop claims again as soon as a slot is free. Everything it waits on is
  * abortable, so a stop is prompt.
  */
-import { randomUUID } from 'node:crypto';
 import { sleep } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
 import { clampTimerMs } from '../platform/timers.ts';
@@ -12,20 +11,12 @@ import type { ResultDelivery } from '../results/delivery.ts';
 import type { Outbox } from '../results/outbox.ts';
 import type { Settings } from '../settings/table.ts';
 import type { StopReason } from '../task/ipc.ts';
-import type { TaskOutcome } from '../task/parent.ts';
 import type { TaskRunner } from '../task/runner.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
-import {
-  type EncodedResult,
-  encodeResultBody,
-  type HeartbeatRequest,
-  type ResultBody,
-  type Task,
-  taskBoundsProblem,
-} from '../wire/protocol.ts';
+import type { Task } from '../wire/protocol.ts';
 import { ClaimAnswers } from './claim-answers.ts';
-import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
+import { logFinished, resultBody, runTask } from './run-task.ts';
 import type { StatusRecorder } from './status-file.ts';
 
 /**
@@ -94,6 +85,10 @@ export class Worker {
   /** Aborted when the worker leaves `working` (#transition): every wait of the loop listens. */
   readonly #stopping = new AbortController();
   readonly #handling = new Set<Handling>();
+  /** Results handed to delivery whose write is not over yet (at most CONCURRENCY more claims). */
+  readonly #unkept = new Set<Promise<void>>();
+  /** Results handed to delivery that the server has not answered yet. */
+  readonly #sending = new Set<Promise<void>>();
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
   #outboxFullWarned = false;
@@ -113,7 +108,7 @@ export class Worker {
         this.#transition('draining');
       } else if (this.#outboxIsFull()) {
         await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
-      } else if (this.#handling.size >= this.#deps.settings.concurrency) {
+      } else if (this.#isBusy()) {
         await this.#slotFreed();
       } else {
         const claimedAt = Date.now();
@@ -129,6 +124,8 @@ export class Worker {
     }
     // Running tasks finish (stop() gives them SHUTDOWN_GRACE; an update drain waits for them).
     await Promise.all([...this.#handling].map((handling) => handling.done));
+    await Promise.all(this.#sending);
+    this.#deps.status?.flush();
     if (this.#handlingFailure !== undefined) throw this.#handlingFailure.error;
     await delivery.stop();
     // One last try, bounded: a server that is down must not hold up the exit.
@@ -165,7 +162,16 @@ export class Worker {
     }
   }
 
-  /** Resolves when a running task's handling ends, or the worker stops. */
+  /**
+   * Every slot runs a task, or more results are still being written than there are slots: a disk
+   * slower than the tasks must not let unwritten results pile up in memory.
+   */
+  #isBusy(): boolean {
+    const { concurrency } = this.#deps.settings;
+    return this.#handling.size >= concurrency || this.#unkept.size > concurrency;
+  }
+
+  /** Resolves when a running task's handling ends, a result's write is over, or the worker stops. */
   async #slotFreed(): Promise<void> {
     const { signal } = this.#stopping;
     if (signal.aborted) return;
@@ -175,22 +181,20 @@ export class Worker {
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      await Promise.race([...[...this.#handling].map((handling) => handling.done), stopped]);
+      const running = [...this.#handling].map((handling) => handling.done);
+      await Promise.race([...running, ...this.#unkept, stopped]);
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
   }
 
-  /** Handles a claimed task beside the loop; its slot frees when its result is stored and sent. */
+  /** Handles a claimed task beside the loop; its slot frees when its result is handed to delivery. */
   #startTask(task: Task): void {
     const controller = new AbortController();
     const handling: Handling = {
       controller,
       done: this.#handleTask(task, controller)
-        .catch((error: unknown) => {
-          this.#handlingFailure ??= { error };
-          if (this.#state === 'working') this.#transition('draining');
-        })
+        .catch((error: unknown) => this.#handlingFailed(error))
         .finally(() => {
           clearTimeout(handling.graceTimer);
           this.#handling.delete(handling);
@@ -221,86 +225,39 @@ export class Worker {
     log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
     const startedAt = new Date();
     this.#deps.status?.taskStarted(task, startedAt);
-    const outcome = await this.#runTask(task, controller, log);
+    const outcome = await runTask(task, { ...this.#deps, controller, log });
     const finishedAt = new Date();
     this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
-    const body = this.#resultBody(task, outcome, startedAt, finishedAt);
+    const body = resultBody(task, outcome, { ...this.#deps.identity, startedAt, finishedAt });
     // Delivery owns the result from here: kept durably, and on its way to the server meanwhile.
+    // The slot frees now, so the next claim overlaps this result's write and send; the send is
+    // followed beside the loop (#followDelivery).
     const { durable, delivered } = delivery.submit(task.id, body, this.#stopping.signal);
-    // Said once the write is over, as when it came before the send: after this line, a kill loses
-    // nothing (the server has the result, or the outbox file is whole). A failed write is
-    // delivery's to handle (`delivered` rejects when the result still needed the file).
-    await durable;
-    const tookMs = finishedAt.getTime() - startedAt.getTime();
-    const detail = outcome.error === null ? '' : `: ${outcome.error.code} ${outcome.error.message}`;
-    (outcome.status === 'succeeded' ? log.info : log.warn).call(
-      log,
-      { status: outcome.status, tookMs },
-      `task ${task.id} ${outcome.status} in ${tookMs} ms${detail}`,
+    this.#followDelivery(durable, delivered, () =>
+      logFinished(log, task, outcome, finishedAt.getTime() - startedAt.getTime()),
     );
-    await delivered;
     if (this.#state === 'working') this.#deps.runner.release();
   }
 
   /**
-   * Runs the task (task/runner.ts) while heartbeats keep its lease and carry its progress.
-   * `controller` stops it: aborted by a cancel (a heartbeat's answer) or a shutdown.
+   * A submitted result until the server has answered. Said once its write is over (`durable`):
+   * after that line a kill loses nothing (the server has the result, or the outbox file is
+   * whole). A failed write is delivery's to judge: `delivered` rejects when the result still
+   * needed the file, and that ends the loop as a failed handling does.
    */
-  async #runTask(task: Task, controller: AbortController, log: Logger): Promise<TaskOutcome> {
-    const { client, identity, runner } = this.#deps;
-    // Protocol section 1: a timeoutSec or leaseSec out of range is refused before any timer or
-    // heartbeat is made from it (a lease of 0 would beat without pause).
-    const outOfBounds = taskBoundsProblem(task);
-    if (outOfBounds !== undefined) {
-      return {
-        status: 'rejected',
-        outputJson: 'null',
-        error: { code: 'BAD_PAYLOAD', message: outOfBounds },
-        logs: [],
-        logsTruncated: false,
-      };
-    }
-    let progress: HeartbeatRequest['progress'];
-    const stopHeartbeats = startHeartbeats({
-      client,
-      workerId: identity.workerId,
-      taskId: task.id,
-      leaseSec: task.leaseSec ?? DEFAULT_LEASE_SEC,
-      progress: () => progress,
-      onCancel: (why) => {
-        log.warn(`stopping task ${task.id}: ${why}`);
-        controller.abort('cancel' satisfies StopReason);
-      },
-      log,
-    });
-    try {
-      return await runner.run(task, {
-        signal: controller.signal,
-        onLog: (line) => log[line.level](line.msg),
-        onProgress: (next) => {
-          progress = next;
-        },
-      });
-    } finally {
-      await stopHeartbeats();
-    }
+  #followDelivery(durable: Promise<void>, delivered: Promise<unknown>, said: () => void): void {
+    const unkept: Promise<void> = durable.then(said).finally(() => this.#unkept.delete(unkept));
+    this.#unkept.add(unkept);
+    const followed: Promise<void> = Promise.all([unkept, delivered])
+      .then(() => undefined)
+      .catch((error: unknown) => this.#handlingFailed(error))
+      .finally(() => this.#sending.delete(followed));
+    this.#sending.add(followed);
   }
 
-  /** The result body, encoded once: the output goes in as the text the task process made. */
-  #resultBody(task: Task, outcome: TaskOutcome, startedAt: Date, finishedAt: Date): EncodedResult {
-    const fields: Omit<ResultBody, 'output'> = {
-      workerId: this.#deps.identity.workerId,
-      resultId: randomUUID(),
-      workerVersion: this.#deps.identity.version,
-      status: outcome.status,
-      error: outcome.error,
-      attempt: task.attempt,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-    };
-    if (outcome.logs.length > 0) fields.logs = outcome.logs;
-    if (outcome.logsTruncated) fields.logsTruncated = true;
-    return encodeResultBody(fields, outcome.outputJson);
+  #handlingFailed(error: unknown): void {
+    this.#handlingFailure ??= { error };
+    if (this.#state === 'working') this.#transition('draining');
   }
 
   #outboxIsFull(): boolean {

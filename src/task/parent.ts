@@ -63,13 +63,14 @@ class TaskProcess {
   #runSent = false;
   /** Undoes every listener this watcher put on the process and the signal (a kept process). */
   readonly #detach: (() => void)[] = [];
+  #unlistenSignal: (() => void) | undefined;
   #result: Extract<ChildMessage, { type: 'result' }> | undefined;
   #stopReason: StopReason | undefined;
   #spawnError: Error | undefined;
   #timers: NodeJS.Timeout[] = [];
   #finished = false;
-  /** The result is in and the output read to its end (#settleThenFinish). */
-  #settled = false;
+  /** This task's process was swapped for a fresh one before its run (#isUnfitReused). */
+  #replaced = false;
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Output chunks read so far: the result waits until they stop coming (#settleThenFinish). */
   #outputChunks = 0;
@@ -83,7 +84,19 @@ class TaskProcess {
 
   start(): void {
     const { command, env, signal, warm, reusable = false } = this.#options;
-    const started = warm?.take(command, env, reusable) ?? spawnTaskChild(command, env);
+    this.#attach(warm?.take(command, env, reusable) ?? spawnTaskChild(command, env));
+    this.#timeoutTimer = setTimeout(() => this.#stop('timeout'), this.#options.timeoutMs);
+    const onAbort = () => this.#stop(signal.reason === 'shutdown' ? 'shutdown' : 'cancel');
+    if (signal.aborted) onAbort();
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#unlistenSignal = () => signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Watches `started` for this task: its messages, output and end. */
+  #attach(started: StartedChild): void {
+    const { warm, reusable = false } = this.#options;
     this.#keep = reusable && warm?.mayReuse(started) === true;
     this.#started = started;
     const { child } = started;
@@ -94,19 +107,44 @@ class TaskProcess {
     });
     this.#listen(child, 'message', (raw: unknown) => this.#onMessage(raw));
     if (started.ready) this.#sendRun();
+    else if (started.tasksRun > 0) {
+      // Still undoing its previous task: one that does not come back in time is replaced.
+      this.#timers.push(
+        setTimeout(() => this.#runSent || this.#replace(), this.#options.killGraceMs),
+      );
+    }
     this.#listen(child, 'close', (code: number | null, signalName: NodeJS.Signals | null) => {
+      if (this.#isUnfitReused()) {
+        this.#replace();
+        return;
+      }
       for (const timer of this.#timers) clearTimeout(timer);
       this.#finish(code, signalName);
     });
     this.#readLines(child.stdout, 'info');
     this.#readLines(child.stderr, 'error');
-    this.#timeoutTimer = setTimeout(() => this.#stop('timeout'), this.#options.timeoutMs);
-    const onAbort = () => this.#stop(signal.reason === 'shutdown' ? 'shutdown' : 'cancel');
-    if (signal.aborted) onAbort();
-    else {
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#detach.push(() => signal.removeEventListener('abort', onAbort));
-    }
+  }
+
+  /**
+   * A reused process is handed over while it still undoes its previous task (./isolation.ts), so
+   * that result is not held up by the cleanup. If it dies there, or comes back with more memory
+   * than REUSE_MAX_RSS, the task has not started: it runs in a fresh process instead, once.
+   */
+  #isUnfitReused(): boolean {
+    const started = this.#started;
+    const stopped = this.#stopReason !== undefined;
+    if (this.#runSent || this.#replaced || stopped || started === undefined) return false;
+    if (started.tasksRun === 0) return false;
+    return !started.child.connected || this.#options.warm?.isOverLimit(started) === true;
+  }
+
+  #replace(): void {
+    if (this.#replaced) return;
+    this.#replaced = true;
+    for (const undo of this.#detach.splice(0)) undo();
+    this.#kill();
+    const { command, env, warm } = this.#options;
+    this.#attach(warm?.take(command, env, false) ?? spawnTaskChild(command, env));
   }
 
   #listen<Args extends unknown[]>(
@@ -128,8 +166,8 @@ class TaskProcess {
     switch (message.type) {
       case 'ready':
         // A kept process says `ready` again after its task: that one is the pool's (warm-child.ts).
-        if (!this.#runSent) this.#sendRun();
-        else if (this.#settled) this.#finish(null, null);
+        if (this.#isUnfitReused()) this.#replace();
+        else if (!this.#runSent) this.#sendRun();
         break;
       case 'log': {
         const line = this.#tail.push(message.level, message.msg, message.at);
@@ -230,14 +268,8 @@ class TaskProcess {
       await turn();
       await turn();
     } while (seen !== this.#outputChunks && !this.#finished);
-    // A kept process goes back once it has undone its task and said `ready` (a fraction of a ms
-    // more), so the next task finds it waiting rather than still cleaning up.
-    this.#settled = true;
-    if (!this.#awaitsReady()) this.#finish(null, null);
-  }
-
-  #awaitsReady(): boolean {
-    return this.#keep && this.#result?.status === 'succeeded' && this.#started?.ready === false;
+    // A kept process goes back to the pool now, still undoing its task (#isUnfitReused).
+    this.#finish(null, null);
   }
 
   #finish(code: number | null, signalName: NodeJS.Signals | null): void {
@@ -256,6 +288,7 @@ class TaskProcess {
    */
   #handOver(succeeded: boolean): void {
     for (const undo of this.#detach) undo();
+    this.#unlistenSignal?.();
     for (const timer of this.#timers) clearTimeout(timer);
     const { warm, command, env } = this.#options;
     const started = this.#started;
@@ -263,8 +296,9 @@ class TaskProcess {
     // Nobody reads its output until the next task: the pipes must not fill up.
     started.child.stdout?.resume();
     started.child.stderr?.resume();
-    if (succeeded && warm !== undefined) warm.giveBack(started, command, env);
-    else this.#kill();
+    if (succeeded && warm !== undefined) {
+      warm.giveBack(started, command, env, this.#options.killGraceMs);
+    } else this.#kill();
   }
 
   #verdict(code: number | null, signalName: NodeJS.Signals | null): Verdict {

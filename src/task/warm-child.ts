@@ -68,6 +68,8 @@ interface Spare {
   env: NodeJS.ProcessEnv;
   started: StartedChild;
   timer: NodeJS.Timeout;
+  /** A used process still undoing its task: stopped if it has not said `ready` by then. */
+  readyTimer?: NodeJS.Timeout;
 }
 
 export interface ReuseLimits {
@@ -113,8 +115,8 @@ export class WarmChildren {
   }
 
   /**
-   * A process for a task: one that is ready first — a used one (for a reusable task), then a fresh
-   * spare — then one still starting. A task that must be fresh takes only a fresh one. None fits:
+   * A process for a task: a used one (for a reusable task), ready or still undoing its last task,
+   * then a fresh spare, ready or still starting. A task that must be fresh takes only a fresh one. None fits:
    * a new one.
    */
   take(command: ChildCommand, env: NodeJS.ProcessEnv, reusable = false): StartedChild {
@@ -123,10 +125,12 @@ export class WarmChildren {
     const used = (spare: Spare) => spare.started.tasksRun > 0;
     const fresh = this.#spares.filter((one) => fits(one) && !used(one));
     const reused = reusable ? this.#spares.filter((one) => fits(one) && used(one)) : [];
+    // A used process still undoing its last task comes before a fresh spare: it is ready in a
+    // moment, and a spare taken is a process start (the costly part) to make up for.
     const spare =
       reused.find((one) => one.started.ready) ??
-      fresh.find((one) => one.started.ready) ??
       reused[0] ??
+      fresh.find((one) => one.started.ready) ??
       fresh[0];
     // Those started for another command, or dead, are of no use to anyone.
     for (const one of this.#spares) if (!fits(one)) this.#stop(one);
@@ -134,6 +138,7 @@ export class WarmChildren {
     if (!used(spare)) this.#countTake(spare.started.ready);
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
+    clearTimeout(spare.readyTimer);
     spare.started.onReady = undefined;
     return spare.started;
   }
@@ -152,7 +157,12 @@ export class WarmChildren {
    * A process whose task succeeded, back in the pool for the next one. It is retired instead when
    * it reports more memory than REUSE_MAX_RSS (checked on its `ready`, after the task's cleanup).
    */
-  giveBack(started: StartedChild, command: ChildCommand, env: NodeJS.ProcessEnv): void {
+  giveBack(
+    started: StartedChild,
+    command: ChildCommand,
+    env: NodeJS.ProcessEnv,
+    readyWithinMs: number,
+  ): void {
     started.tasksRun++;
     if (this.#closed || !isAlive(started)) {
       killTaskTree(started.child);
@@ -160,11 +170,25 @@ export class WarmChildren {
     }
     const spare = this.#keep(command, env, started);
     const checkMemory = () => {
-      const { maxRssBytes } = this.#reuse;
-      if (maxRssBytes > 0 && (started.rssBytes ?? 0) > maxRssBytes) this.#stop(spare);
+      if (this.isOverLimit(started)) this.#stop(spare);
     };
-    if (started.ready) checkMemory();
-    else started.onReady = checkMemory;
+    if (started.ready) {
+      checkMemory();
+      return;
+    }
+    // A task that takes it before then checks it itself (parent.ts).
+    started.onReady = () => {
+      clearTimeout(spare.readyTimer);
+      checkMemory();
+    };
+    spare.readyTimer = setTimeout(() => this.#stop(spare), readyWithinMs);
+    spare.readyTimer.unref();
+  }
+
+  /** A used process that reported more resident memory than REUSE_MAX_RSS on its last `ready`. */
+  isOverLimit(started: StartedChild): boolean {
+    const { maxRssBytes } = this.#reuse;
+    return maxRssBytes > 0 && (started.rssBytes ?? 0) > maxRssBytes;
   }
 
   /** The spares' pids (for tests and --status). */
@@ -211,6 +235,7 @@ export class WarmChildren {
   #stop(spare: Spare): void {
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
+    clearTimeout(spare.readyTimer);
     spare.started.onReady = undefined;
     killTaskTree(spare.started.child);
   }

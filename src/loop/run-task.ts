@@ -1,0 +1,101 @@
+/**
+ * One claimed task, from its checks to its encoded result: run by the task runner while
+ * heartbeats keep its lease and carry its progress, then the result body the server is sent.
+ * The loop (./worker.ts) decides when; this says how.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../platform/log.ts';
+import type { StopReason } from '../task/ipc.ts';
+import type { TaskOutcome } from '../task/parent.ts';
+import type { TaskRunner } from '../task/runner.ts';
+import type { HiveClient } from '../wire/hive-client.ts';
+import {
+  type EncodedResult,
+  encodeResultBody,
+  type HeartbeatRequest,
+  type ResultBody,
+  type Task,
+  taskBoundsProblem,
+} from '../wire/protocol.ts';
+import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
+
+export interface RunTaskDeps {
+  client: HiveClient;
+  runner: TaskRunner;
+  identity: { workerId: string };
+  /** Stops the task: aborted by a cancel (a heartbeat's answer) or a shutdown. */
+  controller: AbortController;
+  log: Logger;
+}
+
+/** Runs the task (task/runner.ts) while heartbeats keep its lease; never throws for the task. */
+export async function runTask(task: Task, deps: RunTaskDeps): Promise<TaskOutcome> {
+  const { client, identity, runner, controller, log } = deps;
+  // Protocol section 1: a timeoutSec or leaseSec out of range is refused before any timer or
+  // heartbeat is made from it (a lease of 0 would beat without pause).
+  const outOfBounds = taskBoundsProblem(task);
+  if (outOfBounds !== undefined) {
+    return {
+      status: 'rejected',
+      outputJson: 'null',
+      error: { code: 'BAD_PAYLOAD', message: outOfBounds },
+      logs: [],
+      logsTruncated: false,
+    };
+  }
+  let progress: HeartbeatRequest['progress'];
+  const stopHeartbeats = startHeartbeats({
+    client,
+    workerId: identity.workerId,
+    taskId: task.id,
+    leaseSec: task.leaseSec ?? DEFAULT_LEASE_SEC,
+    progress: () => progress,
+    onCancel: (why) => {
+      log.warn(`stopping task ${task.id}: ${why}`);
+      controller.abort('cancel' satisfies StopReason);
+    },
+    log,
+  });
+  try {
+    return await runner.run(task, {
+      signal: controller.signal,
+      onLog: (line) => log[line.level](line.msg),
+      onProgress: (next) => {
+        progress = next;
+      },
+    });
+  } finally {
+    await stopHeartbeats();
+  }
+}
+
+/** The result body, encoded once: the output goes in as the text the task process made. */
+export function resultBody(
+  task: Task,
+  outcome: TaskOutcome,
+  at: { workerId: string; version: string; startedAt: Date; finishedAt: Date },
+): EncodedResult {
+  const fields: Omit<ResultBody, 'output'> = {
+    workerId: at.workerId,
+    resultId: randomUUID(),
+    workerVersion: at.version,
+    status: outcome.status,
+    error: outcome.error,
+    attempt: task.attempt,
+    startedAt: at.startedAt.toISOString(),
+    finishedAt: at.finishedAt.toISOString(),
+  };
+  if (outcome.logs.length > 0) fields.logs = outcome.logs;
+  if (outcome.logsTruncated) fields.logsTruncated = true;
+  return encodeResultBody(fields, outcome.outputJson);
+}
+
+/** The log line of a finished task: info when it succeeded, a warning with its error if not. */
+export function logFinished(log: Logger, task: Task, outcome: TaskOutcome, tookMs: number): void {
+  const detail = outcome.error === null ? '' : `: ${outcome.error.code} ${outcome.error.message}`;
+  (outcome.status === 'succeeded' ? log.info : log.warn).call(
+    log,
+    { status: outcome.status, tookMs },
+    `task ${task.id} ${outcome.status} in ${tookMs} ms${detail}`,
+  );
+}
