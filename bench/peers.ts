@@ -86,6 +86,27 @@ async function hivePerTaskQueued(
   return (Math.max(...received) - Math.min(...received)) / (QUEUED - 1);
 }
 
+/**
+ * QUEUED echo tasks handled by bench/peers/protocol-client.mjs (claim, then post the result, with
+ * nothing run or kept): milliseconds per task, first result recorded to last, as for the worker.
+ */
+async function protocolFloorPerTask(admin: AdminClient, url: string): Promise<number> {
+  const prefix = 'protocol-';
+  for (let i = 0; i < QUEUED; i++)
+    await admin.enqueue({ id: `${prefix}${i}`, type: 'echo', payload: i });
+  const client = spawn(
+    process.execPath,
+    [join(ROOT, 'bench', 'peers', 'protocol-client.mjs'), url, String(QUEUED)],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  onCleanup(() => stopProcess(client));
+  await new Promise((resolve) => client.once('exit', resolve));
+  const received = (await admin.tasks())
+    .filter((task) => task.id.startsWith(prefix))
+    .map((task) => Date.parse(task.results[0]?.receivedAt ?? ''));
+  return (Math.max(...received) - Math.min(...received)) / (QUEUED - 1);
+}
+
 /** One echo task to the idle worker: from before the enqueue (bench clock) to the result stored. */
 async function hiveOneTask(admin: AdminClient, id: string) {
   const before = Date.now();
@@ -137,6 +158,7 @@ async function main(): Promise<void> {
         'reused-',
       )
     : undefined;
+  const protocolPerTask = await protocolFloorPerTask(admin, server.url);
   const spawnTimes: number[] = [];
   for (let i = 0; i < 20; i++) spawnTimes.push(await timeTaskProcess(taskProcessOf(exe)));
   const spawnFloor = stats(spawnTimes);
@@ -153,6 +175,14 @@ async function main(): Promise<void> {
         ? {}
         : { ratio: reusedPerTask / bullPerTask, met: reusedPerTask <= bullPerTask }),
       target: '≤ 1.0× BullMQ sandboxed',
+    },
+    {
+      name: `per task, ${QUEUED} queued, reused processes, against the protocol floor`,
+      value: reusedPerTask === undefined ? '—' : perTask(reusedPerTask),
+      floor: 'a bare undici client claiming and posting results, running nothing',
+      floorValue: perTask(protocolPerTask),
+      ...(reusedPerTask === undefined ? {} : { ratio: reusedPerTask / protocolPerTask }),
+      target: "(for the record: the server's own share of each task)",
     },
     {
       name: `per task, ${QUEUED} queued, fresh process per task (WARM_START)`,
@@ -234,12 +264,14 @@ async function main(): Promise<void> {
   });
   await delay(2000);
   const cpuStart = treeMemory(onePerSecond.pid ?? 0).cpuSec;
+  const floorCpuStart = treeMemory(poller.pid ?? 0).cpuSec;
   await delay((IDLE_SECONDS - 2) * 1000);
   const hiveIdle = treeMemory(hive.pid ?? 0);
   const bullIdle = treeMemory(bullWorker.pid ?? 0);
   const floorIdle = treeMemory(poller.pid ?? 0);
   const pollingIdle = treeMemory(onePerSecond.pid ?? 0);
   const cpuPercent = ((pollingIdle.cpuSec - cpuStart) / (IDLE_SECONDS - 2)) * 100;
+  const floorCpuPercent = ((floorIdle.cpuSec - floorCpuStart) / (IDLE_SECONDS - 2)) * 100;
   await Promise.all([hive, bullWorker, poller, onePerSecond].map((child) => stopProcess(child)));
   figures.push(
     {
@@ -262,8 +294,9 @@ async function main(): Promise<void> {
     {
       name: `idle CPU over ${IDLE_SECONDS - 2} s, one poll a second (WAIT_SEC 0, NO_TASK_SLEEP 1)`,
       value: `${cpuPercent.toFixed(3)} % of a core (${idleMemory(pollingIdle)})`,
-      floor: '—',
-      floorValue: '—',
+      floor: 'bare Node polling with undici once a second',
+      floorValue: `${floorCpuPercent.toFixed(3)} % of a core`,
+      ...(floorCpuPercent > 0 ? { ratio: cpuPercent / floorCpuPercent } : {}),
       target: '≤ 0.2 % of a core',
       met: cpuPercent <= 0.2,
     },

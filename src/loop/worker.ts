@@ -236,7 +236,6 @@ export class Worker {
     this.#followDelivery(durable, delivered, () =>
       logFinished(log, task, outcome, finishedAt.getTime() - startedAt.getTime()),
     );
-    if (this.#state === 'working') this.#deps.runner.release();
   }
 
   /**
@@ -251,7 +250,12 @@ export class Worker {
     const followed: Promise<void> = Promise.all([unkept, delivered])
       .then(() => undefined)
       .catch((error: unknown) => this.#handlingFailed(error))
-      .finally(() => this.#sending.delete(followed));
+      .finally(() => {
+        this.#sending.delete(followed);
+        // The next task's process starts now, not before: spawn() holds the thread for a few ms
+        // and a process start takes a core for tens, which the result's POST would wait for.
+        if (this.#state === 'working') this.#deps.runner.release();
+      });
     this.#sending.add(followed);
   }
 
