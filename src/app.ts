@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { BUILD_INFO } from './build-info.ts';
 import { StatusRecorder } from './loop/status-file.ts';
 import { type RunEnd, Worker } from './loop/worker.ts';
-import { consoleStream } from './platform/console.ts';
+import { consoleStream, wantsColor } from './platform/console.ts';
 import { resolveDataDir } from './platform/data-dir.ts';
 import { coerceError } from './platform/errors.ts';
 import { loadWorkerId } from './platform/identity.ts';
@@ -60,7 +60,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     fileMaxBytes: settings.logMaxBytes,
     fileCount: settings.logFiles,
     secrets,
-    colorize: consoleStream('stdout').isTTY,
+    colorize: wantsColor(consoleStream('stdout')),
   });
   // Holding the lock: what a dead predecessor's task processes left running is ours to end.
   const taskProcesses = keepTaskProcesses(dataDir.path);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
+import { wantsColor } from '../src/platform/console.ts';
 import { humanLines } from '../src/platform/console-lines.ts';
 
 /** What a pino logger at trace level writes for `calls`, one JSON line each. */
@@ -74,4 +75,12 @@ test('a line that is not JSON is shown as it came, never thrown on', () => {
     human('{"level":35,"time":0,"msg":"odd"}').replace(/^\[[\d:]+\] /, ''),
     'USERLVL: odd\n',
   );
+});
+
+test('colours only on a terminal, and never with NO_COLOR set (no-color.org)', () => {
+  const terminal = { isTTY: true };
+  assert.equal(wantsColor(terminal, {}), true);
+  assert.equal(wantsColor(terminal, { NO_COLOR: '1' }), false);
+  assert.equal(wantsColor(terminal, { NO_COLOR: '' }), true, 'an empty NO_COLOR is not set');
+  assert.equal(wantsColor({ isTTY: false }, {}), false);
 });

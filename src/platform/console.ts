@@ -107,3 +107,14 @@ export function openConsoleStream(name: ConsoleName, get: Getter): ConsoleStream
     },
   };
 }
+
+/**
+ * Whether lines to `stream` get colours: a terminal, unless NO_COLOR is set to anything but ""
+ * (no-color.org) — for consoles that show escape codes as text, and for people who want none.
+ */
+export function wantsColor(
+  stream: { readonly isTTY: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  return stream.isTTY && (env.NO_COLOR ?? '') === '';
+}
