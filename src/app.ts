@@ -119,6 +119,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       defaultTimeoutMs: settings.taskTimeoutMs,
       killGraceMs: settings.killGraceMs,
       maxResultBytes: settings.maxResultBytes,
+      spoolDir: outbox.spoolDir,
       scrub: (text) => scrub(text) as string,
     });
     const worker = new Worker({

@@ -299,7 +299,7 @@ export class Worker {
     };
     if (outcome.logs.length > 0) fields.logs = outcome.logs;
     if (outcome.logsTruncated) fields.logsTruncated = true;
-    return encodeResultBody(fields, outcome.outputJson);
+    return encodeResultBody(fields, outcome.outputFile ?? outcome.outputJson);
   }
 
   #outboxIsFull(): boolean {

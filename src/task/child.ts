@@ -3,6 +3,7 @@
  * in a reused process, waits for the next one).
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
+import { writeFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { coerceError } from '../platform/errors.ts';
 import type { ResultError } from '../wire/protocol.ts';
@@ -203,6 +204,15 @@ async function handleRun(
       code: 'TASK_ERROR',
       message: `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${message.maxResultBytes})`,
     });
+  }
+  if (message.spool !== undefined && bytes > message.spool.overBytes) {
+    try {
+      // One write of the text this process made; the worker copies it on a buffer at a time.
+      await writeFile(message.spool.file, outputJson);
+      return send({ v: IPC_VERSION, type: 'result', status: 'succeeded', spooledBytes: bytes });
+    } catch {
+      // Cannot write there (a full disk): the output goes over IPC, as a small one does.
+    }
   }
   return send({ v: IPC_VERSION, type: 'result', status: 'succeeded', outputJson });
 }

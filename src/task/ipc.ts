@@ -17,6 +17,12 @@ export const ParentMessageSchema = z.discriminatedUnion('type', [
     task: z.object({ id: z.string(), type: z.string(), payload: z.unknown(), attempt: z.number() }),
     maxResultBytes: z.number().int().positive(),
     /**
+     * Where an output of more than `overBytes` bytes of JSON is written instead of being sent
+     * over IPC (a file the parent names, in the outbox's spool/): the worker then copies it to
+     * the outbox file without holding it.
+     */
+    spool: z.object({ file: z.string(), overBytes: z.number().int().nonnegative() }).optional(),
+    /**
      * The process may run another task after this one (TASKS_PER_PROCESS > 1): after the result it
      * undoes what the task left behind (./isolation.ts) and says `ready` again instead of exiting.
      */

@@ -9,6 +9,7 @@ import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
+import { discardSpool, inspectSpool, SPOOL_OVER_BYTES, spoolFileIn } from './spool.ts';
 import { killTaskTree } from './task-processes.ts';
 import { crashError, type Verdict, verdictOf } from './verdict.ts';
 import {
@@ -25,6 +26,8 @@ export interface RunOptions {
   timeoutMs: number;
   killGraceMs: number;
   maxResultBytes: number;
+  /** Where big outputs are written (the outbox's spool/); without it, every output comes over IPC. */
+  spoolDir?: string | undefined;
   /** Aborted with a StopReason ('cancel' | 'shutdown') to stop the task from outside. */
   signal: AbortSignal;
   /** Where a process started ahead of need is taken from; without it, the task starts its own. */
@@ -73,6 +76,8 @@ class TaskProcess {
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Output chunks read so far: the result waits until they stop coming (#settleThenFinish). */
   #outputChunks = 0;
+  /** The file this task's process was told to write a big output to. */
+  #spoolFile: string | undefined;
 
   constructor(task: Task, options: RunOptions, resolve: (outcome: TaskOutcome) => void) {
     this.#task = task;
@@ -157,11 +162,16 @@ class TaskProcess {
     const { id, type, payload, attempt } = this.#task;
     this.#runSent = true;
     if (this.#started !== undefined) this.#started.ready = false;
+    const { spoolDir } = this.#options;
+    if (spoolDir !== undefined) this.#spoolFile = spoolFileIn(spoolDir);
     this.#send({
       v: IPC_VERSION,
       type: 'run',
       task: { id, type, payload, attempt },
       maxResultBytes: this.#options.maxResultBytes,
+      ...(this.#spoolFile === undefined
+        ? {}
+        : { spool: { file: this.#spoolFile, overBytes: SPOOL_OVER_BYTES } }),
       ...(this.#keep ? { reuse: true } : {}),
     });
   }
@@ -245,6 +255,10 @@ class TaskProcess {
     this.#finished = true;
     clearTimeout(this.#timeoutTimer);
     const verdict = this.#verdict(code, signalName);
+    // Not the result's (a stop, a failure, a lie about it): nothing will copy it, so it goes.
+    if (this.#spoolFile !== undefined && verdict.outputFile === undefined) {
+      discardSpool(this.#spoolFile);
+    }
     if (this.#keep) this.#handOver(verdict.status === 'succeeded');
     this.#resolve({ ...verdict, logs: this.#tail.lines(), logsTruncated: this.#tail.truncated });
   }
@@ -272,6 +286,7 @@ class TaskProcess {
       stopReason: this.#stopReason,
       result: this.#result,
       maxResultBytes: this.#options.maxResultBytes,
+      spooled: () => (this.#spoolFile === undefined ? undefined : inspectSpool(this.#spoolFile)),
       scrub: this.#options.scrub,
       crash: () =>
         crashError({

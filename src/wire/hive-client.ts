@@ -2,6 +2,8 @@
  * The Hive API over undici: one method per endpoint, typed answers, no loop logic.
  * Every answer is validated here (src/wire/protocol.ts); callers never see wire JSON.
  */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { parseRetryAfter } from '../platform/backoff.ts';
 import { HiveError } from '../platform/errors.ts';
@@ -20,11 +22,11 @@ import { createDispatcher } from './dispatcher.ts';
 import {
   ClaimAnswerSchema,
   type ClaimRequest,
-  type EncodedResult,
   HeartbeatAnswerSchema,
   type HeartbeatRequest,
   type Release,
   ReleaseSchema,
+  type StoredResult,
   type Task,
 } from './protocol.ts';
 import type { ProxyConfig } from './proxy.ts';
@@ -187,19 +189,25 @@ export class HiveClient {
 
   /**
    * `POST tasks/{id}/result` with `Idempotency-Key: <resultId>`; the body is sent exactly as given:
-   * the text it was encoded to once (protocol.ts encodeResultBody) and kept as in the outbox.
+   * the text it was encoded to once (protocol.ts encodeResultBody) and kept as in the outbox, or,
+   * for one kept only in its outbox file, streamed from that file (opened anew for every send).
    */
   async sendResult(
     taskId: string,
-    body: EncodedResult,
+    body: StoredResult,
     signal?: AbortSignal,
   ): Promise<ResultOutcome> {
     let answer: Answer;
     try {
-      answer = await this.#send('POST', `tasks/${encodeURIComponent(taskId)}/result`, body.json, {
-        signal,
-        headers: { 'idempotency-key': body.resultId },
-      });
+      answer = await this.#send(
+        'POST',
+        `tasks/${encodeURIComponent(taskId)}/result`,
+        bodyOf(body),
+        {
+          signal,
+          headers: { 'idempotency-key': body.resultId },
+        },
+      );
     } catch (error) {
       return { kind: 'retry', error: asNetworkError(error, 'result', this.#options.serverUrl) };
     }
@@ -273,8 +281,8 @@ export class HiveClient {
   async #send(
     method: 'GET' | 'POST',
     path: string,
-    /** The request's JSON text, if it has a body. */
-    body: string | undefined,
+    /** The request's JSON, if it has a body: its text, or a stream of it with its length. */
+    body: string | { stream: Readable; bytes: number } | undefined,
     extra: {
       signal?: AbortSignal | undefined;
       extraWaitMs?: number;
@@ -284,11 +292,12 @@ export class HiveClient {
     const url = this.resolve(path);
     const headers = { ...this.requestHeaders(url), ...extra.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (typeof body === 'object') headers['content-length'] = String(body.bytes);
     const timeoutMs = this.#options.requestTimeoutMs + (extra.extraWaitMs ?? 0);
     const response = await request(url, {
       method,
       headers,
-      body,
+      body: typeof body === 'object' ? body.stream : body,
       dispatcher: this.#dispatcher,
       signal: extra.signal,
       headersTimeout: clampTimerMs(timeoutMs),
@@ -313,4 +322,12 @@ export class HiveClient {
   #reloadToken(): void {
     if (this.#options.reloadToken !== undefined) this.#token = this.#options.reloadToken();
   }
+}
+
+/** A result's body to send: its text, or a new stream of its bytes in its file. */
+function bodyOf(body: StoredResult): string | { stream: Readable; bytes: number } {
+  if ('json' in body) return body.json;
+  const { file, start, bytes } = body;
+  // `end` is inclusive; an empty range cannot occur (a body is at least `{}`).
+  return { stream: createReadStream(file, { start, end: start + bytes - 1 }), bytes };
 }
