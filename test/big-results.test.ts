@@ -184,6 +184,36 @@ describe('big results', { timeout: 300_000 }, () => {
     }
   });
 
+  test('a payload that is not JSON, small or big: rejected/BAD_PAYLOAD, and the worker goes on', async () => {
+    const big = `{"a":tru,"pad":"${'p'.repeat(1024 * 1024)}"}`; // over IPC's share: through a file
+    for (const [id, payload] of [
+      ['bad-small', '{"a":tru}'],
+      ['bad-big', big],
+    ] as const) {
+      const task = `{"task":{"id":"${id}","type":"echo","payload":${payload},"leaseSec":60}}`;
+      server.script.claim.push({ status: 200, body: task });
+    }
+    const dataDir = tempDir();
+    const w = startWorker({ serverUrl: server.url, dataDir });
+    try {
+      for (const id of ['bad-small', 'bad-big']) {
+        await until(`${id}'s result`, () => results(server, id).length >= 1, w);
+        const body = JSON.parse(results(server, id)[0]?.body ?? '{}');
+        assert.equal(body.status, 'rejected', id);
+        assert.equal(body.error.code, 'BAD_PAYLOAD', id);
+        assert.match(body.error.message, /the payload is not JSON/);
+      }
+      await until(
+        'no payload file left',
+        () => readdirSync(join(dataDir, 'spool')).length === 0,
+        w,
+      );
+      assert.equal(w.child.exitCode, null, 'still running');
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('a big outbox file of the layout from before (its body not last) is sent as its very text', async () => {
     const dataDir = tempDir();
     const resultId = 'cccccccc-0000-4000-8000-000000000000';

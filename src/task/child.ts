@@ -3,7 +3,7 @@
  * in a reused process, waits for the next one).
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { coerceError } from '../platform/errors.ts';
 import type { ResultError } from '../wire/protocol.ts';
@@ -152,7 +152,18 @@ async function handleRun(
       message: unknownTaskMessage(registry, task.type),
     });
   }
-  const payload = definition.payload.safeParse(task.payload);
+  let raw: unknown = task.payload;
+  try {
+    if (task.payloadFile !== undefined) raw = JSON.parse(await readFile(task.payloadFile, 'utf8'));
+    else if (task.payloadJson !== undefined) raw = JSON.parse(task.payloadJson);
+  } catch (thrown) {
+    const error = coerceError(thrown);
+    return fail(error instanceof SyntaxError ? 'rejected' : 'failed', {
+      code: error instanceof SyntaxError ? 'BAD_PAYLOAD' : 'TASK_ERROR',
+      message: `the payload ${error instanceof SyntaxError ? 'is not JSON' : 'cannot be read'}: ${error.message}`,
+    });
+  }
+  const payload = definition.payload.safeParse(raw);
   if (!payload.success) {
     return fail('rejected', {
       code: 'BAD_PAYLOAD',

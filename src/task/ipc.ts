@@ -14,7 +14,16 @@ export const ParentMessageSchema = z.discriminatedUnion('type', [
   z.object({
     v: z.literal(IPC_VERSION),
     type: z.literal('run'),
-    task: z.object({ id: z.string(), type: z.string(), payload: z.unknown(), attempt: z.number() }),
+    task: z.object({
+      id: z.string(),
+      type: z.string(),
+      payload: z.unknown(),
+      /** The payload as the JSON text it arrived in (then `payload` is null): parsed here. */
+      payloadJson: z.string().optional(),
+      /** Or a file holding that text, for a big payload (src/task/spool.ts). */
+      payloadFile: z.string().optional(),
+      attempt: z.number(),
+    }),
     maxResultBytes: z.number().int().positive(),
     /**
      * Where an output of more than `overBytes` bytes of JSON is written instead of being sent

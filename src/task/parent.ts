@@ -9,7 +9,13 @@ import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
-import { discardSpool, inspectSpool, SPOOL_OVER_BYTES, spoolFileIn } from './spool.ts';
+import {
+  discardSpool,
+  handOverPayload,
+  inspectSpool,
+  SPOOL_OVER_BYTES,
+  spoolFileIn,
+} from './spool.ts';
 import { killTaskTree } from './task-processes.ts';
 import { crashError, type Verdict, verdictOf } from './verdict.ts';
 import {
@@ -78,6 +84,8 @@ class TaskProcess {
   #outputChunks = 0;
   /** The file this task's process was told to write a big output to. */
   #spoolFile: string | undefined;
+  /** The file its big payload was written to, for it to read. */
+  #payloadFile: string | undefined;
 
   constructor(task: Task, options: RunOptions, resolve: (outcome: TaskOutcome) => void) {
     this.#task = task;
@@ -159,20 +167,24 @@ class TaskProcess {
   }
 
   #sendRun(): void {
-    const { id, type, payload, attempt } = this.#task;
     this.#runSent = true;
     if (this.#started !== undefined) this.#started.ready = false;
     const { spoolDir } = this.#options;
     if (spoolDir !== undefined) this.#spoolFile = spoolFileIn(spoolDir);
-    this.#send({
-      v: IPC_VERSION,
-      type: 'run',
-      task: { id, type, payload, attempt },
-      maxResultBytes: this.#options.maxResultBytes,
-      ...(this.#spoolFile === undefined
-        ? {}
-        : { spool: { file: this.#spoolFile, overBytes: SPOOL_OVER_BYTES } }),
-      ...(this.#keep ? { reuse: true } : {}),
+    const payload = handOverPayload(this.#task, spoolDir);
+    if (payload.file !== undefined) this.#payloadFile = payload.file;
+    void payload.ready.then((sent) => {
+      const { id, type, attempt } = this.#task;
+      this.#send({
+        v: IPC_VERSION,
+        type: 'run',
+        task: { id, type, attempt, ...sent },
+        maxResultBytes: this.#options.maxResultBytes,
+        ...(this.#spoolFile === undefined
+          ? {}
+          : { spool: { file: this.#spoolFile, overBytes: SPOOL_OVER_BYTES } }),
+        ...(this.#keep ? { reuse: true } : {}),
+      });
     });
   }
 
@@ -259,6 +271,7 @@ class TaskProcess {
     if (this.#spoolFile !== undefined && verdict.outputFile === undefined) {
       discardSpool(this.#spoolFile);
     }
+    if (this.#payloadFile !== undefined) discardSpool(this.#payloadFile);
     if (this.#keep) this.#handOver(verdict.status === 'succeeded');
     this.#resolve({ ...verdict, logs: this.#tail.lines(), logsTruncated: this.#tail.truncated });
   }

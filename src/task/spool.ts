@@ -1,12 +1,14 @@
 /**
  * Big outputs on their way out of a task process: written by it to a file the worker names (in
  * the outbox's spool/), checked by the worker without reading it, then copied to the outbox file
- * a buffer at a time (src/results/outbox.ts). The worker never holds such an output whole.
+ * a buffer at a time (src/results/outbox.ts). The worker never holds such an output whole. Big
+ * payloads go the other way the same way: the bytes they arrived in, written for the task
+ * process to read (a small one goes over IPC as its text).
  */
 import { randomUUID } from 'node:crypto';
-import { lstatSync, rm } from 'node:fs';
+import { lstatSync, rm, writeFile } from 'node:fs';
 import { join } from 'node:path';
-import type { SpooledOutput } from '../wire/protocol.ts';
+import type { SpooledOutput, Task } from '../wire/protocol.ts';
 
 /**
  * An output of more JSON than this is spooled; a smaller one comes over IPC (one copy in the
@@ -35,4 +37,38 @@ export function inspectSpool(file: string): SpooledOutput | undefined {
 /** A spool file nothing will copy (a stop, a failure, a lie): removed on the threadpool. */
 export function discardSpool(file: string): void {
   rm(file, { force: true }, () => {});
+}
+
+/** How a task's payload reaches its process: parsed (a test's task), as text, or in a file. */
+export type PayloadForChild =
+  | { payload: unknown }
+  | { payload: null; payloadJson: string }
+  | { payload: null; payloadFile: string };
+
+/**
+ * The task's payload as its process gets it. The bytes it arrived in are let go of here (the
+ * task object lives on while the task runs): written to a spool file when big — if that write
+ * fails, they go as text — else sent as text.
+ */
+export function handOverPayload(
+  task: Task,
+  spoolDir: string | undefined,
+): { ready: Promise<PayloadForChild>; file?: string } {
+  const bytes = task.payloadJson;
+  if (bytes === undefined) return { ready: Promise.resolve({ payload: task.payload }) };
+  task.payloadJson = undefined;
+  const asText = (): PayloadForChild => ({
+    payload: null,
+    payloadJson: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+  });
+  if (spoolDir === undefined || bytes.byteLength <= SPOOL_OVER_BYTES) {
+    return { ready: Promise.resolve(asText()) };
+  }
+  const file = join(spoolDir, `${randomUUID()}.payload.json`);
+  const ready = new Promise<PayloadForChild>((resolve) => {
+    writeFile(file, bytes, { mode: 0o600 }, (error) =>
+      resolve(error === null ? { payload: null, payloadFile: file } : asText()),
+    );
+  });
+  return { ready, file };
 }

@@ -11,6 +11,8 @@ export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  /** A claim answer's task payload as it arrived; `text` then has `null` in its place. */
+  payloadJson?: Buffer;
 }
 
 /**
@@ -33,7 +35,7 @@ export function versionHint(value: string | undefined): VersionHint {
 export async function readLimited(
   body: AsyncIterable<Buffer> & { destroy(): void },
   limit: number,
-): Promise<string> {
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -44,7 +46,7 @@ export async function readLimited(
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export function header(answer: Answer, name: string): string | undefined {

@@ -15,19 +15,24 @@ import {
   httpError,
   parseAnswer,
   readLimited,
-  type VersionHint,
   versionHint,
 } from './answers.ts';
+import { splitClaimAnswer } from './claim-payload.ts';
 import { createDispatcher } from './dispatcher.ts';
+import {
+  type ClaimOutcome,
+  type HeartbeatOutcome,
+  type ReleaseOutcome,
+  type ResultOutcome,
+  TRANSIENT_RESULT_STATUSES,
+} from './outcomes.ts';
 import {
   ClaimAnswerSchema,
   type ClaimRequest,
   HeartbeatAnswerSchema,
   type HeartbeatRequest,
-  type Release,
   ReleaseSchema,
   type StoredResult,
-  type Task,
 } from './protocol.ts';
 import type { ProxyConfig } from './proxy.ts';
 
@@ -57,45 +62,14 @@ export interface ClientOptions {
 /** Largest answer body read from the server; a task payload bigger than this is refused. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
-/** Why the worker asks for an update check: a 426, or a newer `X-Hive-Latest-Version`. */
-export type UpdateHint =
-  | { reason: 'upgrade-required' }
-  | { reason: 'latest-version'; version: string };
-
-export type ClaimOutcome =
-  | ({ kind: 'task'; task: Task } & VersionHint)
-  | ({ kind: 'empty' } & VersionHint)
-  | { kind: 'unauthorized'; status: number }
-  | { kind: 'upgrade-required' }
-  | { kind: 'throttled'; status: number; retryAfterMs: number | undefined }
-  | { kind: 'error'; error: HiveError };
-
-export type HeartbeatOutcome =
-  | { kind: 'ok'; leaseSec: number | undefined; cancel: boolean }
-  | { kind: 'gone'; status: number }
-  | { kind: 'error'; error: HiveError };
-
-export type ResultOutcome =
-  | { kind: 'accepted'; status: number }
-  | { kind: 'duplicate' }
-  | { kind: 'gone'; status: number; answer: string }
-  | { kind: 'refused'; status: number; answer: string }
-  /** Kept queued: network, 5xx, or a transient 4xx; `retryAfterMs` from the answer's Retry-After. */
-  | { kind: 'retry'; error: HiveError; status?: number; retryAfterMs?: number };
-
-/**
- * 4xx answers to a result that are not the result's fault (protocol section 3): a wrong or rotated
- * token (401, 403), a proxy wanting credentials (407), a slow link (408), too early (425), a rate
- * limit (429). Refusing the result for them would lose it; it stays queued, same resultId and body.
- */
-export const TRANSIENT_RESULT_STATUSES: ReadonlySet<number> = new Set([
-  401, 403, 407, 408, 425, 429,
-]);
-
-export type ReleaseOutcome =
-  | { kind: 'release'; release: Release }
-  | { kind: 'none' }
-  | { kind: 'error'; error: HiveError };
+export {
+  type ClaimOutcome,
+  type HeartbeatOutcome,
+  type ReleaseOutcome,
+  type ResultOutcome,
+  TRANSIENT_RESULT_STATUSES,
+  type UpdateHint,
+} from './outcomes.ts';
 
 export class HiveClient {
   readonly #options: ClientOptions;
@@ -124,6 +98,7 @@ export class HiveClient {
       answer = await this.#send('POST', 'tasks/claim', JSON.stringify(body), {
         signal,
         extraWaitMs: body.waitSec * 1000,
+        splitPayload: true,
       });
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'claim', this.#options.serverUrl) };
@@ -132,9 +107,10 @@ export class HiveClient {
     switch (answer.status) {
       case 200: {
         const parsed = parseAnswer(answer, ClaimAnswerSchema, 'claim');
-        return parsed instanceof HiveError
-          ? { kind: 'error', error: parsed }
-          : { kind: 'task', task: parsed.task, ...version };
+        if (parsed instanceof HiveError) return { kind: 'error', error: parsed };
+        const { payloadJson } = answer;
+        const task = payloadJson === undefined ? parsed.task : { ...parsed.task, payloadJson };
+        return { kind: 'task', task, ...version };
       }
       case 204:
         return { kind: 'empty', ...version };
@@ -287,6 +263,8 @@ export class HiveClient {
       signal?: AbortSignal | undefined;
       extraWaitMs?: number;
       headers?: Record<string, string>;
+      /** A claim: its task payload is kept as bytes, not parsed (./claim-payload.ts). */
+      splitPayload?: boolean;
     },
   ): Promise<Answer> {
     const url = this.resolve(path);
@@ -315,8 +293,12 @@ export class HiveClient {
         `answer of ${declared} bytes is over the ${MAX_ANSWER_BYTES}-byte limit`,
       );
     }
-    const text = await readLimited(response.body, MAX_ANSWER_BYTES);
-    return { status: response.statusCode, headers: response.headers, text };
+    const bytes = await readLimited(response.body, MAX_ANSWER_BYTES);
+    const { statusCode: status, headers: answerHeaders } = response;
+    const split =
+      extra.splitPayload === true && status === 200 ? splitClaimAnswer(bytes) : undefined;
+    if (split !== undefined) return { status, headers: answerHeaders, ...split };
+    return { status, headers: answerHeaders, text: bytes.toString('utf8') };
   }
 
   #reloadToken(): void {

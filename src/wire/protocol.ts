@@ -63,7 +63,12 @@ export const TaskSchema = z.object({
   attempt: z.number().int().min(1).default(1),
   force: z.boolean().default(false),
 });
-export type Task = z.infer<typeof TaskSchema>;
+/**
+ * A delivered task. `payloadJson`, when there, is its payload as the bytes it arrived in (`payload`
+ * is then null): the task process parses it (src/wire/claim-payload.ts). It is handed over once:
+ * whoever sends it to the task process lets go of it.
+ */
+export type Task = z.infer<typeof TaskSchema> & { payloadJson?: Uint8Array | undefined };
 
 export const ClaimAnswerSchema = z.object({ task: TaskSchema });
 
