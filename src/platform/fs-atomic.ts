@@ -31,8 +31,11 @@ export interface FileSlice {
  */
 export type FileData = string | Uint8Array | readonly (string | Uint8Array | FileSlice)[];
 
-/** How much of a FileSlice is read before it is written: the copy's whole memory. */
-const COPY_CHUNK_BYTES = 256 * 1024;
+/**
+ * How much of a FileSlice is read before it is written: the copy's whole memory. Under the C
+ * allocator's threshold for big allocations (128 KiB), which a freed bigger buffer would raise.
+ */
+const COPY_CHUNK_BYTES = 64 * 1024;
 
 export interface WriteOptions {
   /** @default true */

@@ -73,7 +73,7 @@ export class ResultDelivery {
    * `delivered` settles when the server has answered and the file and its done/ copy are whole.
    *
    * A body in memory is sent while its copy is written: the two overlap instead of the send
-   * waiting ≈ 1–2 ms for the fsyncs. A body whose output is spooled is sent from its outbox
+   * waiting for the fsyncs. A body whose output is spooled is sent from its outbox
    * file once that is composed (it is nowhere else whole). Nothing synchronous runs between the
    * hand-over and the send: the done/ copy comes after it, on the threadpool.
    *

@@ -26,11 +26,12 @@ export interface OutboxEntry {
 
 /**
  * Files up to this size are read and checked whole; a bigger one's body stays on disk: only its
- * head is read, and the POST streams the body from the file.
+ * head is read, and the POST streams the body from the file (a result spooled by its task
+ * process is always bigger). Small: a big read is a big allocation the C allocator keeps.
  */
-export const READ_WHOLE_BYTES = 1024 * 1024;
+export const READ_WHOLE_BYTES = 64 * 1024;
 /** How much of a big file is read for its head: the fields before the output are small. */
-const HEAD_BYTES = 64 * 1024;
+const HEAD_BYTES = 32 * 1024;
 
 const EntrySchema = z.object({ taskId: z.string(), body: ResultBodySchema, storedAt: z.string() });
 /** A big file's head: the entry and the body's fields up to its output. */

@@ -45,7 +45,7 @@ export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> 
  */
 export function runTaskChild(registry: TaskRegistry): Promise<void> {
   // A task process parses each schema once: zod compiling a fast path per schema would cost more
-  // (≈ 1 ms each) than it ever saves here.
+  // than it ever saves here (docs/performance.md, "Figures behind the code").
   z.config({ jitless: true });
   const sendNow: Send = (message) =>
     new Promise((resolve) => {

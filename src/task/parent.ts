@@ -242,7 +242,7 @@ class TaskProcess {
   /**
    * The child flushed its stdout/stderr before sending the result, so what is left of its output is
    * already in the pipes: read until a turn of the event loop brings no more, then finish without
-   * waiting for the process to exit (≈ 5 ms more). The exit still comes, or the kill timer.
+   * waiting for the process to exit (docs/performance.md). The exit still comes, or the kill timer.
    */
   async #settleThenFinish(): Promise<void> {
     const turn = () => new Promise((resolve) => setImmediate(resolve));

@@ -15,8 +15,8 @@ import type { WarmChildren } from './warm-child.ts';
 /**
  * A task that runs longer than this gets the next task's process started beside it; a shorter one
  * gets it once its result is on its way (`release`). Starting it at once would make every short
- * task share the cores with a process start (≈ 60 ms of CPU), and spawn() blocks the thread for a
- * few ms that the result's delivery would wait for.
+ * task share the cores with a process start, and spawn() blocks the thread for a while that the
+ * result's delivery would wait for (docs/performance.md, "Figures behind the code").
  */
 export const SPARE_START_DELAY_MS = 20;
 

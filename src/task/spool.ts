@@ -6,15 +6,18 @@
  * process to read (a small one goes over IPC as its text).
  */
 import { randomUUID } from 'node:crypto';
-import { lstatSync, rm, writeFile } from 'node:fs';
+import { lstatSync, rm } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SpooledOutput, Task } from '../wire/protocol.ts';
 
 /**
- * An output of more JSON than this is spooled; a smaller one comes over IPC (one copy in the
- * worker, sent while its outbox copy is written: the fast path). docs/performance.md has why.
+ * An output (or payload) of more JSON than this is spooled; a smaller one comes over IPC (one
+ * copy in the worker; an output is then sent while its outbox copy is written: the fast path).
+ * Kept under the C allocator's threshold for big allocations, which a freed big buffer raises,
+ * after which freed memory stays with the process (docs/performance.md).
  */
-export const SPOOL_OVER_BYTES = 256 * 1024;
+export const SPOOL_OVER_BYTES = 64 * 1024;
 
 /** A new spool file's name for one task's output. */
 export function spoolFileIn(spoolDir: string): string {
@@ -54,21 +57,22 @@ export function handOverPayload(
   task: Task,
   spoolDir: string | undefined,
 ): { ready: Promise<PayloadForChild>; file?: string } {
-  const bytes = task.payloadJson;
-  if (bytes === undefined) return { ready: Promise.resolve({ payload: task.payload }) };
+  const pieces = task.payloadJson;
+  if (pieces === undefined) return { ready: Promise.resolve({ payload: task.payload }) };
   task.payloadJson = undefined;
   const asText = (): PayloadForChild => ({
     payload: null,
-    payloadJson: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+    payloadJson: Buffer.concat(pieces).toString('utf8'),
   });
-  if (spoolDir === undefined || bytes.byteLength <= SPOOL_OVER_BYTES) {
+  const bytes = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
+  if (spoolDir === undefined || bytes <= SPOOL_OVER_BYTES) {
     return { ready: Promise.resolve(asText()) };
   }
   const file = join(spoolDir, `${randomUUID()}.payload.json`);
-  const ready = new Promise<PayloadForChild>((resolve) => {
-    writeFile(file, bytes, { mode: 0o600 }, (error) =>
-      resolve(error === null ? { payload: null, payloadFile: file } : asText()),
-    );
-  });
+  // Written piece by piece, as they arrived: never joined into one buffer.
+  const ready = writeFile(file, pieces, { mode: 0o600 }).then(
+    (): PayloadForChild => ({ payload: null, payloadFile: file }),
+    asText,
+  );
   return { ready, file };
 }

@@ -293,12 +293,12 @@ export class HiveClient {
         `answer of ${declared} bytes is over the ${MAX_ANSWER_BYTES}-byte limit`,
       );
     }
-    const bytes = await readLimited(response.body, MAX_ANSWER_BYTES);
+    const chunks = await readLimited(response.body, MAX_ANSWER_BYTES);
     const { statusCode: status, headers: answerHeaders } = response;
     const split =
-      extra.splitPayload === true && status === 200 ? splitClaimAnswer(bytes) : undefined;
+      extra.splitPayload === true && status === 200 ? splitClaimAnswer(chunks) : undefined;
     if (split !== undefined) return { status, headers: answerHeaders, ...split };
-    return { status, headers: answerHeaders, text: bytes.toString('utf8') };
+    return { status, headers: answerHeaders, text: Buffer.concat(chunks).toString('utf8') };
   }
 
   #reloadToken(): void {

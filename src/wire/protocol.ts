@@ -68,7 +68,7 @@ export const TaskSchema = z.object({
  * is then null): the task process parses it (src/wire/claim-payload.ts). It is handed over once:
  * whoever sends it to the task process lets go of it.
  */
-export type Task = z.infer<typeof TaskSchema> & { payloadJson?: Uint8Array | undefined };
+export type Task = z.infer<typeof TaskSchema> & { payloadJson?: readonly Uint8Array[] | undefined };
 
 export const ClaimAnswerSchema = z.object({ task: TaskSchema });
 

@@ -1,8 +1,8 @@
 /**
  * src/wire/claim-payload.ts: a claim answer's payload is found as the bytes it arrived in, and the
  * rest of the answer parses to the same task with `null` for it — for any JSON value, any layout
- * of the answer JSON.stringify can make (indented or not, keys in any order, repeated keys), and
- * strings that look like structure.
+ * of the answer JSON.stringify can make (indented or not, keys in any order, repeated keys),
+ * strings that look like structure, and the answer in chunks cut anywhere.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -30,14 +30,19 @@ test('the payload as it arrived, and the rest with null in its place', () => {
       value,
       fc.constantFrom(undefined, 2),
       fc.boolean(),
-      (payload, other, indent, before) => {
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (payload, other, indent, before, cuts) => {
         const task = before
           ? { payload, id: 't-1', type: 'echo', extra: other }
           : { id: 't-1', type: 'echo', extra: other, payload, leaseSec: 30 };
         const text = JSON.stringify({ before: other, task, after: { payload: 1 } }, null, indent);
-        const split = splitClaimAnswer(Buffer.from(text));
+        // As it arrived: in chunks cut anywhere (inside a string, an escape, a UTF-8 sequence).
+        const bytes = Buffer.from(text);
+        const at = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...at].map((from, i) => bytes.subarray(from, at[i] ?? bytes.length));
+        const split = splitClaimAnswer(chunks);
         assert.ok(split !== undefined);
-        const cut = split.payloadJson.toString('utf8');
+        const cut = Buffer.concat(split.payloadJson).toString('utf8');
         const round = (v: unknown) => JSON.parse(JSON.stringify(v));
         assert.deepEqual(JSON.parse(cut), round(payload), 'the payload');
         const rest = JSON.parse(split.text);
@@ -53,18 +58,18 @@ test('the payload as it arrived, and the rest with null in its place', () => {
 
 test('a repeated key: the last one, as JSON.parse takes it', () => {
   const text = '{"task":{"id":"a","payload":[1],"type":"echo","payload":{"b":2}}}';
-  const split = splitClaimAnswer(Buffer.from(text));
-  assert.equal(split?.payloadJson.toString(), '{"b":2}');
+  const split = splitClaimAnswer([Buffer.from(text)]);
+  assert.equal(Buffer.concat(split?.payloadJson ?? []).toString(), '{"b":2}');
   assert.deepEqual(JSON.parse(split?.text ?? ''), {
     task: { id: 'a', payload: null, type: 'echo' },
   });
 });
 
 test('a payload that is not JSON is still cut out (its process answers BAD_PAYLOAD)', () => {
-  const split = splitClaimAnswer(
+  const split = splitClaimAnswer([
     Buffer.from('{"task":{"id":"a","type":"echo","payload":{"a":tru}}}'),
-  );
-  assert.equal(split?.payloadJson.toString(), '{"a":tru}');
+  ]);
+  assert.equal(Buffer.concat(split?.payloadJson ?? []).toString(), '{"a":tru}');
 });
 
 test('answers of another layout are left whole', () => {
@@ -76,6 +81,6 @@ test('answers of another layout are left whole', () => {
     '{"task":{"payload":"x}',
     'null',
   ]) {
-    assert.equal(splitClaimAnswer(Buffer.from(text)), undefined, text);
+    assert.equal(splitClaimAnswer([Buffer.from(text)]), undefined, text);
   }
 });
