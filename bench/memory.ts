@@ -226,7 +226,8 @@ async function main(): Promise<void> {
     runs.push({ soak: soak.name, memory });
     figures.push(...judge(soak, memory));
     // Written after each soak, so a run that dies later (or overruns) keeps what it measured.
-    if (isFullRun && only === undefined) writeResults(loadAtStart, runs, figures, runs.length === SOAKS.length);
+    if (isFullRun && only === undefined)
+      writeResults(loadAtStart, runs, figures, runs.length === SOAKS.length);
   }
   console.log(`\nthe worker's own process (not its task processes), ${TASKS} tasks:`);
   for (const { soak, memory } of runs) {
