@@ -11,14 +11,12 @@ import type { ChildCommand } from './warm-child.ts';
  * otherwise grow it to tens of MB of resident memory that nothing uses again, and the smaller one
  * costs no measurable time (bench/prom-parse.ts runs both parsers with these flags). Starting at
  * that size rather than V8's 1 MB spares the process's start-up the scavenges of growing there
- * (docs/performance.md, "A task process"). The worker's own memory-saving flags (build.config.json
- * `sea.execArgv`) come before these in the executable: a task process undoes the one that could
- * slow its code, and its semi-space setting replaces the worker's.
+ * (docs/performance.md, "A task process"). In the executable these come after the worker's own
+ * (build.config.json `sea.execArgv`): the semi-space set here replaces the worker's 1 MB.
  */
 export const TASK_V8_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',
   '--min-semi-space-size=4',
-  '--no-optimize-for-size',
 ];
 
 /**
