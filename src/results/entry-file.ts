@@ -1,12 +1,13 @@
 /**
- * One result file of the outbox, done/ or rejected/ (src/results/outbox.ts): what it holds, how it
- * is written as pieces, and how it is read back — a big one without reading its body.
+ * One result file of the outbox, done/ or rejected/ (src/results/outbox.ts): its name, what it
+ * holds, how it is written as pieces, and how it is read back — a big one without its body.
  *
  * A file is `{"taskId":…,"storedAt":…,"body":<the POST body>}`, the body last and as the very text
  * that is sent: written as pieces, never parsed or encoded again on the way. Files from before
  * (the body not last) are read as well; their body is re-encoded once, to the same text (it was
  * JSON.stringify's, and JSON.stringify(JSON.parse(text)) gives it back).
  */
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import * as z from 'zod';
 import type { FileData } from '../platform/fs-atomic.ts';
@@ -143,4 +144,14 @@ export function decodeEntry(text: string): OutboxEntry {
       ? text.slice(start, -1)
       : JSON.stringify(body);
   return { taskId, storedAt, body: { resultId: body.resultId, status: body.status, json } };
+}
+
+/** resultIds are ours (UUIDs), but a file name must never be able to escape the folder. */
+export function fileName(resultId: string): string {
+  return /^[0-9A-Za-z-]{1,100}$/.test(resultId) ? `${resultId}.json` : `${taskKey(resultId)}`;
+}
+
+/** Task ids are the server's: any text. Hash them into a safe file name. */
+export function taskKey(taskId: string): string {
+  return `${createHash('sha256').update(taskId).digest('hex').slice(0, 40)}.json`;
 }

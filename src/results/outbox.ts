@@ -11,14 +11,20 @@
  * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills
  * the process. A file's layout is ./entry-file.ts's.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { coerceError } from '../platform/errors.ts';
 import { writeFileAtomic, writeFileAtomicAsync } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
-import { entryPieces, newEntryFile, type OutboxEntry, readEntryFile } from './entry-file.ts';
+import {
+  entryPieces,
+  fileName,
+  newEntryFile,
+  type OutboxEntry,
+  readEntryFile,
+  taskKey,
+} from './entry-file.ts';
 
 export type { OutboxEntry };
 
@@ -293,14 +299,4 @@ export class Outbox {
   #now(): number {
     return this.#options.now?.() ?? Date.now();
   }
-}
-
-/** resultIds are ours (UUIDs), but a file name must never be able to escape the folder. */
-function fileName(resultId: string): string {
-  return /^[0-9A-Za-z-]{1,100}$/.test(resultId) ? `${resultId}.json` : `${taskKey(resultId)}`;
-}
-
-/** Task ids are the server's: any text. Hash them into a safe file name. */
-function taskKey(taskId: string): string {
-  return `${createHash('sha256').update(taskId).digest('hex').slice(0, 40)}.json`;
 }
