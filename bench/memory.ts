@@ -246,7 +246,7 @@ async function main(): Promise<void> {
   printFigures(figures);
   console.log(`load average (1 min): ${loadAtStart} at the start, ${loadAverage()} at the end`);
   console.log(
-    isFullRun
+    isFullRun && only === undefined
       ? `written: ${RESULTS_FILE}`
       : '(a run at other than the default sizes: bench/memory.results.json not written)',
   );
