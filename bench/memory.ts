@@ -6,7 +6,8 @@
  * task processes) it prints private memory and RSS when idle before the first task, after the first
  * 10 % of results, at the peak, at the end and after a spell idle. A run at the default sizes
  * writes bench/memory.results.json.
- * Flags: --exe FILE (skip the build), --tasks N, --idle-seconds N, --big-every N.
+ * Flags: --exe FILE (skip the build), --tasks N, --idle-seconds N, --big-every N, --only small|8|4
+ * (one soak; never writes the results file).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,7 +45,7 @@ const {
     'idle-seconds': { default: 30, min: 1 },
     'big-every': { default: 100, min: 1 },
   },
-  { exe: undefined },
+  { exe: undefined, only: undefined },
 );
 const TASKS = sizes.tasks;
 const IDLE_SECONDS = sizes['idle-seconds'];
@@ -217,13 +218,16 @@ async function main(): Promise<void> {
   const loadAtStart = loadAverage();
   const runs: { soak: string; memory: SoakMemory }[] = [];
   const figures: Figure[] = [];
+  const only = { small: 0, '8': 8 * MIB, '4': 4 * MIB }[flags.only ?? ''];
   for (const soak of SOAKS) {
+    if (only !== undefined && soak.bigBytes !== only) continue;
     console.log(`${soak.name}: ${TASKS} echo tasks, the worker idle ${IDLE_SECONDS} s first…`);
     const memory = await runSoak(exe, soak);
     runs.push({ soak: soak.name, memory });
     figures.push(...judge(soak, memory));
     // Written after each soak, so a run that dies later (or overruns) keeps what it measured.
-    if (isFullRun) writeResults(loadAtStart, runs, figures, runs.length === SOAKS.length);
+    if (isFullRun && only === undefined)
+      writeResults(loadAtStart, runs, figures, runs.length === SOAKS.length);
   }
   console.log(`\nthe worker's own process (not its task processes), ${TASKS} tasks:`);
   for (const { soak, memory } of runs) {
@@ -242,7 +246,7 @@ async function main(): Promise<void> {
   printFigures(figures);
   console.log(`load average (1 min): ${loadAtStart} at the start, ${loadAverage()} at the end`);
   console.log(
-    isFullRun
+    isFullRun && only === undefined
       ? `written: ${RESULTS_FILE}`
       : '(a run at other than the default sizes: bench/memory.results.json not written)',
   );

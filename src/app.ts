@@ -121,6 +121,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       defaultTimeoutMs: settings.taskTimeoutMs,
       killGraceMs: settings.killGraceMs,
       maxResultBytes: settings.maxResultBytes,
+      spoolDir: outbox.spoolDir,
       scrub: (text) => scrub(text) as string,
     });
     // Self-update and the loop need each other: the loop passes update hints on (onUpdateHint),

@@ -3,15 +3,20 @@
  * records every request's bytes: a task's 8 MiB output reaches the server as the very JSON text
  * the task's value makes, MAX_RESULT_BYTES still refuses a bigger one, a re-delivered task is
  * answered with the same bytes (from memory and from disk after a restart), and a kill -9 while
- * the outbox copy is written, or just after, loses nothing.
+ * the outbox copy is composed, just after, or while the POST streams it, loses nothing. Big
+ * outputs leave the task process through a spool file (src/task/spool.ts): one that lies about
+ * that file's size is held to MAX_RESULT_BYTES all the same. An outbox file of the layout from
+ * before is still sent as its very text. And, on the reference server, a task with a payload of
+ * several MiB runs in a real task process and its result comes back whole.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { bigOutput } from './fixtures/tasks.ts';
 import { type ScriptedServer, startScriptedServer } from './helpers/scripted-server.ts';
+import { startTestServer } from './helpers/server.ts';
 import { startWorker, tempDir, type WorkerProcess } from './helpers/worker.ts';
 
 const MiB = 1024 * 1024;
@@ -19,8 +24,8 @@ const MiB = 1024 * 1024;
 const MAX_RESULT_BYTES = 8 * MiB;
 const UNDER = MAX_RESULT_BYTES - 64 * 1024;
 
-function claim(id: string, bytes: number) {
-  const task = { id, type: 'big', payload: { bytes }, leaseSec: 60, timeoutSec: 120 };
+function claim(id: string, bytes: number, type = 'big', payload: unknown = { bytes }) {
+  const task = { id, type, payload, leaseSec: 60, timeoutSec: 120 };
   return { status: 200, body: JSON.stringify({ task }) };
 }
 
@@ -83,6 +88,7 @@ describe('big results', { timeout: 300_000 }, () => {
       await until('a third result', () => results(server, 'big-1').length >= 3, w);
       assert.equal(results(server, 'big-1')[2]?.body, first.body, 'the same bytes after a restart');
       assert.doesNotMatch(w.output(), /claimed task big-1/, 'not run again');
+      assert.deepEqual(readdirSync(join(dataDir, 'spool')), [], 'its spooled output is gone');
     } finally {
       await w.stop();
     }
@@ -156,4 +162,144 @@ describe('big results', { timeout: 300_000 }, () => {
       }
     });
   }
+
+  test('a task process that lies about its spooled output: the file’s own size counts', async () => {
+    const bytes = MAX_RESULT_BYTES + 64 * 1024;
+    server.script.claim.push(claim('liar', 0, 'lies', { bytes, claims: 100 }));
+    const dataDir = tempDir();
+    const w = startWorker({ serverUrl: server.url, dataDir });
+    try {
+      await until('its result', () => results(server, 'liar').length >= 1, w);
+      const body = JSON.parse(results(server, 'liar')[0]?.body ?? '{}');
+      assert.equal(body.status, 'failed');
+      assert.equal(body.output, null);
+      assert.equal(body.error.code, 'TASK_ERROR');
+      assert.match(
+        body.error.message,
+        new RegExp(`is ${bytes} bytes of JSON, over MAX_RESULT_BYTES`),
+      );
+      await until(
+        'its spool file removed',
+        () => readdirSync(join(dataDir, 'spool')).length === 0,
+        w,
+      );
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('a payload that is not JSON, small or big: rejected/BAD_PAYLOAD, and the worker goes on', async () => {
+    const big = `{"a":tru,"pad":"${'p'.repeat(1024 * 1024)}"}`; // over IPC's share: through a file
+    for (const [id, payload] of [
+      ['bad-small', '{"a":tru}'],
+      ['bad-big', big],
+    ] as const) {
+      const task = `{"task":{"id":"${id}","type":"echo","payload":${payload},"leaseSec":60}}`;
+      server.script.claim.push({ status: 200, body: task });
+    }
+    const dataDir = tempDir();
+    const w = startWorker({ serverUrl: server.url, dataDir });
+    try {
+      for (const id of ['bad-small', 'bad-big']) {
+        await until(`${id}'s result`, () => results(server, id).length >= 1, w);
+        const body = JSON.parse(results(server, id)[0]?.body ?? '{}');
+        assert.equal(body.status, 'rejected', id);
+        assert.equal(body.error.code, 'BAD_PAYLOAD', id);
+        assert.match(body.error.message, /the payload is not JSON/);
+      }
+      await until(
+        'no payload file left',
+        () => readdirSync(join(dataDir, 'spool')).length === 0,
+        w,
+      );
+      assert.equal(w.child.exitCode, null, 'still running');
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('a big outbox file of the layout from before (its body not last) is sent as its very text', async () => {
+    const dataDir = tempDir();
+    const resultId = 'cccccccc-0000-4000-8000-000000000000';
+    const output = bigOutput(2 * MiB);
+    const at = new Date().toISOString();
+    const body = {
+      workerId: 'old-host-00000000',
+      resultId,
+      workerVersion: '0.9.0',
+      status: 'succeeded',
+      output,
+      error: null,
+      attempt: 1,
+      startedAt: at,
+      finishedAt: at,
+    };
+    mkdirSync(join(dataDir, 'outbox'), { recursive: true });
+    const old = { taskId: 'old-big', body, storedAt: at };
+    writeFileSync(join(dataDir, 'outbox', `${resultId}.json`), JSON.stringify(old));
+    const w = startWorker({ serverUrl: server.url, dataDir });
+    try {
+      await until('its result', () => results(server, 'old-big').length >= 1, w);
+      const [sent] = results(server, 'old-big');
+      assert.equal(sent?.body, JSON.stringify(body), 'the text it was written from');
+      assert.equal(sent?.key, resultId);
+      await until('an empty outbox', () => readdirSync(join(dataDir, 'outbox')).length === 0, w);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('kill -9 while the POST streams a big result: one resultId, sent whole after the restart', async () => {
+    const id = 'cut-post';
+    const dataDir = tempDir();
+    server.script.claim.push(claim(id, UNDER));
+    const w = startWorker({ serverUrl: server.url, dataDir });
+    server.onArrival = (route) => {
+      if (route === 'result') w.child.kill('SIGKILL');
+    };
+    try {
+      const { signal } = await w.exitedWithin(120_000);
+      assert.equal(signal, 'SIGKILL');
+    } finally {
+      server.onArrival = undefined;
+      w.child.kill('SIGKILL');
+    }
+    const kept = readdirSync(join(dataDir, 'outbox')).filter((name) => name.endsWith('.json'));
+    assert.equal(kept.length, 1, 'its outbox file was whole before the POST began');
+    const next = startWorker({ serverUrl: server.url, dataDir });
+    try {
+      await until('a result taken', () => results(server, id).length >= 1, next);
+      await until('an empty outbox', () => readdirSync(join(dataDir, 'outbox')).length === 0, next);
+      const sent = results(server, id);
+      for (const r of sent) {
+        outputText(r.body, expected);
+        assert.equal(`${r.key}.json`, kept[0], 'the resultId it was kept under');
+      }
+      assert.doesNotMatch(next.output(), new RegExp(`claimed task ${id}`), 'not run again');
+    } finally {
+      await next.stop();
+    }
+  });
+});
+
+describe('a big payload and result on the reference server', { timeout: 120_000 }, () => {
+  test('a payload of several MiB runs in a real task process and comes back whole', async () => {
+    const server = await startTestServer();
+    const payload = { text: 'é𝄞"\\'.repeat(600_000), n: [1, 2, 3] };
+    assert.ok(Buffer.byteLength(JSON.stringify(payload)) > 5 * MiB, 'several MiB of JSON');
+    const w = startWorker({ serverUrl: server.url });
+    try {
+      await server.admin.enqueue({ id: 'big-payload', type: 'echo', payload });
+      const stored = await server.admin.waitFor(
+        async () => (await server.admin.task('big-payload')).results[0],
+        60_000,
+      );
+      assert.equal(stored.body.status, 'succeeded');
+      assert.deepEqual(stored.body.output, payload, 'the payload, whole, as the output');
+      assert.equal(stored.duplicates, 0);
+    } finally {
+      await w.stop();
+      await server.close();
+    }
+  });
 });

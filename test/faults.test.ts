@@ -341,6 +341,8 @@ describe('the worker killed (SIGKILL) and restarted', () => {
     const w = worker();
     await enqueue({ id: 'kill-after-post', type: 'echo', payload: 4 });
     await resultOf('kill-after-post');
+    // Its done/ copy is written once the POST is out: wait for it before the kill.
+    await server.admin.waitFor(() => readdirSync(join(w.dataDir, 'done')).length > 0, 10_000);
     await w.stop('SIGKILL');
     injected();
     // Put back the outbox file, as a kill between the answer and the unlink would have left it.

@@ -1,5 +1,5 @@
 /**
- * A new result is sent while its outbox copy is written (Outbox.add + ResultDelivery.deliverNew),
+ * A new result is sent while its outbox copy is written (ResultDelivery.submit),
  * against the real reference server and real files: whichever of the two finishes first, a result
  * is removed only once the server has it and its write is over, a failed send leaves a whole file
  * that the next start re-sends, and a failed write matters only while the result is unsent.
@@ -130,11 +130,10 @@ describe('a result is sent while its outbox copy is written', () => {
     const body = encoded(resultBody());
     const pool = holdThreadpool();
     let writeOver = false;
-    const added = outbox.add('accepted-first', body);
-    void added.written.then(() => {
+    const { durable, delivered: outcome } = delivery.submit('accepted-first', body);
+    void durable.then(() => {
       writeOver = true;
     });
-    const outcome = delivery.deliverNew(added);
     try {
       await server.admin.waitFor(() => storedResult(body.resultId));
       assert.equal(writeOver, false, 'the server took it while its write was still queued');
@@ -161,11 +160,13 @@ describe('a result is sent while its outbox copy is written', () => {
     const dataDir = tempDir();
     const { outbox, delivery } = start(dataDir);
     const body = encoded(resultBody());
-    const added = outbox.add('sent-later', body);
-    assert.equal(await delivery.deliverNew(added), 'retry');
+    const { delivered } = delivery.submit('sent-later', body);
+    const [entry] = outbox.pending();
+    assert.ok(entry !== undefined);
+    assert.equal(await delivered, 'retry');
     assert.deepEqual(outboxFiles(dataDir), [`${body.resultId}.json`], 'whole, no temp file');
     const onDisk = readFileSync(join(dataDir, 'outbox', `${body.resultId}.json`), 'utf8');
-    const { taskId, storedAt } = added.entry;
+    const { taskId, storedAt } = entry;
     assert.equal(
       onDisk,
       `${JSON.stringify({ taskId, storedAt }).slice(0, -1)},"body":${body.json}}`,
@@ -174,7 +175,7 @@ describe('a result is sent while its outbox copy is written', () => {
 
     // The worker stops (its pump never ran); the next start sends it before claiming.
     const next = start(dataDir);
-    assert.deepEqual(next.outbox.pending(), [added.entry]);
+    assert.deepEqual(next.outbox.pending(), [entry]);
     await next.delivery.sendQueued('before claiming');
     const stored = await storedResult(body.resultId);
     assert.equal(stored?.taskId, 'sent-later');
@@ -189,7 +190,7 @@ describe('a result is sent while its outbox copy is written', () => {
     const { outbox, delivery } = start(dataDir, log);
     breakOutboxFolder(dataDir);
     const body = encoded(resultBody());
-    assert.equal(await delivery.deliverNew(outbox.add('write-fails', body)), 'delivered');
+    assert.equal(await delivery.submit('write-fails', body).delivered, 'delivered');
     assert.ok(await storedResult(body.resultId));
     assert.equal(outbox.size, 0);
     const warning = lines.find((line) => line.level === 40);
@@ -204,14 +205,10 @@ describe('a result is sent while its outbox copy is written', () => {
     await server.admin.enqueue({ id: 'write-and-send-fail', type: 'echo', payload: 4 });
     await server.admin.faults([{ route: 'result', status: 500, body: 'oops' }]);
     const dataDir = tempDir();
-    const { outbox, delivery } = start(dataDir);
+    const { delivery } = start(dataDir);
     breakOutboxFolder(dataDir);
-    await assert.rejects(
-      delivery.deliverNew(outbox.add('write-and-send-fail', encoded(resultBody()))),
-      {
-        code: 'ENOTDIR',
-      },
-    );
+    const { delivered } = delivery.submit('write-and-send-fail', encoded(resultBody()));
+    await assert.rejects(delivered, { code: 'ENOTDIR' });
   });
 
   test('the worker: a result the server took but that could not be written is logged, and it goes on', async () => {

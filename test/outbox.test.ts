@@ -8,10 +8,12 @@ import { type EncodedResult, encodeResultBody, type ResultBody } from '../src/wi
 import { encoded } from './helpers/server.ts';
 import { tempDir } from './helpers/worker.ts';
 
+const textOf = (result: EncodedResult) => ('json' in result ? result.json : undefined);
+
 const log = createLogger({ level: 'silent', secrets: [] });
 const HOUR = 3_600_000;
 
-function body(resultId: string): EncodedResult {
+function body(resultId: string) {
   const at = new Date().toISOString();
   return encoded({
     workerId: 'host-00000000',
@@ -26,24 +28,21 @@ function body(resultId: string): EncodedResult {
   });
 }
 
-/** Lets what the outbox queued for the next turn of the event loop (the done/ copy) happen. */
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
 describe('outbox', () => {
   test('a result is whole on disk once written, and survives a reopen byte for byte', async () => {
     const dataDir = tempDir();
     const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
-    const { written } = outbox.add(
+    const { entry, written } = outbox.keep(
       'task/with:odd chars',
       body('11111111-2222-3333-4444-555555555555'),
     );
     assert.equal(outbox.size, 1, 'pending at once, while it is written');
-    assert.deepEqual(readdirSync(join(dataDir, 'done')), [], 'done/ is written a turn later');
+    assert.deepEqual(readdirSync(join(dataDir, 'done')), [], 'done/ is written by delivery, later');
     await written;
     assert.deepEqual(readdirSync(join(dataDir, 'outbox')), [
       '11111111-2222-3333-4444-555555555555.json',
     ]);
-    await nextTurn();
+    await outbox.keepDone(entry);
     assert.equal(readdirSync(join(dataDir, 'done')).length, 1);
     const reopened = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
     assert.deepEqual(reopened.pending(), outbox.pending());
@@ -67,11 +66,12 @@ describe('outbox', () => {
       log,
       now: () => now,
     }).open();
-    outbox.add('old-task', body('aaaaaaaa-0000-0000-0000-000000000000'));
+    const kept = outbox.keep('old-task', body('aaaaaaaa-0000-0000-0000-000000000000'));
+    await kept.written;
+    await outbox.keepDone(kept.entry);
     await outbox.markDelivered('aaaaaaaa-0000-0000-0000-000000000000');
+    assert.ok(outbox.storedResult('old-task'), 'known, within the retention');
     now += 25 * HOUR;
-    assert.equal(outbox.storedResult('old-task'), undefined, 'expired, even before it is written');
-    await nextTurn();
     assert.equal(outbox.storedResult('old-task'), undefined, 'expired: the task would run again');
     const [file] = readdirSync(join(dataDir, 'done'));
     assert.ok(file !== undefined);
@@ -83,9 +83,9 @@ describe('outbox', () => {
 
   test('the cap: full at OUTBOX_MAX unsent results', async () => {
     const outbox = new Outbox({ dataDir: tempDir(), maxEntries: 2, retentionMs: HOUR, log }).open();
-    const a = outbox.add('a', body('aaaaaaaa-0000-0000-0000-000000000001'));
+    const a = outbox.keep('a', body('aaaaaaaa-0000-0000-0000-000000000001'));
     assert.equal(outbox.isFull(), false);
-    const b = outbox.add('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
+    const b = outbox.keep('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
     assert.equal(outbox.isFull(), true);
     await Promise.all([a.written, b.written]);
   });
@@ -106,10 +106,10 @@ describe('outbox', () => {
       logsTruncated: true,
     };
     const { output, ...fields } = whole;
-    assert.equal(encodeResultBody(fields, JSON.stringify(output)).json, JSON.stringify(whole));
+    assert.equal(textOf(encodeResultBody(fields, JSON.stringify(output))), JSON.stringify(whole));
     // Without logs: the optional fields are left out, as JSON.stringify leaves out undefined ones.
     const { logs: _logs, logsTruncated: _cut, ...bare } = whole;
-    assert.equal(encodeResultBody(bare, JSON.stringify(output)).json, JSON.stringify(bare));
+    assert.equal(textOf(encodeResultBody(bare, JSON.stringify(output))), JSON.stringify(bare));
   });
 
   test('an outbox file from before (its body not last) is read, and sent as the same text', () => {
@@ -124,7 +124,8 @@ describe('outbox', () => {
     const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: HOUR, log }).open();
     const [entry] = outbox.pending();
     assert.equal(entry?.taskId, 't-old');
-    assert.equal(entry?.body.json, JSON.stringify(older.body), 'the text it was written from');
+    assert.ok(entry !== undefined && 'json' in entry.body);
+    assert.equal(entry.body.json, JSON.stringify(older.body), 'the text it was written from');
     assert.equal(entry?.body.resultId, older.body.resultId);
     assert.deepEqual(readdirSync(join(dataDir, 'corrupt')), []);
   });

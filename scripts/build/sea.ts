@@ -55,7 +55,9 @@ export async function makeSea(input: MakeSeaInput): Promise<void> {
     configFile,
     JSON.stringify({ ...common, executable: input.baseFile, output: input.output }, null, 2),
   );
-  run(builder.path, ['--build-sea', configFile], input.workDir);
+  // The code cache is made by this process: with the V8 flags the executable runs with, or V8
+  // rejects it at every start (its flags hash differs).
+  run(builder.path, [...(options.execArgv ?? []), '--build-sea', configFile], input.workDir);
   chmodSync(input.output, 0o755);
 }
 

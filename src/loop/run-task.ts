@@ -87,7 +87,7 @@ export function resultBody(
   };
   if (outcome.logs.length > 0) fields.logs = outcome.logs;
   if (outcome.logsTruncated) fields.logsTruncated = true;
-  return encodeResultBody(fields, outcome.outputJson);
+  return encodeResultBody(fields, outcome.outputFile ?? outcome.outputJson);
 }
 
 /** The log line of a finished task: info when it succeeded, a warning with its error if not. */

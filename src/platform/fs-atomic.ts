@@ -6,6 +6,8 @@ import {
   fsyncSync,
   open,
   openSync,
+  read,
+  readSync,
   rename,
   renameSync,
   rm,
@@ -15,11 +17,25 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** `bytes` bytes of another file from `start`: copied through a small buffer, never held whole. */
+export interface FileSlice {
+  file: string;
+  start: number;
+  bytes: number;
+}
+
 /**
  * A file's content: one piece, or pieces written one after the other (a big text framed by small
- * ones is written without first being joined into a copy of itself).
+ * ones is written without first being joined into a copy of itself; a slice of another file is
+ * copied a buffer at a time).
  */
-export type FileData = string | Uint8Array | readonly (string | Uint8Array)[];
+export type FileData = string | Uint8Array | readonly (string | Uint8Array | FileSlice)[];
+
+/**
+ * How much of a FileSlice is read before it is written: the copy's whole memory. Under the C
+ * allocator's threshold for big allocations (128 KiB), which a freed bigger buffer would raise.
+ */
+const COPY_CHUNK_BYTES = 64 * 1024;
 
 export interface WriteOptions {
   /** @default true */
@@ -62,12 +78,13 @@ export function fsyncDir(dir: string): void {
 type Step =
   | { op: 'open'; path: string; flags: 'w' | 'r'; mode?: number }
   | { op: 'write'; fd: number; data: Uint8Array }
+  | { op: 'read'; fd: number; data: Uint8Array; position: number }
   | { op: 'fsync'; fd: number }
   | { op: 'close'; fd: number }
   | { op: 'rename'; from: string; to: string }
   | { op: 'rm'; path: string };
 
-/** A step's result: the fd of an open, the bytes taken by a write, 0 otherwise. */
+/** A step's result: the fd of an open, the bytes taken by a write or given by a read, 0 otherwise. */
 type Steps = Generator<Step, void, number>;
 
 function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOptions): Steps {
@@ -76,15 +93,12 @@ function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOpt
   const fd = yield { op: 'open', path: temp, flags: 'w', mode: 0o600 };
   try {
     for (const piece of pieces) {
-      // Encoded one piece at a time: only one piece's bytes are held beside the text.
-      const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
-      // A write may take fewer bytes than asked (a nearly full disk): the rest goes in another,
-      // which then fails (ENOSPC) instead of a short file being renamed into place as whole.
-      for (let done = 0; done < bytes.length; ) {
-        const taken = yield { op: 'write', fd, data: bytes.subarray(done) };
-        if (taken <= 0) throw new Error(`cannot write ${temp}: the file system took no bytes`);
-        done += taken;
+      if (typeof piece === 'object' && 'file' in piece) {
+        yield* copySlice(piece, fd, temp);
+        continue;
       }
+      // Encoded one piece at a time: only one piece's bytes are held beside the text.
+      yield* writeAll(fd, typeof piece === 'string' ? Buffer.from(piece) : piece, temp);
     }
     if (durable) yield { op: 'fsync', fd };
   } finally {
@@ -97,6 +111,35 @@ function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOpt
     throw error;
   }
   if (durable) yield* syncFolder(dirname(path));
+}
+
+function* writeAll(fd: number, bytes: Uint8Array, temp: string): Steps {
+  // A write may take fewer bytes than asked (a nearly full disk): the rest goes in another,
+  // which then fails (ENOSPC) instead of a short file being renamed into place as whole.
+  for (let done = 0; done < bytes.length; ) {
+    const taken = yield { op: 'write', fd, data: bytes.subarray(done) };
+    if (taken <= 0) throw new Error(`cannot write ${temp}: the file system took no bytes`);
+    done += taken;
+  }
+}
+
+/** Exactly `slice.bytes` bytes: a source that ends sooner (cut short meanwhile) fails the write. */
+function* copySlice(slice: FileSlice, fd: number, temp: string): Steps {
+  const source = yield { op: 'open', path: slice.file, flags: 'r' };
+  try {
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(1, slice.bytes)));
+    for (let done = 0; done < slice.bytes; ) {
+      const want = Math.min(buffer.length, slice.bytes - done);
+      const data = buffer.subarray(0, want);
+      const got = yield { op: 'read', fd: source, data, position: slice.start + done };
+      if (got <= 0)
+        throw new Error(`cannot copy ${slice.file}: it ends before ${slice.bytes} bytes`);
+      yield* writeAll(fd, data.subarray(0, got), temp);
+      done += got;
+    }
+  } finally {
+    yield { op: 'close', fd: source };
+  }
 }
 
 function* syncFolder(dir: string): Steps {
@@ -143,6 +186,8 @@ function stepSync(step: Step): number {
       return openSync(step.path, step.flags, step.mode);
     case 'write':
       return writeSync(step.fd, step.data);
+    case 'read':
+      return readSync(step.fd, step.data, 0, step.data.length, step.position);
     case 'fsync':
       fsyncSync(step.fd);
       return 0;
@@ -170,6 +215,11 @@ function stepAsync(step: Step): Promise<number> {
         break;
       case 'write':
         write(step.fd, step.data, (error, written) => done(error, written));
+        break;
+      case 'read':
+        read(step.fd, step.data, 0, step.data.length, step.position, (error, got) =>
+          done(error, got),
+        );
         break;
       case 'fsync':
         fsync(step.fd, done);

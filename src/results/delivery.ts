@@ -1,6 +1,8 @@
 /**
- * Sends what the outbox holds. A result is tried at once, while its outbox copy is being written;
- * what the server cannot take now (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425,
+ * A result's journey from its encoding to the server (`submit`): kept durably in the outbox (the
+ * storage: ./outbox.ts) and sent — a small one while its copy is written, a big one (its output
+ * spooled to a file by its task process) once its file is composed, streamed from that file —
+ * then its once-per-task copy (done/) once the send is out. What the server cannot take now (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425,
  * 429) waits in the outbox and is re-sent with the same body and resultId by a background pump,
  * so a results endpoint that is down never stalls claiming. The pump's retries are p-retry's
  * (exponential, randomized, capped at MAX_ERROR_SLEEP); a Retry-After from the server replaces
@@ -12,7 +14,7 @@ import { coerceError, HiveError } from '../platform/errors.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
-import type { NewEntry, Outbox, OutboxEntry } from './outbox.ts';
+import type { Outbox, OutboxEntry } from './outbox.ts';
 
 export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';
 
@@ -36,6 +38,14 @@ class MustWait extends HiveError {
 export class ResultDelivery {
   readonly #options: DeliveryOptions;
   readonly #inFlight = new Map<string, Promise<DeliveryOutcome>>();
+  /**
+   * The files of new results, by resultId: `written` settles true once the outbox file is whole
+   * (false if its write failed), `settled` once its done/ copy is written too. A result's file is
+   * removed only after both (a late rename would put a delivered result back in the outbox, and
+   * the done/ copy of a big body is read from it). A finished one leaves at once; a failed one
+   * stays until the server has answered.
+   */
+  readonly #files = new Map<string, { written: Promise<boolean>; settled: Promise<boolean> }>();
   readonly #stopping = new AbortController();
   #wake: (() => void) | undefined;
   #pump: Promise<void> | undefined;
@@ -58,43 +68,62 @@ export class ResultDelivery {
   }
 
   /**
-   * A new result, from its encoding to the server: kept in the outbox and sent meanwhile.
-   * `durable` resolves once the write is over, whether it worked or not (what a failed write means
-   * is decided here, in `delivered`); `delivered` settles when the server has answered and the
-   * file is whole (deliverNew).
+   * A new result, from its encoding to the server. `durable` resolves once its outbox write is
+   * over, whether it worked or not (what a failed write means is decided here, in `delivered`);
+   * `delivered` settles when the server has answered and the file and its done/ copy are whole.
+   *
+   * A body in memory is sent while its copy is written: the two overlap instead of the send
+   * waiting for the fsyncs. A body whose output is spooled is sent from its outbox
+   * file once that is composed (it is nowhere else whole). Nothing synchronous runs between the
+   * hand-over and the send: the done/ copy comes after it, on the threadpool.
+   *
+   * If the write failed (a full disk, lost permissions), what matters is whether anything still
+   * needs the file. Once the server has answered — taken it, or refused it and it is kept in
+   * rejected/ — nothing does: a warning, and the worker goes on. If the result still has to be
+   * sent ('retry'), or could not be sent at all (a spooled one), the file was its only keeping:
+   * the write's error is thrown, and the task's handling fails and ends the loop (the server
+   * hands the task out again when its lease lapses).
    */
   submit(
     taskId: string,
     body: EncodedResult,
     signal?: AbortSignal,
   ): { durable: Promise<void>; delivered: Promise<DeliveryOutcome> } {
-    const added = this.#options.outbox.add(taskId, body);
+    const { outbox } = this.#options;
+    const { entry, written } = outbox.keep(taskId, body);
+    const { resultId } = body;
+    const ok = written.then(
+      () => true,
+      () => false,
+    );
+    const settled = ok.then(async (whole) => {
+      if (whole) await outbox.keepDone(entry);
+      return whole;
+    });
+    this.#files.set(resultId, { written: ok, settled });
+    void settled.then((whole) => {
+      if (whole) this.#files.delete(resultId);
+    });
+    const sent = 'json' in body ? this.deliver(entry, signal) : undefined;
     return {
-      durable: added.written.catch(() => undefined),
-      delivered: this.deliverNew(added, signal),
+      durable: ok.then(() => undefined),
+      delivered: this.#deliverNew(entry, written, sent, signal),
     };
   }
 
-  /**
-   * A new result (Outbox.add), sent while its outbox copy is written: the two overlap instead of
-   * the send waiting ≈ 1–2 ms for the fsyncs. Settles once both are done.
-   *
-   * If the write failed (a full disk, lost permissions), what matters is whether anything still
-   * needs the file. Once the server has answered — taken it, or refused it and it is kept in
-   * rejected/ — nothing does: a warning, and the worker goes on. If the result still has to be
-   * sent ('retry'), the file was its only keeping: the write's error is thrown, as when the outbox
-   * was written before the send, and the task's handling fails and ends the loop (the server
-   * hands the task out again when its lease lapses).
-   */
-  async deliverNew({ entry, written }: NewEntry, signal?: AbortSignal): Promise<DeliveryOutcome> {
-    const sent = this.deliver(entry, signal);
-    const [outcome, writeError] = await Promise.all([
-      sent,
-      written.then(
-        () => undefined,
-        (error: unknown) => coerceError(error),
-      ),
-    ]);
+  async #deliverNew(
+    entry: OutboxEntry,
+    written: Promise<void>,
+    sending: Promise<DeliveryOutcome> | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<DeliveryOutcome> {
+    const writeError = await written.then(
+      () => undefined,
+      (error: unknown) => coerceError(error),
+    );
+    if (sending === undefined && writeError !== undefined) throw writeError;
+    const outcome = await (sending ?? this.deliver(entry, signal));
+    await this.#files.get(entry.body.resultId)?.settled;
     if (writeError === undefined) return outcome;
     if (outcome === 'retry') throw writeError;
     this.#options.log.warn(
@@ -188,23 +217,36 @@ export class ResultDelivery {
     }
   }
 
+  /** Settles when the writes of a new result's file are over: true when its file is whole. */
+  #fileSettled(resultId: string): Promise<boolean> {
+    return this.#files.get(resultId)?.settled ?? Promise.resolve(true);
+  }
+
   async #send(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<DeliveryOutcome> {
     const { outbox, client, log } = this.#options;
     const { resultId } = entry.body;
+    // A body in a file is sent from it: its file must be whole first (a re-delivery that comes
+    // while it is composed).
+    if ('file' in entry.body && !(await (this.#files.get(resultId)?.written ?? true))) {
+      return 'retry';
+    }
     const answer = await client.sendResult(entry.taskId, entry.body, signal);
     switch (answer.kind) {
       case 'accepted':
       case 'duplicate':
-        await outbox.markDelivered(resultId);
+        await outbox.markDelivered(resultId, this.#fileSettled(resultId));
+        this.#files.delete(resultId);
         if (this.#failing) log.info('results are reaching the server again');
         this.#failing = false;
         return 'delivered';
       case 'gone':
       case 'refused': {
-        const keptIn = await outbox.markRejected(resultId, {
-          status: answer.status,
-          text: answer.answer,
-        });
+        const keptIn = await outbox.markRejected(
+          resultId,
+          { status: answer.status, text: answer.answer },
+          this.#fileSettled(resultId),
+        );
+        this.#files.delete(resultId);
         log.error(
           { taskId: entry.taskId, resultId, status: answer.status, keptIn },
           `the server refused the result of task ${entry.taskId} (HTTP ${answer.status}); kept in ${keptIn}`,
@@ -215,8 +257,8 @@ export class ResultDelivery {
         // `Retry-After: 0` is no Retry-After (parseRetryAfter): the ordinary backoff, no storm.
         if (answer.retryAfterMs !== undefined) this.#retryAfterMs = answer.retryAfterMs;
         // Said, and left to the pump, once its file is on disk: a kill after this line loses
-        // nothing. If that write failed there is no file to re-send from: deliverNew throws.
-        if (!(await outbox.whenWritten(resultId))) return 'retry';
+        // nothing. If that write failed there is no file to re-send from: submit's `delivered` throws.
+        if (!(await this.#fileSettled(resultId))) return 'retry';
         if (!this.#failing) {
           log.warn(
             { taskId: entry.taskId, resultId, queued: outbox.size, status: answer.status },

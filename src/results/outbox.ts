@@ -1,44 +1,41 @@
 /**
- * Results on disk until the server has them, and the once-per-task store.
+ * Results on disk until the server has them, and the once-per-task store: storage only (what a
+ * result goes through, and when, is src/results/delivery.ts's).
  *
- * outbox/<resultId>.json   unsent results; removed only when the server answered 2xx or 409 and
- *                          the file's first write has finished (it is written while first sent)
+ * outbox/<resultId>.json   unsent results; removed when the server answered 2xx or 409
  * done/<task key>.json     every result produced, by task id, kept RESULT_RETENTION (once per task)
  * rejected/<resultId>.json results the server refused, with its answer: kept, never deleted silently
  * corrupt/                 unreadable files (a power cut mid-write), moved aside for a person to look at
+ * spool/                   big outputs written by task processes, until copied into outbox/
  *
- * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills the process.
- *
- * A file is `{"taskId":…,"storedAt":…,"body":<the POST body>}`, the body last and as the very text
- * that is sent (EncodedResult): written as three pieces, never parsed or encoded again on the way.
- * Files from before (the body not last) are read as well; their body is re-encoded once, to the
- * same text (it was JSON.stringify's, and JSON.stringify(JSON.parse(text)) gives it back).
+ * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills
+ * the process. A file's layout is ./entry-file.ts's.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as z from 'zod';
 import { coerceError } from '../platform/errors.ts';
 import { writeFileAtomic, writeFileAtomicAsync } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
-import { type EncodedResult, ResultBodySchema } from '../wire/protocol.ts';
+import type { EncodedResult } from '../wire/protocol.ts';
+import {
+  entryPieces,
+  fileName,
+  newEntryFile,
+  type OutboxEntry,
+  readEntryFile,
+  taskKey,
+} from './entry-file.ts';
 
-const EntrySchema = z.object({ taskId: z.string(), body: ResultBodySchema, storedAt: z.string() });
+export type { OutboxEntry };
 
-/** A result the outbox keeps: its body is the text that is POSTed. */
-export interface OutboxEntry {
-  taskId: string;
-  storedAt: string;
-  body: EncodedResult;
-}
-
-/** A new result (Outbox.add): `written` settles when its outbox file is whole on disk, or failed. */
+/** A new result (Outbox.keep): `written` settles when its outbox file is whole on disk, or failed. */
 export interface NewEntry {
   entry: OutboxEntry;
   written: Promise<void>;
 }
 
 const PRUNE_EVERY_MS = 3_600_000;
+const ALREADY = Promise.resolve(true);
 
 export interface OutboxOptions {
   dataDir: string;
@@ -49,16 +46,19 @@ export interface OutboxOptions {
 }
 
 export class Outbox {
-  readonly #dirs: { outbox: string; done: string; rejected: string; corrupt: string };
+  readonly #dirs: {
+    outbox: string;
+    done: string;
+    rejected: string;
+    corrupt: string;
+    spool: string;
+  };
   readonly #options: OutboxOptions;
   readonly #pending = new Map<string, OutboxEntry>();
-  /**
-   * Outbox writes of add(), by resultId: true once whole on disk, false if it failed. A finished
-   * write leaves at once; a failed one stays until the server has answered (markDelivered).
-   */
-  readonly #writing = new Map<string, Promise<boolean>>();
-  /** Results whose once-per-task copy (done/) is written on the next turn, by task id. */
-  readonly #doneToWrite = new Map<string, OutboxEntry>();
+  /** New results whose file is being composed (a spooled output), by task id: not yet pending. */
+  readonly #composing = new Map<string, OutboxEntry>();
+  /** Answered results whose file is still being written or read (markDelivered), by task id. */
+  readonly #leaving = new Map<string, OutboxEntry>();
   #prunedAtMs = 0;
 
   constructor(options: OutboxOptions) {
@@ -69,12 +69,21 @@ export class Outbox {
       done: join(root, 'done'),
       rejected: join(root, 'rejected'),
       corrupt: join(root, 'corrupt'),
+      spool: join(root, 'spool'),
     };
+  }
+
+  /** Where task processes write big outputs (task/parent.ts names each file). */
+  get spoolDir(): string {
+    return this.#dirs.spool;
   }
 
   /** Creates the folders, loads what is unsent, and prunes expired once-per-task entries. */
   open(): this {
     for (const dir of Object.values(this.#dirs)) mkdirSync(dir, { recursive: true });
+    // A spooled output whose result was never composed: its task is handed out again.
+    for (const name of readdirSync(this.#dirs.spool))
+      rmSync(join(this.#dirs.spool, name), { force: true });
     for (const name of readdirSync(this.#dirs.outbox)) {
       if (name.endsWith('.tmp')) {
         rmSync(join(this.#dirs.outbox, name), { force: true }); // a write that never finished
@@ -104,106 +113,112 @@ export class Outbox {
   }
 
   /**
-   * Keeps a new result: pending at once, durably in the outbox as soon as `written` resolves (the
-   * write runs on the threadpool while the caller sends the result: ResultDelivery.deliverNew),
-   * then in the once-per-task store on the next turn of the event loop.
+   * Writes a new result's outbox file (on the threadpool). A body in memory is pending at once
+   * (it can be sent while it is written); one with a spooled output once its file is composed —
+   * its body is then read from that file — and its spooled output is removed.
    */
-  add(taskId: string, body: EncodedResult): NewEntry {
-    const entry: OutboxEntry = { taskId, body, storedAt: new Date(this.#now()).toISOString() };
-    const { resultId } = body;
-    const written = writeFileAtomicAsync(
-      join(this.#dirs.outbox, fileName(resultId)),
-      pieces(entry),
-    );
-    // Handled here, so a failure the caller does not await never becomes an unhandled rejection.
-    const finished = written.then(
-      () => {
-        this.#writing.delete(resultId);
-        return true;
-      },
-      () => false,
-    );
-    this.#writing.set(resultId, finished);
-    this.#pending.set(resultId, entry);
-    this.#doneToWrite.set(taskId, entry);
-    if (this.#doneToWrite.size === 1) setImmediate(() => this.#writeDone());
+  keep(taskId: string, body: EncodedResult): NewEntry {
+    const storedAt = new Date(this.#now()).toISOString();
+    const file = join(this.#dirs.outbox, fileName(body.resultId));
+    const { entry, pieces } = newEntryFile(taskId, storedAt, body, file);
+    let written = writeFileAtomicAsync(file, pieces);
+    if ('json' in body) this.#pending.set(body.resultId, entry);
+    else {
+      this.#composing.set(taskId, entry);
+      const spooled = body.output.file;
+      written = written
+        .then(() => {
+          this.#pending.set(body.resultId, entry);
+        })
+        .finally(() => {
+          this.#composing.delete(taskId);
+          rmSync(spooled, { force: true });
+        });
+    }
     // A worker that runs for months prunes as it goes, at most hourly.
     if (this.#now() - this.#prunedAtMs > PRUNE_EVERY_MS) this.pruneDone();
     return { entry, written };
   }
 
   /**
-   * The once-per-task store. Not fsynced: the outbox copy is the durable one, and losing this one
-   * (a power cut, a full disk) costs at most a re-run of the task if the server sends it again.
+   * The once-per-task store, written after the result's send has gone out, from its outbox file
+   * or memory; never fails (a warning). Not fsynced: the outbox copy is the durable one, and
+   * losing this one (a power cut, a full disk) costs at most a re-run of the task.
    */
-  #writeDone(): void {
-    for (const [taskId, entry] of this.#doneToWrite) {
-      try {
-        writeFileAtomic(join(this.#dirs.done, taskKey(taskId)), pieces(entry), {
-          durable: false,
-        });
-      } catch (error) {
-        this.#options.log.warn(
-          `cannot keep the result of task ${taskId} for re-deliveries (${coerceError(error).message}); if the server sends it again, it runs again`,
-        );
-      }
+  async keepDone(entry: OutboxEntry): Promise<void> {
+    try {
+      await writeFileAtomicAsync(join(this.#dirs.done, taskKey(entry.taskId)), entryPieces(entry), {
+        durable: false,
+      });
+    } catch (error) {
+      this.#options.log.warn(
+        `cannot keep the result of task ${entry.taskId} for re-deliveries (${coerceError(error).message}); if the server sends it again, it runs again`,
+      );
     }
-    this.#doneToWrite.clear();
   }
 
   /** The result this worker already produced for a task, if within retention. */
   storedResult(taskId: string): OutboxEntry | undefined {
-    const queued = [...this.#pending.values()].find((entry) => entry.taskId === taskId);
+    const queued =
+      [...this.#pending.values()].find((entry) => entry.taskId === taskId) ??
+      this.#composing.get(taskId) ??
+      this.#leaving.get(taskId);
     if (queued !== undefined) return queued;
-    const file = join(this.#dirs.done, taskKey(taskId));
-    const entry = this.#doneToWrite.get(taskId) ?? this.#readEntry(file, { missingIsFine: true });
+    const entry = this.#readEntry(join(this.#dirs.done, taskKey(taskId)), { missingIsFine: true });
     if (entry === undefined || entry.taskId !== taskId) return undefined;
     return this.#isExpired(entry) ? undefined : entry;
   }
 
-  /** Puts a stored result back in the outbox (a re-delivered task): the SAME body and resultId. */
+  /**
+   * Puts a stored result back in the outbox (a re-delivered task): the SAME body and resultId.
+   * A result still pending, being composed or leaving is already on its way or answered: returned
+   * as it is (a second write now would share the first one's temp file).
+   */
   requeue(entry: OutboxEntry): OutboxEntry {
     const { resultId } = entry.body;
-    if (this.#pending.has(resultId)) return entry;
-    // Still being written by add() but no longer pending: the server has answered it, so it needs
-    // no file, and a second write now would share the first one's temp file.
-    if (!this.#writing.has(resultId)) {
-      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), pieces(entry));
-    }
-    this.#pending.set(resultId, entry);
-    return entry;
+    const kept =
+      this.#pending.get(resultId) ??
+      this.#composing.get(entry.taskId) ??
+      this.#leaving.get(entry.taskId);
+    if (kept !== undefined) return kept;
+    const again = this.#inOutbox(entry);
+    this.#pending.set(resultId, again);
+    return again;
   }
 
   /**
-   * Settles when add()'s write of this result is over: true when its file is on disk (or was
-   * never add()'s to write), false when that write failed.
+   * The server has it (2xx or 409): no longer pending at once; its file goes once `fileWhole`
+   * (from delivery: the file's writes and reads are over) says it is there. Removed earlier, a
+   * late rename would put a delivered result back in the outbox (sent again at the next start).
    */
-  whenWritten(resultId: string): Promise<boolean> {
-    return this.#writing.get(resultId) ?? Promise.resolve(true);
-  }
-
-  /**
-   * The server has it (2xx or 409). Its file goes once its first write has finished: removed
-   * earlier, a late rename would put a delivered result back in the outbox (sent again at the next
-   * start). A write that failed left no file to remove.
-   */
-  async markDelivered(resultId: string): Promise<void> {
+  async markDelivered(resultId: string, fileWhole: Promise<boolean> = ALREADY): Promise<void> {
+    const entry = this.#pending.get(resultId);
     this.#pending.delete(resultId);
-    const writing = this.#writing.get(resultId);
-    if (writing !== undefined && !(await writing)) {
-      this.#writing.delete(resultId);
-      return;
+    if (entry !== undefined) this.#leaving.set(entry.taskId, entry);
+    try {
+      if (await fileWhole) rmSync(join(this.#dirs.outbox, fileName(resultId)), { force: true });
+    } finally {
+      if (entry !== undefined && this.#leaving.get(entry.taskId) === entry) {
+        this.#leaving.delete(entry.taskId);
+      }
     }
-    rmSync(join(this.#dirs.outbox, fileName(resultId)), { force: true });
   }
 
   /** The server refused it: kept in rejected/ with the server's answer. */
-  async markRejected(resultId: string, answer: { status: number; text: string }): Promise<string> {
+  async markRejected(
+    resultId: string,
+    answer: { status: number; text: string },
+    fileWhole: Promise<boolean> = ALREADY,
+  ): Promise<string> {
     const entry = this.#pending.get(resultId);
     const target = join(this.#dirs.rejected, fileName(resultId));
     const rejectedAt = new Date(this.#now()).toISOString();
-    if (entry !== undefined) writeFileAtomic(target, pieces(entry, { rejectedAt, answer }));
-    await this.markDelivered(resultId);
+    // A body kept only in its file is read from there: once the file is whole.
+    const whole = await fileWhole;
+    if (entry !== undefined && (whole || 'json' in entry.body)) {
+      await writeFileAtomicAsync(target, entryPieces(entry, { rejectedAt, answer }));
+    }
+    await this.markDelivered(resultId, Promise.resolve(whole));
     return target;
   }
 
@@ -222,14 +237,12 @@ export class Outbox {
       let entry: OutboxEntry;
       try {
         // What markRejected wrote: the entry plus rejectedAt and the answer (dropped here).
-        entry = decodeEntry(readFileSync(file, 'utf8'));
+        entry = readEntryFile(file);
       } catch {
         unreadable.push(file);
         continue;
       }
-      const { resultId } = entry.body;
-      writeFileAtomic(join(this.#dirs.outbox, fileName(resultId)), pieces(entry));
-      this.#pending.set(resultId, entry);
+      this.#pending.set(entry.body.resultId, this.#inOutbox(entry));
       rmSync(file, { force: true });
       requeued += 1;
     }
@@ -254,21 +267,25 @@ export class Outbox {
     return pruned;
   }
 
+  /** Writes `entry` to its outbox file; the entry as kept there (a body in a file is read from it). */
+  #inOutbox(entry: OutboxEntry): OutboxEntry {
+    const file = join(this.#dirs.outbox, fileName(entry.body.resultId));
+    writeFileAtomic(file, entryPieces(entry));
+    const { body } = entry;
+    return 'json' in body ? entry : { ...entry, body: { ...body, file } };
+  }
+
   #isExpired(entry: OutboxEntry): boolean {
     return this.#now() - Date.parse(entry.storedAt) > this.#options.retentionMs;
   }
 
   #readEntry(file: string, { missingIsFine = false } = {}): OutboxEntry | undefined {
-    let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      return readEntryFile(file);
     } catch (error) {
-      if (missingIsFine && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    try {
-      return decodeEntry(text);
-    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (missingIsFine && code === 'ENOENT') return undefined;
+      if (code !== undefined) throw error; // a file system error, not a corrupt file
       const aside = join(this.#dirs.corrupt, `${Date.now()}-${file.split(/[\\/]/).pop()}`);
       renameSync(file, aside);
       this.#options.log.error(
@@ -282,42 +299,4 @@ export class Outbox {
   #now(): number {
     return this.#options.now?.() ?? Date.now();
   }
-}
-
-/**
- * An entry's file as pieces: a small head (taskId, storedAt and any `extra`), the body's own text,
- * and the closing brace. The body comes last so that a reader can take it as it is (decodeEntry).
- */
-function pieces(entry: OutboxEntry, extra: Record<string, unknown> = {}): string[] {
-  const head = JSON.stringify({ taskId: entry.taskId, storedAt: entry.storedAt, ...extra });
-  return [`${head.slice(0, -1)},"body":`, entry.body.json, '}'];
-}
-
-/**
- * A file's entry, checked as a whole (a file that is not one is corrupt: thrown). The body is the
- * file's own text where it is last (what pieces() writes); an older file's is encoded again,
- * which gives the text it was written from.
- */
-function decodeEntry(text: string): OutboxEntry {
-  const raw: unknown = JSON.parse(text);
-  const { taskId, storedAt, body } = EntrySchema.parse(raw);
-  const keys = Object.keys(raw as object);
-  const start = text.indexOf('"body":') + '"body":'.length;
-  // `"body":` cannot occur inside an earlier string (its quotes would be escaped there), so the
-  // first one is the key; JSON.stringify writes no whitespace, so the body ends before the last `}`.
-  const json =
-    keys.at(-1) === 'body' && text.endsWith('}') && !/\s/.test(text[start] ?? '')
-      ? text.slice(start, -1)
-      : JSON.stringify(body);
-  return { taskId, storedAt, body: { resultId: body.resultId, status: body.status, json } };
-}
-
-/** resultIds are ours (UUIDs), but a file name must never be able to escape the folder. */
-function fileName(resultId: string): string {
-  return /^[0-9A-Za-z-]{1,100}$/.test(resultId) ? `${resultId}.json` : `${taskKey(resultId)}`;
-}
-
-/** Task ids are the server's: any text. Hash them into a safe file name. */
-function taskKey(taskId: string): string {
-  return `${createHash('sha256').update(taskId).digest('hex').slice(0, 40)}.json`;
 }

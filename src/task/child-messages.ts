@@ -36,6 +36,13 @@ export const ChildMessageSchema = z.union([
   z.object({
     v: z.literal(IPC_VERSION),
     type: z.literal('result'),
+    status: z.literal('succeeded'),
+    /** The output was written to the run message's spool file, this long (the parent checks). */
+    spooledBytes: z.number().int().nonnegative(),
+  }),
+  z.object({
+    v: z.literal(IPC_VERSION),
+    type: z.literal('result'),
     status: z.enum(['failed', 'rejected']),
     error: ResultErrorSchema,
   }),

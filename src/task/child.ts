@@ -3,6 +3,7 @@
  * in a reused process, waits for the next one).
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { coerceError } from '../platform/errors.ts';
 import type { ResultError } from '../wire/protocol.ts';
@@ -44,7 +45,7 @@ export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> 
  */
 export function runTaskChild(registry: TaskRegistry): Promise<void> {
   // A task process parses each schema once: zod compiling a fast path per schema would cost more
-  // (≈ 1 ms each) than it ever saves here.
+  // than it ever saves here (docs/performance.md, "Figures behind the code").
   z.config({ jitless: true });
   const sendNow: Send = (message) =>
     new Promise((resolve) => {
@@ -151,7 +152,18 @@ async function handleRun(
       message: unknownTaskMessage(registry, task.type),
     });
   }
-  const payload = definition.payload.safeParse(task.payload);
+  let raw: unknown = task.payload;
+  try {
+    if (task.payloadFile !== undefined) raw = JSON.parse(await readFile(task.payloadFile, 'utf8'));
+    else if (task.payloadJson !== undefined) raw = JSON.parse(task.payloadJson);
+  } catch (thrown) {
+    const error = coerceError(thrown);
+    return fail(error instanceof SyntaxError ? 'rejected' : 'failed', {
+      code: error instanceof SyntaxError ? 'BAD_PAYLOAD' : 'TASK_ERROR',
+      message: `the payload ${error instanceof SyntaxError ? 'is not JSON' : 'cannot be read'}: ${error.message}`,
+    });
+  }
+  const payload = definition.payload.safeParse(raw);
   if (!payload.success) {
     return fail('rejected', {
       code: 'BAD_PAYLOAD',
@@ -203,6 +215,15 @@ async function handleRun(
       code: 'TASK_ERROR',
       message: `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${message.maxResultBytes})`,
     });
+  }
+  if (message.spool !== undefined && bytes > message.spool.overBytes) {
+    try {
+      // One write of the text this process made; the worker copies it on a buffer at a time.
+      await writeFile(message.spool.file, outputJson);
+      return send({ v: IPC_VERSION, type: 'result', status: 'succeeded', spooledBytes: bytes });
+    } catch {
+      // Cannot write there (a full disk): the output goes over IPC, as a small one does.
+    }
   }
   return send({ v: IPC_VERSION, type: 'result', status: 'succeeded', outputJson });
 }

@@ -9,6 +9,13 @@ import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
+import {
+  discardSpool,
+  handOverPayload,
+  inspectSpool,
+  SPOOL_OVER_BYTES,
+  spoolFileIn,
+} from './spool.ts';
 import { killTaskTree } from './task-processes.ts';
 import { crashError, type Verdict, verdictOf } from './verdict.ts';
 import {
@@ -25,6 +32,8 @@ export interface RunOptions {
   timeoutMs: number;
   killGraceMs: number;
   maxResultBytes: number;
+  /** Where big outputs are written (the outbox's spool/); without it, every output comes over IPC. */
+  spoolDir?: string | undefined;
   /** Aborted with a StopReason ('cancel' | 'shutdown') to stop the task from outside. */
   signal: AbortSignal;
   /** Where a process started ahead of need is taken from; without it, the task starts its own. */
@@ -74,6 +83,10 @@ class TaskProcess {
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Output chunks read so far: the result waits until they stop coming (#settleThenFinish). */
   #outputChunks = 0;
+  /** The file this task's process was told to write a big output to. */
+  #spoolFile: string | undefined;
+  /** The file its big payload was written to, for it to read. */
+  #payloadFile: string | undefined;
 
   constructor(task: Task, options: RunOptions, resolve: (outcome: TaskOutcome) => void) {
     this.#task = task;
@@ -192,15 +205,24 @@ class TaskProcess {
   }
 
   #sendRun(): void {
-    const { id, type, payload, attempt } = this.#task;
     this.#runSent = true;
     if (this.#started !== undefined) this.#started.ready = false;
-    this.#send({
-      v: IPC_VERSION,
-      type: 'run',
-      task: { id, type, payload, attempt },
-      maxResultBytes: this.#options.maxResultBytes,
-      ...(this.#keep ? { reuse: true } : {}),
+    const { spoolDir } = this.#options;
+    if (spoolDir !== undefined) this.#spoolFile = spoolFileIn(spoolDir);
+    const payload = handOverPayload(this.#task, spoolDir);
+    if (payload.file !== undefined) this.#payloadFile = payload.file;
+    void payload.ready.then((sent) => {
+      const { id, type, attempt } = this.#task;
+      this.#send({
+        v: IPC_VERSION,
+        type: 'run',
+        task: { id, type, attempt, ...sent },
+        maxResultBytes: this.#options.maxResultBytes,
+        ...(this.#spoolFile === undefined
+          ? {}
+          : { spool: { file: this.#spoolFile, overBytes: SPOOL_OVER_BYTES } }),
+        ...(this.#keep ? { reuse: true } : {}),
+      });
     });
   }
 
@@ -258,7 +280,7 @@ class TaskProcess {
   /**
    * The child flushed its stdout/stderr before sending the result, so what is left of its output is
    * already in the pipes: read until a turn of the event loop brings no more, then finish without
-   * waiting for the process to exit (≈ 5 ms more). The exit still comes, or the kill timer.
+   * waiting for the process to exit (docs/performance.md). The exit still comes, or the kill timer.
    */
   async #settleThenFinish(): Promise<void> {
     const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -277,6 +299,11 @@ class TaskProcess {
     this.#finished = true;
     clearTimeout(this.#timeoutTimer);
     const verdict = this.#verdict(code, signalName);
+    // Not the result's (a stop, a failure, a lie about it): nothing will copy it, so it goes.
+    if (this.#spoolFile !== undefined && verdict.outputFile === undefined) {
+      discardSpool(this.#spoolFile);
+    }
+    if (this.#payloadFile !== undefined) discardSpool(this.#payloadFile);
     if (this.#keep) this.#handOver(verdict.status === 'succeeded');
     this.#resolve({ ...verdict, logs: this.#tail.lines(), logsTruncated: this.#tail.truncated });
   }
@@ -306,6 +333,7 @@ class TaskProcess {
       stopReason: this.#stopReason,
       result: this.#result,
       maxResultBytes: this.#options.maxResultBytes,
+      spooled: () => (this.#spoolFile === undefined ? undefined : inspectSpool(this.#spoolFile)),
       scrub: this.#options.scrub,
       crash: () =>
         crashError({

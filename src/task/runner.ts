@@ -15,8 +15,8 @@ import type { WarmChildren } from './warm-child.ts';
 /**
  * A task that runs longer than this gets the next task's process started beside it; a shorter one
  * gets it once its result is on its way (`release`). Starting it at once would make every short
- * task share the cores with a process start (≈ 60 ms of CPU), and spawn() blocks the thread for a
- * few ms that the result's delivery would wait for.
+ * task share the cores with a process start, and spawn() blocks the thread for a while that the
+ * result's delivery would wait for (docs/performance.md, "Figures behind the code").
  */
 export const SPARE_START_DELAY_MS = 20;
 
@@ -32,6 +32,8 @@ export interface TaskRunnerOptions {
   defaultTimeoutMs: number;
   killGraceMs: number;
   maxResultBytes: number;
+  /** Where task processes write big outputs (the outbox's spool/); without it, all come over IPC. */
+  spoolDir?: string;
   scrub: (text: string) => string;
   /** How far into a task its successor's process starts. @default SPARE_START_DELAY_MS */
   spareStartDelayMs?: number;
@@ -86,6 +88,7 @@ export class TaskRunner {
         timeoutMs: clampTimerMs(timeoutSec * 1000),
         killGraceMs: this.#options.killGraceMs,
         maxResultBytes: this.#options.maxResultBytes,
+        spoolDir: this.#options.spoolDir,
         signal: controls.signal,
         ...(warm === undefined ? {} : { warm }),
         // Whether its process may have run others, or run more, is the pool's to say (TASKS_PER_PROCESS).

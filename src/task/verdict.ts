@@ -4,7 +4,7 @@
  * tail of its stderr).
  */
 import { coerceError } from '../platform/errors.ts';
-import type { ResultError, ResultStatus } from '../wire/protocol.ts';
+import type { ResultError, ResultStatus, SpooledOutput } from '../wire/protocol.ts';
 import type { ChildMessage } from './child-messages.ts';
 import type { StopReason } from './ipc.ts';
 
@@ -16,6 +16,8 @@ export interface Verdict {
    * text to the result body, the outbox and the POST: the worker never parses it.
    */
   outputJson: string;
+  /** A big output is in this file instead (written by the task process; `outputJson` is `null`). */
+  outputFile?: SpooledOutput;
   error: ResultError | null;
 }
 
@@ -39,6 +41,8 @@ export function verdictOf(end: {
   stopReason: StopReason | undefined;
   result: Extract<ChildMessage, { type: 'result' }> | undefined;
   maxResultBytes: number;
+  /** The spool file the task process was told to write a big output to, as found now. */
+  spooled: () => SpooledOutput | undefined;
   scrub: (text: string) => string;
   crash: () => ResultError;
 }): Verdict {
@@ -46,13 +50,27 @@ export function verdictOf(end: {
   const { result } = end;
   if (result?.status === 'succeeded') {
     // The child checked the size before sending; a process that did not (a task writing to the
-    // IPC channel itself) is held to MAX_RESULT_BYTES here, without parsing a byte of it.
-    const bytes = Buffer.byteLength(result.outputJson);
+    // IPC channel itself) is held to MAX_RESULT_BYTES here, without parsing a byte of it. A
+    // spooled output's size is the file's own, whatever the process said.
+    const spooled = 'spooledBytes' in result ? end.spooled() : undefined;
+    if ('spooledBytes' in result && spooled === undefined) {
+      const message = `the task process reported an output file it did not write`;
+      return { status: 'failed', outputJson: 'null', error: { code: 'TASK_ERROR', message } };
+    }
+    const bytes =
+      spooled?.bytes ?? Buffer.byteLength('outputJson' in result ? result.outputJson : '');
     if (bytes > end.maxResultBytes) {
       const message = `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${end.maxResultBytes})`;
       return { status: 'failed', outputJson: 'null', error: { code: 'TASK_ERROR', message } };
     }
-    return { status: 'succeeded', outputJson: result.outputJson, error: null };
+    if (spooled !== undefined) {
+      return { status: 'succeeded', outputJson: 'null', outputFile: spooled, error: null };
+    }
+    return {
+      status: 'succeeded',
+      outputJson: 'outputJson' in result ? result.outputJson : 'null',
+      error: null,
+    };
   }
   if (result !== undefined) {
     return {

@@ -12,6 +12,8 @@ export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  /** A claim answer's task payload as it arrived; `text` then has `null` in its place. */
+  payloadJson?: Buffer[];
 }
 
 /**
@@ -31,10 +33,11 @@ export function versionHint(value: string | undefined): VersionHint {
   return { latestVersion: undefined, ignoredVersion: value.slice(0, 100) };
 }
 
+/** The body as the chunks it arrived in (joined, a big one would be one big allocation). */
 export async function readLimited(
   body: AsyncIterable<Buffer> & { destroy(): void },
   limit: number,
-): Promise<string> {
+): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -45,7 +48,7 @@ export async function readLimited(
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return chunks;
 }
 
 export function header(answer: Answer, name: string): string | undefined {

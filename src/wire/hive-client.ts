@@ -4,10 +4,13 @@
  * answer means, validated against src/wire/protocol.ts, is src/wire/outcomes.ts. Callers never see
  * wire JSON.
  */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { HiveError } from '../platform/errors.ts';
 import { clampTimerMs } from '../platform/timers.ts';
 import { type Answer, asNetworkError, readLimited } from './answers.ts';
+import { splitClaimAnswer } from './claim-payload.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
   type ClaimOutcome,
@@ -19,7 +22,7 @@ import {
   releaseOutcome,
   resultOutcome,
 } from './outcomes.ts';
-import type { ClaimRequest, EncodedResult, HeartbeatRequest } from './protocol.ts';
+import type { ClaimRequest, HeartbeatRequest, StoredResult } from './protocol.ts';
 import type { ProxyConfig } from './proxy.ts';
 
 export interface ClientOptions {
@@ -75,6 +78,7 @@ export class HiveClient {
       answer = await this.#send('POST', 'tasks/claim', JSON.stringify(body), {
         signal,
         extraWaitMs: body.waitSec * 1000,
+        splitPayload: true,
       });
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'claim', this.#options.serverUrl) };
@@ -110,15 +114,17 @@ export class HiveClient {
    */
   async sendResult(
     taskId: string,
-    body: EncodedResult,
+    body: StoredResult,
     signal?: AbortSignal,
   ): Promise<ResultOutcome> {
     let answer: Answer;
     try {
-      answer = await this.#send('POST', `tasks/${encodeURIComponent(taskId)}/result`, body.json, {
-        signal,
-        headers: { 'idempotency-key': body.resultId },
-      });
+      answer = await this.#send(
+        'POST',
+        `tasks/${encodeURIComponent(taskId)}/result`,
+        bodyOf(body),
+        { signal, headers: { 'idempotency-key': body.resultId } },
+      );
     } catch (error) {
       return { kind: 'retry', error: asNetworkError(error, 'result', this.#options.serverUrl) };
     }
@@ -168,22 +174,25 @@ export class HiveClient {
   async #send(
     method: 'GET' | 'POST',
     path: string,
-    /** The request's JSON text, if it has a body. */
-    body: string | undefined,
+    /** The request's JSON, if it has a body: its text, or a stream of it with its length. */
+    body: string | { stream: Readable; bytes: number } | undefined,
     extra: {
       signal?: AbortSignal | undefined;
       extraWaitMs?: number;
       headers?: Record<string, string>;
+      /** A claim: its task payload is kept as bytes, not parsed (./claim-payload.ts). */
+      splitPayload?: boolean;
     },
   ): Promise<Answer> {
     const url = this.resolve(path);
     const headers = { ...this.requestHeaders(url), ...extra.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (typeof body === 'object') headers['content-length'] = String(body.bytes);
     const timeoutMs = this.#options.requestTimeoutMs + (extra.extraWaitMs ?? 0);
     const response = await request(url, {
       method,
       headers,
-      body,
+      body: typeof body === 'object' ? body.stream : body,
       dispatcher: this.#dispatcher,
       signal: extra.signal,
       headersTimeout: clampTimerMs(timeoutMs),
@@ -201,11 +210,23 @@ export class HiveClient {
         `answer of ${declared} bytes is over the ${MAX_ANSWER_BYTES}-byte limit`,
       );
     }
-    const text = await readLimited(response.body, MAX_ANSWER_BYTES);
-    return { status: response.statusCode, headers: response.headers, text };
+    const chunks = await readLimited(response.body, MAX_ANSWER_BYTES);
+    const { statusCode: status, headers: answerHeaders } = response;
+    const split =
+      extra.splitPayload === true && status === 200 ? splitClaimAnswer(chunks) : undefined;
+    if (split !== undefined) return { status, headers: answerHeaders, ...split };
+    return { status, headers: answerHeaders, text: Buffer.concat(chunks).toString('utf8') };
   }
 
   #reloadToken(): void {
     if (this.#options.reloadToken !== undefined) this.#token = this.#options.reloadToken();
   }
+}
+
+/** A result's body to send: its text, or a new stream of its bytes in its file. */
+function bodyOf(body: StoredResult): string | { stream: Readable; bytes: number } {
+  if ('json' in body) return body.json;
+  const { file, start, bytes } = body;
+  // `end` is inclusive; an empty range cannot occur (a body is at least `{}`).
+  return { stream: createReadStream(file, { start, end: start + bytes - 1 }), bytes };
 }

@@ -68,9 +68,11 @@ export function claimOutcome(answer: Answer, maxErrorSleepMs: number): ClaimOutc
   switch (answer.status) {
     case 200: {
       const parsed = parseAnswer(answer, ClaimAnswerSchema, 'claim');
-      return parsed instanceof HiveError
-        ? { kind: 'error', error: parsed }
-        : { kind: 'task', task: parsed.task, ...version };
+      if (parsed instanceof HiveError) return { kind: 'error', error: parsed };
+      // The payload as the bytes it arrived in (./claim-payload.ts), when it was cut out.
+      const { payloadJson } = answer;
+      const task = payloadJson === undefined ? parsed.task : { ...parsed.task, payloadJson };
+      return { kind: 'task', task, ...version };
     }
     case 204:
       return { kind: 'empty', ...version };

@@ -63,7 +63,12 @@ export const TaskSchema = z.object({
   attempt: z.number().int().min(1).default(1),
   force: z.boolean().default(false),
 });
-export type Task = z.infer<typeof TaskSchema>;
+/**
+ * A delivered task. `payloadJson`, when there, is its payload as the bytes it arrived in (`payload`
+ * is then null): the task process parses it (src/wire/claim-payload.ts). It is handed over once:
+ * whoever sends it to the task process lets go of it.
+ */
+export type Task = z.infer<typeof TaskSchema> & { payloadJson?: readonly Uint8Array[] | undefined };
 
 export const ClaimAnswerSchema = z.object({ task: TaskSchema });
 
@@ -123,36 +128,64 @@ export const ResultBodySchema = z.object({
 export type ResultBody = z.infer<typeof ResultBodySchema>;
 
 /**
- * A result body as the text it is sent and kept as (protocol section 3), with what delivery needs
- * to know of it without reading the text. The output inside is the task process's own JSON text:
- * the worker never parses it, and the body is encoded once, here, then written to the outbox and
- * POSTed as these very characters.
+ * A task's output too big to carry through the worker's memory: the JSON text a task process
+ * wrote to `file` (named by the worker, checked by it to be `bytes` long and within
+ * MAX_RESULT_BYTES). It is copied from there into the outbox file, a buffer at a time.
  */
-export interface EncodedResult {
-  resultId: string;
-  status: ResultStatus;
-  json: string;
+export interface SpooledOutput {
+  file: string;
+  bytes: number;
 }
 
 /**
- * ResultBody's fields in its order, with `output` given as JSON text (`null` when there is none).
- * The text is what `JSON.stringify(body)` gives for the parsed output, so a server sees the same
- * JSON as when the output was parsed and stringified again. `outputJson` must be JSON.stringify's
- * own text: it comes from the task process (task/child.ts), which made it so.
+ * A result body as the text it is sent and kept as (protocol section 3), with what delivery needs
+ * to know of it without reading the text. The output inside is the task process's own JSON text:
+ * the worker never parses it. A small body is one string (`json`); one with a spooled output is
+ * its text before the output, the output's file, and its text after: the body is
+ * `${head}${output file's text}${tail}`, put together only in the outbox file.
+ */
+export type EncodedResult =
+  | { resultId: string; status: ResultStatus; json: string }
+  | { resultId: string; status: ResultStatus; head: string; output: SpooledOutput; tail: string };
+
+/**
+ * A result body as it is sent: its text, or where it lies in a file (`bytes` bytes from byte
+ * `start`: the outbox keeps big bodies only there, and the POST streams them from it).
+ */
+export type StoredResult =
+  | { resultId: string; status: ResultStatus; json: string }
+  | { resultId: string; status: ResultStatus; file: string; start: number; bytes: number };
+
+/**
+ * ResultBody's fields in its order, with `output` given as JSON text (`null` when there is none)
+ * or as the file holding that text. The text is what `JSON.stringify(body)` gives for the parsed
+ * output, so a server sees the same JSON as when the output was parsed and stringified again.
+ * The output must be JSON.stringify's own text: it comes from the task process (task/child.ts),
+ * which made it so.
  */
 export function encodeResultBody(
   fields: Omit<ResultBody, 'output'>,
-  outputJson: string,
+  output: string,
+): Extract<EncodedResult, { json: string }>;
+export function encodeResultBody(
+  fields: Omit<ResultBody, 'output'>,
+  output: string | SpooledOutput,
+): EncodedResult;
+export function encodeResultBody(
+  fields: Omit<ResultBody, 'output'>,
+  output: string | SpooledOutput,
 ): EncodedResult {
   const { workerId, resultId, workerVersion, status, error, attempt, startedAt, finishedAt } =
     fields;
-  const head = JSON.stringify({ workerId, resultId, workerVersion, status });
+  const start = JSON.stringify({ workerId, resultId, workerVersion, status });
   // Undefined fields (logs, logsTruncated when absent) are left out, as JSON.stringify does.
   const { logs, logsTruncated } = fields;
-  const tail = JSON.stringify({ error, attempt, startedAt, finishedAt, logs, logsTruncated });
+  const end = JSON.stringify({ error, attempt, startedAt, finishedAt, logs, logsTruncated });
   // Both are `{…}` and never empty, so the splice needs no case for an empty object.
-  const json = `${head.slice(0, -1)},"output":${outputJson},${tail.slice(1)}`;
-  return { resultId, status, json };
+  const head = `${start.slice(0, -1)},"output":`;
+  const tail = `,${end.slice(1)}`;
+  if (typeof output === 'string') return { resultId, status, json: `${head}${output}${tail}` };
+  return { resultId, status, head, output, tail };
 }
 
 export interface ClaimRequest {

@@ -36,6 +36,8 @@ export interface ScriptedServer {
   script: Record<ScriptedRoute, ScriptedAnswer[]>;
   /** Requests seen per route. */
   counts: Record<ScriptedRoute, number>;
+  /** Called as a request arrives, before its body is read (a test's kill -9 mid-upload). */
+  onArrival?: ((route: ScriptedRoute) => void) | undefined;
   /** Every request, in order: its route, path, headers and body text. */
   requests: Array<{
     route: ScriptedRoute;
@@ -67,6 +69,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
   const requests: ScriptedServer['requests'] = [];
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const route = routeOf(req);
+    scripted.onArrival?.(route);
     const chunks: Buffer[] = [];
     try {
       for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -96,10 +99,8 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
       res.socket?.destroy();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/api/`,
+  const scripted: ScriptedServer = {
+    url: '',
     script,
     counts,
     requests,
@@ -109,4 +110,8 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
         server.close(() => resolve());
       }),
   };
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  scripted.url = `http://127.0.0.1:${port}/api/`;
+  return scripted;
 }

@@ -259,7 +259,7 @@ export function resultBody(overrides: Partial<ResultBody> = {}): ResultBody {
 }
 
 /** A body as the worker sends and keeps it: encoded once, its output as JSON text. */
-export function encoded(body: ResultBody): EncodedResult {
+export function encoded(body: ResultBody): Extract<EncodedResult, { json: string }> {
   const { output, ...fields } = body;
   return encodeResultBody(fields, JSON.stringify(output ?? null));
 }

@@ -1,0 +1,78 @@
+/**
+ * Big outputs on their way out of a task process: written by it to a file the worker names (in
+ * the outbox's spool/), checked by the worker without reading it, then copied to the outbox file
+ * a buffer at a time (src/results/outbox.ts). The worker never holds such an output whole. Big
+ * payloads go the other way the same way: the bytes they arrived in, written for the task
+ * process to read (a small one goes over IPC as its text).
+ */
+import { randomUUID } from 'node:crypto';
+import { lstatSync, rm } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SpooledOutput, Task } from '../wire/protocol.ts';
+
+/**
+ * An output (or payload) of more JSON than this is spooled; a smaller one comes over IPC (one
+ * copy in the worker; an output is then sent while its outbox copy is written: the fast path).
+ * Kept under the C allocator's threshold for big allocations, which a freed big buffer raises,
+ * after which freed memory stays with the process (docs/performance.md).
+ */
+export const SPOOL_OVER_BYTES = 64 * 1024;
+
+/** A new spool file's name for one task's output. */
+export function spoolFileIn(spoolDir: string): string {
+  return join(spoolDir, `${randomUUID()}.json`);
+}
+
+/**
+ * The spool file as it is now: its size is what counts, whatever the task process said (a link
+ * or a folder there is no output).
+ */
+export function inspectSpool(file: string): SpooledOutput | undefined {
+  try {
+    const stats = lstatSync(file);
+    return stats.isFile() ? { file, bytes: stats.size } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A spool file nothing will copy (a stop, a failure, a lie): removed on the threadpool. */
+export function discardSpool(file: string): void {
+  rm(file, { force: true }, () => {});
+}
+
+/** How a task's payload reaches its process: parsed (a test's task), as text, or in a file. */
+export type PayloadForChild =
+  | { payload: unknown }
+  | { payload: null; payloadJson: string }
+  | { payload: null; payloadFile: string };
+
+/**
+ * The task's payload as its process gets it. The bytes it arrived in are let go of here (the
+ * task object lives on while the task runs): written to a spool file when big — if that write
+ * fails, they go as text — else sent as text.
+ */
+export function handOverPayload(
+  task: Task,
+  spoolDir: string | undefined,
+): { ready: Promise<PayloadForChild>; file?: string } {
+  const pieces = task.payloadJson;
+  if (pieces === undefined) return { ready: Promise.resolve({ payload: task.payload }) };
+  task.payloadJson = undefined;
+  const asText = (): PayloadForChild => ({
+    payload: null,
+    payloadJson: Buffer.concat(pieces).toString('utf8'),
+  });
+  const bytes = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
+  if (spoolDir === undefined || bytes <= SPOOL_OVER_BYTES) {
+    return { ready: Promise.resolve(asText()) };
+  }
+  const file = join(spoolDir, `${randomUUID()}.payload.json`);
+  // Written piece by piece, as they arrived: never joined into one buffer.
+  const ready = writeFile(file, pieces, { mode: 0o600 }).then(
+    (): PayloadForChild => ({ payload: null, payloadFile: file }),
+    asText,
+  );
+  return { ready, file };
+}
