@@ -4,11 +4,11 @@
  * with an outcome; it never throws for the task's sake.
  */
 import type { ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
+import { ProcessOutput } from './process-output.ts';
 import {
   discardSpool,
   handOverPayload,
@@ -64,7 +64,7 @@ class TaskProcess {
   readonly #options: RunOptions;
   readonly #resolve: (outcome: TaskOutcome) => void;
   readonly #tail: LogTail;
-  readonly #stderrTail: string[] = [];
+  readonly #output: ProcessOutput;
   #child: ChildProcess | undefined;
   #started: StartedChild | undefined;
   /** The process runs another task after this one (it stays up after the result). */
@@ -81,8 +81,6 @@ class TaskProcess {
   /** This task's process was swapped for a fresh one before its run (#isUnfitReused). */
   #replaced = false;
   #timeoutTimer: NodeJS.Timeout | undefined;
-  /** Output chunks read so far: the result waits until they stop coming (#settleThenFinish). */
-  #outputChunks = 0;
   /** The file this task's process was told to write a big output to. */
   #spoolFile: string | undefined;
   /** The file its big payload was written to, for it to read. */
@@ -93,6 +91,7 @@ class TaskProcess {
     this.#options = options;
     this.#resolve = resolve;
     this.#tail = new LogTail(options.scrub);
+    this.#output = new ProcessOutput(this.#tail);
   }
 
   start(): void {
@@ -134,8 +133,9 @@ class TaskProcess {
       for (const timer of this.#timers) clearTimeout(timer);
       this.#finish(code, signalName);
     });
-    this.#readLines(child.stdout, 'info');
-    this.#readLines(child.stderr, 'error');
+    const listen = this.#listen.bind(this);
+    this.#output.read(child.stdout, 'info', listen);
+    this.#output.read(child.stderr, 'error', listen);
   }
 
   /**
@@ -196,8 +196,7 @@ class TaskProcess {
           void this.#settleThenFinish();
         }
         // The child exits by itself once the result is sent; one that lingers is killed. A kept
-        // one says `ready` (then #finish hands it back, clearing this timer), or is retired at
-        // once if the task was stopped.
+        // one is handed back by #finish (clearing this timer), or retired at once if stopped.
         if (this.#keep && this.#stopReason !== undefined) this.#kill();
         else this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
         break;
@@ -250,33 +249,6 @@ class TaskProcess {
     });
   }
 
-  #readLines(stream: Readable | null, level: 'info' | 'error'): void {
-    if (stream === null) return;
-    let pending = '';
-    stream.setEncoding('utf8');
-    this.#listen(stream, 'data', (chunk: string) => {
-      this.#outputChunks++;
-      const lines = (pending + chunk).split('\n');
-      pending = lines.pop() ?? '';
-      // A flood without newlines must not grow memory: an overlong partial line is cut.
-      if (pending.length > 64 * 1024) pending = pending.slice(0, 4096);
-      for (const line of lines) this.#onOutputLine(line, level);
-    });
-    this.#listen(stream, 'end', () => {
-      if (pending !== '') this.#onOutputLine(pending, level);
-    });
-  }
-
-  #onOutputLine(line: string, level: 'info' | 'error'): void {
-    const text = line.replace(/\r$/, '');
-    if (text === '') return;
-    this.#tail.push(level, text);
-    if (level === 'error') {
-      this.#stderrTail.push(text);
-      if (this.#stderrTail.length > 20) this.#stderrTail.shift();
-    }
-  }
-
   /**
    * The child flushed its stdout/stderr before sending the result, so what is left of its output is
    * already in the pipes: read until a turn of the event loop brings no more, then finish without
@@ -286,10 +258,10 @@ class TaskProcess {
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     let seen: number;
     do {
-      seen = this.#outputChunks;
+      seen = this.#output.chunks;
       await turn();
       await turn();
-    } while (seen !== this.#outputChunks && !this.#finished);
+    } while (seen !== this.#output.chunks && !this.#finished);
     // A kept process goes back to the pool now, still undoing its task (#isUnfitReused).
     this.#finish(null, null);
   }
@@ -338,7 +310,7 @@ class TaskProcess {
       crash: () =>
         crashError({
           spawnError: this.#spawnError,
-          stderrTail: this.#stderrTail,
+          stderrTail: this.#output.stderrTail,
           code,
           signalName,
         }),

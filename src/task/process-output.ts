@@ -1,0 +1,54 @@
+/**
+ * What a task process writes to stdout and stderr, read as lines into its log tail (./log-tail.ts):
+ * stdout as info, stderr as error, the last stderr lines kept apart to explain a crash. A flood
+ * without newlines cannot grow memory. The parent (./parent.ts) waits for the chunks to stop
+ * coming before it finishes a task, so that nothing the task printed is lost from its result.
+ */
+import type { Readable } from 'node:stream';
+import type { LogTail } from './log-tail.ts';
+
+/** stderr lines kept to explain a crash. */
+const STDERR_TAIL_LINES = 20;
+/** A partial line longer than this (no newline yet) is cut to its first 4 KiB. */
+const MAX_PARTIAL_LINE = 64 * 1024;
+
+type Listen = (emitter: NodeJS.EventEmitter, event: string, listener: (arg: never) => void) => void;
+
+export class ProcessOutput {
+  readonly #tail: LogTail;
+  /** The last lines of stderr, oldest first. */
+  readonly stderrTail: string[] = [];
+  /** Chunks read so far, from both streams. */
+  chunks = 0;
+
+  constructor(tail: LogTail) {
+    this.#tail = tail;
+  }
+
+  /** Reads `stream` as lines of `level`; `listen` registers the listeners (undone by its owner). */
+  read(stream: Readable | null, level: 'info' | 'error', listen: Listen): void {
+    if (stream === null) return;
+    let pending = '';
+    stream.setEncoding('utf8');
+    listen(stream, 'data', (chunk: string) => {
+      this.chunks++;
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      if (pending.length > MAX_PARTIAL_LINE) pending = pending.slice(0, 4096);
+      for (const line of lines) this.#onLine(line, level);
+    });
+    listen(stream, 'end', () => {
+      if (pending !== '') this.#onLine(pending, level);
+    });
+  }
+
+  #onLine(line: string, level: 'info' | 'error'): void {
+    const text = line.replace(/\r$/, '');
+    if (text === '') return;
+    this.#tail.push(level, text);
+    if (level === 'error') {
+      this.stderrTail.push(text);
+      if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+    }
+  }
+}
