@@ -45,7 +45,7 @@ export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> 
  */
 export function runTaskChild(registry: TaskRegistry): Promise<void> {
   // A task process parses each schema once: zod compiling a fast path per schema would cost more
-  // than it ever saves here (docs/performance.md, "Figures behind the code").
+  // than it ever saves here (docs/performance.md, "Why these choices").
   z.config({ jitless: true });
   const sendNow: Send = (message) =>
     new Promise((resolve) => {

@@ -16,7 +16,7 @@ import type { WarmChildren } from './warm-child.ts';
  * A task that runs longer than this gets the next task's process started beside it; a shorter one
  * gets it once its result is on its way (`release`). Starting it at once would make every short
  * task share the cores with a process start, and spawn() blocks the thread for a while that the
- * result's delivery would wait for (docs/performance.md, "Figures behind the code").
+ * result's delivery would wait for (docs/performance.md, "Why these choices").
  */
 export const SPARE_START_DELAY_MS = 20;
 
