@@ -2,9 +2,10 @@
  * A result's journey from its encoding to the server (`submit`): kept durably in the outbox (the
  * storage: ./outbox.ts) and sent — a small one while its copy is written, a big one (its output
  * spooled to a file by its task process) once its file is composed, streamed from that file —
- * then its once-per-task copy (done/) once the send is out. What the server cannot take now (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425,
- * 429) waits in the outbox and is re-sent with the same body and resultId by a background pump,
- * so a results endpoint that is down never stalls claiming. The pump's retries are p-retry's
+ * then its once-per-task copy (done/) once the send is out. What the server cannot take now
+ * (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425, 429) waits in the outbox and is
+ * re-sent with the same body and resultId by a background pump, so a results endpoint that is
+ * down never stalls claiming. The pump's retries are p-retry's
  * (exponential, randomized, capped at MAX_ERROR_SLEEP); a Retry-After from the server replaces
  * the backoff delay for that wait instead of adding to it.
  */

@@ -9,13 +9,7 @@ import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
 import { ProcessOutput } from './process-output.ts';
-import {
-  discardSpool,
-  handOverPayload,
-  inspectSpool,
-  SPOOL_OVER_BYTES,
-  spoolFileIn,
-} from './spool.ts';
+import { TaskSpool } from './spool.ts';
 import { killTaskTree } from './task-processes.ts';
 import { crashError, type Verdict, verdictOf } from './verdict.ts';
 import {
@@ -81,10 +75,8 @@ class TaskProcess {
   /** This task's process was swapped for a fresh one before its run (#isUnfitReused). */
   #replaced = false;
   #timeoutTimer: NodeJS.Timeout | undefined;
-  /** The file this task's process was told to write a big output to. */
-  #spoolFile: string | undefined;
-  /** The file its big payload was written to, for it to read. */
-  #payloadFile: string | undefined;
+  /** Files for a big payload or output (./spool.ts). */
+  readonly #spool: TaskSpool;
 
   constructor(task: Task, options: RunOptions, resolve: (outcome: TaskOutcome) => void) {
     this.#task = task;
@@ -92,6 +84,7 @@ class TaskProcess {
     this.#resolve = resolve;
     this.#tail = new LogTail(options.scrub);
     this.#output = new ProcessOutput(this.#tail);
+    this.#spool = new TaskSpool(options.spoolDir);
   }
 
   start(): void {
@@ -206,20 +199,14 @@ class TaskProcess {
   #sendRun(): void {
     this.#runSent = true;
     if (this.#started !== undefined) this.#started.ready = false;
-    const { spoolDir } = this.#options;
-    if (spoolDir !== undefined) this.#spoolFile = spoolFileIn(spoolDir);
-    const payload = handOverPayload(this.#task, spoolDir);
-    if (payload.file !== undefined) this.#payloadFile = payload.file;
-    void payload.ready.then((sent) => {
+    void this.#spool.runFields(this.#task).then(({ payload, spool }) => {
       const { id, type, attempt } = this.#task;
       this.#send({
         v: IPC_VERSION,
         type: 'run',
-        task: { id, type, attempt, ...sent },
+        task: { id, type, attempt, ...payload },
         maxResultBytes: this.#options.maxResultBytes,
-        ...(this.#spoolFile === undefined
-          ? {}
-          : { spool: { file: this.#spoolFile, overBytes: SPOOL_OVER_BYTES } }),
+        ...(spool === undefined ? {} : { spool }),
         ...(this.#keep ? { reuse: true } : {}),
       });
     });
@@ -271,11 +258,8 @@ class TaskProcess {
     this.#finished = true;
     clearTimeout(this.#timeoutTimer);
     const verdict = this.#verdict(code, signalName);
-    // Not the result's (a stop, a failure, a lie about it): nothing will copy it, so it goes.
-    if (this.#spoolFile !== undefined && verdict.outputFile === undefined) {
-      discardSpool(this.#spoolFile);
-    }
-    if (this.#payloadFile !== undefined) discardSpool(this.#payloadFile);
+    // An output file that is not the result's (a stop, a failure, a lie about it) goes.
+    this.#spool.release(verdict.outputFile !== undefined);
     if (this.#keep) this.#handOver(verdict.status === 'succeeded');
     this.#resolve({ ...verdict, logs: this.#tail.lines(), logsTruncated: this.#tail.truncated });
   }
@@ -305,7 +289,7 @@ class TaskProcess {
       stopReason: this.#stopReason,
       result: this.#result,
       maxResultBytes: this.#options.maxResultBytes,
-      spooled: () => (this.#spoolFile === undefined ? undefined : inspectSpool(this.#spoolFile)),
+      spooled: () => this.#spool.output(),
       scrub: this.#options.scrub,
       crash: () =>
         crashError({

@@ -76,3 +76,46 @@ export function handOverPayload(
   );
   return { ready, file };
 }
+
+/**
+ * One task's files: the one its process may write a big output to, and the one its big payload
+ * was written to. Both are named here; `release` removes what nothing will read again.
+ */
+export class TaskSpool {
+  readonly #dir: string | undefined;
+  #outputFile: string | undefined;
+  #payloadFile: string | undefined;
+
+  /** `dir` undefined: every payload and output goes over IPC. */
+  constructor(dir: string | undefined) {
+    this.#dir = dir;
+  }
+
+  /**
+   * What the `run` message carries for this task: its payload (as text or a file) and, with a
+   * spool folder, where a big output goes.
+   */
+  async runFields(task: Task): Promise<{
+    payload: PayloadForChild;
+    spool?: { file: string; overBytes: number };
+  }> {
+    if (this.#dir !== undefined) this.#outputFile = spoolFileIn(this.#dir);
+    const handed = handOverPayload(task, this.#dir);
+    this.#payloadFile = handed.file;
+    const payload = await handed.ready;
+    return this.#outputFile === undefined
+      ? { payload }
+      : { payload, spool: { file: this.#outputFile, overBytes: SPOOL_OVER_BYTES } };
+  }
+
+  /** The output file as it is now, if the process was given one. */
+  output(): SpooledOutput | undefined {
+    return this.#outputFile === undefined ? undefined : inspectSpool(this.#outputFile);
+  }
+
+  /** The task is over: the payload file goes, and the output file unless it is the result's. */
+  release(outputIsResult: boolean): void {
+    if (this.#outputFile !== undefined && !outputIsResult) discardSpool(this.#outputFile);
+    if (this.#payloadFile !== undefined) discardSpool(this.#payloadFile);
+  }
+}
