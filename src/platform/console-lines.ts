@@ -1,8 +1,9 @@
 /**
  * The console's human lines, made from the JSON lines pino writes: `[HH:MM:ss] LEVEL: message`,
- * in local time, the fields left to the log file, colours only for an interactive terminal. The
- * same lines pino-pretty printed for us, in a few lines of our own: pino-pretty and its eleven
- * dependencies were 119 kB of the executable's bundle for this one format (docs/performance.md).
+ * in local time, the fields left to the log file, colours only for an interactive terminal (and
+ * not with NO_COLOR). The same lines pino-pretty printed for us, in a few lines of our own:
+ * pino-pretty and its eleven dependencies cost the bundle and the idle worker more than this one
+ * format is worth (figures: docs/performance.md).
  */
 
 const RESET_FG = '\u001b[39m';
