@@ -70,8 +70,8 @@ describe('big results', { timeout: 300_000 }, () => {
     let w = startWorker({ serverUrl: server.url, dataDir });
     try {
       await until('its result', () => results(server, 'big-1').length >= 1, w);
-      // Delivered again once the server has it (while its POST is still in flight, the one POST
-      // answers both deliveries: the worker claims on as soon as a result is handed over).
+      // Delivered again once the server has it: sent again. (A re-delivery that comes before the
+      // first POST went out is answered by that POST: the server gets it after asking again.)
       server.script.claim.push(claim('big-1', UNDER));
       await until('two results', () => results(server, 'big-1').length >= 2, w);
       const [first, again] = results(server, 'big-1');

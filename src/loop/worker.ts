@@ -219,7 +219,7 @@ export class Worker {
       log.info(
         `task ${task.id} was already done here: re-sending its result (${stored.body.status})`,
       );
-      await delivery.deliver(outbox.requeue(stored), this.#stopping.signal);
+      await delivery.deliver(outbox.requeue(stored), this.#stopping.signal, { again: true });
       return;
     }
     log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);

@@ -58,12 +58,23 @@ export class ResultDelivery {
     this.#options = options;
   }
 
-  /** One try for one result. Concurrent calls for the same result share one request. */
-  deliver(entry: OutboxEntry, signal?: AbortSignal): Promise<DeliveryOutcome> {
+  /**
+   * One try for one result. Concurrent calls for the same result share one request, except
+   * `again`: the server delivered the task anew (protocol section 4), so it did not count the send
+   * still in flight (whose answer may be in, its files still settling): this one is its own POST,
+   * same resultId and body, which the server stores once.
+   */
+  deliver(
+    entry: OutboxEntry,
+    signal?: AbortSignal,
+    { again = false }: { again?: boolean } = {},
+  ): Promise<DeliveryOutcome> {
     const { resultId } = entry.body;
     const running = this.#inFlight.get(resultId);
-    if (running !== undefined) return running;
-    const attempt = this.#send(entry, signal).finally(() => this.#inFlight.delete(resultId));
+    if (running !== undefined && !again) return running;
+    const attempt: Promise<DeliveryOutcome> = this.#send(entry, signal).finally(() => {
+      if (this.#inFlight.get(resultId) === attempt) this.#inFlight.delete(resultId);
+    });
     this.#inFlight.set(resultId, attempt);
     return attempt;
   }
