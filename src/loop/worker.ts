@@ -70,7 +70,7 @@ export interface WorkerDeps {
   status?: StatusRecorder;
 }
 
-/** A task being handled: run, stored and sent. Its slot frees when `done` settles. */
+/** A task being handled: run, then handed to delivery. Its slot frees when `done` settles. */
 interface Handling {
   /** Aborted with a StopReason to stop the task's process. */
   readonly controller: AbortController;

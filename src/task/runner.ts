@@ -14,7 +14,7 @@ import type { WarmChildren } from './warm-child.ts';
 
 /**
  * A task that runs longer than this gets the next task's process started beside it; a shorter one
- * gets it once its result is on its way (`release`). Starting it at once would make every short
+ * gets it once the server has answered its result (`release`, from the loop). Starting it at once would make every short
  * task share the cores with a process start, and spawn() blocks the thread for a while that the
  * result's delivery would wait for (docs/performance.md, "Why these choices").
  */
@@ -102,7 +102,7 @@ export class TaskRunner {
     }
   }
 
-  /** A finished task's result is on its way: the next task's process may start now. */
+  /** A finished task's result has been answered: the next task's process may start now. */
   release(): void {
     this.#prepareSpare();
   }
