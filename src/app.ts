@@ -12,6 +12,7 @@ import { coerceError } from './platform/errors.ts';
 import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';
 import { createLogger, type Logger, Secrets, secretScrubber } from './platform/log.ts';
+import { MemoryUpkeep } from './platform/memory-upkeep.ts';
 import { registerSignalHandlers } from './platform/signals.ts';
 import { ResultDelivery } from './results/delivery.ts';
 import { Outbox } from './results/outbox.ts';
@@ -35,6 +36,8 @@ export const EXIT_FORCED = 130;
 
 /** How long a task process started ahead of need waits for a task before it is stopped. */
 const WARM_CHILD_TTL_MS = 30_000;
+/** How long after a task the worker gives its freed memory back (src/platform/memory-upkeep.ts). */
+const MEMORY_UPKEEP_AFTER_MS = 5_000;
 
 export interface AppContext {
   settings: Settings;
@@ -150,6 +153,7 @@ export async function runWorker(app: AppContext): Promise<number> {
         loopToDrain?.drainForUpdate();
       },
     });
+    const memory = new MemoryUpkeep({ afterMs: MEMORY_UPKEEP_AFTER_MS, log });
     const worker = new Worker({
       settings,
       client,
@@ -162,6 +166,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       onUpdateHint: (hint) => selfUpdate.hint(hint),
       onServerReached: () => selfUpdate.confirmHealthy(),
       status: new StatusRecorder(dataDir.path, log, (text) => scrub(text) as string),
+      onTaskSettled: () => memory.workDone(),
     });
     loopToDrain = worker;
     const unregister = registerSignalHandlers({
@@ -183,6 +188,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       end = await worker.run();
     } finally {
       selfUpdate.stop();
+      memory.close();
       runner.close();
       unregister();
       await client.close();

@@ -68,6 +68,8 @@ export interface WorkerDeps {
   once?: boolean;
   /** Keeps `<data>/status.json` up to date for `worker --status`. */
   status?: StatusRecorder;
+  /** A task's handling is over, its result answered by the server or kept: its memory is garbage. */
+  onTaskSettled?: () => void;
 }
 
 /** A task being handled: run, then handed to delivery. Its slot frees when `done` settles. */
@@ -252,6 +254,7 @@ export class Worker {
       .catch((error: unknown) => this.#handlingFailed(error))
       .finally(() => {
         this.#sending.delete(followed);
+        this.#deps.onTaskSettled?.();
         // The next task's process starts now, not before: spawn() holds the thread for a few ms
         // and a process start takes a core for tens, which the result's POST would wait for.
         if (this.#state === 'working') this.#deps.runner.release();

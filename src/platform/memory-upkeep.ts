@@ -1,0 +1,140 @@
+/**
+ * Memory the worker has freed, given back to the system a few seconds after work.
+ *
+ * After a burst of tasks (big payloads and results above all) the worker process stayed at its
+ * high-water mark for good: measured on the built executable after 300 echo tasks, 6 of them
+ * 8 MiB, private memory 28.8 MB idle → 53.6 MB, still 53.6 MB after 15 s idle. Two holders,
+ * read from /proc/<pid>/smaps (docs/performance.md, "The soak"):
+ * - the C allocator: glibc's brk heap ([heap]) grew 2.8 → 19.3 MB. Freed chunks in the middle of
+ *   it are kept for reuse; only its top is given back, and one live chunk above the free ones
+ *   keeps them all. `malloc_trim(0)` gives back every whole free page: 47.9 → 28.5 MB;
+ * - V8: buffers that are garbage but not yet collected hold their pages and their malloc'd
+ *   backing stores (15.2 → 10.1 MB of V8 pages after a full collection). A collection first, so
+ *   that the trim finds those stores freed.
+ * Neither happens by itself while the worker is idle (a long poll allocates next to nothing, so
+ * V8 never collects), so this does both: once a few seconds after the last task, and every few
+ * seconds while tasks keep coming (`workDone` arms one timer; no work, no timer, no cost idle).
+ *
+ * malloc_trim is called through node:ffi (built in, experimental in the Node we pin; its one
+ * warning is not the user's business and is dropped). Only where glibc is the C library (Linux):
+ * on Windows the heap decommits free blocks itself, and the collection is all there is to do.
+ */
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { coerceError } from './errors.ts';
+import type { Logger } from './log.ts';
+
+/** A full garbage collection, done now. */
+type Collect = () => void;
+
+export interface MemoryUpkeepOptions {
+  /** How long after work the memory is given back (and at most how often while work goes on). */
+  afterMs: number;
+  log: Logger;
+  /** What gives freed memory back; `releaseFreeMemory` unless a test says otherwise. */
+  release?: () => ReleaseReport;
+}
+
+export interface ReleaseReport {
+  /** Milliseconds the collection and the trim took. */
+  ms: number;
+  /** Whether malloc_trim ran (false where there is no glibc, or it could not be reached). */
+  trimmed: boolean;
+}
+
+export class MemoryUpkeep {
+  readonly #options: MemoryUpkeepOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: MemoryUpkeepOptions) {
+    this.#options = options;
+  }
+
+  /** A task's handling is over: its memory is garbage now, given back within `afterMs`. */
+  workDone(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setTimeout(() => this.#release(), this.#options.afterMs);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #release(): void {
+    this.#timer = undefined;
+    try {
+      const { ms, trimmed } = (this.#options.release ?? releaseFreeMemory)();
+      this.#options.log.debug(
+        { ms: Math.round(ms * 10) / 10, trimmed },
+        trimmed ? 'freed memory given back to the system' : 'garbage collected',
+      );
+    } catch (error) {
+      // Upkeep, not work: it never stops the worker.
+      const err = coerceError(error);
+      this.#options.log.debug({ err }, `could not give memory back (${err.message})`);
+    }
+  }
+}
+
+let collect: Collect | undefined;
+/** malloc_trim(0), once looked up; null where it cannot be had. */
+let mallocTrim: (() => number) | null | undefined;
+
+/** A full collection, then (with glibc) malloc_trim(0). */
+export function releaseFreeMemory(): ReleaseReport {
+  const started = performance.now();
+  collect ??= exposeCollect();
+  collect();
+  if (mallocTrim === undefined) mallocTrim = lookUpMallocTrim();
+  if (mallocTrim !== null) mallocTrim();
+  return { ms: performance.now() - started, trimmed: mallocTrim !== null };
+}
+
+/**
+ * V8's `gc`, exposed for this module only: the flag set at run time makes the function, which a
+ * fresh context then carries; the worker's own global object never gets it (a task process is
+ * another process, with its own flags).
+ */
+function exposeCollect(): Collect {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as unknown;
+  if (typeof gc !== 'function') throw new Error('V8 gave no gc function');
+  return () => gc();
+}
+
+function lookUpMallocTrim(): (() => number) | null {
+  // Where the C library is not glibc (musl has no libc.so.6), the lookup fails: no trim.
+  if (process.platform !== 'linux') return null;
+  const { emitWarning } = process;
+  try {
+    // node:ffi says once that it is experimental; that is ours to know, not the user's.
+    process.emitWarning = (warning, ...rest: unknown[]) => {
+      const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string })?.type;
+      if (type === 'ExperimentalWarning' && String(warning).startsWith('FFI')) return;
+      (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+    };
+    const ffi = process.getBuiltinModule('node:ffi') as FfiModule | undefined;
+    if (ffi === undefined) return null;
+    const trim = ffi.dlopen('libc.so.6', {
+      malloc_trim: { arguments: ['uint64'], return: 'int32' },
+    }).functions.malloc_trim;
+    return trim === undefined ? null : () => trim(0n);
+  } catch {
+    return null;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+/** What this module uses of node:ffi (experimental, typed by hand: @types/node has no types yet). */
+interface FfiModule {
+  dlopen(
+    path: string,
+    symbols: Record<string, { arguments: string[]; return: string }>,
+  ): { functions: Record<string, (...args: unknown[]) => number> };
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { openConsoleStream } from '../src/platform/console.ts';
+import { createLogger } from '../src/platform/log.ts';
+import { MemoryUpkeep, type ReleaseReport } from '../src/platform/memory-upkeep.ts';
+import { tempDir } from './helpers/worker.ts';
+
+const AFTER_MS = 60;
+
+function upkeepWithCounter(release?: () => ReleaseReport) {
+  const file = join(tempDir(), 'worker.log');
+  // A console that cannot be opened: the lines go to the file only, not to the test's output.
+  const console = openConsoleStream('stdout', () => {
+    throw Object.assign(new Error('open EBADF'), { code: 'EBADF' });
+  });
+  const log = createLogger({ level: 'debug', filePath: file, secrets: [], console });
+  const calls = { n: 0 };
+  const upkeep = new MemoryUpkeep({
+    afterMs: AFTER_MS,
+    log,
+    release:
+      release ??
+      (() => {
+        calls.n++;
+        return { ms: 1.25, trimmed: true };
+      }),
+  });
+  const logLines = () => {
+    log.flush();
+    return readFileSync(file, 'utf8');
+  };
+  return { upkeep, calls, logLines };
+}
+
+describe('MemoryUpkeep', () => {
+  test('a burst of work gives memory back once, afterMs after the first; no work, no release', async () => {
+    const { upkeep, calls, logLines } = upkeepWithCounter();
+    await delay(AFTER_MS * 3);
+    assert.equal(calls.n, 0, 'nothing was done: nothing is released');
+    for (let i = 0; i < 20; i++) upkeep.workDone();
+    await delay(AFTER_MS / 3);
+    assert.equal(calls.n, 0, 'not before afterMs');
+    await delay(AFTER_MS * 2);
+    assert.equal(calls.n, 1, 'one release for the burst');
+    await delay(AFTER_MS * 3);
+    assert.equal(calls.n, 1, 'and none while idle');
+    upkeep.workDone();
+    await delay(AFTER_MS * 3);
+    assert.equal(calls.n, 2, 'work again: released again');
+    assert.match(logLines(), /"ms":1.3,"trimmed":true.*freed memory given back to the system/);
+    upkeep.close();
+  });
+
+  test('work that goes on is released every afterMs, not only once it stops', async () => {
+    const { upkeep, calls } = upkeepWithCounter();
+    const until = Date.now() + AFTER_MS * 6;
+    while (Date.now() < until) {
+      upkeep.workDone();
+      await delay(AFTER_MS / 6);
+    }
+    assert.ok(calls.n >= 3, `released ${calls.n} times during ${AFTER_MS * 6} ms of work`);
+    upkeep.close();
+  });
+
+  test('close cancels a release that is due; a release that throws is logged, not thrown', async () => {
+    const closed = upkeepWithCounter();
+    closed.upkeep.workDone();
+    closed.upkeep.close();
+    closed.upkeep.workDone();
+    await delay(AFTER_MS * 3);
+    assert.equal(closed.calls.n, 0);
+
+    const failing = upkeepWithCounter(() => {
+      throw new Error('no ffi here');
+    });
+    failing.upkeep.workDone();
+    await delay(AFTER_MS * 3);
+    assert.match(failing.logLines(), /could not give memory back.*no ffi here/);
+    failing.upkeep.close();
+  });
+});
+
+/**
+ * A real Node process makes the C allocator keep freed memory (big chunks freed between small
+ * ones still alive, so the heap's top cannot shrink), then calls releaseFreeMemory.
+ */
+const FRAGMENTING_SCRIPT = `
+import { readFileSync } from 'node:fs';
+import { releaseFreeMemory } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'platform', 'memory-upkeep.ts'))};
+const privateMb = () => Number(/^Anonymous:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))[1]) / 1024;
+const before = privateMb();
+let big = [];
+const small = [];
+for (let i = 0; i < 2000; i++) {
+  big.push(Buffer.alloc(48 * 1024, 1));
+  small.push(Buffer.alloc(5000, 2));
+}
+const full = privateMb();
+big = undefined;
+const report = releaseFreeMemory();
+const after = privateMb();
+console.log(JSON.stringify({ before, full, after, report, small: small.length, gc: typeof globalThis.gc }));
+`;
+
+describe('releaseFreeMemory', { skip: process.platform !== 'linux' }, () => {
+  test('on glibc, freed memory leaves the process: collection, then malloc_trim, without a warning', () => {
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', FRAGMENTING_SCRIPT], {
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /ExperimentalWarning|FFI/, 'node:ffi says nothing to the user');
+    const figures = JSON.parse(run.stdout) as {
+      before: number;
+      full: number;
+      after: number;
+      report: ReleaseReport;
+      gc: string;
+    };
+    assert.equal(figures.report.trimmed, true, 'malloc_trim ran');
+    assert.equal(figures.gc, 'undefined', "the process's own global gets no gc");
+    // ≈ 94 MB of 48 KiB buffers were made and dropped; the 10 MB of 5,000-byte ones stay alive.
+    assert.ok(figures.full - figures.before > 80, `grew ${figures.full - figures.before} MB`);
+    assert.ok(
+      figures.after < figures.full - 60,
+      `private memory ${figures.full.toFixed(1)} MB before the release, ${figures.after.toFixed(1)} MB after`,
+    );
+  });
+});
