@@ -36,8 +36,6 @@ export const EXIT_FORCED = 130;
 
 /** How long a task process started ahead of need waits for a task before it is stopped. */
 const WARM_CHILD_TTL_MS = 30_000;
-/** How long after a task the worker gives its freed memory back (src/platform/memory-upkeep.ts). */
-const MEMORY_UPKEEP_AFTER_MS = 5_000;
 
 export interface AppContext {
   settings: Settings;
@@ -153,7 +151,10 @@ export async function runWorker(app: AppContext): Promise<number> {
         loopToDrain?.drainForUpdate();
       },
     });
-    const memory = new MemoryUpkeep({ afterMs: MEMORY_UPKEEP_AFTER_MS, log });
+    const memory =
+      settings.memoryTrimMs > 0
+        ? new MemoryUpkeep({ afterMs: settings.memoryTrimMs, log })
+        : undefined;
     const worker = new Worker({
       settings,
       client,
@@ -166,7 +167,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       onUpdateHint: (hint) => selfUpdate.hint(hint),
       onServerReached: () => selfUpdate.confirmHealthy(),
       status: new StatusRecorder(dataDir.path, log, (text) => scrub(text) as string),
-      onTaskSettled: () => memory.workDone(),
+      onTaskSettled: () => memory?.workDone(),
     });
     loopToDrain = worker;
     const unregister = registerSignalHandlers({
@@ -188,7 +189,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       end = await worker.run();
     } finally {
       selfUpdate.stop();
-      memory.close();
+      memory?.close();
       runner.close();
       unregister();
       await client.close();

@@ -81,6 +81,14 @@ export const SHUTDOWN_GRACE = 30;
 /** Heap limit of a task process, in MB; 0 = Node's default. A task that leaks past it fails (CRASHED). @default 0 */
 export const TASK_MAX_HEAP = 0;
 
+/**
+ * Seconds after work (and at most how often while tasks keep coming) before the worker gives the
+ * memory it has freed back to the system: a full garbage collection, then, on Linux, glibc's
+ * malloc_trim. Without it a worker that handled big results keeps their footprint until it
+ * restarts (docs/performance.md, "Memory given back"). 0 = never. @default 5
+ */
+export const MEMORY_TRIM = 5;
+
 /** Largest task output, in bytes of JSON, that is reported; larger ones are `failed`. @default 8388608 */
 export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
 

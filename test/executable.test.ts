@@ -144,6 +144,24 @@ describe('the executable on its own', () => {
     assert.equal(readFileSync(marker, 'utf8'), '', 'evil.js never ran');
   });
 
+  test('after work, freed memory is given back to the system (node:ffi inside the executable), without a warning', async () => {
+    await server.admin.enqueue({ id: 'trim-1', type: 'echo', payload: 'x'.repeat(2 * 2 ** 20) });
+    const w = startWorker({
+      serverUrl: server.url,
+      env: { HIVE_MEMORY_TRIM: '0.3', HIVE_LOG_LEVEL: 'debug' },
+      command: { file: exe, args: [] },
+    });
+    try {
+      await w.waitForOutput(/freed memory given back to the system/, 30_000);
+    } finally {
+      await w.stop();
+    }
+    assert.equal((await server.admin.task('trim-1')).state, 'done');
+    const line = w.logLines().find((one) => one.msg === 'freed memory given back to the system');
+    assert.equal(line?.trimmed, true, 'malloc_trim ran');
+    assert.doesNotMatch(w.output(), /ExperimentalWarning|FFI is an experimental/);
+  });
+
   test('the log file rotates by size and keeps LOG_FILES files', async () => {
     for (let i = 0; i < 6; i++) {
       await server.admin.enqueue({ id: `rot-${i}`, type: 'logs', payload: { lines: 40 } });

@@ -12,8 +12,9 @@
  *   backing stores (15.2 → 10.1 MB of V8 pages after a full collection). A collection first, so
  *   that the trim finds those stores freed.
  * Neither happens by itself while the worker is idle (a long poll allocates next to nothing, so
- * V8 never collects), so this does both: once a few seconds after the last task, and every few
- * seconds while tasks keep coming (`workDone` arms one timer; no work, no timer, no cost idle).
+ * V8 never collects), so this does both: MEMORY_TRIM seconds (5) after the last task, and as
+ * often while tasks keep coming (`workDone` arms one timer; no work, no timer, no cost idle).
+ * A full collection of the worker's small heap takes a few ms; the trim under 1 ms.
  *
  * malloc_trim is called through node:ffi (built in, experimental in the Node we pin; its one
  * warning is not the user's business and is dropped). Only where glibc is the C library (Linux):
@@ -96,13 +97,19 @@ export function releaseFreeMemory(): ReleaseReport {
 }
 
 /**
- * V8's `gc`, exposed for this module only: the flag set at run time makes the function, which a
- * fresh context then carries; the worker's own global object never gets it (a task process is
- * another process, with its own flags).
+ * V8's `gc`, for this module only: the flag, set at run time, puts the function in a context made
+ * then, and is unset at once (V8 checks its flags against the code caches it loads later, Node's
+ * own built-in modules among them). The worker's own global object never gets `gc`; a task
+ * process is another process, with its own flags.
  */
 function exposeCollect(): Collect {
   setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as unknown;
+  let gc: unknown;
+  try {
+    gc = runInNewContext('gc');
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
   if (typeof gc !== 'function') throw new Error('V8 gave no gc function');
   return () => gc();
 }

@@ -112,6 +112,11 @@ export const SETTINGS = {
     count(0, 1_000_000),
     'heap limit of a task process, MB (0 = Node default)',
   ),
+  MEMORY_TRIM: row(
+    'memoryTrimMs',
+    seconds(0).transform(ms),
+    'seconds after work before freed memory is given back to the system (0 = never)',
+  ),
   MAX_RESULT_BYTES: row(
     'maxResultBytes',
     count(1024, 1024 ** 3),
