@@ -9,24 +9,25 @@ import { createLogger } from '../src/platform/log.ts';
 import { MemoryUpkeep, type ReleaseReport } from '../src/platform/memory-upkeep.ts';
 import { tempDir } from './helpers/worker.ts';
 
-const AFTER_MS = 60;
+const AFTER_MS = 200;
 
-function upkeepWithCounter(release?: () => ReleaseReport) {
+function upkeepWithCounter(release?: (thorough: boolean) => ReleaseReport) {
   const file = join(tempDir(), 'worker.log');
   // A console that cannot be opened: the lines go to the file only, not to the test's output.
   const console = openConsoleStream('stdout', () => {
     throw Object.assign(new Error('open EBADF'), { code: 'EBADF' });
   });
   const log = createLogger({ level: 'debug', filePath: file, secrets: [], console });
-  const calls = { n: 0 };
+  const calls = { n: 0, thorough: [] as boolean[] };
   const upkeep = new MemoryUpkeep({
     afterMs: AFTER_MS,
     log,
     release:
       release ??
-      (() => {
+      ((thorough) => {
         calls.n++;
-        return { ms: 1.25, trimmed: true };
+        calls.thorough.push(thorough);
+        return { gcMs: 1.25, trimMs: 0.04, trimmed: true };
       }),
   });
   const logLines = () => {
@@ -51,18 +52,35 @@ describe('MemoryUpkeep', () => {
     upkeep.workDone();
     await delay(AFTER_MS * 3);
     assert.equal(calls.n, 2, 'work again: released again');
-    assert.match(logLines(), /"ms":1.3,"trimmed":true.*freed memory given back to the system/);
+    assert.deepEqual(calls.thorough, [true, true], 'after work has stopped: the thorough one');
+    assert.match(
+      logLines(),
+      /"gcMs":1.3,"trimMs":0,"trimmed":true,"thorough":true.*freed memory given back to the system/,
+    );
     upkeep.close();
   });
 
-  test('work that goes on is released every afterMs, not only once it stops', async () => {
+  test('work that goes on is released every afterMs (quickly), then thoroughly once it stops', async () => {
     const { upkeep, calls } = upkeepWithCounter();
     const until = Date.now() + AFTER_MS * 6;
     while (Date.now() < until) {
       upkeep.workDone();
       await delay(AFTER_MS / 6);
     }
-    assert.ok(calls.n >= 3, `released ${calls.n} times during ${AFTER_MS * 6} ms of work`);
+    const during = calls.n;
+    assert.ok(during >= 3, `released ${during} times during ${AFTER_MS * 6} ms of work`);
+    await delay(AFTER_MS * 3);
+    // The one due when work stopped is still a quick one; the thorough one comes afterMs after
+    // the last work.
+    assert.deepEqual(
+      calls.thorough,
+      [...Array(calls.n - 1).fill(false), true],
+      'quick while work goes on, thorough once it stops',
+    );
+    const after = calls.n;
+    assert.ok(after - during <= 2, `${after - during} releases after work stopped`);
+    await delay(AFTER_MS * 3);
+    assert.equal(calls.n, after, 'then nothing while idle');
     upkeep.close();
   });
 

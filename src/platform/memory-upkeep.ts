@@ -4,7 +4,7 @@
  * After a burst of tasks (big payloads and results above all) the worker process stayed at its
  * high-water mark for good: measured on the built executable after 300 echo tasks, 6 of them
  * 8 MiB, private memory 28.8 MB idle → 53.6 MB, still 53.6 MB after 15 s idle. Two holders,
- * read from /proc/<pid>/smaps (docs/performance.md, "The soak"):
+ * read from /proc/<pid>/smaps (docs/performance.md, "Memory given back"):
  * - the C allocator: glibc's brk heap ([heap]) grew 2.8 → 19.3 MB. Freed chunks in the middle of
  *   it are kept for reuse; only its top is given back, and one live chunk above the free ones
  *   keeps them all. `malloc_trim(0)` gives back every whole free page: 47.9 → 28.5 MB;
@@ -12,34 +12,37 @@
  *   backing stores (15.2 → 10.1 MB of V8 pages after a full collection). A collection first, so
  *   that the trim finds those stores freed.
  * Neither happens by itself while the worker is idle (a long poll allocates next to nothing, so
- * V8 never collects), so this does both: MEMORY_TRIM seconds (5) after the last task, and as
- * often while tasks keep coming (`workDone` arms one timer; no work, no timer, no cost idle).
- * A full collection of the worker's small heap takes a few ms; the trim under 1 ms.
+ * V8 never collects). So MEMORY_TRIM seconds (5) after the last task the worker collects
+ * thoroughly (V8's "last resort", which also gives back the pages V8 pools for reuse: 40–60 ms
+ * on this machine, once) and trims. While tasks keep coming it does so every MEMORY_TRIM seconds
+ * too, cheaply: a collection V8 runs beside the work (asked for, not waited on: < 1 ms here) and
+ * the trim, which gets what the previous one freed (2–20 ms); that keeps a long run near its idle
+ * size. `workDone` arms one timer: no work, no timer, nothing done while idle.
  *
  * malloc_trim is called through node:ffi (built in, experimental in the Node we pin; its one
  * warning is not the user's business and is dropped). Only where glibc is the C library (Linux):
  * on Windows the heap decommits free blocks itself, and the collection is all there is to do.
  */
-
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { coerceError } from './errors.ts';
 import type { Logger } from './log.ts';
 
-/** A full garbage collection, done now. */
-type Collect = () => void;
+/** A full garbage collection: thorough (done now, V8's pooled pages given back too) or started. */
+type Collect = (thorough: boolean) => void;
 
 export interface MemoryUpkeepOptions {
   /** How long after work the memory is given back (and at most how often while work goes on). */
   afterMs: number;
   log: Logger;
   /** What gives freed memory back; `releaseFreeMemory` unless a test says otherwise. */
-  release?: () => ReleaseReport;
+  release?: (thorough: boolean) => ReleaseReport;
 }
 
 export interface ReleaseReport {
-  /** Milliseconds the collection and the trim took. */
-  ms: number;
+  /** Milliseconds the collection took, and the trim. */
+  gcMs: number;
+  trimMs: number;
   /** Whether malloc_trim ran (false where there is no glibc, or it could not be reached). */
   trimmed: boolean;
 }
@@ -47,6 +50,7 @@ export interface ReleaseReport {
 export class MemoryUpkeep {
   readonly #options: MemoryUpkeepOptions;
   #timer: NodeJS.Timeout | undefined;
+  #lastWorkAt = 0;
   #closed = false;
 
   constructor(options: MemoryUpkeepOptions) {
@@ -55,9 +59,8 @@ export class MemoryUpkeep {
 
   /** A task's handling is over: its memory is garbage now, given back within `afterMs`. */
   workDone(): void {
-    if (this.#timer !== undefined || this.#closed) return;
-    this.#timer = setTimeout(() => this.#release(), this.#options.afterMs);
-    this.#timer.unref();
+    this.#lastWorkAt = performance.now();
+    if (this.#timer === undefined) this.#arm(this.#options.afterMs);
   }
 
   close(): void {
@@ -66,12 +69,26 @@ export class MemoryUpkeep {
     this.#timer = undefined;
   }
 
+  #arm(ms: number): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => this.#release(), ms);
+    this.#timer.unref();
+  }
+
+  /**
+   * Work quiet for `afterMs`: the thorough release, and no timer after it. Work still coming: the
+   * quick one, and the timer set for `afterMs` after the last work.
+   */
   #release(): void {
     this.#timer = undefined;
+    const quietMs = performance.now() - this.#lastWorkAt;
+    const thorough = quietMs >= this.#options.afterMs - 1;
+    if (!thorough) this.#arm(this.#options.afterMs - quietMs);
     try {
-      const { ms, trimmed } = (this.#options.release ?? releaseFreeMemory)();
+      const { gcMs, trimMs, trimmed } = (this.#options.release ?? releaseFreeMemory)(thorough);
+      const round = (ms: number) => Math.round(ms * 10) / 10;
       this.#options.log.debug(
-        { ms: Math.round(ms * 10) / 10, trimmed },
+        { gcMs: round(gcMs), trimMs: round(trimMs), trimmed, thorough },
         trimmed ? 'freed memory given back to the system' : 'garbage collected',
       );
     } catch (error) {
@@ -86,14 +103,22 @@ let collect: Collect | undefined;
 /** malloc_trim(0), once looked up; null where it cannot be had. */
 let mallocTrim: (() => number) | null | undefined;
 
-/** A full collection, then (with glibc) malloc_trim(0). */
-export function releaseFreeMemory(): ReleaseReport {
+/**
+ * A full collection — `thorough`: V8's last resort, done now; else one V8 runs beside the work,
+ * started now and not waited for — then, with glibc, malloc_trim(0).
+ */
+export function releaseFreeMemory(thorough = true): ReleaseReport {
   const started = performance.now();
   collect ??= exposeCollect();
-  collect();
+  collect(thorough);
+  const collected = performance.now();
   if (mallocTrim === undefined) mallocTrim = lookUpMallocTrim();
   if (mallocTrim !== null) mallocTrim();
-  return { ms: performance.now() - started, trimmed: mallocTrim !== null };
+  return {
+    gcMs: collected - started,
+    trimMs: performance.now() - collected,
+    trimmed: mallocTrim !== null,
+  };
 }
 
 /**
@@ -111,7 +136,10 @@ function exposeCollect(): Collect {
     setFlagsFromString('--no-expose-gc');
   }
   if (typeof gc !== 'function') throw new Error('V8 gave no gc function');
-  return () => gc();
+  return (thorough) =>
+    thorough
+      ? gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+      : gc({ type: 'major', execution: 'async' });
 }
 
 function lookUpMallocTrim(): (() => number) | null {
