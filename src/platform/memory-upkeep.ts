@@ -136,10 +136,11 @@ function exposeCollect(): Collect {
     setFlagsFromString('--no-expose-gc');
   }
   if (typeof gc !== 'function') throw new Error('V8 gave no gc function');
-  return (thorough) =>
-    thorough
-      ? gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
-      : gc({ type: 'major', execution: 'async' });
+  return (thorough) => {
+    if (thorough) gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    // Its promise settles when V8 is done; nothing waits for it, and it may not end the process.
+    else void Promise.resolve(gc({ type: 'major', execution: 'async' })).catch(() => undefined);
+  };
 }
 
 function lookUpMallocTrim(): (() => number) | null {
