@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openConsoleStream } from '../src/platform/console.ts';
 import { createLogger } from '../src/platform/log.ts';
 import { MemoryUpkeep, type ReleaseReport } from '../src/platform/memory-upkeep.ts';
-import { tempDir } from './helpers/worker.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { startWorker, tempDir } from './helpers/worker.ts';
 
 const AFTER_MS = 200;
 
@@ -147,4 +148,37 @@ describe('releaseFreeMemory', { skip: process.platform !== 'linux' }, () => {
       `private memory ${figures.full.toFixed(1)} MB before the release, ${figures.after.toFixed(1)} MB after`,
     );
   });
+});
+
+describe('a worker and MEMORY_TRIM', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server?.close());
+
+  for (const [trim, expected] of [
+    ['0.3', true],
+    ['0', false],
+  ] as const) {
+    test(`MEMORY_TRIM=${trim}: ${expected ? 'memory given back after a task' : 'never'}`, async () => {
+      const id = `trim-${trim}`;
+      await server.admin.enqueue({ id, type: 'echo', payload: { trim } });
+      const w = startWorker({
+        serverUrl: server.url,
+        env: { HIVE_MEMORY_TRIM: trim, HIVE_LOG_LEVEL: 'debug' },
+      });
+      try {
+        await server.admin.waitFor(async () => (await server.admin.task(id)).state === 'done');
+        // Well past 0.3 s after the task: the release has happened, if it is to.
+        await delay(1500);
+      } finally {
+        await w.stop();
+      }
+      const released = w
+        .logLines()
+        .filter((line) => /memory given back|garbage collected/.test(line.msg));
+      assert.equal(released.length > 0, expected, w.output());
+    });
+  }
 });

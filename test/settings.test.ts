@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { helpText } from '../src/cli/help.ts';
-import { NO_TASK_SLEEP, SERVER_URL, WORKER_VERSION } from '../src/config.ts';
+import { MEMORY_TRIM, NO_TASK_SLEEP, SERVER_URL, WORKER_VERSION } from '../src/config.ts';
 import { loadSettings } from '../src/settings/load.ts';
 import { configProblems } from './helpers/settings.ts';
 import { tempDir } from './helpers/worker.ts';
@@ -41,6 +41,18 @@ describe('settings', () => {
     assert.equal(settings.noTaskSleepMs, 2000, 'env beats file');
     assert.equal(settings.errorSleepMs, 1500, 'flag beats env');
     assert.equal(settings.waitSec, 9, 'file beats default');
+  });
+
+  test('MEMORY_TRIM: 5 s by default, 0 turns it off, a negative one is named', () => {
+    const load = (env: Record<string, string>) =>
+      loadSettings({ argv: [], env, installDir: emptyDir() }).settings.memoryTrimMs;
+    assert.equal(load({}), MEMORY_TRIM * 1000);
+    assert.equal(load({ HIVE_MEMORY_TRIM: '0' }), 0);
+    assert.equal(load({ HIVE_MEMORY_TRIM: '0.5' }), 500);
+    assert.deepEqual(
+      problemsOf(() => load({ HIVE_MEMORY_TRIM: '-1' })),
+      ['Expected MEMORY_TRIM to be a number of seconds ≥ 0, got "-1" (from HIVE_MEMORY_TRIM)'],
+    );
   });
 
   test('a trailing slash is added to SERVER_URL so paths resolve beneath it', () => {
