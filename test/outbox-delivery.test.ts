@@ -14,15 +14,18 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
+import { SourceChangedError } from '../src/platform/fs-atomic.ts';
 import { createLogger } from '../src/platform/log.ts';
 import { ResultDelivery } from '../src/results/delivery.ts';
 import { Outbox } from '../src/results/outbox.ts';
 import { HiveClient } from '../src/wire/hive-client.ts';
+import { encodeResultBody } from '../src/wire/protocol.ts';
 import { encoded, resultBody, startTestServer, type TestServer } from './helpers/server.ts';
 import { startWorker, tempDir } from './helpers/worker.ts';
 
@@ -228,5 +231,66 @@ describe('a result is sent while its outbox copy is written', () => {
     } finally {
       assert.equal((await worker.stop()).code, 0);
     }
+  });
+});
+
+describe('a spooled output its task process changed before it was copied', () => {
+  /** A result whose output is a spool file said to hold 200 KiB of JSON, which `spoil` changes. */
+  function spooledResult(outbox: Outbox, spoil: (file: string) => void) {
+    const file = join(outbox.spoolDir, 'changed.json');
+    writeFileSync(file, `"${'x'.repeat(200 * 1024 - 2)}"`);
+    const { output: _, ...fields } = resultBody();
+    const body = encodeResultBody(fields, { file, bytes: 200 * 1024 });
+    spoil(file);
+    return body;
+  }
+  const failedInstead = (detail: string) =>
+    encoded(
+      resultBody({
+        status: 'failed',
+        output: null,
+        error: { code: 'TASK_ERROR', message: `changed: ${detail}` },
+      }),
+    );
+
+  for (const [what, spoil, said] of [
+    ['cut short', (file: string) => truncateSync(file, 1000), /it ends after \d+ of 204800 bytes/],
+    ['gone', (file: string) => rmSync(file), /it is gone/],
+  ] as const) {
+    test(`${what}: reported as failed in its place, the worker goes on, nothing left behind`, async () => {
+      const id = `spool-${what.replace(' ', '-')}`;
+      await server.admin.enqueue({ id, type: 'echo', payload: 1 });
+      const dataDir = tempDir();
+      const { log, lines } = capturingLog();
+      const { outbox, delivery } = start(dataDir, log);
+      const body = spooledResult(outbox, spoil);
+      const { durable, delivered } = delivery.submit(id, body, undefined, {
+        ifOutputChanged: failedInstead,
+      });
+      await durable;
+      assert.equal(await delivered, 'delivered');
+      const stored = (await server.admin.task(id)).results;
+      assert.equal(stored.length, 1, 'one result: the failed one');
+      assert.equal(stored[0]?.body.status, 'failed');
+      assert.equal(stored[0]?.body.error?.code, 'TASK_ERROR');
+      assert.match(stored[0]?.body.error?.message ?? '', said);
+      assert.doesNotMatch(stored[0]?.body.error?.message ?? '', /spool|\//, 'no local path sent');
+      assert.ok(
+        lines.some((line) => line.level === 40 && /changed while it was read/.test(line.msg)),
+      );
+      await server.admin.waitFor(() => outbox.size === 0);
+      assert.deepEqual(outboxFiles(dataDir), [], 'no temp file, no file of the lost result');
+      assert.deepEqual(readdirSync(outbox.spoolDir), []);
+    });
+  }
+
+  test('without a stand-in (the old contract): the write fails as SourceChangedError, its temp file removed', async () => {
+    const dataDir = tempDir();
+    const { outbox, delivery } = start(dataDir);
+    const body = spooledResult(outbox, (file) => truncateSync(file, 10));
+    const { durable, delivered } = delivery.submit('spool-no-stand-in', body);
+    await durable;
+    await assert.rejects(delivered, SourceChangedError);
+    assert.deepEqual(outboxFiles(dataDir), []);
   });
 });

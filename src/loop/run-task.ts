@@ -90,6 +90,23 @@ export function resultBody(
   return encodeResultBody(fields, outcome.outputFile ?? outcome.outputJson);
 }
 
+/**
+ * What a task whose spooled output changed under the worker (gone, or cut short, before it was
+ * copied into the outbox) reports instead: failed, TASK_ERROR, its logs kept.
+ */
+export function outputChanged(outcome: TaskOutcome, message: string): TaskOutcome {
+  return {
+    status: 'failed',
+    outputJson: 'null',
+    error: {
+      code: 'TASK_ERROR',
+      message: `the task's output changed before the worker had read it all (${message})`,
+    },
+    logs: outcome.logs,
+    logsTruncated: outcome.logsTruncated,
+  };
+}
+
 /** The log line of a finished task: info when it succeeded, a warning with its error if not. */
 export function logFinished(log: Logger, task: Task, outcome: TaskOutcome, tookMs: number): void {
   const detail = outcome.error === null ? '' : `: ${outcome.error.code} ${outcome.error.message}`;

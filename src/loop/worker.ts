@@ -16,7 +16,7 @@ import type { HiveClient } from '../wire/hive-client.ts';
 import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
 import type { Task } from '../wire/protocol.ts';
 import { ClaimAnswers } from './claim-answers.ts';
-import { logFinished, resultBody, runTask } from './run-task.ts';
+import { logFinished, outputChanged, resultBody, runTask } from './run-task.ts';
 import type { StatusRecorder } from './status-file.ts';
 
 /**
@@ -230,11 +230,19 @@ export class Worker {
     const outcome = await runTask(task, { ...this.#deps, controller, log });
     const finishedAt = new Date();
     this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
-    const body = resultBody(task, outcome, { ...this.#deps.identity, startedAt, finishedAt });
+    const at = { ...this.#deps.identity, startedAt, finishedAt };
+    const body = resultBody(task, outcome, at);
     // Delivery owns the result from here: kept durably, and on its way to the server meanwhile.
     // The slot frees now, so the next claim overlaps this result's write and send; the send is
-    // followed beside the loop (#followDelivery).
-    const { durable, delivered } = delivery.submit(task.id, body, this.#stopping.signal);
+    // followed beside the loop (#followDelivery). A spooled output that its task process changes
+    // before it is copied is reported as this says instead.
+    const ifOutputChanged =
+      outcome.outputFile === undefined
+        ? undefined
+        : (detail: string) => resultBody(task, outputChanged(outcome, detail), at);
+    const { durable, delivered } = delivery.submit(task.id, body, this.#stopping.signal, {
+      ifOutputChanged,
+    });
     this.#followDelivery(durable, delivered, () =>
       logFinished(log, task, outcome, finishedAt.getTime() - startedAt.getTime()),
     );

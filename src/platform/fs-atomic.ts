@@ -92,17 +92,23 @@ function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOpt
   const pieces = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
   const fd = yield { op: 'open', path: temp, flags: 'w', mode: 0o600 };
   try {
-    for (const piece of pieces) {
-      if (typeof piece === 'object' && 'file' in piece) {
-        yield* copySlice(piece, fd, temp);
-        continue;
+    try {
+      for (const piece of pieces) {
+        if (typeof piece === 'object' && 'file' in piece) {
+          yield* copySlice(piece, fd, temp);
+          continue;
+        }
+        // Encoded one piece at a time: only one piece's bytes are held beside the text.
+        yield* writeAll(fd, typeof piece === 'string' ? Buffer.from(piece) : piece, temp);
       }
-      // Encoded one piece at a time: only one piece's bytes are held beside the text.
-      yield* writeAll(fd, typeof piece === 'string' ? Buffer.from(piece) : piece, temp);
+      if (durable) yield { op: 'fsync', fd };
+    } finally {
+      yield { op: 'close', fd };
     }
-    if (durable) yield { op: 'fsync', fd };
-  } finally {
-    yield { op: 'close', fd };
+  } catch (error) {
+    // Nothing half-written is left behind (a worker that runs on would keep it until its restart).
+    yield { op: 'rm', path: temp };
+    throw error;
   }
   try {
     yield { op: 'rename', from: temp, to: path };
@@ -123,9 +129,29 @@ function* writeAll(fd: number, bytes: Uint8Array, temp: string): Steps {
   }
 }
 
-/** Exactly `slice.bytes` bytes: a source that ends sooner (cut short meanwhile) fails the write. */
+/**
+ * A FileSlice's source was gone or shorter than its `bytes` when it was copied: changed by
+ * whoever wrote it (a task process), not a failure of the file system being written to.
+ */
+export class SourceChangedError extends Error {
+  readonly code = 'ESOURCECHANGED';
+  /** What changed, without the file's path: "it is gone", "it ends after 10 of 20 bytes". */
+  readonly detail: string;
+  constructor(file: string, detail: string) {
+    super(`cannot copy ${file}: ${detail}`);
+    this.detail = detail;
+  }
+}
+
+/** Exactly `slice.bytes` bytes: a source gone or ending sooner fails the write (SourceChangedError). */
 function* copySlice(slice: FileSlice, fd: number, temp: string): Steps {
-  const source = yield { op: 'open', path: slice.file, flags: 'r' };
+  let source: number;
+  try {
+    source = yield { op: 'open', path: slice.file, flags: 'r' };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new SourceChangedError(slice.file, 'it is gone');
+  }
   try {
     const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(1, slice.bytes)));
     for (let done = 0; done < slice.bytes; ) {
@@ -133,7 +159,7 @@ function* copySlice(slice: FileSlice, fd: number, temp: string): Steps {
       const data = buffer.subarray(0, want);
       const got = yield { op: 'read', fd: source, data, position: slice.start + done };
       if (got <= 0)
-        throw new Error(`cannot copy ${slice.file}: it ends before ${slice.bytes} bytes`);
+        throw new SourceChangedError(slice.file, `it ends after ${done} of ${slice.bytes} bytes`);
       yield* writeAll(fd, data.subarray(0, got), temp);
       done += got;
     }

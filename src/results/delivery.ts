@@ -12,6 +12,7 @@
 import pRetry from 'p-retry';
 import { sleep } from '../platform/backoff.ts';
 import { coerceError, HiveError } from '../platform/errors.ts';
+import { SourceChangedError } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
@@ -94,12 +95,15 @@ export class ResultDelivery {
    * rejected/ — nothing does: a warning, and the worker goes on. If the result still has to be
    * sent ('retry'), or could not be sent at all (a spooled one), the file was its only keeping:
    * the write's error is thrown, and the task's handling fails and ends the loop (the server
-   * hands the task out again when its lease lapses).
+   * hands the task out again when its lease lapses). Except when what failed was the task's own
+   * spooled output, gone or cut short by its process (SourceChangedError): with
+   * `ifOutputChanged`, the result it makes is submitted in its place, and the worker goes on.
    */
   submit(
     taskId: string,
     body: EncodedResult,
     signal?: AbortSignal,
+    { ifOutputChanged }: { ifOutputChanged?: ((detail: string) => EncodedResult) | undefined } = {},
   ): { durable: Promise<void>; delivered: Promise<DeliveryOutcome> } {
     const { outbox } = this.#options;
     const { entry, written } = outbox.keep(taskId, body);
@@ -117,9 +121,31 @@ export class ResultDelivery {
       if (whole) this.#files.delete(resultId);
     });
     const sent = 'json' in body ? this.deliver(entry, signal) : undefined;
+    const delivered = this.#deliverNew(entry, written, sent, signal);
+    if (ifOutputChanged === undefined) return { durable: ok.then(() => undefined), delivered };
+    // A spooled output changed by its task process while its file was composed (see
+    // SourceChangedError): the result it would have been is lost, and the one sent in its place
+    // says why. Not a disk failure: the worker goes on.
+    let replaced: { durable: Promise<void>; delivered: Promise<DeliveryOutcome> } | undefined;
+    const replace = (error: SourceChangedError) => {
+      this.#files.delete(resultId);
+      this.#options.log.warn(
+        { taskId, resultId },
+        `task ${taskId}'s output changed while it was read (${error.message}): reported as failed`,
+      );
+      replaced ??= this.submit(taskId, ifOutputChanged(error.detail), signal);
+      return replaced;
+    };
     return {
-      durable: ok.then(() => undefined),
-      delivered: this.#deliverNew(entry, written, sent, signal),
+      durable: written.then(
+        () => undefined,
+        (error: unknown) =>
+          error instanceof SourceChangedError ? replace(error).durable : undefined,
+      ),
+      delivered: delivered.catch((error: unknown) => {
+        if (error instanceof SourceChangedError) return replace(error).delivered;
+        throw error;
+      }),
     };
   }
 
