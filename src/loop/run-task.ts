@@ -94,13 +94,13 @@ export function resultBody(
  * What a task whose spooled output changed under the worker (gone, or cut short, before it was
  * copied into the outbox) reports instead: failed, TASK_ERROR, its logs kept.
  */
-export function outputChanged(outcome: TaskOutcome, message: string): TaskOutcome {
+export function outputChanged(outcome: TaskOutcome, detail: string): TaskOutcome {
   return {
     status: 'failed',
     outputJson: 'null',
     error: {
       code: 'TASK_ERROR',
-      message: `the task's output changed before the worker had read it all (${message})`,
+      message: `the task's output changed before the worker had read it all (${detail})`,
     },
     logs: outcome.logs,
     logsTruncated: outcome.logsTruncated,
