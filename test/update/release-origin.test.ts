@@ -60,8 +60,10 @@ async function startCdn(file: Buffer): Promise<Cdn> {
     if (cdn.cutNextAt > 0) {
       const cut = cdn.cutNextAt;
       cdn.cutNextAt = 0;
-      // Half the file, then the connection dies: what a flaky link does at 23 MB of 41.
-      res.write(body.subarray(0, cut), () => res.socket?.destroy());
+      // Half the file, then the connection dies: what a flaky link does at 23 MB of 41. It dies a
+      // moment after the bytes are sent, so that the worker has them on disk (a cut that came
+      // before any reached its file was a restart, not a resume, on a loaded machine).
+      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 300));
       return;
     }
     res.end(body);
