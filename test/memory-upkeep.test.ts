@@ -1,24 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { openConsoleStream } from '../src/platform/console.ts';
-import { createLogger } from '../src/platform/log.ts';
 import { MemoryUpkeep, type ReleaseReport } from '../src/platform/memory-upkeep.ts';
+import { capturingLog } from './helpers/log.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker, tempDir } from './helpers/worker.ts';
+import { startWorker } from './helpers/worker.ts';
 
 const AFTER_MS = 200;
 
 function upkeepWithCounter(release?: (thorough: boolean) => ReleaseReport) {
-  const file = join(tempDir(), 'worker.log');
-  // A console that cannot be opened: the lines go to the file only, not to the test's output.
-  const console = openConsoleStream('stdout', () => {
-    throw Object.assign(new Error('open EBADF'), { code: 'EBADF' });
-  });
-  const log = createLogger({ level: 'debug', filePath: file, secrets: [], console });
+  const { log, lines } = capturingLog('debug');
   const calls = { n: 0, thorough: [] as boolean[] };
   const upkeep = new MemoryUpkeep({
     afterMs: AFTER_MS,
@@ -31,16 +24,12 @@ function upkeepWithCounter(release?: (thorough: boolean) => ReleaseReport) {
         return { gcMs: 1.25, trimMs: 0.04, trimmed: true };
       }),
   });
-  const logLines = () => {
-    log.flush();
-    return readFileSync(file, 'utf8');
-  };
-  return { upkeep, calls, logLines };
+  return { upkeep, calls, lines };
 }
 
 describe('MemoryUpkeep', () => {
   test('a burst of work gives memory back once, afterMs after the first; no work, no release', async () => {
-    const { upkeep, calls, logLines } = upkeepWithCounter();
+    const { upkeep, calls, lines } = upkeepWithCounter();
     await delay(AFTER_MS * 3);
     assert.equal(calls.n, 0, 'nothing was done: nothing is released');
     for (let i = 0; i < 20; i++) upkeep.workDone();
@@ -54,9 +43,16 @@ describe('MemoryUpkeep', () => {
     await delay(AFTER_MS * 3);
     assert.equal(calls.n, 2, 'work again: released again');
     assert.deepEqual(calls.thorough, [true, true], 'after work has stopped: the thorough one');
-    assert.match(
-      logLines(),
-      /"gcMs":1.3,"trimMs":0,"trimmed":true,"thorough":true.*freed memory given back to the system/,
+    const said = lines.filter((line) => line.msg === 'freed memory given back to the system');
+    assert.equal(said.length, 2);
+    assert.deepEqual(
+      {
+        gcMs: said[1]?.gcMs,
+        trimMs: said[1]?.trimMs,
+        trimmed: said[1]?.trimmed,
+        thorough: said[1]?.thorough,
+      },
+      { gcMs: 1.3, trimMs: 0, trimmed: true, thorough: true },
     );
     upkeep.close();
   });
@@ -98,7 +94,9 @@ describe('MemoryUpkeep', () => {
     });
     failing.upkeep.workDone();
     await delay(AFTER_MS * 3);
-    assert.match(failing.logLines(), /could not give memory back.*no ffi here/);
+    assert.ok(
+      failing.lines.some((line) => /could not give memory back.*no ffi here/.test(line.msg)),
+    );
     failing.upkeep.close();
   });
 });

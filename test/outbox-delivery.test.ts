@@ -19,13 +19,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
 import { SourceChangedError } from '../src/platform/fs-atomic.ts';
 import { createLogger } from '../src/platform/log.ts';
 import { ResultDelivery } from '../src/results/delivery.ts';
 import { Outbox } from '../src/results/outbox.ts';
 import { HiveClient } from '../src/wire/hive-client.ts';
 import { encodeResultBody } from '../src/wire/protocol.ts';
+import { capturingLog } from './helpers/log.ts';
 import { encoded, resultBody, startTestServer, type TestServer } from './helpers/server.ts';
 import { startWorker, tempDir } from './helpers/worker.ts';
 
@@ -63,16 +63,6 @@ function start(dataDir: string, log = silent) {
     maxErrorSleepMs: 500,
   });
   return { outbox, delivery };
-}
-
-/** Log lines as JSON, for asserting what was said. */
-function capturingLog() {
-  const lines: Array<{ level: number; msg: string } & Record<string, unknown>> = [];
-  const log = pino(
-    { level: 'info', base: undefined },
-    { write: (line: string) => lines.push(JSON.parse(line)) },
-  );
-  return { log, lines };
 }
 
 async function storedResult(resultId: string) {

@@ -3,12 +3,12 @@
  * HiveClient to the server, a fresh data folder. Says what it logged and what it prepared.
  */
 import { join } from 'node:path';
-import pino from 'pino';
 import { loadSettings } from '../../src/settings/load.ts';
 import type { PreparedUpdate } from '../../src/update/prepare.ts';
 import { SelfUpdate } from '../../src/update/self-update.ts';
 import { UpdateStore } from '../../src/update/state.ts';
 import { HiveClient } from '../../src/wire/hive-client.ts';
+import { capturingLog } from './log.ts';
 import { tempDir } from './worker.ts';
 
 export interface UpdateCheckRun {
@@ -29,8 +29,7 @@ export async function checkForUpdateOnce(options: {
   platform: string;
 }): Promise<UpdateCheckRun> {
   const dataDir = tempDir('hive-update-');
-  const lines: Array<{ level: number; msg: string }> = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const { log, lines } = capturingLog('debug');
   const { settings } = loadSettings({
     argv: [],
     env: { HIVE_SERVER_URL: options.serverUrl, ...options.env },
