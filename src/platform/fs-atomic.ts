@@ -103,16 +103,12 @@ function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOpt
       }
       if (durable) yield { op: 'fsync', fd };
     } finally {
-      yield { op: 'close', fd };
+      yield { op: 'close', fd }; // before the rm below: Windows removes no open file
     }
-  } catch (error) {
-    // Nothing half-written is left behind (a worker that runs on would keep it until its restart).
-    yield { op: 'rm', path: temp };
-    throw error;
-  }
-  try {
     yield { op: 'rename', from: temp, to: path };
   } catch (error) {
+    // A write or a rename that failed leaves nothing behind (a worker that runs on would keep a
+    // temp file until its restart).
     yield { op: 'rm', path: temp };
     throw error;
   }
