@@ -121,30 +121,31 @@ export class ResultDelivery {
       if (whole) this.#files.delete(resultId);
     });
     const sent = 'json' in body ? this.deliver(entry, signal) : undefined;
-    const delivered = this.#deliverNew(entry, written, sent, signal);
-    if (ifOutputChanged === undefined) return { durable: ok.then(() => undefined), delivered };
     // A spooled output changed by its task process while its file was composed (see
     // SourceChangedError): the result it would have been is lost, and the one sent in its place
-    // says why. Not a disk failure: the worker goes on.
+    // (`ifOutputChanged`) says why. Not a disk failure: the worker goes on.
     let replaced: { durable: Promise<void>; delivered: Promise<DeliveryOutcome> } | undefined;
-    const replace = (error: SourceChangedError) => {
-      this.#files.delete(resultId);
-      this.#options.log.warn(
-        { taskId, resultId },
-        `task ${taskId}'s output changed while it was read (${error.message}): reported as failed`,
-      );
-      replaced ??= this.submit(taskId, ifOutputChanged(error.detail), signal);
+    const replacement = (error: unknown) => {
+      if (ifOutputChanged === undefined || !(error instanceof SourceChangedError)) return undefined;
+      if (replaced === undefined) {
+        this.#files.delete(resultId);
+        this.#options.log.warn(
+          { taskId, resultId },
+          `task ${taskId}'s output changed while it was read (${error.message}): reported as failed`,
+        );
+        replaced = this.submit(taskId, ifOutputChanged(error.detail), signal);
+      }
       return replaced;
     };
     return {
       durable: written.then(
         () => undefined,
-        (error: unknown) =>
-          error instanceof SourceChangedError ? replace(error).durable : undefined,
+        (error: unknown) => replacement(error)?.durable,
       ),
-      delivered: delivered.catch((error: unknown) => {
-        if (error instanceof SourceChangedError) return replace(error).delivered;
-        throw error;
+      delivered: this.#deliverNew(entry, written, sent, signal).catch((error: unknown) => {
+        const instead = replacement(error);
+        if (instead === undefined) throw error;
+        return instead.delivered;
       }),
     };
   }
