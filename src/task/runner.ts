@@ -3,8 +3,8 @@
  * is answered here, without starting a process), decides the timeout, runs the task in a process
  * (a spare started ahead of need, one kept from an earlier task, or a new one: task/parent.ts), and
  * decides when the next task's process is started. Reuse (TASKS_PER_PROCESS) stays in here and the
- * pool (task/warm-child.ts): the loop never knows whether a process was fresh. The loop asks `run(task, …)` and gets an outcome; it knows nothing of
- * processes.
+ * pool (task/warm-child.ts): the loop never knows whether a process was fresh. The loop asks
+ * `run(task, …)` and gets an outcome; it knows nothing of processes.
  */
 import { clampTimerMs } from '../platform/timers.ts';
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
@@ -14,9 +14,10 @@ import type { WarmChildren } from './warm-child.ts';
 
 /**
  * A task that runs longer than this gets the next task's process started beside it; a shorter one
- * gets it once the server has answered its result (`release`, from the loop). Starting it at once would make every short
- * task share the cores with a process start, and spawn() blocks the thread for a while that the
- * result's delivery would wait for (docs/performance.md, "Why these choices").
+ * gets it once the server has answered its result (`release`, from the loop). Starting it at once
+ * would make every short task share the cores with a process start, and spawn() blocks the thread
+ * for a while that the result's delivery would wait for (docs/performance.md, "Why these
+ * choices").
  */
 export const SPARE_START_DELAY_MS = 20;
 
