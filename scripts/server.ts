@@ -1,17 +1,19 @@
 /**
  * The reference Hive server, from the command line:
  *   npm run server -- --port 8080 --data ./server-data --releases ./dist/releases
- * Prints exactly one line when listening (`hive-server listening on <url>`), then, with --verbose,
- * one line per request. The first SIGINT/SIGTERM closes it cleanly; a second one exits at once.
+ * Prints one line when listening (`hive-server listening on <url>`), then the dashboard's address,
+ * then, with --verbose, one line per request. The first SIGINT/SIGTERM closes it cleanly; a second one exits at once.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import semver from 'semver';
+import { exposureProblem } from './server/auth.ts';
 import { type HiveServer, type ServerOptions, startServer } from './server/start.ts';
 
 const HELP = `Usage: npm run server -- [options]
 
-The reference Hive server: protocol v1 (shared/protocol.md), admin API, faults, metrics.
+The reference Hive server: the worker protocol, an admin API, a dashboard, faults, metrics
+(docs/server.md).
 
 Options:
   --port <n>             TCP port; 0 picks a free one (default 8080)
@@ -19,8 +21,14 @@ Options:
   --data <folder>        keep state in <folder>/server.db (default: in memory, lost on exit)
   --releases <folder>    serve releases from <folder>: GET version?platform=P answers the newest
                          worker-<version>-<P>.json; GET releases/<file> serves files with Range
-  --token <token>        require "Authorization: Bearer <token>" (401 missing, 403 wrong)
-                         (default: HIVE_SERVER_TOKEN from the environment, else no token)
+  --token-file <file>    worker tokens, one per line (# comments and blank lines skipped);
+                         repeat the flag for more files. Workers send "Authorization: Bearer
+                         <token>" (401 missing, 403 wrong); refused on admin routes (403)
+  --admin-token-file <f> the admin token (one line): admin routes and the dashboard's data;
+                         also accepted on worker routes
+  --insecure             allow --host beyond loopback without both token files
+  --token <token>        the old single token, for both roles (default: HIVE_SERVER_TOKEN from
+                         the environment); prefer the files: a command line is seen by others
   --min-version <semver> answer 426 to claims from workers below this version
   --lease-check-ms <n>   how often lapsed leases are requeued, in ms (default 200)
   --max-wait-sec <n>     longest a long-poll claim is held, in seconds (default 60)
@@ -29,6 +37,7 @@ Options:
   --verbose              log one line per request to stdout
   --help                 show this help
 
+Dashboard: http://<host>:<port>/ (type the admin token in the page)
 API root: http://<host>:<port>/api/ (https:// with --tls-cert)
   worker:  POST tasks/claim, POST tasks/{id}/heartbeat, POST tasks/{id}/result,
            GET version?platform=P, GET releases/<file>
@@ -48,6 +57,9 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
       data: { type: 'string' },
       releases: { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string', multiple: true },
+      'admin-token-file': { type: 'string' },
+      insecure: { type: 'boolean', default: false },
       'min-version': { type: 'string' },
       'lease-check-ms': { type: 'string', default: '200' },
       'max-wait-sec': { type: 'string', default: '60' },
@@ -80,6 +92,11 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
     dataDir: values.data,
     releasesDir: values.releases,
     token: values.token ?? (process.env.HIVE_SERVER_TOKEN || undefined),
+    workerTokens: (values['token-file'] ?? []).flatMap((file) =>
+      readTokenFile('token-file', file, problems),
+    ),
+    adminToken: readAdminToken(values['admin-token-file'], problems),
+    insecure: values.insecure,
     minVersion: values['min-version'],
     leaseCheckMs: numberFlag(
       'lease-check-ms',
@@ -104,6 +121,35 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
     problems.push('Expected --token to be a non-empty token (omit it for none)');
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return { options, help: values.help };
+}
+
+/** The tokens of a token file: one per line; blank lines and `# comments` skipped. */
+function readTokenFile(flag: string, file: string, problems: string[]): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    problems.push(`Cannot read --${flag} ${file}: ${(error as Error).message}`);
+    return [];
+  }
+  const tokens = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  if (tokens.length === 0) problems.push(`Expected --${flag} ${file} to hold a token, it has none`);
+  for (const token of tokens) {
+    if (/\s/.test(token))
+      problems.push(`Expected one token per line in --${flag} ${file}, got a line with spaces`);
+  }
+  return tokens;
+}
+
+function readAdminToken(file: string | undefined, problems: string[]): string | undefined {
+  if (file === undefined) return undefined;
+  const tokens = readTokenFile('admin-token-file', file, problems);
+  if (tokens.length > 1)
+    problems.push(`Expected --admin-token-file ${file} to hold one token, it has ${tokens.length}`);
+  return tokens[0];
 }
 
 /** --tls-cert and --tls-key: both or neither; each file read here so a bad path is one line. */
@@ -155,6 +201,12 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`hive-server listening on ${server.url}`);
+  console.log(`dashboard: ${new URL('/', server.url)}`);
+  if (exposureProblem(server.host, { ...parsed.options, insecure: false }) !== undefined) {
+    console.error(
+      `hive-server: WARNING: listening on ${server.host} with --insecure: whoever reaches it may be able to enqueue tasks and read results`,
+    );
+  }
   let signals = 0;
   function onSignal(): void {
     signals += 1;

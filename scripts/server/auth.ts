@@ -1,6 +1,7 @@
 /**
- * The checks every request passes before its handler: the bearer token (when the server has one)
- * and, on protocol routes, `X-Hive-Worker-Id`.
+ * The checks every request passes before its handler: the bearer token of the route's role (when
+ * the server has tokens) and, on protocol routes, `X-Hive-Worker-Id`. Roles and their rules are
+ * in docs/server.md ("Auth").
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -8,22 +9,89 @@ import { HttpError } from './http.ts';
 
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="hive"' };
 
-/** 401 when the token is missing or not a Bearer one, 403 when it is wrong. */
-export function checkToken(req: IncomingMessage, token: string | undefined): void {
-  if (token === undefined) return;
+/** Who may call what: worker routes take a worker or an admin token, admin routes an admin one. */
+export interface ServerAuth {
+  readonly workerTokens: readonly string[];
+  readonly adminTokens: readonly string[];
+}
+
+/** The role a route needs: `worker` (protocol and metrics) or `admin`. */
+export type Role = 'worker' | 'admin';
+
+/**
+ * The tokens of each role from the server's options: `token` (the old single token) is both a
+ * worker and an admin token. No token at all = an open server.
+ */
+export function authFrom(options: {
+  token?: string | undefined;
+  workerTokens?: readonly string[] | undefined;
+  adminToken?: string | undefined;
+}): ServerAuth {
+  const shared = options.token === undefined ? [] : [options.token];
+  return {
+    workerTokens: [...(options.workerTokens ?? []), ...shared],
+    adminTokens: [...(options.adminToken === undefined ? [] : [options.adminToken]), ...shared],
+  };
+}
+
+export function isOpen(auth: ServerAuth): boolean {
+  return auth.workerTokens.length === 0 && auth.adminTokens.length === 0;
+}
+
+/**
+ * 401 when the token is missing or not a Bearer one, 403 when it is not a token of `role` (a
+ * worker token on an admin route included). An open server lets every request through.
+ */
+export function checkToken(req: IncomingMessage, auth: ServerAuth, role: Role): void {
+  if (isOpen(auth)) return;
   const authorization = req.headers.authorization;
   if (authorization === undefined || authorization === '') {
     throw new HttpError(401, 'missing Authorization: Bearer <token>', CHALLENGE);
   }
   const match = /^Bearer +(\S+)\s*$/i.exec(authorization);
   if (match === null) throw new HttpError(401, 'Authorization must be "Bearer <token>"', CHALLENGE);
-  if (!isSameSecret(match[1] ?? '', token)) throw new HttpError(403, 'wrong token');
+  const given = match[1] ?? '';
+  if (isOneOf(given, auth.adminTokens)) return;
+  if (isOneOf(given, auth.workerTokens)) {
+    if (role === 'worker') return;
+    throw new HttpError(403, 'a worker token cannot use admin routes: use the admin token');
+  }
+  throw new HttpError(403, 'wrong token');
 }
 
-/** Compares digests so that neither the content nor the length of the token leaks by timing. */
-function isSameSecret(given: string, expected: string): boolean {
+/** Compares every candidate by digest, so neither content nor length leaks by timing. */
+function isOneOf(given: string, tokens: readonly string[]): boolean {
   const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
+  const givenDigest = digest(given);
+  let found = false;
+  for (const token of tokens) found = timingSafeEqual(givenDigest, digest(token)) || found;
+  return found;
+}
+
+/** Loopback interfaces: only this machine can reach a server listening there. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
+}
+
+/**
+ * Listening beyond loopback needs worker tokens and an admin token of their own (the old single
+ * token does not count: with it a worker could enqueue). `insecure` waives it. Returns the problem.
+ */
+export function exposureProblem(
+  host: string,
+  options: { workerTokens?: readonly string[]; adminToken?: string; insecure?: boolean },
+): string | undefined {
+  if (isLoopbackHost(host) || options.insecure === true) return undefined;
+  const missing: string[] = [];
+  if ((options.workerTokens ?? []).length === 0) missing.push('worker tokens (--token-file)');
+  if (options.adminToken === undefined) missing.push('an admin token (--admin-token-file)');
+  if (missing.length === 0) return undefined;
+  return (
+    `refusing to listen on ${host} (beyond this machine) without ${missing.join(' and ')}: ` +
+    'anyone who can reach it could enqueue tasks and read every result. Give both, listen on ' +
+    '127.0.0.1, or add --insecure to accept that'
+  );
 }
 
 /** The worker id header, or 400. */

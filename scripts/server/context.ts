@@ -3,6 +3,7 @@
  * routes and the router can share them without importing each other.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerAuth } from './auth.ts';
 import type { Database } from './db.ts';
 import type { FaultBook, FaultRoute } from './faults.ts';
 import type { LongPolls } from './long-poll.ts';
@@ -17,8 +18,8 @@ export interface ServerParts {
   readonly metrics: ServerMetrics;
   /** Folder of release files; undefined = no releases (version answers 404). */
   readonly releasesDir: string | undefined;
-  /** Bearer token every request must carry; undefined = none. */
-  readonly token: string | undefined;
+  /** The tokens of each role; none at all = an open server. */
+  readonly auth: ServerAuth;
   /** Claims from workers below this semver version get 426; undefined = any version. */
   readonly minVersion: string | undefined;
   /** Longest a claim is held for a long poll, in seconds, whatever `waitSec` asks. */

@@ -1,6 +1,6 @@
 /**
  * Turns a request into a handler call. Every request, in order: route match (404/405), bearer
- * token (401/403), `X-Hive-Worker-Id` on protocol routes (400), a fault rule if one matches the
+ * token of the route's role (401/403), `X-Hive-Worker-Id` on protocol routes (400), a fault rule if one matches the
  * route, then the handler. Thrown `HttpError`s become answers; anything else is a logged 500.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -97,7 +97,7 @@ async function handleRequest(
         server.metrics.countAnswer(kind, res.writableFinished ? res.statusCode : 'dropped'),
       );
     }
-    checkToken(req, server.token);
+    checkToken(req, server.auth, kind === 'admin' ? 'admin' : 'worker');
     if (isProtocolRoute(kind)) {
       workerId = requireWorkerId(req);
       const rule = server.faults.take(kind);

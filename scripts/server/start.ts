@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type RequestListener } from 'node:h
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
+import { authFrom, exposureProblem } from './auth.ts';
 import type { ServerParts } from './context.ts';
 import { Database } from './db.ts';
 import { FaultBook } from './faults.ts';
@@ -25,8 +26,17 @@ export interface ServerOptions {
   dataDir?: string;
   /** Folder of release files (`worker-<version>-<platform>.json` and what they point to). */
   releasesDir?: string;
-  /** Bearer token every request must carry (401 missing, 403 wrong); undefined = none. */
+  /**
+   * The old single bearer token, both a worker and an admin token (401 missing, 403 wrong).
+   * @default none
+   */
   token?: string;
+  /** Tokens workers may use (protocol routes and metrics; refused on admin routes). @default none */
+  workerTokens?: readonly string[];
+  /** The token of admin routes (and the dashboard's data); also fine on worker routes. @default none */
+  adminToken?: string;
+  /** Listen beyond loopback without worker and admin tokens (refused otherwise). @default false */
+  insecure?: boolean;
   /** Claims from workers with a lower semver `version` get 426; undefined = any version. */
   minVersion?: string;
   /** How often lapsed leases are swept back to the queue (waking long polls), in ms. @default 200 */
@@ -76,8 +86,17 @@ function checkOptions(options: ServerOptions): string[] {
       `Expected minVersion to be a semver version like 1.2.0, got ${JSON.stringify(minVersion)}`,
     );
   }
-  if (options.token === '')
-    problems.push('Expected token to be a non-empty string (omit it for no token)');
+  const tokens = [
+    ...(options.token === undefined ? [] : [['token', options.token]]),
+    ...(options.workerTokens ?? []).map((token) => ['workerTokens', token]),
+    ...(options.adminToken === undefined ? [] : [['adminToken', options.adminToken]]),
+  ];
+  for (const [name, token] of tokens) {
+    if (token === undefined || !/^\S+$/.test(token))
+      problems.push(`Expected ${name} to be a non-empty token without spaces (omit it for none)`);
+  }
+  if (options.adminToken !== undefined && options.workerTokens?.includes(options.adminToken))
+    problems.push('Expected the admin token to differ from every worker token');
   return problems;
 }
 
@@ -86,6 +105,8 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
   if (problems.length > 0)
     throw new Error(`hive-server: invalid options:\n  ${problems.join('\n  ')}`);
   const host = options.host ?? '127.0.0.1';
+  const exposure = exposureProblem(host, options);
+  if (exposure !== undefined) throw new Error(exposure);
   const db = new Database(options.dataDir);
   const store = new TaskStore(db);
   const parts: ServerParts = {
@@ -95,7 +116,7 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
     faults: new FaultBook(),
     metrics: new ServerMetrics(),
     releasesDir: options.releasesDir,
-    token: options.token,
+    auth: authFrom(options),
     minVersion: options.minVersion,
     maxWaitSec: options.maxWaitSec ?? 60,
   };

@@ -25,7 +25,7 @@ export interface TestServer extends HiveServer {
 /** The server in this process, on a free port, sweeping leases every 20 ms (short test leases). */
 export async function startTestServer(options: ServerOptions = {}): Promise<TestServer> {
   const server = await startServer({ leaseCheckMs: 20, ...options });
-  const admin = createAdminClient(server.url, { token: options.token });
+  const admin = createAdminClient(server.url, { token: options.adminToken ?? options.token });
   return {
     url: server.url,
     port: server.port,

@@ -1,6 +1,6 @@
 /**
  * The protocol v1 endpoints a worker calls: claim, heartbeat, result, version, releases.
- * See shared/protocol.md; the heartbeat answers this server chooses are documented on
+ * See docs/protocol.md; the heartbeat answers this server chooses are documented on
  * `sendHeartbeat`.
  */
 import semver from 'semver';
