@@ -39,11 +39,12 @@ export function isOpen(auth: ServerAuth): boolean {
 }
 
 /**
- * 401 when the token is missing or not a Bearer one, 403 when it is not a token of `role` (a
- * worker token on an admin route included). An open server lets every request through.
+ * Worker routes are open while the server has no worker token (only an admin token, or none);
+ * admin routes while it has no token at all. Otherwise: 401 when the token is missing or not a
+ * Bearer one, 403 when it is not a token of `role` (a worker token on an admin route included).
  */
 export function checkToken(req: IncomingMessage, auth: ServerAuth, role: Role): void {
-  if (isOpen(auth)) return;
+  if (role === 'worker' ? auth.workerTokens.length === 0 : isOpen(auth)) return;
   const authorization = req.headers.authorization;
   if (authorization === undefined || authorization === '') {
     throw new HttpError(401, 'missing Authorization: Bearer <token>', CHALLENGE);
@@ -52,6 +53,8 @@ export function checkToken(req: IncomingMessage, auth: ServerAuth, role: Role): 
   if (match === null) throw new HttpError(401, 'Authorization must be "Bearer <token>"', CHALLENGE);
   const given = match[1] ?? '';
   if (isOneOf(given, auth.adminTokens)) return;
+  if (role === 'admin' && auth.adminTokens.length === 0)
+    throw new HttpError(403, 'this server has no admin token: start it with --admin-token-file');
   if (isOneOf(given, auth.workerTokens)) {
     if (role === 'worker') return;
     throw new HttpError(403, 'a worker token cannot use admin routes: use the admin token');

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerAuth } from './auth.ts';
+import type { WorkersSeen } from './dashboard/workers-seen.ts';
 import type { Database } from './db.ts';
 import type { FaultBook, FaultRoute } from './faults.ts';
 import type { LongPolls } from './long-poll.ts';
@@ -20,6 +21,8 @@ export interface ServerParts {
   readonly releasesDir: string | undefined;
   /** The tokens of each role; none at all = an open server. */
   readonly auth: ServerAuth;
+  /** Workers heard from since the server started (for the dashboard). */
+  readonly workersSeen: WorkersSeen;
   /** Claims from workers below this semver version get 426; undefined = any version. */
   readonly minVersion: string | undefined;
   /** Longest a claim is held for a long poll, in seconds, whatever `waitSec` asks. */
@@ -37,12 +40,12 @@ export interface Exchange {
   readonly server: ServerParts;
 }
 
-/** Protocol routes carry their fault-injection name; the others are admin or metrics. */
-export type RouteKind = FaultRoute | 'admin' | 'metrics';
+/** Protocol routes carry their fault-injection name; the others are admin, metrics or a page. */
+export type RouteKind = FaultRoute | 'admin' | 'metrics' | 'page';
 
 export interface Route {
   readonly methods: readonly string[];
-  /** Matched against the path below `/api/`, e.g. `tasks/t-1/heartbeat`. */
+  /** Matched against the path below `/api/`, e.g. `tasks/t-1/heartbeat` (pages: below `/`). */
   readonly pattern: RegExp;
   readonly kind: RouteKind;
   readonly handle: (exchange: Exchange) => Promise<void> | void;

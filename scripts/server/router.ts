@@ -9,6 +9,7 @@ import type { Route, RouteKind, ServerParts } from './context.ts';
 import { HttpError, sendError } from './http.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import { ADMIN_ROUTES } from './routes/admin.ts';
+import { DASHBOARD_ROUTES, PAGE_ROUTES } from './routes/dashboard.ts';
 import { WORKER_ROUTES } from './routes/worker.ts';
 
 const API_PREFIX = '/api/';
@@ -27,16 +28,21 @@ const METRICS_ROUTE: Route = {
   },
 };
 
-const ROUTES: readonly Route[] = [...WORKER_ROUTES, ...ADMIN_ROUTES, METRICS_ROUTE];
+const ROUTES: readonly Route[] = [
+  ...WORKER_ROUTES,
+  ...ADMIN_ROUTES,
+  ...DASHBOARD_ROUTES,
+  METRICS_ROUTE,
+];
 
 type RouteMatch = { route: Route; params: string[] };
 
 /** The route for `method` and `pathname`; 404 when no path matches, 405 when the method does not. */
 function matchRoute(method: string, pathname: string): RouteMatch {
-  if (!pathname.startsWith(API_PREFIX)) throw new HttpError(404, `no such endpoint ${pathname}`);
-  const path = pathname.slice(API_PREFIX.length);
+  const isApi = pathname.startsWith(API_PREFIX);
+  const path = pathname.slice(isApi ? API_PREFIX.length : 1);
   const allowed: string[] = [];
-  for (const route of ROUTES) {
+  for (const route of isApi ? ROUTES : PAGE_ROUTES) {
     const match = route.pattern.exec(path);
     if (match === null) continue;
     if (!route.methods.includes(method)) {
@@ -58,8 +64,10 @@ function decodeParam(raw: string): string {
   }
 }
 
-function isProtocolRoute(kind: RouteKind): kind is Exclude<RouteKind, 'admin' | 'metrics'> {
-  return kind !== 'admin' && kind !== 'metrics';
+function isProtocolRoute(
+  kind: RouteKind,
+): kind is Exclude<RouteKind, 'admin' | 'metrics' | 'page'> {
+  return kind !== 'admin' && kind !== 'metrics' && kind !== 'page';
 }
 
 /** The `request` listener of the server; `log` receives one line per answered request. */
@@ -97,9 +105,11 @@ async function handleRequest(
         server.metrics.countAnswer(kind, res.writableFinished ? res.statusCode : 'dropped'),
       );
     }
-    checkToken(req, server.auth, kind === 'admin' ? 'admin' : 'worker');
+    // Pages hold no data (their data comes from admin routes), so anyone may load them.
+    if (kind !== 'page') checkToken(req, server.auth, kind === 'admin' ? 'admin' : 'worker');
     if (isProtocolRoute(kind)) {
       workerId = requireWorkerId(req);
+      server.workersSeen.record(workerId, req, kind, Date.now());
       const rule = server.faults.take(kind);
       if (rule !== undefined && (await server.faults.play(rule, req, res))) return;
     }

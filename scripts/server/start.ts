@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import semver from 'semver';
 import { authFrom, exposureProblem } from './auth.ts';
 import type { ServerParts } from './context.ts';
+import { WorkersSeen } from './dashboard/workers-seen.ts';
 import { Database } from './db.ts';
 import { FaultBook } from './faults.ts';
 import { LongPolls } from './long-poll.ts';
@@ -117,6 +118,7 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
     metrics: new ServerMetrics(),
     releasesDir: options.releasesDir,
     auth: authFrom(options),
+    workersSeen: new WorkersSeen(),
     minVersion: options.minVersion,
     maxWaitSec: options.maxWaitSec ?? 60,
   };

@@ -175,3 +175,24 @@ async function runCliAndProbe(...args: string[][]) {
   await exited;
   return { stderr, ...result };
 }
+
+test('only an admin token: worker routes stay open, admin routes need it; only worker tokens: admin routes refused', async () => {
+  const adminOnly = await startTestServer({ adminToken: ADMIN });
+  try {
+    assert.equal((await fakeWorker(adminOnly.url).claim(['echo'])).status, 204);
+    assert.equal((await fetch(new URL('admin/tasks', adminOnly.url))).status, 401);
+    assert.deepEqual(await adminOnly.admin.tasks(), []);
+  } finally {
+    await adminOnly.close();
+  }
+  const workersOnly = await startTestServer({ workerTokens: [WORKER_1] });
+  try {
+    assert.equal((await fakeWorker(workersOnly.url).claim(['echo'])).status, 401);
+    const auth = { authorization: `Bearer ${WORKER_1}` };
+    const refused = await fetch(new URL('admin/tasks', workersOnly.url), { headers: auth });
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { error: string }).error, /--admin-token-file/);
+  } finally {
+    await workersOnly.close();
+  }
+});
