@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Browser, type Page } from '../helpers/browser.ts';
+import { Browser, type Page } from '../../scripts/headless-browser.ts';
 import { fakeWorker, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
 import { startWorker, type WorkerProcess } from '../helpers/worker.ts';
 

@@ -128,9 +128,9 @@ function render(overview) {
       el(
         'tr',
         { 'data-task': task.id },
-        el('td', { class: 'mono' }, task.id),
+        el('td', { class: 'mono nowrap' }, task.id),
         el('td', {}, task.type),
-        el('td', { class: 'mono' }, task.leasedTo ?? ''),
+        el('td', { class: 'mono nowrap' }, task.leasedTo ?? ''),
         el('td', {}, String(task.attempt)),
         progressCell(task.progress),
         el('td', {}, task.leaseExpiresAt === null ? '' : clock(task.leaseExpiresAt)),
@@ -145,7 +145,7 @@ function render(overview) {
       el(
         'tr',
         { 'data-task': task.id },
-        el('td', { class: 'mono' }, task.id),
+        el('td', { class: 'mono nowrap' }, task.id),
         el('td', {}, task.type),
         el('td', { class: 'mono' }, task.payload),
         el('td', {}, String(task.attempt)),
@@ -167,13 +167,13 @@ function render(overview) {
       return el(
         'tr',
         { 'data-task': result.taskId, 'data-status': result.status },
-        el('td', {}, clock(result.receivedAt)),
-        el('td', { class: 'mono' }, result.taskId),
+        el('td', { class: 'nowrap' }, clock(result.receivedAt)),
+        el('td', { class: 'mono nowrap' }, result.taskId),
         el('td', {}, result.type ?? ''),
         el('td', {}, el('span', { class: `badge ${result.status}` }, result.status)),
         el('td', { class: 'mono' }, detail),
-        el('td', {}, Number.isFinite(tookMs) ? `${tookMs} ms` : ''),
-        el('td', { class: 'mono' }, result.workerId),
+        el('td', { class: 'nowrap' }, Number.isFinite(tookMs) ? `${tookMs} ms` : ''),
+        el('td', { class: 'mono nowrap' }, result.workerId),
         el('td', {}, el('pre', { class: 'log' }, logs)),
       );
     }),

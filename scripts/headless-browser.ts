@@ -1,7 +1,8 @@
 /**
  * A headless Chromium (Debian's, /usr/bin/chromium, installed by scripts/ensure-tools.sh) driven
  * over the Chrome DevTools Protocol with Node's built-in WebSocket: open a page, evaluate script
- * in it, wait for a condition, take a screenshot. Used by the dashboard test and its screenshot.
+ * in it, wait for a condition, take a screenshot. For the dashboard test and
+ * scripts/dashboard-screenshot.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
