@@ -38,12 +38,14 @@ Options:
   --help                 show this help
 
 Dashboard: http://<host>:<port>/ (type the admin token in the page)
+Enqueue:   npm run enqueue -- --type echo --payload '{"x":1}' --count 5 --admin-token-file F
 API root: http://<host>:<port>/api/ (https:// with --tls-cert)
   worker:  POST tasks/claim, POST tasks/{id}/heartbeat, POST tasks/{id}/result,
            GET version?platform=P, GET releases/<file>
   admin:   POST|GET admin/tasks, GET admin/tasks/{id}, POST admin/tasks/{id}/cancel,
-           POST admin/tasks/{id}/redeliver, GET admin/results, POST|GET|DELETE admin/faults
-  metrics: GET metrics (Prometheus text format 0.0.4)
+           POST admin/tasks/{id}/redeliver, GET admin/results, GET admin/overview,
+           POST|GET|DELETE admin/faults (bodies and answers: docs/server.md)
+  metrics: GET metrics (Prometheus text format 0.0.4; a worker or the admin token)
 `;
 
 /** Parses argv into options; every problem is reported at once, one line each. */

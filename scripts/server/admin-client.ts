@@ -2,6 +2,7 @@
  * A typed client of the reference server's admin API (enqueue, inspect, cancel, re-deliver,
  * inject faults), for the demo, `try-task` and the tests. Uses Node's global fetch unless given one.
  */
+import type { Overview } from './dashboard/overview.ts';
 import type { ActiveFault, FaultRuleInput } from './faults.ts';
 import type { NewTask } from './store.ts';
 import type { AdminTask, ResultsView } from './views.ts';
@@ -11,6 +12,8 @@ export interface AdminClient {
   task(id: string): Promise<AdminTask>;
   tasks(): Promise<AdminTask[]>;
   results(): Promise<ResultsView>;
+  /** What the dashboard shows: counts, queue head, running tasks, newest results, workers, releases. */
+  overview(): Promise<Overview>;
   /** Appends fault rules; returns every active rule. */
   faults(rules: FaultRuleInput[]): Promise<ActiveFault[]>;
   clearFaults(): Promise<void>;
@@ -51,6 +54,7 @@ export function createAdminClient(
     task: (id) => call<AdminTask>('GET', taskPath(id)),
     tasks: async () => (await call<{ tasks: AdminTask[] }>('GET', 'admin/tasks')).tasks,
     results: () => call<ResultsView>('GET', 'admin/results'),
+    overview: () => call<Overview>('GET', 'admin/overview'),
     faults: async (rules) =>
       (await call<{ faults: ActiveFault[] }>('POST', 'admin/faults', rules)).faults,
     clearFaults: () => call<undefined>('DELETE', 'admin/faults'),
