@@ -1,8 +1,8 @@
 /**
  * The reference Hive server, from the command line:
  *   npm run server -- --port 8080 --data ./server-data --releases ./dist/releases
- * Prints one line when listening (`hive-server listening on <url>`), then the dashboard's address,
- * then, with --verbose, one line per request. The first SIGINT/SIGTERM closes it cleanly; a second one exits at once.
+ * Prints exactly one line when listening (`hive-server listening on <url>`; the dashboard is at
+ * `/` of that host), then, with --verbose, one line per request. The first SIGINT/SIGTERM closes it cleanly; a second one exits at once.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -203,7 +203,6 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`hive-server listening on ${server.url}`);
-  console.log(`dashboard: ${new URL('/', server.url)}`);
   if (exposureProblem(server.host, { ...parsed.options, insecure: false }) !== undefined) {
     console.error(
       `hive-server: WARNING: listening on ${server.host} with --insecure: whoever reaches it may be able to enqueue tasks and read results`,

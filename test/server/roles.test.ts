@@ -68,7 +68,7 @@ test('the admin token works on admin routes and on worker routes; worker tokens 
   assert.equal((await call('metrics', WORKER_1)).status, 200);
 });
 
-/** Runs the server CLI until it prints its dashboard line or exits; then stops it. */
+/** Runs the server CLI until it prints its listening line or exits; then stops it. */
 async function runCli(
   args: string[],
 ): Promise<{ code: number | null; stdout: string; stderr: string; url?: string }> {
@@ -88,7 +88,7 @@ async function runCli(
     lines.on('line', (line) => {
       stdout += `${line}\n`;
       url ??= /listening on (\S+)/.exec(line)?.[1];
-      if (line.startsWith('dashboard: ')) resolve();
+      if (url !== undefined) resolve();
     });
   });
   const outcome = await Promise.race([listening.then(() => 'listening'), exited]);
