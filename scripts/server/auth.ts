@@ -27,10 +27,10 @@ export function authFrom(options: {
   workerTokens?: readonly string[] | undefined;
   adminToken?: string | undefined;
 }): ServerAuth {
-  const shared = options.token === undefined ? [] : [options.token];
+  const single = options.token === undefined ? [] : [options.token];
   return {
-    workerTokens: [...(options.workerTokens ?? []), ...shared],
-    adminTokens: [...(options.adminToken === undefined ? [] : [options.adminToken]), ...shared],
+    workerTokens: [...(options.workerTokens ?? []), ...single],
+    adminTokens: [...(options.adminToken === undefined ? [] : [options.adminToken]), ...single],
   };
 }
 
