@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { HiveError } from '../platform/errors.ts';
 import { readCaFileSetting } from '../wire/ca-file.ts';
 import { resolveProxy } from '../wire/proxy.ts';
+import { closestName } from './suggest.ts';
 import {
   DEFAULTS,
   envName,
@@ -79,10 +80,13 @@ const SOURCE_RANK = { flag: 3, env: 2, file: 1, default: 0 } as const;
 
 export class ConfigError extends HiveError {
   readonly problems: string[];
-  constructor(problems: string[]) {
+  /** The settings that were valid (by key), for `--status --json`, which reports what it can. */
+  readonly validValues: Readonly<Partial<Settings>>;
+  constructor(problems: string[], validValues: Partial<Settings> = {}) {
     super('CONFIG', problems.join('\n'));
     this.name = 'ConfigError';
     this.problems = problems;
+    this.validValues = validValues;
   }
 }
 
@@ -107,7 +111,7 @@ function readSources(input: SettingsInput, problems: string[]): Sources {
       strict: true,
     }).values;
   } catch (error) {
-    throw new ConfigError([`${(error as Error).message}; see --help`]);
+    throw new ConfigError([flagProblem(input.argv, (error as Error).message)]);
   }
   const configFile =
     typeof flags.config === 'string' ? flags.config : input.env.HIVE_CONFIG || undefined;
@@ -182,7 +186,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     if (result.success) {
       values[SETTINGS[name].key] = result.data;
     } else {
-      const shown = SETTINGS[name].secret ? '(hidden)' : JSON.stringify(raw);
+      const shown = SETTINGS[name].secret ? '(hidden)' : JSON.stringify(withoutPassword(raw));
       const expected = result.error.issues[0]?.message ?? 'a valid value';
       problems.push(`Expected ${name} to be ${expected}, got ${shown} (from ${source})`);
     }
@@ -206,8 +210,12 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       ? chooseToken(tokenCandidates(read, input), problems)
       : undefined;
   const supervisor = readSupervisor(input.env, problems);
+  problems.push(...mistypedVariables(input.env));
   if (problems.length > 0 || proxy === undefined || token === undefined)
-    throw new ConfigError(problems);
+    throw new ConfigError(problems, {
+      ...(values as Partial<Settings>),
+      ...(token === undefined ? {} : { token: token.token, tokenFrom: token.from }),
+    });
 
   // Every row parsed (no problems), so every key is present with its schema's output type.
   // Raw PROXY, CA_FILE, TOKEN, TOKEN_FILE stay out of Settings: proxy, caFile, token replace them.
@@ -264,8 +272,9 @@ function readConfigFile(
   }
   for (const key of Object.keys(data)) {
     if (!Object.hasOwn(SETTINGS, key)) {
+      const near = closestName(key, SETTING_NAMES);
       problems.push(
-        `Unknown setting ${JSON.stringify(key)} in ${path}; the settings are: ${SETTING_NAMES.join(', ')}`,
+        `Unknown setting ${JSON.stringify(key)} in ${path}; ${near === undefined ? `the settings are: ${SETTING_NAMES.join(', ')}` : `did you mean ${near}?`}`,
       );
     }
   }
@@ -283,4 +292,48 @@ function readSupervisor(
     `Expected HIVE_SUPERVISOR to be systemd or empty, got ${JSON.stringify(raw)} (from HIVE_SUPERVISOR)`,
   );
   return 'none';
+}
+
+/** A bad command line in one line: a mistyped setting flag gets "did you mean", else Node's message. */
+function flagProblem(argv: readonly string[], message: string): string {
+  const known = [
+    ...SETTING_NAMES.map(flagName),
+    ...Object.keys(OPTION_FLAGS).filter((flag) => flag !== 'task-child'),
+  ];
+  for (const arg of argv) {
+    if (!arg.startsWith('--') || arg === '--') continue;
+    const typed = arg.slice(2).split('=')[0] ?? '';
+    if (known.includes(typed)) continue;
+    const near = closestName(typed, known);
+    if (near !== undefined) return `Unknown flag --${typed}; did you mean --${near.toLowerCase()}?`;
+  }
+  return `${message}; see --help`;
+}
+
+/** HIVE_* variables the worker reads that are not settings (set by people, the build or updater/). */
+const OTHER_VARIABLES = ['HIVE_CONFIG', 'HIVE_SUPERVISOR', 'HIVE_RELEASE_PUBLIC_KEY'];
+
+/**
+ * A HIVE_* variable one slip away from a setting's (`HIVE_NO_TASK_SLEP`) would otherwise be
+ * silently unused; other unknown HIVE_* names are left alone (other programs may use the prefix).
+ */
+function mistypedVariables(env: SettingsInput['env']): string[] {
+  const settingVariables = SETTING_NAMES.map(envName);
+  return Object.keys(env).flatMap((name) => {
+    if (!name.startsWith('HIVE_') || name.startsWith('HIVE_UPDATER_')) return [];
+    if (settingVariables.includes(name) || OTHER_VARIABLES.includes(name)) return [];
+    const near = closestName(name, settingVariables);
+    return near === undefined ? [] : [`Unknown variable ${name}; did you mean ${near}?`];
+  });
+}
+
+/** A value as shown in a problem: a URL's user:password replaced, so it never reaches a console or log. */
+function withoutPassword(raw: unknown): unknown {
+  if (typeof raw !== 'string' || !URL.canParse(raw)) return raw;
+  const url = new URL(raw);
+  if (url.username === '' && url.password === '') return raw;
+  // The user name too: a token pasted there is as secret as a password.
+  url.username = '***';
+  url.password = '';
+  return url.href;
 }
