@@ -94,6 +94,7 @@ export async function buildWorker(options: BuildOptions = {}): Promise<BuiltExec
     releasePublicKey: process.env.HIVE_RELEASE_PUBLIC_KEY || config.releasePublicKey,
     builtAt: builtAt(),
   };
+  if (facts.releasePublicKey === '') log(`build: self-update will be off: ${NO_RELEASE_KEY}`);
   const entry = resolve(options.entry ?? join(ROOT, config.entry));
   const outDir = resolve(options.outDir ?? join(ROOT, 'dist'));
   mkdirSync(cacheDir, { recursive: true });
