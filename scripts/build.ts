@@ -18,6 +18,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import semver from 'semver';
+import { NO_RELEASE_KEY } from '../src/update/signature.ts';
 import { type BuildFacts, bundle, describeBundleError } from './build/bundle.ts';
 import {
   BuildError,
