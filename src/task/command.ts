@@ -34,3 +34,16 @@ export function selfCommand(isExecutable: boolean, maxHeapMb: number): ChildComm
     throw new Error('cannot tell the entry file to start task processes from');
   return { file: process.execPath, args: [...process.execArgv, ...v8, entry, TASK_CHILD_FLAG] };
 }
+
+/**
+ * The environment a task process gets: the worker's, minus every HIVE_* variable — the worker's
+ * settings (the token, TOKEN_FILE, a proxy's password among them), HIVE_CONFIG, the updater's hand-over.
+ * Tasks never talk to the Hive server; what they keep is what programs expect (PATH, HOME, TEMP,
+ * locale, HTTP(S)_PROXY/NO_PROXY, NODE_EXTRA_CA_CERTS): docs/reliability.md, "What tasks see".
+ */
+export function taskEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  // Compared without case: Windows' environment names are case-insensitive (Hive_Token is HIVE_TOKEN).
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !name.toUpperCase().startsWith('HIVE_')),
+  );
+}
