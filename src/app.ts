@@ -113,7 +113,11 @@ export async function runWorker(app: AppContext): Promise<number> {
     const scrub = secretScrubber(secrets);
     const runner = new TaskRunner({
       registry,
-      command: selfCommand(BUILD_INFO.isExecutable, settings.taskMaxHeapMb),
+      command: selfCommand(
+        BUILD_INFO.isExecutable,
+        settings.taskMaxHeapMb,
+        settings.taskLocalNetwork,
+      ),
       env: taskEnvironment(app.env),
       // A pool even without spares (WARM_START=false) when processes are reused: it holds them.
       warm:

@@ -124,6 +124,12 @@ export const SETTINGS = {
     count(0, 1_000_000),
     'heap limit of a task process, MB (0 = Node default)',
   ),
+  // Passed to task processes on their command line (src/task/network.ts), never in their environment.
+  TASK_LOCAL_NETWORK: row(
+    'taskLocalNetwork',
+    z.enum(['none', 'loopback', 'all'], { error: 'one of none, loopback, all' }),
+    'local addresses network tasks may reach: none, loopback, all (link-local too)',
+  ),
   MEMORY_TRIM: row(
     'memoryTrimMs',
     seconds(0).transform(ms),
