@@ -24,6 +24,8 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   exit: (code: number) => void;
+  /** The terminal's width, when stdout is one: --help is wrapped to it. */
+  columns?: number | undefined;
 }
 
 export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<number> {
@@ -31,7 +33,7 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
   try {
     const { settings, options } = loadSettings({ argv: io.argv, env: io.env, installDir: install });
     if (options.help) {
-      io.stdout(`${helpText(BUILD_INFO.version)}\n`);
+      io.stdout(`${helpText(BUILD_INFO.version, io.columns)}\n`);
       return 0;
     }
     if (options.version) {
@@ -145,6 +147,7 @@ export function runMain(loadRegistry: LoadRegistry): void {
     stdout: (text) => consoleStream('stdout').write(text),
     stderr: (text) => consoleStream('stderr').write(text),
     exit: (code) => process.exit(code),
+    columns: consoleStream('stdout').stream?.columns,
   }).then(async (code) => {
     // A double-clicked window must not close on the error before it can be read.
     if (code !== 0) await pauseIfDoubleClicked(argv);
