@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { HiveError } from '../platform/errors.ts';
 import { readCaFileSetting } from '../wire/ca-file.ts';
 import { resolveProxy } from '../wire/proxy.ts';
-import { closestName } from './suggest.ts';
+import { closestName, flagProblem, mistypedVariables, withoutPassword } from './suggest.ts';
 import {
   DEFAULTS,
   envName,
@@ -111,7 +111,11 @@ function readSources(input: SettingsInput, problems: string[]): Sources {
       strict: true,
     }).values;
   } catch (error) {
-    throw new ConfigError([flagProblem(input.argv, (error as Error).message)]);
+    // --task-child is the worker's own, never a suggestion.
+    const known = [...SETTING_NAMES.map(flagName), ...Object.keys(OPTION_FLAGS)].filter(
+      (flag) => flag !== 'task-child',
+    );
+    throw new ConfigError([flagProblem(input.argv, known, (error as Error).message)]);
   }
   const configFile =
     typeof flags.config === 'string' ? flags.config : input.env.HIVE_CONFIG || undefined;
@@ -292,48 +296,4 @@ function readSupervisor(
     `Expected HIVE_SUPERVISOR to be systemd or empty, got ${JSON.stringify(raw)} (from HIVE_SUPERVISOR)`,
   );
   return 'none';
-}
-
-/** A bad command line in one line: a mistyped setting flag gets "did you mean", else Node's message. */
-function flagProblem(argv: readonly string[], message: string): string {
-  const known = [
-    ...SETTING_NAMES.map(flagName),
-    ...Object.keys(OPTION_FLAGS).filter((flag) => flag !== 'task-child'),
-  ];
-  for (const arg of argv) {
-    if (!arg.startsWith('--') || arg === '--') continue;
-    const typed = arg.slice(2).split('=')[0] ?? '';
-    if (known.includes(typed)) continue;
-    const near = closestName(typed, known);
-    if (near !== undefined) return `Unknown flag --${typed}; did you mean --${near.toLowerCase()}?`;
-  }
-  return `${message}; see --help`;
-}
-
-/** HIVE_* variables the worker reads that are not settings (set by people, the build or updater/). */
-const OTHER_VARIABLES = ['HIVE_CONFIG', 'HIVE_SUPERVISOR', 'HIVE_RELEASE_PUBLIC_KEY'];
-
-/**
- * A HIVE_* variable one slip away from a setting's (`HIVE_NO_TASK_SLEP`) would otherwise be
- * silently unused; other unknown HIVE_* names are left alone (other programs may use the prefix).
- */
-function mistypedVariables(env: SettingsInput['env']): string[] {
-  const settingVariables = SETTING_NAMES.map(envName);
-  return Object.keys(env).flatMap((name) => {
-    if (!name.startsWith('HIVE_') || name.startsWith('HIVE_UPDATER_')) return [];
-    if (settingVariables.includes(name) || OTHER_VARIABLES.includes(name)) return [];
-    const near = closestName(name, settingVariables);
-    return near === undefined ? [] : [`Unknown variable ${name}; did you mean ${near}?`];
-  });
-}
-
-/** A value as shown in a problem: a URL's user:password replaced, so it never reaches a console or log. */
-function withoutPassword(raw: unknown): unknown {
-  if (typeof raw !== 'string' || !URL.canParse(raw)) return raw;
-  const url = new URL(raw);
-  if (url.username === '' && url.password === '') return raw;
-  // The user name too: a token pasted there is as secret as a password.
-  url.username = '***';
-  url.password = '';
-  return url.href;
 }
