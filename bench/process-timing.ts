@@ -13,7 +13,7 @@ export function timeRun(file: string, args: string[]): number {
 
 /** A task process of the executable `exe`, started exactly as the worker starts one. */
 export function taskProcessOf(exe: string): ChildCommand {
-  return { ...selfCommand(true, 0), file: exe };
+  return { ...selfCommand(true, 0, 'loopback'), file: exe };
 }
 
 /**

@@ -18,6 +18,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import semver from 'semver';
+import { NO_RELEASE_KEY } from '../src/update/signature.ts';
 import { type BuildFacts, bundle, describeBundleError } from './build/bundle.ts';
 import {
   BuildError,
@@ -94,6 +95,7 @@ export async function buildWorker(options: BuildOptions = {}): Promise<BuiltExec
     releasePublicKey: process.env.HIVE_RELEASE_PUBLIC_KEY || config.releasePublicKey,
     builtAt: builtAt(),
   };
+  if (facts.releasePublicKey === '') log(`build: self-update will be off: ${NO_RELEASE_KEY}`);
   const entry = resolve(options.entry ?? join(ROOT, config.entry));
   const outDir = resolve(options.outDir ?? join(ROOT, 'dist'));
   mkdirSync(cacheDir, { recursive: true });

@@ -5,6 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -26,7 +28,14 @@ interface DemoTask {
   expect: string;
 }
 
-function demoTasks(serverUrl: string): DemoTask[] {
+/**
+ * The worker's TASK_MAX_HEAP in the demo, in MB: room for every task but `crash`, whose exposition
+ * parses into far more than that — its process runs out of memory and dies, as a real one would.
+ */
+const DEMO_TASK_MAX_HEAP = '32';
+const BIG_EXPOSITION_LINES = 400_000;
+
+function demoTasks(serverUrl: string, exporterUrl: string): DemoTask[] {
   return [
     {
       id: 'hello',
@@ -47,6 +56,7 @@ function demoTasks(serverUrl: string): DemoTask[] {
       payload: { url: `${serverUrl}no-such-page` },
       expect: 'failed',
     },
+    { id: 'crash', type: 'prom_pars', payload: { url: exporterUrl }, expect: 'failed' },
     { id: 'too-slow', type: 'sleep', payload: { ms: 60_000 }, timeoutSec: 1, expect: 'timed_out' },
     { id: 'cancel-me', type: 'sleep', payload: { ms: 60_000 }, leaseSec: 2, expect: 'cancelled' },
     { id: 'bad-payload', type: 'sleep', payload: { ms: 'soon' }, expect: 'rejected' },
@@ -56,10 +66,11 @@ function demoTasks(serverUrl: string): DemoTask[] {
 
 async function main(): Promise<number> {
   const server = await startServer({ port: 0, leaseCheckMs: 100 });
+  const exporter = await startBigExporter();
   const admin = createAdminClient(server.url);
   const dataDir = mkdtempSync(join(tmpdir(), 'hive-demo-'));
   console.log(`reference server on ${server.url}; worker data in ${dataDir}\n`);
-  const tasks = demoTasks(server.url);
+  const tasks = demoTasks(server.url, exporter.url);
   for (const { expect: _expect, ...task } of tasks) await admin.enqueue(task);
   // The reference server sends only types the worker lists; make it hand over an unknown one,
   // as a server that ignores the list would, to show the worker rejecting it.
@@ -81,6 +92,7 @@ async function main(): Promise<number> {
       HIVE_NO_TASK_SLEEP: '0.5',
       HIVE_WAIT_SEC: '2',
       HIVE_KILL_GRACE: '1',
+      HIVE_TASK_MAX_HEAP: DEMO_TASK_MAX_HEAP,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -98,6 +110,7 @@ async function main(): Promise<number> {
     worker.kill('SIGTERM');
     const code = await exited;
     await server.close();
+    exporter.server.close();
     rmSync(dataDir, { recursive: true, force: true });
     console.log(`\nworker exited with code ${code}; server stopped\n`);
   }
@@ -175,6 +188,15 @@ function printTable(tasks: DemoTask[], finished: AdminTask[]): number {
   }
   console.log(`\nall ${rows.length} tasks ended as expected`);
   return 0;
+}
+
+/** A metrics endpoint on 127.0.0.1 with an exposition too big to parse under DEMO_TASK_MAX_HEAP. */
+async function startBigExporter(): Promise<{ server: Server; url: string }> {
+  const lines = Array.from({ length: BIG_EXPOSITION_LINES }, (_, i) => `demo_big{i="${i}"} ${i}`);
+  const body = `${lines.join('\n')}\n`;
+  const server = createServer((_req, res) => res.end(body));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` };
 }
 
 function clip(text: string, max: number): string {

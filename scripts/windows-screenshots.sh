@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# What a user sees when worker.exe is double-clicked, as pictures for docs/windows.md and the
-# README: the release worker.exe (built here, Node 26) started by Wine 10's explorer.exe — as
-# Explorer starts it on a double-click, so it gets a console window of its own — on an Xvfb screen
-# inside the Wine chroot (scripts/ensure-tools.sh --screenshots), against the reference server.
-#   docs/images/worker-exe-running.png     the banner and a few tasks
-#   docs/images/worker-exe-bad-config.png  a fatal configuration error, waiting for Enter
+# What a user sees of worker.exe, as pictures for docs/windows.md and the README: the release
+# worker.exe (built here, Node 26) under Wine 10 in the chroot (scripts/ensure-tools.sh
+# --screenshots), against the reference server.
+#   docs/images/worker-exe-running.png     the banner and a few tasks, in colour: worker.exe run in a
+#     terminal (a pty, through `script`), where Wine passes on the colour codes it writes; the bytes
+#     are drawn with Windows' console colours (scripts/console-picture.ts). Wine's own console
+#     window shows those codes as text, which Windows 10/11 does not (docs/windows.md).
+#   docs/images/worker-exe-bad-config.png  a fatal configuration error, waiting for Enter: started
+#     by Wine's explorer.exe on an Xvfb screen — as Explorer starts it on a double-click, so it gets
+#     a console window of its own — and that window photographed (it has no colours to lose).
 # Run as root (chroot): bash scripts/windows-screenshots.sh. Nothing here is edited by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,16 +77,24 @@ printf '{ "SERVER_URL": "%s", "NO_TASK_SLEEP": 2 }\n' "$API" >"$INSTALL/worker.c
 enqueue '{"id":"hello","type":"echo","payload":{"greeting":"hello from the desktop"}}'
 enqueue '{"id":"nap","type":"sleep","payload":{"ms":1500}}'
 enqueue '{"id":"scrape","type":"prom_pars","payload":{"url":"'"${API}"'metrics"}}'
-double_click
-wait_window
+# In a terminal: Wine's console hands what worker.exe writes, colour codes and all, to the pty.
+cat >"$WORK/console.sh" <<'INNER'
+# Wider than any line: Wine's console counts the colour codes as columns when it wraps a line,
+# Windows does not; scripts/console-picture.ts wraps at Windows' 120 columns instead.
+stty cols 1000 rows 60
+cd '/tmp' && TERM=xterm-256color exec wine 'C:\Hive Worker\worker.exe'
+INNER
+in_chroot sh -c "script -qfc 'sh $INSIDE/console.sh' $INSIDE/console.typescript </dev/null >/dev/null 2>&1 &"
 for _ in $(seq 120); do
   [ "$(curl -sf "${API}admin/results" | grep -o '"taskId"' | wc -l)" -ge 3 ] && break
   sleep 0.5
 done
 sleep 2
-shoot worker-exe-running.png
 in_chroot wineserver -k || true
 sleep 1
+"$NODE" scripts/console-picture.ts "$WORK/console.typescript" "$INSIDE/shot.png" | in_chroot xargs -0 magick
+cp "$WORK/shot.png" "$OUT/worker-exe-running.png"
+echo "== $OUT/worker-exe-running.png"
 
 printf '{ "SERVER_URL": "%s", "NO_TASK_SLEEP": "abc" }\n' "$API" >"$INSTALL/worker.config.json"
 double_click

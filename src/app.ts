@@ -13,13 +13,14 @@ import { loadWorkerId } from './platform/identity.ts';
 import { acquireLock } from './platform/lock.ts';
 import { createLogger, type Logger, Secrets, secretScrubber } from './platform/log.ts';
 import { MemoryUpkeep } from './platform/memory-upkeep.ts';
+import { makeNotDumpable } from './platform/not-dumpable.ts';
 import { registerSignalHandlers } from './platform/signals.ts';
 import { ResultDelivery } from './results/delivery.ts';
 import { Outbox } from './results/outbox.ts';
 import type { Options, Supervisor } from './settings/load.ts';
 import type { Settings } from './settings/table.ts';
 import { CLEAR_TEXT_WARNING, sendsTokenInClearText } from './settings/token.ts';
-import { selfCommand } from './task/command.ts';
+import { selfCommand, taskEnvironment } from './task/command.ts';
 import type { TaskRegistry } from './task/define.ts';
 import { TaskRunner } from './task/runner.ts';
 import { keepTaskProcesses, killAllTaskTrees } from './task/task-processes.ts';
@@ -63,6 +64,9 @@ export async function runWorker(app: AppContext): Promise<number> {
     secrets,
     colorize: wantsColor(consoleStream('stdout')),
   });
+  // Before any task runs: a task (same user) may not read this process's environment or memory.
+  if (process.platform === 'linux' && !makeNotDumpable())
+    log.warn('could not make the worker non-dumpable: tasks can read its /proc/<pid>/environ');
   // Holding the lock: what a dead predecessor's task processes left running is ours to end.
   const taskProcesses = keepTaskProcesses(dataDir.path);
   try {
@@ -109,8 +113,12 @@ export async function runWorker(app: AppContext): Promise<number> {
     const scrub = secretScrubber(secrets);
     const runner = new TaskRunner({
       registry,
-      command: selfCommand(BUILD_INFO.isExecutable, settings.taskMaxHeapMb),
-      env: childEnvironment(app.env),
+      command: selfCommand(
+        BUILD_INFO.isExecutable,
+        settings.taskMaxHeapMb,
+        settings.taskLocalNetwork,
+      ),
+      env: taskEnvironment(app.env),
       // A pool even without spares (WARM_START=false) when processes are reused: it holds them.
       warm:
         settings.warmStart || settings.tasksPerProcess > 1
@@ -235,15 +243,6 @@ function tokenReloader(
     }
     return current;
   };
-}
-
-/** Task processes get the worker's environment minus its secrets: they never talk to the server. */
-function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const copy = { ...env };
-  delete copy.HIVE_TOKEN;
-  delete copy.HIVE_TOKEN_FILE; // the file holds the token
-  delete copy.HIVE_PROXY; // may hold the proxy's password; HTTP(S)_PROXY stay, tasks may need them
-  return copy;
 }
 
 function printBanner(

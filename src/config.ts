@@ -78,6 +78,14 @@ export const KILL_GRACE = 5;
 /** Seconds a running task may finish in after Ctrl+C / SIGTERM before it is stopped. @default 30 */
 export const SHUTDOWN_GRACE = 30;
 
+/**
+ * Which local addresses network tasks (prom_pars, ctx.network) may reach: `none`, `loopback` (this
+ * machine: a local exporter) or `all` (link-local too: 169.254.0.0/16, fe80::/10, where the cloud
+ * metadata service answers). A task fetches what the server names (docs/reliability.md,
+ * "What tasks see"). @default 'loopback'
+ */
+export const TASK_LOCAL_NETWORK: 'none' | 'loopback' | 'all' = 'loopback';
+
 /** Heap limit of a task process, in MB; 0 = Node's default. A task that leaks past it fails (CRASHED). @default 0 */
 export const TASK_MAX_HEAP = 0;
 

@@ -85,6 +85,7 @@ async function readExposition(payload: PromParsPayload, ctx: TaskContext): Promi
     timeoutMs: payload.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     maxBytes: payload.maxBytes ?? DEFAULT_MAX_BYTES,
     signal: ctx.signal,
+    network: ctx.network,
   });
   ctx.progress(50, `fetched ${exposition.bytes} bytes`);
   return exposition;

@@ -12,8 +12,9 @@ test('npm run demo: every task ends as expected, every status shows, exit 0', ()
   for (const status of ['succeeded', 'failed', 'timed_out', 'cancelled', 'rejected']) {
     assert.match(table, new RegExp(`\\b${status}\\b`), `the table shows ${status}`);
   }
+  assert.match(table, /^crash +prom_pars +failed +CRASHED: /m, 'a task whose process dies');
   assert.match(table, /UNKNOWN_TASK/);
   assert.match(table, /BAD_PAYLOAD/);
-  assert.match(run.stdout, /all 8 tasks ended as expected/);
+  assert.match(run.stdout, /all 9 tasks ended as expected/);
   assert.match(run.stdout, /worker exited with code 0/);
 });

@@ -66,7 +66,7 @@ test('the token is used for every request and appears in no log', async () => {
 test('a wrong token gets one clear line, and the worker keeps going', async () => {
   const worker = startWorker({ serverUrl: server.url, env: { HIVE_TOKEN: 'wrong-token-123' } });
   try {
-    await worker.waitForOutput(/refused our token \(HTTP 403\): set TOKEN/);
+    await worker.waitForOutput(/refused our token \(HTTP 403\): check TOKEN \(from HIVE_TOKEN\)/);
     assert.ok(!worker.output().includes('wrong-token-123'));
     assert.equal(worker.child.exitCode, null);
   } finally {

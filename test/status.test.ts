@@ -113,6 +113,7 @@ describe('worker --status', () => {
       'lastResult',
       'lastError',
       'update',
+      'configProblems',
     ]);
     assert.equal(json.running, false);
     assert.equal(json.workerId, null);

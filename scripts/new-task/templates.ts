@@ -38,6 +38,8 @@ export const ${name} = defineTask({
   // This type's timeout in seconds; the server's \`timeoutSec\` wins, TASK_TIMEOUT is the fallback.
   timeoutSec: 60,
   async run({ items }, ctx) {
+    // A task that fetches a URL from its payload goes only where the worker allows:
+    // ctx.network.checkUrl(url) and ctx.network.lookup (docs/adding-a-task.md, "ctx.network").
     // Reaches the worker's log and the result's \`logs\` (the last 64 KiB).
     ctx.log.info(\`upper-casing \${items.length} item(s)\`);
     const done: string[] = [];

@@ -11,6 +11,7 @@ import { pauseIfDoubleClicked } from '../platform/console-pause.ts';
 import { installDir } from '../platform/data-dir.ts';
 import { HiveError } from '../platform/errors.ts';
 import { ConfigError, loadSettings, type Options, readToken } from '../settings/load.ts';
+import { DEFAULTS } from '../settings/table.ts';
 import type { LoadRegistry } from '../task/define.ts';
 import { helpText } from './help.ts';
 
@@ -23,6 +24,8 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   exit: (code: number) => void;
+  /** The terminal's width, when stdout is one: --help is wrapped to it. */
+  columns?: number | undefined;
 }
 
 export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<number> {
@@ -30,7 +33,7 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
   try {
     const { settings, options } = loadSettings({ argv: io.argv, env: io.env, installDir: install });
     if (options.help) {
-      io.stdout(`${helpText(BUILD_INFO.version)}\n`);
+      io.stdout(`${helpText(BUILD_INFO.version, io.columns)}\n`);
       return 0;
     }
     if (options.version) {
@@ -60,6 +63,9 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
       readToken: () => readToken({ argv: io.argv, env: io.env, installDir: install }),
     });
   } catch (error) {
+    // A script reading `--status --json` gets JSON whatever the settings say (exit code 78).
+    if (error instanceof ConfigError && io.argv.includes('--status') && io.argv.includes('--json'))
+      return await printStatusDespite(error, install, io);
     if (error instanceof ConfigError) {
       io.stderr(
         `hive-worker: bad configuration:\n${error.problems.map((line) => `  - ${line}`).join('\n')}\n`,
@@ -73,6 +79,20 @@ export async function runCli(loadRegistry: LoadRegistry, io: CliIo): Promise<num
     io.stderr(`hive-worker: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
     return 1;
   }
+}
+
+/** `--status --json` with bad settings: what the valid ones (and the defaults) let it read. */
+async function printStatusDespite(error: ConfigError, install: string, io: CliIo) {
+  const { printStatus } = await import('./status-command.ts');
+  const valid = error.validValues;
+  const settings = {
+    dataDir: valid.dataDir ?? String(DEFAULTS.DATA_DIR),
+    serverUrl: valid.serverUrl ?? null,
+    token: valid.token ?? '',
+  };
+  const input = { settings, version: BUILD_INFO.version, installDir: install, env: io.env };
+  printStatus({ ...input, configProblems: error.problems, json: true }, io.stdout);
+  return EXIT_CONFIG;
 }
 
 /**
@@ -127,6 +147,7 @@ export function runMain(loadRegistry: LoadRegistry): void {
     stdout: (text) => consoleStream('stdout').write(text),
     stderr: (text) => consoleStream('stderr').write(text),
     exit: (code) => process.exit(code),
+    columns: consoleStream('stdout').stream?.columns,
   }).then(async (code) => {
     // A double-clicked window must not close on the error before it can be read.
     if (code !== 0) await pauseIfDoubleClicked(argv);

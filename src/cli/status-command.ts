@@ -11,7 +11,8 @@
  *   `worker --requeue-rejected` queues them again), tokenInClearText (boolean: the token would
  *   cross the network unencrypted),
  *   lastResult { taskId, status, at }, lastError { message, at },
- *   update { lastCheckAt, lastError, staged: [file names], pending { from, to, at }, failed { <version>: { at, why } } }
+ *   update { lastCheckAt, lastError, staged: [file names], pending { from, to, at }, failed { <version>: { at, why } } },
+ *   configProblems [lines] (a bad setting: the JSON is still printed, with exit code 78)
  * Times are ISO 8601 (UTC).
  */
 import { readdirSync } from 'node:fs';
@@ -27,7 +28,8 @@ import { UpdateStore } from '../update/state.ts';
 export interface WorkerStatus {
   version: string;
   workerId: string | null;
-  serverUrl: string;
+  /** null when SERVER_URL is not valid (see configProblems). */
+  serverUrl: string | null;
   dataDir: string;
   running: boolean;
   pid: number | null;
@@ -45,10 +47,14 @@ export interface WorkerStatus {
     pending: { from: string; to: string; at: string } | null;
     failed: Record<string, { at: string; why: string }>;
   };
+  /** The settings' problems, one line each ([] when they are fine): the worker would not start. */
+  configProblems: string[];
 }
 
 export interface StatusInput {
-  settings: Settings;
+  /** With a bad configuration, the defaults stand in for what was not valid (serverUrl: null). */
+  settings: Pick<Settings, 'dataDir' | 'token'> & { serverUrl: string | null };
+  configProblems?: readonly string[];
   version: string;
   installDir: string;
   env: Readonly<Record<string, string | undefined>>;
@@ -74,10 +80,13 @@ export function readWorkerStatus(input: StatusInput): WorkerStatus {
     currentTasks: isCurrent ? (recorded?.currentTasks ?? []) : [],
     outboxSize: countFiles(join(dataDir, 'outbox'), (name) => name.endsWith('.json')),
     rejectedSize: countFiles(join(dataDir, 'rejected'), (name) => name.endsWith('.json')),
-    tokenInClearText: sendsTokenInClearText(input.settings.serverUrl, input.settings.token),
+    tokenInClearText:
+      input.settings.serverUrl !== null &&
+      sendsTokenInClearText(input.settings.serverUrl, input.settings.token),
     lastResult: recorded?.lastResult ?? null,
     lastError: recorded?.lastError ?? null,
     update: readUpdateStatus(dataDir),
+    configProblems: [...(input.configProblems ?? [])],
   };
 }
 
@@ -124,7 +133,7 @@ export function formatStatus(status: WorkerStatus): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `worker --status [--json]`: prints and returns exit code 0. */
+/** `worker --status [--json]`: prints and returns exit code 0 (src/cli/modes.ts: 78 for bad settings). */
 export function printStatus(input: StatusInput & { json: boolean }, out: (text: string) => void) {
   const status = readWorkerStatus(input);
   out(input.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));

@@ -8,6 +8,7 @@ import semver from 'semver';
 import { ErrorBackoff, withJitter } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Settings } from '../settings/table.ts';
+import { tokenAdvice } from '../settings/token.ts';
 import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
 import type { StatusRecorder } from './status-file.ts';
 
@@ -52,7 +53,7 @@ export class ClaimAnswers {
           : withJitter(settings.noTaskSleepMs);
       case 'unauthorized':
         if (!this.#authWarned) {
-          const message = `the server refused our token (HTTP ${claim.status}): set TOKEN to a valid one`;
+          const message = `the server refused our token (HTTP ${claim.status}): ${tokenAdvice(settings.tokenFrom)}`;
           log.error(message);
           this.#deps.status?.claimFailed(message);
           this.#authWarned = true;

@@ -26,6 +26,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { coerceError } from './errors.ts';
+import { libcFunction } from './libc.ts';
 import type { Logger } from './log.ts';
 
 /** A full garbage collection: thorough (done now, V8's pooled pages given back too) or started. */
@@ -145,32 +146,6 @@ function exposeCollect(): Collect {
 
 function lookUpMallocTrim(): (() => number) | null {
   // Where the C library is not glibc (musl has no libc.so.6), the lookup fails: no trim.
-  if (process.platform !== 'linux') return null;
-  const { emitWarning } = process;
-  try {
-    // node:ffi says once that it is experimental; that is ours to know, not the user's.
-    process.emitWarning = (warning, ...rest: unknown[]) => {
-      const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string })?.type;
-      if (type === 'ExperimentalWarning' && String(warning).startsWith('FFI')) return;
-      (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
-    };
-    const ffi = process.getBuiltinModule('node:ffi') as FfiModule | undefined;
-    if (ffi === undefined) return null;
-    const trim = ffi.dlopen('libc.so.6', {
-      malloc_trim: { arguments: ['uint64'], return: 'int32' },
-    }).functions.malloc_trim;
-    return trim === undefined ? null : () => trim(0n);
-  } catch {
-    return null;
-  } finally {
-    process.emitWarning = emitWarning;
-  }
-}
-
-/** What this module uses of node:ffi (experimental, typed by hand: @types/node has no types yet). */
-interface FfiModule {
-  dlopen(
-    path: string,
-    symbols: Record<string, { arguments: string[]; return: string }>,
-  ): { functions: Record<string, (...args: unknown[]) => number> };
+  const trim = libcFunction('malloc_trim', { arguments: ['uint64'], return: 'int32' });
+  return trim === null ? null : () => trim(0n);
 }

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { HiveError } from '../platform/errors.ts';
 import { readCaFileSetting } from '../wire/ca-file.ts';
 import { resolveProxy } from '../wire/proxy.ts';
+import { closestName, flagProblem, mistypedVariables, withoutPassword } from './suggest.ts';
 import {
   DEFAULTS,
   envName,
@@ -79,10 +80,13 @@ const SOURCE_RANK = { flag: 3, env: 2, file: 1, default: 0 } as const;
 
 export class ConfigError extends HiveError {
   readonly problems: string[];
-  constructor(problems: string[]) {
+  /** The settings that were valid (by key), for `--status --json`, which reports what it can. */
+  readonly validValues: Readonly<Partial<Settings>>;
+  constructor(problems: string[], validValues: Partial<Settings> = {}) {
     super('CONFIG', problems.join('\n'));
     this.name = 'ConfigError';
     this.problems = problems;
+    this.validValues = validValues;
   }
 }
 
@@ -107,7 +111,11 @@ function readSources(input: SettingsInput, problems: string[]): Sources {
       strict: true,
     }).values;
   } catch (error) {
-    throw new ConfigError([`${(error as Error).message}; see --help`]);
+    // --task-child is the worker's own, never a suggestion.
+    const known = [...SETTING_NAMES.map(flagName), ...Object.keys(OPTION_FLAGS)].filter(
+      (flag) => flag !== 'task-child',
+    );
+    throw new ConfigError([flagProblem(input.argv, known, (error as Error).message)]);
   }
   const configFile =
     typeof flags.config === 'string' ? flags.config : input.env.HIVE_CONFIG || undefined;
@@ -182,7 +190,7 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
     if (result.success) {
       values[SETTINGS[name].key] = result.data;
     } else {
-      const shown = SETTINGS[name].secret ? '(hidden)' : JSON.stringify(raw);
+      const shown = SETTINGS[name].secret ? '(hidden)' : JSON.stringify(withoutPassword(raw));
       const expected = result.error.issues[0]?.message ?? 'a valid value';
       problems.push(`Expected ${name} to be ${expected}, got ${shown} (from ${source})`);
     }
@@ -206,8 +214,12 @@ export function loadSettings(input: SettingsInput): { settings: Settings; option
       ? chooseToken(tokenCandidates(read, input), problems)
       : undefined;
   const supervisor = readSupervisor(input.env, problems);
+  problems.push(...mistypedVariables(input.env));
   if (problems.length > 0 || proxy === undefined || token === undefined)
-    throw new ConfigError(problems);
+    throw new ConfigError(problems, {
+      ...(values as Partial<Settings>),
+      ...(token === undefined ? {} : { token: token.token, tokenFrom: token.from }),
+    });
 
   // Every row parsed (no problems), so every key is present with its schema's output type.
   // Raw PROXY, CA_FILE, TOKEN, TOKEN_FILE stay out of Settings: proxy, caFile, token replace them.
@@ -264,8 +276,9 @@ function readConfigFile(
   }
   for (const key of Object.keys(data)) {
     if (!Object.hasOwn(SETTINGS, key)) {
+      const near = closestName(key, SETTING_NAMES);
       problems.push(
-        `Unknown setting ${JSON.stringify(key)} in ${path}; the settings are: ${SETTING_NAMES.join(', ')}`,
+        `Unknown setting ${JSON.stringify(key)} in ${path}; ${near === undefined ? `the settings are: ${SETTING_NAMES.join(', ')}` : `did you mean ${near}?`}`,
       );
     }
   }

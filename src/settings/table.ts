@@ -31,6 +31,12 @@ const url = z
     'an http:// or https:// URL',
   );
 
+/** The `user:password` of a URL ('' when none). */
+const userInfo = (text: string) => {
+  const { username, password } = new URL(text);
+  return username + password;
+};
+
 /** Seconds as users write them → milliseconds as the code carries them. */
 const ms = (secondsValue: number) => Math.round(secondsValue * 1000);
 const isTrue = (value: boolean | string) =>
@@ -52,7 +58,13 @@ const row = <Key extends string, Schema extends z.ZodType>(
 export const SETTINGS = {
   SERVER_URL: row(
     'serverUrl',
-    url.transform((text) => (text.endsWith('/') ? text : `${text}/`)),
+    url
+      // undici would drop user:password@ silently, and the banner, log and --status would show it.
+      .refine(
+        (text) => !URL.canParse(text) || userInfo(text) === '',
+        'an address without user:password@ (the worker authenticates with a bearer token: put it in TOKEN or TOKEN_FILE)',
+      )
+      .transform((text) => (text.endsWith('/') ? text : `${text}/`)),
     'root of the Hive API',
   ),
   // TOKEN and TOKEN_FILE become `Settings.token` (./token.ts says which wins).
@@ -111,6 +123,12 @@ export const SETTINGS = {
     'taskMaxHeapMb',
     count(0, 1_000_000),
     'heap limit of a task process, MB (0 = Node default)',
+  ),
+  // Passed to task processes on their command line (src/task/network.ts), never in their environment.
+  TASK_LOCAL_NETWORK: row(
+    'taskLocalNetwork',
+    z.enum(['none', 'loopback', 'all'], { error: 'one of none, loopback, all' }),
+    'local addresses network tasks may reach: none, loopback, all (link-local too)',
   ),
   MEMORY_TRIM: row(
     'memoryTrimMs',

@@ -44,6 +44,15 @@ export function chooseToken(
 }
 
 /**
+ * What to fix after a 401/403, naming where the token came from (`Settings.tokenFrom`): the file
+ * for TOKEN_FILE, the place TOKEN was set in, or both settings when none was given.
+ */
+export function tokenAdvice(tokenFrom: string): string {
+  if (tokenFrom === '') return 'the worker sent no token: set TOKEN or TOKEN_FILE';
+  return `check ${tokenFrom} (it is read again before the next request)`;
+}
+
+/**
  * True when the token would cross the network in clear text: plain http: to a host that is not
  * this machine (loopback stays on the machine). The worker warns about it; it still sends it.
  */

@@ -18,8 +18,12 @@ import {
 } from './define.ts';
 import { IPC_VERSION, type LOG_LEVELS, type ParentMessage, ParentMessageSchema } from './ipc.ts';
 import { isolateTask, type TaskIsolation } from './isolation.ts';
+import { localNetworkFromArgv, taskNetwork } from './network.ts';
 
 type Send = (message: ChildMessage) => Promise<void>;
+
+/** TASK_LOCAL_NETWORK, as the worker put it on this process's command line (./command.ts). */
+const network = taskNetwork(localNetworkFromArgv(process.argv));
 
 /**
  * A task process, from start to exit: one task, then exit whatever the task left open — or, when
@@ -188,6 +192,7 @@ async function handleRun(
     },
     taskId: task.id,
     attempt: task.attempt,
+    network,
   };
   let output: unknown;
   try {

@@ -3,6 +3,7 @@
  * its flags and the entry file — with the V8 flags every task process gets.
  */
 import { TASK_CHILD_FLAG } from './ipc.ts';
+import { LOCAL_NETWORK_ARG, type LocalNetwork } from './network.ts';
 import type { ChildCommand } from './warm-child.ts';
 
 /**
@@ -24,13 +25,31 @@ export const TASK_V8_FLAGS: readonly string[] = [
  * built with `execArgvExtension: "cli"`, so `--node-options=…` on its command line is Node's (and
  * NODE_OPTIONS in the environment is ignored): that is how a task process gets its V8 flags.
  */
-export function selfCommand(isExecutable: boolean, maxHeapMb: number): ChildCommand {
+export function selfCommand(
+  isExecutable: boolean,
+  maxHeapMb: number,
+  localNetwork: LocalNetwork,
+): ChildCommand {
   const v8 = [...TASK_V8_FLAGS, ...(maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [])];
+  const task = [TASK_CHILD_FLAG, `${LOCAL_NETWORK_ARG}${localNetwork}`];
   if (isExecutable) {
-    return { file: process.execPath, args: [`--node-options=${v8.join(' ')}`, TASK_CHILD_FLAG] };
+    return { file: process.execPath, args: [`--node-options=${v8.join(' ')}`, ...task] };
   }
   const entry = process.argv[1];
   if (entry === undefined)
     throw new Error('cannot tell the entry file to start task processes from');
-  return { file: process.execPath, args: [...process.execArgv, ...v8, entry, TASK_CHILD_FLAG] };
+  return { file: process.execPath, args: [...process.execArgv, ...v8, entry, ...task] };
+}
+
+/**
+ * The environment a task process gets: the worker's, minus every HIVE_* variable — the worker's
+ * settings (the token, TOKEN_FILE, a proxy's password among them), HIVE_CONFIG, the updater's hand-over.
+ * Tasks never talk to the Hive server; what they keep is what programs expect (PATH, HOME, TEMP,
+ * locale, HTTP(S)_PROXY/NO_PROXY, NODE_EXTRA_CA_CERTS): docs/reliability.md, "What tasks see".
+ */
+export function taskEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  // Compared without case: Windows' environment names are case-insensitive (Hive_Token is HIVE_TOKEN).
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !name.toUpperCase().startsWith('HIVE_')),
+  );
 }

@@ -3,6 +3,7 @@
  * `run` receives the payload as parsed by the `payload` schema, so its type follows the schema.
  */
 import type * as z from 'zod';
+import type { TaskNetwork } from './network.ts';
 
 export interface TaskLogger {
   debug(msg: string): void;
@@ -20,6 +21,12 @@ export interface TaskContext {
   progress(percent: number, message?: string): void;
   readonly taskId: string;
   readonly attempt: number;
+  /**
+   * For a task that connects where its payload says: which local addresses the worker lets it
+   * reach (TASK_LOCAL_NETWORK). Check the URL and give the lookup to the HTTP client (undici:
+   * `new Agent({ connect: { lookup: ctx.network.lookup } })`), as tasks/prom_pars/fetch.ts does.
+   */
+  readonly network: TaskNetwork;
 }
 
 /** Any JSON value: what a task may return. */

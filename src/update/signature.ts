@@ -7,14 +7,15 @@ import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { HiveError } from '../platform/errors.ts';
 import { releaseSigningText } from '../wire/protocol.ts';
 
+/** Why a build without a pinned key cannot update itself, and how to pin one (said at start and by the build). */
+export const NO_RELEASE_KEY =
+  'this build has no release key pinned, so it cannot check a release (to pin one: npm run keygen, then build with its public key in build.config.json "releasePublicKey" or in HIVE_RELEASE_PUBLIC_KEY)';
+
 /** Imports the pinned key: base64url of the raw 32 bytes. */
 export function releasePublicKey(base64url: string): KeyObject {
+  if (base64url === '') throw new HiveError('UPDATE', NO_RELEASE_KEY);
   const raw = Buffer.from(base64url, 'base64url');
-  if (
-    base64url === '' ||
-    raw.length !== 32 ||
-    raw.toString('base64url') !== base64url.replace(/=+$/, '')
-  ) {
+  if (raw.length !== 32 || raw.toString('base64url') !== base64url.replace(/=+$/, '')) {
     throw new HiveError(
       'UPDATE',
       `the pinned release key is not 32 bytes of base64url (build.config.json releasePublicKey): ${JSON.stringify(base64url)}`,

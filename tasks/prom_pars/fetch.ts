@@ -1,8 +1,11 @@
 /**
  * Fetches a Prometheus exposition over HTTP with undici: asks for text format 0.0.4, honours an
- * AbortSignal and a timeout, refuses non-2xx answers, and stops reading a body that grows past a
- * byte limit instead of buffering it whole.
+ * AbortSignal and a timeout, refuses non-2xx answers, stops reading a body that grows past a
+ * byte limit instead of buffering it whole, and connects only where the worker's
+ * TASK_LOCAL_NETWORK lets tasks go (`ctx.network`: the URL's address, or every address its name
+ * resolves to).
  */
+import type { TaskContext } from '../../src/task/define.ts';
 
 /** What Prometheus itself sends when it wants the classic text format. */
 export const EXPOSITION_ACCEPT = 'text/plain;version=0.0.4';
@@ -16,6 +19,8 @@ export interface FetchExpositionOptions {
   /** Largest body accepted, in bytes; a longer one fails as soon as it is detected. */
   readonly maxBytes: number;
   readonly signal: AbortSignal;
+  /** Where the task may connect (`ctx.network`). */
+  readonly network: Pick<TaskContext['network'], 'checkUrl' | 'lookup'>;
 }
 
 export interface Exposition {
@@ -31,16 +36,24 @@ export async function fetchExposition(options: FetchExpositionOptions): Promise<
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([options.signal, deadline]);
   try {
-    // undici and node:http are loaded on first use: every task process imports this module
-    // (through the registry), and most of them never fetch anything.
-    const [{ request }, { STATUS_CODES }] = await Promise.all([
-      import('undici'),
-      import('node:http'),
-    ]);
+    options.network.checkUrl(url);
+  } catch (error) {
+    throw new Error(`GET ${where}: ${(error as Error).message}`);
+  }
+  // undici and node:http are loaded on first use: every task process imports this module
+  // (through the registry), and most of them never fetch anything.
+  const [{ Agent, request }, { STATUS_CODES }] = await Promise.all([
+    import('undici'),
+    import('node:http'),
+  ]);
+  // A name is checked when it resolves, on every connection: no answer can swap the address after the check.
+  const dispatcher = new Agent({ connect: { lookup: options.network.lookup } });
+  try {
     const response = await request(url, {
       method: 'GET',
       headers: { ...withoutAccept(options.headers), accept: EXPOSITION_ACCEPT },
       signal,
+      dispatcher,
     });
     const { statusCode, headers, body } = response;
     if (statusCode < 200 || statusCode > 299) {
@@ -68,7 +81,12 @@ export async function fetchExposition(options: FetchExpositionOptions): Promise<
     if (deadline.aborted && !options.signal.aborted) {
       throw new Error(`GET ${where} timed out after ${timeoutMs} ms`, { cause: error });
     }
+    if ((error as NodeJS.ErrnoException).code === 'EACCES')
+      throw new Error(`GET ${where}: ${(error as Error).message}`, { cause: error });
     throw error;
+  } finally {
+    // The body is read or given up by now: no connection of this task outlives it.
+    void dispatcher.destroy().catch(() => undefined);
   }
 }
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type * as z from 'zod';
 import type { TaskContext, TaskDefinition } from '../../src/task/define.ts';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
+import { taskNetwork } from '../../src/task/network.ts';
 import { type RunOptions, runInChild, type TaskOutcome } from '../../src/task/parent.ts';
 import type { Task } from '../../src/wire/protocol.ts';
 
@@ -36,6 +37,7 @@ export function fakeContext(): FakeContext {
     },
     taskId: 'test-task-1',
     attempt: 1,
+    network: taskNetwork('loopback'),
   };
   return {
     ctx,

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { TaskContext } from '../../src/task/define.ts';
+import { taskNetwork } from '../../src/task/network.ts';
 import { type PromParsOutput, prom_pars } from '../../tasks/prom_pars.ts';
 
 const EXPOSITION = [
@@ -31,6 +32,7 @@ function fakeContext(signal: AbortSignal = new AbortController().signal) {
     },
     taskId: 'task-1',
     attempt: 1,
+    network: taskNetwork('loopback'),
   };
   return { ctx, logs, progress };
 }

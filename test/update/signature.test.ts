@@ -37,10 +37,21 @@ describe('release keys', () => {
   });
 
   test('a pinned key that is not 32 bytes of base64url is refused', () => {
-    assert.throws(() => releasePublicKey(''), /not 32 bytes/);
+    assert.throws(() => releasePublicKey('abc'), /not 32 bytes of base64url .*: "abc"/);
     assert.throws(() => releasePublicKey('abc'), /not 32 bytes/);
     assert.throws(() => releasePublicKey(Buffer.alloc(33).toString('base64url')), /not 32 bytes/);
   });
+});
+
+test('no pinned key at all says so in plain terms, and how to pin one', () => {
+  assert.throws(
+    () => releasePublicKey(''),
+    (error: Error) =>
+      /^this build has no release key pinned/.test(error.message) &&
+      error.message.includes('build.config.json "releasePublicKey"') &&
+      error.message.includes('HIVE_RELEASE_PUBLIC_KEY') &&
+      !error.message.includes('not 32 bytes'),
+  );
 });
 
 describe('release signatures', () => {

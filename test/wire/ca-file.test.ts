@@ -67,6 +67,6 @@ describe('CA_FILE', () => {
   });
 
   test('--help lists it', () => {
-    assert.match(helpText('1.0.0'), /--ca-file +HIVE_CA_FILE +default ""/);
+    assert.match(helpText('1.0.0'), /--ca-file +HIVE_CA_FILE\n {6}PEM file[^-]*;\s+default ""\n/);
   });
 });
