@@ -137,12 +137,13 @@ test('inputs that are not digits (pid, health timeout) or not a version: exit 2,
   const setup = install();
   const planted = join(setup.dir, 'planted-ran');
   const before = readFileSync(setup.target, 'utf8');
-  for (const overrides of [
+  const inputs: Record<string, string>[] = [
     { HIVE_UPDATER_PID: `1; touch '${planted}'` },
     { HIVE_UPDATER_PID: '$(id)' },
     { HIVE_UPDATER_HEALTH_TIMEOUT: `5$(touch '${planted}')` },
     { HIVE_UPDATER_VERSION: '../../../etc/x' },
-  ]) {
+  ];
+  for (const overrides of inputs) {
     const { code, log } = runUpdater(setup, overrides);
     assert.equal(code, 2, log);
     assert.ok(!existsSync(planted));
