@@ -194,7 +194,11 @@ give_up() {
   printf '%s\n' "$1" >"$UPDATE_DIR/failed-$VERSION"
 }
 
-log "installing $VERSION into $TARGET (waiting for pid $OLD_PID to exit)"
+if [ "$OLD_PID" = "$$" ]; then
+  log "installing $VERSION into $TARGET (in the old worker's terminal, as pid $$)"
+else
+  log "installing $VERSION into $TARGET (waiting for pid $OLD_PID to exit)"
+fi
 
 waited=0
 # In a terminal the old worker's pid is this script's own: it has exited into it.
