@@ -1,8 +1,8 @@
 /**
  * updater.bat under Wine 10 never runs text read from a file (issue 27.3): a worker.lock whose
  * "pid" is a command, and a health marker written to break out of its comparison, are read on the
- * rollback path and neither runs; the rollback itself still happens. The "versions" are tiny
- * .cmd scripts (started by updater.bat's `start` like worker.exe), so no build is needed.
+ * rollback path and neither runs; the rollback itself still happens. The "versions" are tiny .cmd
+ * scripts (started by updater.bat's `start` like worker.exe), so no build is needed.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,17 @@ before(() => {
 });
 after(() => prefix?.kill());
 
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
 const crlf = (lines: string[]) => `${lines.join('\r\n')}\r\n`;
+/** The "old version": notes that it ran. */
+const OLD_VERSION = crlf(['@echo off', '>> old-started.txt echo ok']);
 
 test('a command as the lock’s pid and a marker that breaks quotes are never run; the rollback happens', async () => {
   const dir = prefix.driveC('hive inputs');
@@ -27,7 +37,7 @@ test('a command as the lock’s pid and a marker that breaks quotes are never ru
   const pwnedLock = join(prefix.dir.host, 'drive_c', 'hive-pwned-lock.txt');
   const pwnedMarker = join(prefix.dir.host, 'drive_c', 'hive-pwned-marker.txt');
   // The old version notes that it was started again; the new one writes a hostile health marker.
-  writeFileSync(join(dir.host, 'worker.cmd'), crlf(['@echo off', '>> old-started.txt echo ok']));
+  writeFileSync(join(dir.host, 'worker.cmd'), OLD_VERSION);
   writeFileSync(
     join(dir.host, 'marker.txt'),
     crlf(['x" == "x" echo pwned> C:\\hive-pwned-marker.txt & if "x']),
@@ -60,9 +70,10 @@ test('a command as the lock’s pid and a marker that breaks quotes are never ru
   assert.ok(!existsSync(pwnedMarker), `the marker's text did not run:\n${log}`);
   assert.equal(
     readFileSync(join(dir.host, 'worker.cmd'), 'utf8'),
-    crlf(['@echo off', '>> old-started.txt echo ok']),
+    OLD_VERSION,
     'the old version is back in place',
   );
+  await until(() => existsSync(join(dir.host, 'old-started.txt')), 'the old version ran again');
 });
 
 test('a pid or health timeout that is not digits: exit 2 before anything is touched', async () => {
