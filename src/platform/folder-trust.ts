@@ -77,23 +77,30 @@ export function nearestExisting(path: string): string {
   }
 }
 
+/** Subfolders whose entries are checked too: the log files are opened for appending at start. */
+const CHECKED_INSIDE = new Set(['logs']);
+
 /**
- * What the data folder holds directly must be plain files and folders, never a symlink (or, on
- * Windows, a junction: lstat reports both), and its folders ours and closed to others: what the
- * worker opens inside them is then what it wrote.
+ * What the data folder holds directly (and in logs/) must be plain files and folders, never a
+ * symlink (or, on Windows, a junction: lstat reports both), and its folders ours and closed to
+ * others: what the worker opens inside them is then what it wrote.
  */
-export function entriesProblem(path: string): string | undefined {
+export function entriesProblem(path: string, depth = 0): string | undefined {
   const uid = currentUid();
   for (const name of readdirSync(path)) {
     const entry = join(path, name);
     const stat = lstatSync(entry);
     if (stat.isSymbolicLink())
       return `${entry} is a symbolic link; the worker never follows one inside its data folder: remove it`;
-    if (uid === undefined || !stat.isDirectory()) continue;
-    const owner = ownerProblem(entry, stat, uid, 'the folder');
-    if (owner !== undefined) return owner;
-    if ((stat.mode & OPEN_WRITE) !== 0)
-      return `the folder ${entry} is writable by other users (mode ${octal(stat.mode)}): run chmod go-w ${entry}`;
+    if (!stat.isDirectory()) continue;
+    if (uid !== undefined) {
+      const owner = ownerProblem(entry, stat, uid, 'the folder');
+      if (owner !== undefined) return owner;
+      if ((stat.mode & OPEN_WRITE) !== 0)
+        return `the folder ${entry} is writable by other users (mode ${octal(stat.mode)}): run chmod go-w ${entry}`;
+    }
+    const inside = depth === 0 && CHECKED_INSIDE.has(name) ? entriesProblem(entry, 1) : undefined;
+    if (inside !== undefined) return inside;
   }
   return undefined;
 }

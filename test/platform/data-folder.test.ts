@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   readFileSync,
@@ -17,6 +18,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { acquireLock } from '../../src/platform/lock.ts';
+import { RotatingLogFile } from '../../src/platform/log-file.ts';
 import { builtWorker } from '../helpers/built-worker.ts';
 import { FAST_SETTINGS, tempDir } from '../helpers/worker.ts';
 
@@ -105,6 +108,7 @@ describe('a data folder that must be ours (run as root, as the suite is)', () =>
     assert.equal(code, 78, output);
     oneLineNaming(output, join(dataDir, 'logs', 'worker.log'), 'symbolic link', 'remove it');
     assertUntouched(target);
+    assert.ok(!existsSync(join(dataDir, 'worker.lock')), 'refused before the lock was taken');
     // A symlink right in the data folder (a planted worker.lock) is refused the same way.
     const other = tempDir('hive-planted-lock-');
     symlinkSync(target, join(other, 'worker.lock'));
@@ -134,5 +138,33 @@ describe('a data folder that must be ours (run as root, as the suite is)', () =>
     const status = runOn(exe, join(sticky, 'data'), ['--status']);
     assert.equal(status.code, 0, status.output);
     assert.equal((statSync(join(sticky, 'data')).mode & 0o777).toString(8), '700');
+  });
+});
+
+describe('inside the data folder, nothing is opened through a symlink', () => {
+  test('the log file: O_NOFOLLOW, so a link to another file is refused and that file untouched', () => {
+    const target = victim();
+    const link = join(tempDir('hive-log-link-'), 'worker.log');
+    symlinkSync(target, link);
+    assert.throws(
+      () => new RotatingLogFile({ path: link, maxBytes: 1024, files: 2 }),
+      (error: Error & { code?: string }) =>
+        error.code === 'CONFIG' && error.message.includes(`${link} is a symbolic link`),
+    );
+    assertUntouched(target);
+  });
+
+  test('the lock: a link planted under its temp name is replaced, never written through', () => {
+    const target = victim();
+    const dataDir = tempDir('hive-lock-link-');
+    symlinkSync(target, join(dataDir, `worker.lock.${process.pid}.tmp`));
+    const release = acquireLock(dataDir);
+    try {
+      assertUntouched(target);
+      assert.match(readFileSync(join(dataDir, 'worker.lock'), 'utf8'), /"pid":\d+/);
+      assert.ok(!lstatSync(join(dataDir, 'worker.lock')).isSymbolicLink());
+    } finally {
+      release();
+    }
   });
 });
