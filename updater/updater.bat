@@ -23,6 +23,10 @@ rem then literal, and an expanded value is never expanded again), with delayed e
 rem is literal). It is never passed to CALL, which would expand %% a second time and double ^:
 rem subroutines read their inputs from variables (MSG, FROM, TO), and :log and :give_up print
 rem MSG with delayed expansion, which inserts the text after the line was parsed.
+rem
+rem Nothing read from a file is run or expanded into a command: a pid must be a number (:digits)
+rem and run worker.exe's image before taskkill gets it; the health marker is compared with delayed
+rem expansion, which never parses the text it inserts.
 setlocal EnableExtensions DisableDelayedExpansion
 
 if defined HIVE_UPDATER_TARGET goto have_inputs
@@ -33,13 +37,20 @@ set "HIVE_UPDATER_DATA=%~4"
 set "HIVE_UPDATER_VERSION=%~5"
 set "HIVE_UPDATER_HEALTH_TIMEOUT=%~6"
 :have_inputs
+rem Numbers are checked before they are ever expanded (%%VAR%% text is parsed as part of the line).
+if not defined HIVE_UPDATER_HEALTH_TIMEOUT set "HIVE_UPDATER_HEALTH_TIMEOUT=60"
+set "CHECK=HIVE_UPDATER_PID"
+call :digits
+if errorlevel 1 exit /b 2
+set "CHECK=HIVE_UPDATER_HEALTH_TIMEOUT"
+call :digits
+if errorlevel 1 exit /b 2
 set "OLD_PID=%HIVE_UPDATER_PID%"
 set "TARGET=%HIVE_UPDATER_TARGET%"
 set "NEW=%HIVE_UPDATER_NEW%"
 set "DATA=%HIVE_UPDATER_DATA%"
 set "VERSION=%HIVE_UPDATER_VERSION%"
 set "HEALTH_TIMEOUT=%HIVE_UPDATER_HEALTH_TIMEOUT%"
-if "%HEALTH_TIMEOUT%"=="" set "HEALTH_TIMEOUT=60"
 rem The workers this script starts must not see them.
 for %%v in (PID TARGET NEW DATA VERSION HEALTH_TIMEOUT SUPERVISOR SCRIPT) do set "HIVE_UPDATER_%%v="
 
@@ -50,6 +61,7 @@ rem "C:\dir\" fails with "Invalid name"). A FOR variable is substituted after th
 for %%F in ("%TARGET%") do (
   set "BACKUP=%%~dpnF.old%%~xF"
   set "INSTALL_DIR=%%~dpF"
+  set "IMAGE=%%~nxF"
 )
 set "INSTALL_DIR=%INSTALL_DIR:~0,-1%"
 if not exist "%DATA%\logs" mkdir "%DATA%\logs"
@@ -114,7 +126,12 @@ set /a WAITED=0
 :wait_healthy
 set "HEALTHY="
 if exist "%UPDATE_DIR%\healthy" set /p HEALTHY=<"%UPDATE_DIR%\healthy"
-if "%HEALTHY%"=="%VERSION%" (
+rem The marker's text only ever inside delayed expansion: never parsed as part of a command.
+set "IS_HEALTHY="
+setlocal EnableDelayedExpansion
+if "!HEALTHY!"=="!VERSION!" set "IS_HEALTHY=1"
+endlocal & set "IS_HEALTHY=%IS_HEALTHY%"
+if defined IS_HEALTHY (
   set "MSG=%VERSION% is healthy; update done"
   call :log
   exit /b 0
@@ -127,7 +144,15 @@ goto wait_healthy
 :roll_back
 set "NEW_PID="
 rem usebackq reads the file itself: a command in ('...') would go through a second cmd.exe.
-if exist "%DATA%\worker.lock" for /f "usebackq tokens=2 delims=:," %%p in ("%DATA%\worker.lock") do set "NEW_PID=%%p"
+if exist "%DATA%\worker.lock" for /f "usebackq tokens=2 delims=:," %%p in ("%DATA%\worker.lock") do if not defined NEW_PID set "NEW_PID=%%p"
+set "CHECK=NEW_PID"
+call :digits
+if errorlevel 1 set "NEW_PID="
+rem Only a process running worker.exe's image: a pid the lock names may belong to another program.
+if defined NEW_PID (
+  tasklist /FI "PID eq %NEW_PID%" /FI "IMAGENAME eq %IMAGE%" /NH 2>nul | find " %NEW_PID% " >nul
+  if errorlevel 1 set "NEW_PID="
+)
 if defined NEW_PID taskkill /F /PID %NEW_PID% >nul 2>&1
 call :sleep 2
 if exist "%DATA%\worker.lock" del /f /q "%DATA%\worker.lock" >nul 2>&1
@@ -148,6 +173,19 @@ call :start_worker
 exit /b 1
 
 rem ---- helpers: inputs in variables, never in CALL arguments (see the top) ----------------
+
+:digits
+rem errorlevel 0 when the variable CHECK names holds a decimal number (digits, no leading zero)
+rem and nothing else. Its value is read with delayed expansion only, never parsed as a command:
+rem SET /A turns it into a number (text that is not one becomes 0 or an error), and the number
+rem must read back as the same text. (Wine's cmd mishandles !VAR:~n! and !VAR:%%d=!: not those.)
+setlocal EnableDelayedExpansion
+set "REST=!%CHECK%!"
+if not defined REST exit /b 1
+set "NUM="
+set /a "NUM=REST" >nul 2>&1
+if "!NUM!"=="!REST!" exit /b 0
+exit /b 1
 
 :log
 rem Prints MSG.

@@ -5,12 +5,19 @@
  * Private by default: a folder the worker creates is 0700 (results, logs and task output are the
  * user's alone), and the two default folders, which are the worker's by name, are narrowed to
  * 0700 if an older version left them open. A DATA_DIR that already exists keeps the mode its
- * owner gave it.
+ * owner gave it — unless others can write there: a folder (or the parent it is made in) that is
+ * not ours alone is refused with exit 78, whichever way it was chosen (./folder-trust.ts).
  */
-import { accessSync, chmodSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { HiveError } from './errors.ts';
+import {
+  dataFolderProblem,
+  entriesProblem,
+  nearestExisting,
+  parentProblem,
+} from './folder-trust.ts';
 
 export interface DataDirChoice {
   path: string;
@@ -60,14 +67,29 @@ function perUserDir(env: Readonly<Record<string, string | undefined>>): string {
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'hive-worker');
 }
 
+/**
+ * Creates `path` if needed and says why it cannot be written, or undefined. A folder that is not
+ * ours alone throws (CONFIG, exit 78) instead: another folder would hide the problem.
+ */
 function writableProblem(path: string, { narrow = false } = {}): string | undefined {
   try {
+    const existing = nearestExisting(path);
+    if (existing !== path) refuse(parentProblem(existing, path));
     mkdirSync(path, { recursive: true, mode: 0o700 });
     accessSync(path, constants.W_OK);
-    if (narrow && process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0)
-      chmodSync(path, 0o700);
+    const real = realpathSync(path);
+    const stat = statSync(real);
+    const ours = process.platform !== 'win32' && stat.uid === process.geteuid?.();
+    if (narrow && ours && (stat.mode & 0o077) !== 0) chmodSync(real, 0o700);
+    refuse(dataFolderProblem(real));
+    refuse(entriesProblem(real));
     return undefined;
   } catch (error) {
+    if (error instanceof HiveError) throw error;
     return (error as Error).message;
   }
+}
+
+function refuse(problem: string | undefined): void {
+  if (problem !== undefined) throw new HiveError('CONFIG', `Refusing to run: ${problem}`);
 }

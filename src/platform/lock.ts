@@ -11,6 +11,7 @@
  */
 import {
   closeSync,
+  constants,
   linkSync,
   openSync,
   readFileSync,
@@ -47,7 +48,9 @@ export function acquireLock(dataDir: string): () => void {
   const { pid, ...identity } = identify();
   const text = JSON.stringify({ pid, startedAt: new Date().toISOString(), ...identity });
   const temp = `${file}.${pid}.tmp`;
-  writeFileSync(temp, text, { mode: 0o600 });
+  // Made afresh and exclusively: a symlink planted under the temp name is removed, never written through.
+  rmSync(temp, { force: true });
+  writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
   try {
     const deadline = Date.now() + SETTLE_MS;
     while (!createWhole(temp, file, text)) {
@@ -147,11 +150,15 @@ function parseLock(text: string): LockInfo | undefined {
   }
 }
 
+/** Never through a symlink (O_NOFOLLOW where the platform has it). */
 function readText(file: string): string | undefined {
   try {
-    return readFileSync(file, 'utf8');
+    return readFileSync(file, {
+      encoding: 'utf8',
+      flag: constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0),
+    });
   } catch {
-    return undefined; // missing
+    return undefined; // missing, or a symlink (never followed)
   }
 }
 

@@ -7,8 +7,10 @@
  */
 import {
   closeSync,
+  constants,
   fchmodSync,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   renameSync,
@@ -17,6 +19,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { consoleStream } from './console.ts';
+import { HiveError } from './errors.ts';
 
 export interface RotatingLogFileOptions {
   path: string;
@@ -70,9 +73,26 @@ export class RotatingLogFile {
     this.#fd = undefined;
   }
 
-  /** Readable by its owner only (0600), also when an older version created it 0644. */
+  /**
+   * Readable by its owner only (0600), also when an older version created it 0644. Never through a
+   * symlink (O_NOFOLLOW; on Windows, which has no such flag, an lstat first): a link planted in
+   * the data folder would make us chmod and append to a file of someone else's choosing.
+   */
   #open(flags: 'a' | 'w'): void {
-    const fd = openSync(this.#path, flags, 0o600);
+    const mode = flags === 'a' ? constants.O_APPEND : constants.O_TRUNC;
+    let fd: number;
+    try {
+      if (constants.O_NOFOLLOW === undefined && isSymlink(this.#path)) throw linkError(this.#path);
+      fd = openSync(
+        this.#path,
+        constants.O_WRONLY | constants.O_CREAT | mode | (constants.O_NOFOLLOW ?? 0),
+        0o600,
+      );
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'EMLINK') throw linkError(this.#path);
+      throw error;
+    }
     this.#fd = fd;
     const stat = fstatSync(fd);
     if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
@@ -120,4 +140,19 @@ function removeIfThere(path: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false; // missing: created below
+  }
+}
+
+function linkError(path: string): HiveError {
+  return new HiveError(
+    'CONFIG',
+    `Refusing to run: the log file ${path} is a symbolic link; the worker never follows one inside its data folder: remove it`,
+  );
 }

@@ -3,8 +3,13 @@
  * worker exits. The updater waits for our pid, swaps the executable (one backup kept), starts the
  * new one — or, under the systemd unit, has systemd restart the unit — and rolls back if it does
  * not report healthy in time (updater/).
+ *
+ * Started in a terminal (POSIX, stdin a tty, no supervisor), the worker instead becomes the updater
+ * as it exits (process.execve: same pid, same terminal, same foreground job), so the new version
+ * runs where the old one did and Ctrl+C reaches it (docs/updating.md, "In a terminal").
  */
 import { spawn } from 'node:child_process';
+import { isatty } from 'node:tty';
 import type { Supervisor } from '../settings/load.ts';
 
 export interface HandoffArgs {
@@ -41,8 +46,9 @@ export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
     HIVE_UPDATER_DATA: args.dataDir,
     HIVE_UPDATER_VERSION: args.version,
     HIVE_UPDATER_HEALTH_TIMEOUT: String(args.healthTimeoutSec),
-    // `systemd`: updater.sh restarts the unit; on Windows there never is a supervisor.
-    HIVE_UPDATER_SUPERVISOR: args.supervisor,
+    // `systemd`: updater.sh restarts the unit; `terminal`: it runs in this process, in the
+    // terminal (inTerminal below); on Windows there never is a supervisor.
+    HIVE_UPDATER_SUPERVISOR: inTerminal(args) ? 'terminal' : args.supervisor,
     HIVE_UPDATER_SCRIPT: args.updater,
   };
 }
@@ -55,8 +61,47 @@ export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
  */
 export const WINDOWS_UPDATER_COMMAND = ['/d', '/v:off', '/s', '/c', '""%HIVE_UPDATER_SCRIPT%""'];
 
+/**
+ * Whether the updater takes this process over as it exits (see the top): a person is following
+ * it in a terminal, and nothing else (systemd) restarts it.
+ */
+export function inTerminal(args: Pick<HandoffArgs, 'supervisor'>): boolean {
+  return (
+    process.platform !== 'win32' &&
+    args.supervisor === 'none' &&
+    typeof process.execve === 'function' &&
+    isatty(0)
+  );
+}
+
+/** Starts the updater (or arranges for this process to become it); returns its pid. */
 export function startUpdater(args: HandoffArgs): number | undefined {
   const env = { ...args.env, ...updaterEnvironment(args) };
+  if (inTerminal(args)) {
+    // Last, once everything has run down (the lock released, the log flushed): nothing of this
+    // process survives execve but its pid and its standard streams.
+    process.once('exit', () => becomeUpdater(args, env));
+    return process.pid;
+  }
+  return startDetached(args, env);
+}
+
+function becomeUpdater(args: HandoffArgs, env: NodeJS.ProcessEnv): void {
+  try {
+    process.execve?.('/bin/sh', ['/bin/sh', args.updater], stringsOnly(env));
+  } catch {
+    // execve failed (no /bin/sh?): this process goes on, so the detached updater takes over.
+  }
+  startDetached(args, { ...env, HIVE_UPDATER_SUPERVISOR: args.supervisor });
+}
+
+function stringsOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  return out;
+}
+
+function startDetached(args: HandoffArgs, env: NodeJS.ProcessEnv): number | undefined {
   const child =
     process.platform === 'win32'
       ? spawn(args.env.ComSpec ?? 'cmd.exe', WINDOWS_UPDATER_COMMAND, {

@@ -14,7 +14,7 @@ import type { Supervisor } from '../settings/load.ts';
 import type { Settings } from '../settings/table.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { UpdateHint } from '../wire/outcomes.ts';
-import { startUpdater } from './handoff.ts';
+import { inTerminal, startUpdater } from './handoff.ts';
 import { isRetryable, type PreparedUpdate, prepareRelease, releaseFolder } from './prepare.ts';
 import type { ProgressBar } from './progress-bar.ts';
 import { releasePublicKey } from './signature.ts';
@@ -161,7 +161,12 @@ export class SelfUpdate {
       supervisor,
       env: { ...env, HIVE_DATA_DIR: dataDir },
     });
-    const restart = supervisor === 'systemd' ? ', which restarts the systemd unit' : '';
+    const restart =
+      supervisor === 'systemd'
+        ? ', which restarts the systemd unit'
+        : inTerminal({ supervisor })
+          ? ', in this terminal'
+          : '';
     log.info(
       `handed off to the updater (pid ${pid}${restart}) to install ${prepared.release.version}; exiting`,
     );
