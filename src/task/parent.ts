@@ -11,7 +11,7 @@ import { LogTail } from './log-tail.ts';
 import { ProcessOutput } from './process-output.ts';
 import { TaskSpool } from './spool.ts';
 import { killTaskTree } from './task-processes.ts';
-import { crashError, type Verdict, verdictOf } from './verdict.ts';
+import { crashError, type TaskOutcome, type Verdict, verdictOf } from './verdict.ts';
 import {
   type ChildCommand,
   type StartedChild,
@@ -19,7 +19,7 @@ import {
   type WarmChildren,
 } from './warm-child.ts';
 
-export type { ChildCommand };
+export type { ChildCommand, TaskOutcome };
 
 export interface RunOptions {
   command: ChildCommand;
@@ -42,11 +42,6 @@ export interface RunOptions {
   scrub: (text: string) => string;
   onLog?: (line: TaskLogLine) => void;
   onProgress?: (progress: { percent?: number | undefined; message?: string | undefined }) => void;
-}
-
-export interface TaskOutcome extends Verdict {
-  logs: TaskLogLine[];
-  logsTruncated: boolean;
 }
 
 export function runInChild(task: Task, options: RunOptions): Promise<TaskOutcome> {

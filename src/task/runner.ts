@@ -1,14 +1,14 @@
 /**
- * The one owner of running a task in a process. It looks the task's type up (once: an unknown type
- * is answered here, without starting a process), decides the timeout, runs the task in a process
+ * The one owner of running a task in a process. It puts the task through the gate (./gate.ts: an
+ * unknown type or out-of-range bound is answered there, without starting a process), runs the task in a process
  * (a spare started ahead of need, one kept from an earlier task, or a new one: task/parent.ts), and
  * decides when the next task's process is started. Reuse (TASKS_PER_PROCESS) stays in here and the
  * pool (task/warm-child.ts): the loop never knows whether a process was fresh. The loop asks
  * `run(task, …)` and gets an outcome; it knows nothing of processes.
  */
-import { clampTimerMs } from '../platform/timers.ts';
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
-import { lookupTask, type TaskRegistry, unknownTaskMessage } from './define.ts';
+import type { TaskRegistry } from './define.ts';
+import { type Admission, type AdmittedTask, admitTask } from './gate.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from './parent.ts';
 import type { WarmChildren } from './warm-child.ts';
 
@@ -60,20 +60,16 @@ export class TaskRunner {
     return Object.keys(this.#options.registry);
   }
 
-  /** Runs one task to its outcome; never throws for the task's sake. */
-  async run(task: Task, controls: RunControls): Promise<TaskOutcome> {
-    const { registry, defaultTimeoutMs, warm, command, env } = this.#options;
-    const definition = lookupTask(registry, task.type);
-    if (definition === undefined) {
-      return {
-        status: 'rejected',
-        outputJson: 'null',
-        error: { code: 'UNKNOWN_TASK', message: unknownTaskMessage(registry, task.type) },
-        logs: [],
-        logsTruncated: false,
-      };
-    }
-    const timeoutSec = task.timeoutSec ?? definition.timeoutSec ?? defaultTimeoutMs / 1000;
+  /** The gate (./gate.ts): whether this worker runs the task, and under what timeout. */
+  admit(task: Task): Admission {
+    return admitTask(task, this.#options.registry, this.#options.defaultTimeoutMs);
+  }
+
+  /** Runs one task (through the gate, unless it passed already) to its outcome; never throws. */
+  async run(task: Task | AdmittedTask, controls: RunControls): Promise<TaskOutcome> {
+    const { warm, command, env } = this.#options;
+    const admission = 'admitted' in task ? task : this.admit(task);
+    if (!admission.admitted) return admission.outcome;
     const spareTimer =
       warm === undefined
         ? undefined
@@ -82,18 +78,17 @@ export class TaskRunner {
             this.#options.spareStartDelayMs ?? SPARE_START_DELAY_MS,
           );
     try {
-      return await runInChild(task, {
+      return await runInChild(admission.task, {
         command,
         env,
-        // A timer longer than Node holds would fire at once (src/platform/timers.ts).
-        timeoutMs: clampTimerMs(timeoutSec * 1000),
+        timeoutMs: admission.timeoutMs,
         killGraceMs: this.#options.killGraceMs,
         maxResultBytes: this.#options.maxResultBytes,
         spoolDir: this.#options.spoolDir,
         signal: controls.signal,
         ...(warm === undefined ? {} : { warm }),
         // Whether its process may have run others, or run more, is the pool's to say (TASKS_PER_PROCESS).
-        reusable: definition.fresh !== true,
+        reusable: admission.reusable,
         scrub: this.#options.scrub,
         ...(controls.onLog === undefined ? {} : { onLog: controls.onLog }),
         ...(controls.onProgress === undefined ? {} : { onProgress: controls.onProgress }),
