@@ -92,9 +92,10 @@ export interface ReuseLimits {
 }
 
 /**
- * The idle task processes: spares started ahead of need (fresh) and, with TASKS_PER_PROCESS > 1,
- * processes that ran tasks and may run more (used). Either kind unused for `ttlMs` is stopped: an
- * idle worker holds no extra process.
+ * The pool. A task takes a process (`take`), and at its end gives it back or has it retired
+ * (`giveBack`, `retire`); the pool starts processes (`take` when none is idle, `prepare`,
+ * `taskStarted`). It holds spares started ahead of need (fresh) and, with TASKS_PER_PROCESS > 1,
+ * processes that ran tasks and may run more (used); either kind unused for `ttlMs` is stopped.
  */
 export class WarmChildren {
   readonly #ttlMs: number;
