@@ -2,15 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ErrorBackoff, parseRetryAfter, sleep, withJitter } from '../../src/platform/backoff.ts';
 
-/** A seeded generator (mulberry32): the same delays on every run. */
+/** A seeded generator (Park–Miller): the same draws on every run. */
 function seeded(seed: number): () => number {
-  let state = seed >>> 0;
+  let state = seed;
   return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    state = (state * 48_271) % 2_147_483_647;
+    return state / 2_147_483_647;
   };
 }
 
