@@ -45,7 +45,8 @@ export interface StartedChild {
   onReady: (() => void) | undefined;
 }
 
-export function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): StartedChild {
+/** Starts a task process: only the pool does (it decides when). */
+function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): StartedChild {
   const child = launchTaskProcess(command.file, command.args, env);
   const started: StartedChild = {
     child,
