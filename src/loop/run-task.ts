@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../platform/log.ts';
 import type { StopReason } from '../task/ipc.ts';
+import { failed } from '../task/outcome.ts';
 import type { TaskOutcome } from '../task/parent.ts';
 import type { TaskRunner } from '../task/runner.ts';
+import { endedOutcome } from '../task/verdict.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import {
   type EncodedResult,
@@ -15,7 +17,6 @@ import {
   type HeartbeatRequest,
   type ResultBody,
   type Task,
-  taskBoundsProblem,
 } from '../wire/protocol.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 
@@ -31,18 +32,9 @@ export interface RunTaskDeps {
 /** Runs the task (task/runner.ts) while heartbeats keep its lease; never throws for the task. */
 export async function runTask(task: Task, deps: RunTaskDeps): Promise<TaskOutcome> {
   const { client, identity, runner, controller, log } = deps;
-  // Protocol section 1: a timeoutSec or leaseSec out of range is refused before any timer or
-  // heartbeat is made from it (a lease of 0 would beat without pause).
-  const outOfBounds = taskBoundsProblem(task);
-  if (outOfBounds !== undefined) {
-    return {
-      status: 'rejected',
-      outputJson: 'null',
-      error: { code: 'BAD_PAYLOAD', message: outOfBounds },
-      logs: [],
-      logsTruncated: false,
-    };
-  }
+  // The gate (task/gate.ts) answers a task it refuses before any heartbeat is made from it.
+  const admission = runner.admit(task);
+  if (!admission.admitted) return admission.outcome;
   let progress: HeartbeatRequest['progress'];
   const stopHeartbeats = startHeartbeats({
     client,
@@ -57,7 +49,7 @@ export async function runTask(task: Task, deps: RunTaskDeps): Promise<TaskOutcom
     log,
   });
   try {
-    return await runner.run(task, {
+    return await runner.run(admission, {
       signal: controller.signal,
       onLog: (line) => log[line.level](line.msg),
       onProgress: (next) => {
@@ -95,16 +87,8 @@ export function resultBody(
  * copied into the outbox) reports instead: failed, TASK_ERROR, its logs kept.
  */
 export function outputChanged(outcome: TaskOutcome, detail: string): TaskOutcome {
-  return {
-    status: 'failed',
-    outputJson: 'null',
-    error: {
-      code: 'TASK_ERROR',
-      message: `the task's output changed before the worker had read it all (${detail})`,
-    },
-    logs: outcome.logs,
-    logsTruncated: outcome.logsTruncated,
-  };
+  const message = `the task's output changed before the worker had read it all (${detail})`;
+  return endedOutcome(failed(message), outcome.logs, outcome.logsTruncated);
 }
 
 /** The log line of a finished task: info when it succeeded, a warning with its error if not. */

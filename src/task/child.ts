@@ -1,24 +1,17 @@
 /**
- * The child side: receives a task over IPC, validates its payload, runs it, sends the result (and,
+ * The child side: receives a task over IPC, puts it through its gate (./child-gate.ts), runs it, sends the result (and,
  * in a reused process, waits for the next one).
  * It never talks to the Hive server; the parent owns the network and the outbox.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import * as z from 'zod';
-import { coerceError } from '../platform/errors.ts';
-import type { ResultError } from '../wire/protocol.ts';
+import { admitRun, isEnded, outputText, thrownBy } from './child-gate.ts';
 import type { ChildMessage } from './child-messages.ts';
-import {
-  type LoadRegistry,
-  lookupTask,
-  type TaskContext,
-  type TaskLogger,
-  type TaskRegistry,
-  unknownTaskMessage,
-} from './define.ts';
+import type { LoadRegistry, TaskContext, TaskLogger, TaskRegistry } from './define.ts';
 import { IPC_VERSION, type LOG_LEVELS, type ParentMessage, ParentMessageSchema } from './ipc.ts';
 import { isolateTask, type TaskIsolation } from './isolation.ts';
 import { localNetworkFromArgv, taskNetwork } from './network.ts';
+import type { Ended } from './outcome.ts';
 
 type Send = (message: ChildMessage) => Promise<void>;
 
@@ -144,41 +137,10 @@ async function handleRun(
   signal: AbortSignal,
   send: Send,
 ): Promise<void> {
-  const fail = (status: 'failed' | 'rejected', error: ResultError) =>
-    send({ v: IPC_VERSION, type: 'result', status, error });
+  const fail = (ended: Ended) => send({ v: IPC_VERSION, type: 'result', ...ended });
   const { task } = message;
-  const definition = lookupTask(registry, task.type);
-  // The runner answered unknown types before starting this process (task/runner.ts); the same
-  // registry is built into both, so this is only a guard.
-  if (definition === undefined) {
-    return fail('rejected', {
-      code: 'UNKNOWN_TASK',
-      message: unknownTaskMessage(registry, task.type),
-    });
-  }
-  let raw: unknown = task.payload;
-  try {
-    if (task.payloadFile !== undefined) raw = JSON.parse(await readFile(task.payloadFile, 'utf8'));
-    else if (task.payloadJson !== undefined) raw = JSON.parse(task.payloadJson);
-  } catch (thrown) {
-    const error = coerceError(thrown);
-    return fail(error instanceof SyntaxError ? 'rejected' : 'failed', {
-      code: error instanceof SyntaxError ? 'BAD_PAYLOAD' : 'TASK_ERROR',
-      message: `the payload ${error instanceof SyntaxError ? 'is not JSON' : 'cannot be read'}: ${error.message}`,
-    });
-  }
-  const payload = definition.payload.safeParse(raw);
-  if (!payload.success) {
-    return fail('rejected', {
-      code: 'BAD_PAYLOAD',
-      message: `payload does not fit task ${task.type}: ${payload.error.issues
-        .map((issue) => `${issue.path.join('.') || '(payload)'}: ${issue.message}`)
-        .join('; ')}`,
-      details: {
-        issues: payload.error.issues.map(({ path, message: text }) => ({ path, message: text })),
-      },
-    });
-  }
+  const runnable = await admitRun(task, registry);
+  if (isEnded(runnable)) return fail(runnable);
   const ctx: TaskContext = {
     signal,
     log: taskLogger(send),
@@ -196,31 +158,13 @@ async function handleRun(
   };
   let output: unknown;
   try {
-    output = await definition.run(payload.data, ctx);
+    output = await runnable.definition.run(runnable.payload, ctx);
   } catch (thrown) {
-    const error = coerceError(thrown);
-    return fail('failed', {
-      code: 'TASK_ERROR',
-      message: error.message || error.name,
-      details: { name: error.name },
-    });
+    return fail(thrownBy(thrown));
   }
-  let outputJson: string | undefined;
-  try {
-    outputJson = JSON.stringify(output === undefined ? null : output);
-  } catch (thrown) {
-    return fail('failed', {
-      code: 'TASK_ERROR',
-      message: `the task's output is not JSON-serializable: ${coerceError(thrown).message}`,
-    });
-  }
-  const bytes = Buffer.byteLength(outputJson);
-  if (bytes > message.maxResultBytes) {
-    return fail('failed', {
-      code: 'TASK_ERROR',
-      message: `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${message.maxResultBytes})`,
-    });
-  }
+  const text = outputText(output, message.maxResultBytes);
+  if (isEnded(text)) return fail(text);
+  const { outputJson, bytes } = text;
   if (message.spool !== undefined && bytes > message.spool.overBytes) {
     try {
       // One write of the text this process made; the worker copies it on a buffer at a time.

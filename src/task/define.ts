@@ -59,12 +59,12 @@ export function defineTask<Schema extends z.ZodType>(
   return Object.freeze(definition);
 }
 
-/** Looks a type up by own property only: `constructor` or `__proto__` never resolve. */
 /** What an unknown type is answered with (UNKNOWN_TASK): the type asked for, and those there are. */
 export function unknownTaskMessage(registry: TaskRegistry, type: string): string {
   return `no task named ${JSON.stringify(type)} in this worker (it has: ${Object.keys(registry).join(', ')})`;
 }
 
+/** Looks a type up by own property only: `constructor` or `__proto__` never resolve. */
 export function lookupTask(registry: TaskRegistry, type: string): TaskDefinition | undefined {
   return Object.hasOwn(registry, type) ? registry[type] : undefined;
 }

@@ -3,23 +3,17 @@
  * it — timeout, cancel, shutdown, crash, output limits. Whatever the child does, this resolves
  * with an outcome; it never throws for the task's sake.
  */
-import type { ChildProcess } from 'node:child_process';
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
+import { ProcessHold } from './process-hold.ts';
 import { ProcessOutput } from './process-output.ts';
 import { TaskSpool } from './spool.ts';
-import { killTaskTree } from './task-processes.ts';
-import { crashError, type Verdict, verdictOf } from './verdict.ts';
-import {
-  type ChildCommand,
-  type StartedChild,
-  spawnTaskChild,
-  type WarmChildren,
-} from './warm-child.ts';
+import { crashError, type TaskOutcome, type Verdict, verdictOf } from './verdict.ts';
+import type { ChildCommand, WarmChildren } from './warm-child.ts';
 
-export type { ChildCommand };
+export type { ChildCommand, TaskOutcome };
 
 export interface RunOptions {
   command: ChildCommand;
@@ -44,11 +38,6 @@ export interface RunOptions {
   onProgress?: (progress: { percent?: number | undefined; message?: string | undefined }) => void;
 }
 
-export interface TaskOutcome extends Verdict {
-  logs: TaskLogLine[];
-  logsTruncated: boolean;
-}
-
 export function runInChild(task: Task, options: RunOptions): Promise<TaskOutcome> {
   return new Promise((resolve) => new TaskProcess(task, options, resolve).start());
 }
@@ -59,21 +48,15 @@ class TaskProcess {
   readonly #resolve: (outcome: TaskOutcome) => void;
   readonly #tail: LogTail;
   readonly #output: ProcessOutput;
-  #child: ChildProcess | undefined;
-  #started: StartedChild | undefined;
-  /** The process runs another task after this one (it stays up after the result). */
-  #keep = false;
+  /** The process this task runs in, and what the pool does with it (./process-hold.ts). */
+  #hold: ProcessHold | undefined;
   #runSent = false;
-  /** Undoes every listener this watcher put on the process and the signal (a kept process). */
-  readonly #detach: (() => void)[] = [];
   #unlistenSignal: (() => void) | undefined;
   #result: Extract<ChildMessage, { type: 'result' }> | undefined;
   #stopReason: StopReason | undefined;
   #spawnError: Error | undefined;
   #timers: NodeJS.Timeout[] = [];
   #finished = false;
-  /** This task's process was swapped for a fresh one before its run (#isUnfitReused). */
-  #replaced = false;
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Files for a big payload or output (./spool.ts). */
   readonly #spool: TaskSpool;
@@ -89,7 +72,9 @@ class TaskProcess {
 
   start(): void {
     const { command, env, signal, warm, reusable = false } = this.#options;
-    this.#attach(warm?.take(command, env, reusable) ?? spawnTaskChild(command, env));
+    const hold = new ProcessHold(warm, command, env, reusable);
+    this.#hold = hold;
+    this.#attach(hold);
     this.#timeoutTimer = setTimeout(() => this.#stop('timeout'), this.#options.timeoutMs);
     const onAbort = () => this.#stop(signal.reason === 'shutdown' ? 'shutdown' : 'cancel');
     if (signal.aborted) onAbort();
@@ -99,18 +84,15 @@ class TaskProcess {
     }
   }
 
-  /** Watches `started` for this task: its messages, output and end. */
-  #attach(started: StartedChild): void {
-    const { warm, reusable = false } = this.#options;
-    this.#keep = reusable && warm?.mayReuse(started) === true;
-    this.#started = started;
-    const { child } = started;
-    this.#child = child;
+  /** Watches the held process for this task: its messages, output and end. */
+  #attach(hold: ProcessHold): void {
+    const { started, child } = hold;
     this.#spawnError = started.error;
-    this.#listen(child, 'error', (error: Error) => {
+    const listen = hold.listen.bind(hold);
+    listen(child, 'error', (error: Error) => {
       this.#spawnError = error;
     });
-    this.#listen(child, 'message', (raw: unknown) => this.#onMessage(raw));
+    listen(child, 'message', (raw: unknown) => this.#onMessage(raw));
     if (started.ready) this.#sendRun();
     else if (started.tasksRun > 0) {
       // Still undoing its previous task: one that does not come back in time is replaced.
@@ -118,7 +100,7 @@ class TaskProcess {
         setTimeout(() => this.#runSent || this.#replace(), this.#options.killGraceMs),
       );
     }
-    this.#listen(child, 'close', (code: number | null, signalName: NodeJS.Signals | null) => {
+    listen(child, 'close', (code: number | null, signalName: NodeJS.Signals | null) => {
       if (this.#isUnfitReused()) {
         this.#replace();
         return;
@@ -126,7 +108,6 @@ class TaskProcess {
       for (const timer of this.#timers) clearTimeout(timer);
       this.#finish(code, signalName);
     });
-    const listen = this.#listen.bind(this);
     this.#output.read(child.stdout, 'info', listen);
     this.#output.read(child.stderr, 'error', listen);
   }
@@ -137,29 +118,12 @@ class TaskProcess {
    * than REUSE_MAX_RSS, the task has not started: it runs in a fresh process instead, once.
    */
   #isUnfitReused(): boolean {
-    const started = this.#started;
     const stopped = this.#stopReason !== undefined;
-    if (this.#runSent || this.#replaced || stopped || started === undefined) return false;
-    if (started.tasksRun === 0) return false;
-    return !started.child.connected || this.#options.warm?.isOverLimit(started) === true;
+    return this.#hold?.isUnfit({ runSent: this.#runSent, stopped }) === true;
   }
 
   #replace(): void {
-    if (this.#replaced) return;
-    this.#replaced = true;
-    for (const undo of this.#detach.splice(0)) undo();
-    this.#kill();
-    const { command, env, warm } = this.#options;
-    this.#attach(warm?.take(command, env, false) ?? spawnTaskChild(command, env));
-  }
-
-  #listen<Args extends unknown[]>(
-    emitter: NodeJS.EventEmitter,
-    event: string,
-    listener: (...args: Args) => void,
-  ): void {
-    emitter.on(event, listener);
-    this.#detach.push(() => emitter.off(event, listener));
+    if (this.#hold?.replace() === true) this.#attach(this.#hold);
   }
 
   #onMessage(raw: unknown): void {
@@ -190,7 +154,7 @@ class TaskProcess {
         }
         // The child exits by itself once the result is sent; one that lingers is killed. A kept
         // one is handed back by #finish (clearing this timer), or retired at once if stopped.
-        if (this.#keep && this.#stopReason !== undefined) this.#kill();
+        if (this.#hold?.keep === true && this.#stopReason !== undefined) this.#kill();
         else this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
         break;
     }
@@ -198,7 +162,7 @@ class TaskProcess {
 
   #sendRun(): void {
     this.#runSent = true;
-    if (this.#started !== undefined) this.#started.ready = false;
+    if (this.#hold !== undefined) this.#hold.started.ready = false;
     void this.#spool.runFields(this.#task).then(({ payload, spool }) => {
       const { id, type, attempt } = this.#task;
       this.#send({
@@ -207,7 +171,7 @@ class TaskProcess {
         task: { id, type, attempt, ...payload },
         maxResultBytes: this.#options.maxResultBytes,
         ...(spool === undefined ? {} : { spool }),
-        ...(this.#keep ? { reuse: true } : {}),
+        ...(this.#hold?.keep === true ? { reuse: true } : {}),
       });
     });
   }
@@ -222,13 +186,11 @@ class TaskProcess {
 
   /** The task process and whatever it started (./task-processes.ts). */
   #kill(): void {
-    const child = this.#child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null)
-      killTaskTree(child);
+    this.#hold?.kill();
   }
 
   #send(message: ParentMessage): void {
-    const child = this.#child;
+    const child = this.#hold?.child;
     if (child?.connected !== true) return;
     child.send(message, (error) => {
       if (error !== null)
@@ -260,28 +222,13 @@ class TaskProcess {
     const verdict = this.#verdict(code, signalName);
     // An output file that is not the result's (a stop, a failure, a lie about it) goes.
     this.#spool.release(verdict.outputFile !== undefined);
-    if (this.#keep) this.#handOver(verdict.status === 'succeeded');
+    if (this.#hold?.keep === true) {
+      // The kept process goes back to the pool (or is retired) without this task's listeners.
+      this.#unlistenSignal?.();
+      for (const timer of this.#timers) clearTimeout(timer);
+      this.#hold.handOver(verdict.status === 'succeeded', this.#options.killGraceMs);
+    }
     this.#resolve({ ...verdict, logs: this.#tail.lines(), logsTruncated: this.#tail.truncated });
-  }
-
-  /**
-   * A kept process after its task: back to the pool when the task succeeded, else retired (any
-   * failure, timeout, cancel or crash may have left it in a state no cleanup undoes). Either way
-   * this watcher lets go of it, so nothing of this task reaches the next one.
-   */
-  #handOver(succeeded: boolean): void {
-    for (const undo of this.#detach) undo();
-    this.#unlistenSignal?.();
-    for (const timer of this.#timers) clearTimeout(timer);
-    const { warm, command, env } = this.#options;
-    const started = this.#started;
-    if (started === undefined) return;
-    // Nobody reads its output until the next task: the pipes must not fill up.
-    started.child.stdout?.resume();
-    started.child.stderr?.resume();
-    if (succeeded && warm !== undefined) {
-      warm.giveBack(started, command, env, this.#options.killGraceMs);
-    } else this.#kill();
   }
 
   #verdict(code: number | null, signalName: NodeJS.Signals | null): Verdict {

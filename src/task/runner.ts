@@ -1,25 +1,15 @@
 /**
- * The one owner of running a task in a process. It looks the task's type up (once: an unknown type
- * is answered here, without starting a process), decides the timeout, runs the task in a process
- * (a spare started ahead of need, one kept from an earlier task, or a new one: task/parent.ts), and
- * decides when the next task's process is started. Reuse (TASKS_PER_PROCESS) stays in here and the
- * pool (task/warm-child.ts): the loop never knows whether a process was fresh. The loop asks
- * `run(task, …)` and gets an outcome; it knows nothing of processes.
+ * The one owner of running a task in a process. It puts the task through the gate (./gate.ts: an
+ * unknown type or out-of-range bound is answered there, without starting a process), runs it
+ * (task/parent.ts) in a process the pool gives (task/warm-child.ts), and tells the pool when a task
+ * starts and when its result is answered: the pool decides from that when the next process starts.
+ * The loop asks `run(task, …)` and gets an outcome; it knows nothing of processes.
  */
-import { clampTimerMs } from '../platform/timers.ts';
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
-import { lookupTask, type TaskRegistry, unknownTaskMessage } from './define.ts';
+import type { TaskRegistry } from './define.ts';
+import { type Admission, type AdmittedTask, admitTask } from './gate.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from './parent.ts';
-import type { WarmChildren } from './warm-child.ts';
-
-/**
- * A task that runs longer than this gets the next task's process started beside it; a shorter one
- * gets it once the server has answered its result (`release`, from the loop). Starting it at once
- * would make every short task share the cores with a process start, and spawn() blocks the thread
- * for a while that the result's delivery would wait for (docs/performance.md, "Why these
- * choices").
- */
-export const SPARE_START_DELAY_MS = 20;
+import { SPARE_START_DELAY_MS, WarmChildren } from './warm-child.ts';
 
 export interface TaskRunnerOptions {
   registry: TaskRegistry;
@@ -27,7 +17,7 @@ export interface TaskRunnerOptions {
   command: ChildCommand;
   /** Environment of task processes (secrets stripped by the caller). */
   env: NodeJS.ProcessEnv;
-  /** Task processes started ahead of need; without it, each task starts its own when it comes. */
+  /** The task-process pool; without it, one that holds none: each task starts its own. */
   warm?: WarmChildren | undefined;
   /** TASK_TIMEOUT: when neither the server nor the task's definition sets one. */
   defaultTimeoutMs: number;
@@ -49,10 +39,11 @@ export interface RunControls {
 
 export class TaskRunner {
   readonly #options: TaskRunnerOptions;
-  #closed = false;
+  readonly #pool: WarmChildren;
 
   constructor(options: TaskRunnerOptions) {
     this.#options = options;
+    this.#pool = options.warm ?? new WarmChildren(0, 0);
   }
 
   /** The task types this worker runs: what a claim asks the server for. */
@@ -60,61 +51,46 @@ export class TaskRunner {
     return Object.keys(this.#options.registry);
   }
 
-  /** Runs one task to its outcome; never throws for the task's sake. */
-  async run(task: Task, controls: RunControls): Promise<TaskOutcome> {
-    const { registry, defaultTimeoutMs, warm, command, env } = this.#options;
-    const definition = lookupTask(registry, task.type);
-    if (definition === undefined) {
-      return {
-        status: 'rejected',
-        outputJson: 'null',
-        error: { code: 'UNKNOWN_TASK', message: unknownTaskMessage(registry, task.type) },
-        logs: [],
-        logsTruncated: false,
-      };
-    }
-    const timeoutSec = task.timeoutSec ?? definition.timeoutSec ?? defaultTimeoutMs / 1000;
-    const spareTimer =
-      warm === undefined
-        ? undefined
-        : setTimeout(
-            () => this.#prepareSpare(),
-            this.#options.spareStartDelayMs ?? SPARE_START_DELAY_MS,
-          );
+  /** The gate (./gate.ts): whether this worker runs the task, and under what timeout. */
+  admit(task: Task): Admission {
+    return admitTask(task, this.#options.registry, this.#options.defaultTimeoutMs);
+  }
+
+  /** Runs one task (through the gate, unless it passed already) to its outcome; never throws. */
+  async run(task: Task | AdmittedTask, controls: RunControls): Promise<TaskOutcome> {
+    const { command, env } = this.#options;
+    const admission = 'admitted' in task ? task : this.admit(task);
+    if (!admission.admitted) return admission.outcome;
+    const delayMs = this.#options.spareStartDelayMs ?? SPARE_START_DELAY_MS;
+    const cancelSpare = this.#pool.taskStarted(command, env, delayMs);
     try {
-      return await runInChild(task, {
+      return await runInChild(admission.task, {
         command,
         env,
-        // A timer longer than Node holds would fire at once (src/platform/timers.ts).
-        timeoutMs: clampTimerMs(timeoutSec * 1000),
+        timeoutMs: admission.timeoutMs,
         killGraceMs: this.#options.killGraceMs,
         maxResultBytes: this.#options.maxResultBytes,
         spoolDir: this.#options.spoolDir,
         signal: controls.signal,
-        ...(warm === undefined ? {} : { warm }),
+        warm: this.#pool,
         // Whether its process may have run others, or run more, is the pool's to say (TASKS_PER_PROCESS).
-        reusable: definition.fresh !== true,
+        reusable: admission.reusable,
         scrub: this.#options.scrub,
         ...(controls.onLog === undefined ? {} : { onLog: controls.onLog }),
         ...(controls.onProgress === undefined ? {} : { onProgress: controls.onProgress }),
       });
     } finally {
-      clearTimeout(spareTimer);
+      cancelSpare();
     }
   }
 
   /** A finished task's result has been answered: the next task's process may start now. */
   release(): void {
-    this.#prepareSpare();
+    this.#pool.prepare(this.#options.command, this.#options.env);
   }
 
-  /** Stops the spares and starts no more (the worker is stopping). */
+  /** Stops the pool's processes and starts no more (the worker is stopping). */
   close(): void {
-    this.#closed = true;
-    this.#options.warm?.close();
-  }
-
-  #prepareSpare(): void {
-    if (!this.#closed) this.#options.warm?.prepare(this.#options.command, this.#options.env);
+    this.#pool.close();
   }
 }

@@ -4,9 +4,10 @@
  * tail of its stderr).
  */
 import { coerceError } from '../platform/errors.ts';
-import type { ResultError, ResultStatus, SpooledOutput } from '../wire/protocol.ts';
+import type { ResultError, ResultStatus, SpooledOutput, TaskLogLine } from '../wire/protocol.ts';
 import type { ChildMessage } from './child-messages.ts';
 import type { StopReason } from './ipc.ts';
+import { type Ended, failed, outputTooBig } from './outcome.ts';
 
 /** How a task ended, as its result reports it (TaskOutcome adds the task's log tail). */
 export interface Verdict {
@@ -19,6 +20,21 @@ export interface Verdict {
   /** A big output is in this file instead (written by the task process; `outputJson` is `null`). */
   outputFile?: SpooledOutput;
   error: ResultError | null;
+}
+
+/** What running a task gives the loop: its verdict and the tail of its log. */
+export interface TaskOutcome extends Verdict {
+  logs: TaskLogLine[];
+  logsTruncated: boolean;
+}
+
+/** The outcome of a task that ended without an output (refused, failed), with the logs it has. */
+export function endedOutcome(
+  ended: Ended,
+  logs: TaskLogLine[] = [],
+  logsTruncated = false,
+): TaskOutcome {
+  return { ...ended, outputJson: 'null', logs, logsTruncated };
 }
 
 const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> = {
@@ -54,15 +70,15 @@ export function verdictOf(end: {
     // spooled output's size is the file's own, whatever the process said.
     const spooled = 'spooledBytes' in result ? end.spooled() : undefined;
     if ('spooledBytes' in result && spooled === undefined) {
-      const message = `the task process reported an output file it did not write`;
-      return { status: 'failed', outputJson: 'null', error: { code: 'TASK_ERROR', message } };
+      return {
+        ...failed('the task process reported an output file it did not write'),
+        outputJson: 'null',
+      };
     }
     const bytes =
       spooled?.bytes ?? Buffer.byteLength('outputJson' in result ? result.outputJson : '');
-    if (bytes > end.maxResultBytes) {
-      const message = `the task's output is ${bytes} bytes of JSON, over MAX_RESULT_BYTES (${end.maxResultBytes})`;
-      return { status: 'failed', outputJson: 'null', error: { code: 'TASK_ERROR', message } };
-    }
+    const tooBig = outputTooBig(bytes, end.maxResultBytes);
+    if (tooBig !== undefined) return { ...tooBig, outputJson: 'null' };
     if (spooled !== undefined) {
       return { status: 'succeeded', outputJson: 'null', outputFile: spooled, error: null };
     }

@@ -1,11 +1,29 @@
 /**
- * Idle task processes: spares started ahead of need, so a task never waits for a process to start,
- * and (TASKS_PER_PROCESS > 1) processes kept between tasks. The runner (./runner.ts) decides when
- * spares start; the pool decides which process a task gets and when an idle one is retired.
+ * The task-process pool: every task process is taken from here, given back or retired here, and
+ * started here — spares ahead of need (WARM_START), so a task never waits for a process to start,
+ * and (TASKS_PER_PROCESS > 1) processes kept between tasks. Its decisions are ./pool-decisions.ts.
  */
 import type { ChildProcess } from 'node:child_process';
 import { ChildMessageSchema } from './child-messages.ts';
+import {
+  afterFreshTake,
+  afterTask,
+  isOverLimit,
+  mayReuse,
+  pickIdle,
+  sparesToStart,
+  type TakeStreak,
+} from './pool-decisions.ts';
 import { killTaskTree, launchTaskProcess } from './task-processes.ts';
+
+/**
+ * A task that runs longer than this gets the next task's process started beside it; a shorter one
+ * gets it once the server has answered its result (`prepare`, from the runner's `release`).
+ * Starting it at once would make every short task share the cores with a process start, and
+ * spawn() blocks the thread for a while that the result's delivery would wait for
+ * (docs/performance.md, "Why these choices").
+ */
+export const SPARE_START_DELAY_MS = 20;
 
 /** How to start this program again in task mode: the executable itself, or node + the entry file. */
 export interface ChildCommand {
@@ -27,7 +45,8 @@ export interface StartedChild {
   onReady: (() => void) | undefined;
 }
 
-export function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): StartedChild {
+/** Starts a task process: only the pool does (it decides when). */
+function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): StartedChild {
   const child = launchTaskProcess(command.file, command.args, env);
   const started: StartedChild = {
     child,
@@ -54,12 +73,6 @@ export function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): S
   return started;
 }
 
-/**
- * Two tasks in a row finding their spare still starting: a queue, not one task meeting a worker
- * that has just started (whose first spare is still starting too).
- */
-const QUEUEING_TAKES = 2;
-
 const isAlive = ({ child }: StartedChild) =>
   child.exitCode === null && child.signalCode === null && child.connected;
 
@@ -80,9 +93,10 @@ export interface ReuseLimits {
 }
 
 /**
- * The idle task processes: spares started ahead of need (fresh) and, with TASKS_PER_PROCESS > 1,
- * processes that ran tasks and may run more (used). Either kind unused for `ttlMs` is stopped: an
- * idle worker holds no extra process.
+ * The pool. A task takes a process (`take`), and at its end gives it back or has it retired
+ * (`giveBack`, `retire`); the pool starts processes (`take` when none is idle, `prepare`,
+ * `taskStarted`). It holds spares started ahead of need (fresh) and, with TASKS_PER_PROCESS > 1,
+ * processes that ran tasks and may run more (used); either kind unused for `ttlMs` is stopped.
  */
 export class WarmChildren {
   readonly #ttlMs: number;
@@ -91,13 +105,10 @@ export class WarmChildren {
   #spares: Spare[] = [];
   #closed = false;
   /**
-   * Tasks come faster than processes start (QUEUEING_TAKES tasks in a row took a spare still
-   * starting): hold one spare more than `size`, so two starts overlap on the free core. Dropped
-   * when a process sits unused for its time to live.
+   * Whether tasks come faster than processes start: then one spare more than `size` is held, so
+   * two starts overlap on the free core. Dropped when a process sits unused for its time to live.
    */
-  #queueing = false;
-  /** Tasks in a row that took a fresh spare still starting. */
-  #startingTakes = 0;
+  #streak: TakeStreak = { startingTakes: 0, queueing: false };
 
   /**
    * @param ttlMs how long an unused process lives
@@ -114,28 +125,18 @@ export class WarmChildren {
     this.#reuse = reuse;
   }
 
-  /**
-   * A process for a task: a used one (for a reusable task), ready or still undoing its last task,
-   * then a fresh spare, ready or still starting. A task that must be fresh takes only a fresh one. None fits:
-   * a new one.
-   */
+  /** A process for a task (./pool-decisions.ts `pickIdle`); none fits: a new one. */
   take(command: ChildCommand, env: NodeJS.ProcessEnv, reusable = false): StartedChild {
     const fits = (spare: Spare) =>
       spare.env === env && sameCommand(spare.command, command) && isAlive(spare.started);
-    const used = (spare: Spare) => spare.started.tasksRun > 0;
-    const fresh = this.#spares.filter((one) => fits(one) && !used(one));
-    const reused = reusable ? this.#spares.filter((one) => fits(one) && used(one)) : [];
-    // A used process still undoing its last task comes before a fresh spare: it is ready in a
-    // moment, and a spare taken is a process start (the costly part) to make up for.
-    const spare =
-      reused.find((one) => one.started.ready) ??
-      reused[0] ??
-      fresh.find((one) => one.started.ready) ??
-      fresh[0];
     // Those started for another command, or dead, are of no use to anyone.
     for (const one of this.#spares) if (!fits(one)) this.#stop(one);
+    const idle = this.#spares.map((spare) => ({ spare, ...spare.started }));
+    const spare = pickIdle(idle, reusable)?.spare;
     if (spare === undefined) return spawnTaskChild(command, env);
-    if (!used(spare)) this.#countTake(spare.started.ready);
+    if (spare.started.tasksRun === 0) {
+      this.#streak = afterFreshTake(this.#streak, spare.started.ready, this.#size);
+    }
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
     clearTimeout(spare.readyTimer);
@@ -143,32 +144,33 @@ export class WarmChildren {
     return spare.started;
   }
 
-  #countTake(ready: boolean): void {
-    this.#startingTakes = ready ? 0 : this.#startingTakes + 1;
-    if (this.#startingTakes >= QUEUEING_TAKES && this.#size > 0) this.#queueing = true;
-  }
-
   /** Whether a task now starting in `started` may be followed by another in the same process. */
   mayReuse(started: StartedChild): boolean {
-    return !this.#closed && started.tasksRun + 1 < this.#reuse.tasksPerProcess;
+    return mayReuse(started.tasksRun, this.#reuse.tasksPerProcess, this.#closed);
   }
 
   /**
-   * A process whose task succeeded, back in the pool for the next one. It is retired instead when
-   * it reports more memory than REUSE_MAX_RSS (checked on its `ready`, after the task's cleanup).
+   * A kept process after its task: back in the pool for the next one when the task succeeded, else
+   * retired. One given back is retired later when it reports more memory than REUSE_MAX_RSS
+   * (checked on its `ready`, after the task's cleanup) or does not say `ready` within
+   * `readyWithinMs`.
    */
   giveBack(
     started: StartedChild,
-    command: ChildCommand,
-    env: NodeJS.ProcessEnv,
-    readyWithinMs: number,
+    end: {
+      succeeded: boolean;
+      command: ChildCommand;
+      env: NodeJS.ProcessEnv;
+      readyWithinMs: number;
+    },
   ): void {
     started.tasksRun++;
-    if (this.#closed || !isAlive(started)) {
-      killTaskTree(started.child);
+    const alive = isAlive(started);
+    if (afterTask({ succeeded: end.succeeded, closed: this.#closed, alive }) === 'retire') {
+      this.retire(started);
       return;
     }
-    const spare = this.#keep(command, env, started);
+    const spare = this.#keep(end.command, end.env, started);
     const checkMemory = () => {
       if (this.isOverLimit(started)) this.#stop(spare);
     };
@@ -181,14 +183,29 @@ export class WarmChildren {
       clearTimeout(spare.readyTimer);
       checkMemory();
     };
-    spare.readyTimer = setTimeout(() => this.#stop(spare), readyWithinMs);
+    spare.readyTimer = setTimeout(() => this.#stop(spare), end.readyWithinMs);
     spare.readyTimer.unref();
+  }
+
+  /** A process that runs no more tasks: it and whatever it started are stopped now. */
+  retire(started: StartedChild): void {
+    const { child } = started;
+    if (child.exitCode === null && child.signalCode === null) killTaskTree(child);
   }
 
   /** A used process that reported more resident memory than REUSE_MAX_RSS on its last `ready`. */
   isOverLimit(started: StartedChild): boolean {
-    const { maxRssBytes } = this.#reuse;
-    return maxRssBytes > 0 && (started.rssBytes ?? 0) > maxRssBytes;
+    return isOverLimit(started.rssBytes, this.#reuse.maxRssBytes);
+  }
+
+  /**
+   * A task has started: the next tasks' processes start beside it once it has run `delayMs`
+   * (SPARE_START_DELAY_MS); a shorter task's successors start on `prepare`. Returns the cancel.
+   */
+  taskStarted(command: ChildCommand, env: NodeJS.ProcessEnv, delayMs: number): () => void {
+    if (this.#size === 0) return () => {};
+    const timer = setTimeout(() => this.prepare(command, env), delayMs);
+    return () => clearTimeout(timer);
   }
 
   /** The spares' pids (for tests and --status). */
@@ -201,8 +218,14 @@ export class WarmChildren {
    * run at once (one more while tasks queue up), counting the used processes waiting.
    */
   prepare(command: ChildCommand, env: NodeJS.ProcessEnv): void {
-    const target = this.#size === 0 ? 0 : this.#size + (this.#queueing ? 1 : 0);
-    while (!this.#closed && this.#spares.length < target) {
+    const { queueing } = this.#streak;
+    const count = sparesToStart({
+      size: this.#size,
+      queueing,
+      idle: this.#spares.length,
+      closed: this.#closed,
+    });
+    for (let i = 0; i < count; i++) {
       const started = spawnTaskChild(command, env);
       // Not waited on by anyone until taken: its pipes must not fill up, its exit needs no one.
       started.child.stdout?.resume();
@@ -223,7 +246,8 @@ export class WarmChildren {
       env,
       started,
       timer: setTimeout(() => {
-        this.#queueing = false; // a process sat unused that long: tasks are not queueing
+        // A process sat unused that long: tasks are not queueing.
+        this.#streak = { ...this.#streak, queueing: false };
         this.#stop(spare);
       }, this.#ttlMs),
     };
