@@ -1,7 +1,21 @@
 /**
  * Test helpers around the reference Hive server (scripts/server): start it in process or as a real
  * child process (to kill and restart it), a typed admin client, and a fake worker that speaks the
- * protocol by hand. Test code only: it uses Node's global fetch.
+ * protocol (1 and 1.1) by hand. Test code only: it uses Node's global fetch.
+ *
+ * The server speaks protocol 1.1 unless started with `protocol: '1'`; `admin.setProtocol('1')`
+ * (or `server.setProtocol`) rolls it back to version 1 mid-run, and `'1.1'` forward again.
+ * Fault rules (`admin.faults([...])`, scripts/server/faults.ts) match a route — claim, heartbeat,
+ * result, results (the batch), release, version, releases — optionally one `taskId`, `times`
+ * times (-1 = until cleared), and do one of:
+ * - answer `{ status, headers?, body? }` instead of the handler (e.g. `results` 404/405/501 for
+ *   "no batches here", 503 with `Retry-After`), `protocolHeader: false` to leave out X-Hive-Protocol;
+ * - `delayMs` before the handler (alone) or before the answer;
+ * - `dropConnection: true`: cut the connection before the handler runs (nothing recorded);
+ * - `dropAfterCommit: true`: the handler runs and commits (result stored, `next` tasks leased,
+ *   claim leased, release done), then the connection is cut instead of the answer;
+ * - route `result-entry`: one entry of a batch is answered `{ status, retryAfterSec? }` (e.g. 429
+ *   or 503) without being recorded; the rest of the batch is handled as usual.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,12 +27,20 @@ import { fileURLToPath } from 'node:url';
 import { type AdminClient, createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, type ServerOptions, startServer } from '../../scripts/server/start.ts';
 import type { StoredResult } from '../../scripts/server/views.ts';
-import { type EncodedResult, encodeResultBody, type ResultBody } from '../../src/wire/protocol.ts';
+import {
+  type BatchResultEntry,
+  type EncodedResult,
+  encodeResultBody,
+  type NextRequest,
+  type ReleaseReason,
+  type ResultBody,
+} from '../../src/wire/protocol.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
 const LISTENING_LINE = /^hive-server listening on (https?:\/\/\S+\/api\/)$/;
 
 export interface TestServer extends HiveServer {
+  /** Also `setProtocol` (from HiveServer): switch the version spoken at run time. */
   readonly admin: AdminClient;
 }
 
@@ -30,6 +52,7 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
     url: server.url,
     port: server.port,
     host: server.host,
+    setProtocol: (version) => server.setProtocol(version),
     close: () => server.close(),
     admin,
   };
@@ -45,6 +68,8 @@ export interface SpawnServerOptions {
   minVersion?: string;
   /** @default 20 */
   leaseCheckMs?: number;
+  /** --protocol: '1' behaves as a version-1 server. @default '1.1' */
+  protocol?: '1' | '1.1';
   verbose?: boolean;
   /** PEM files for --tls-cert / --tls-key: the server speaks HTTPS. @default plain HTTP */
   tls?: { certFile: string; keyFile: string };
@@ -97,9 +122,10 @@ export class SpawnedServer {
 
   /** Starts the process and resolves once it printed its listening line. */
   async launch(): Promise<void> {
-    const { releasesDir, token, minVersion, leaseCheckMs = 20, verbose } = this.#options;
+    const { releasesDir, token, minVersion, leaseCheckMs = 20, protocol, verbose } = this.#options;
     const args = [SERVER_SCRIPT, '--port', String(this.#port), '--data', this.dataDir];
     args.push('--lease-check-ms', String(leaseCheckMs));
+    if (protocol !== undefined) args.push('--protocol', protocol);
     if (releasesDir !== undefined) args.push('--releases', releasesDir);
     if (token !== undefined) args.push('--token', token);
     if (minVersion !== undefined) args.push('--min-version', minVersion);
@@ -205,7 +231,7 @@ export interface FakeWorkerOptions {
   platform?: string;
 }
 
-/** Speaks protocol v1 by hand, with the headers every request carries. */
+/** Speaks protocol v1 and 1.1 by hand, with the headers every request carries. */
 export function fakeWorker(url: string, options: FakeWorkerOptions = {}) {
   const { workerId = 'test-host-0000abcd', version = '1.0.0', platform = 'linux-x64' } = options;
   async function send(
@@ -235,8 +261,20 @@ export function fakeWorker(url: string, options: FakeWorkerOptions = {}) {
       send('tasks/claim', { workerId, version, platform, tasks, waitSec }),
     heartbeat: (taskId: string, progress?: { percent?: number; message?: string }) =>
       send(`${taskPath(taskId)}/heartbeat`, { workerId, progress }),
-    postResult: (taskId: string, body: ResultBody, idempotencyKey = body.resultId) =>
-      send(`${taskPath(taskId)}/result`, body, { 'idempotency-key': idempotencyKey }),
+    postResult: (
+      taskId: string,
+      body: ResultBody & { next?: NextRequest },
+      idempotencyKey = body.resultId,
+    ) => send(`${taskPath(taskId)}/result`, body, { 'idempotency-key': idempotencyKey }),
+    /** 1.1-b: a claim with `max`. */
+    claimMany: (tasks: string[], max: number, waitSec = 0) =>
+      send('tasks/claim', { workerId, version, platform, tasks, waitSec, max }),
+    /** 1.1-d: several results in one request (entries may be invalid on purpose: `unknown`). */
+    postResults: (results: (BatchResultEntry | Record<string, unknown>)[], next?: NextRequest) =>
+      send('tasks/results', { workerId, results, ...(next === undefined ? {} : { next }) }),
+    /** 1.1-e: gives a held task back. */
+    release: (taskId: string, reason: ReleaseReason = 'shutdown') =>
+      send(`${taskPath(taskId)}/release`, { workerId, reason }),
   };
 }
 export type FakeWorker = ReturnType<typeof fakeWorker>;
