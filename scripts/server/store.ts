@@ -85,16 +85,38 @@ export class TaskStore {
    */
   claim(workerId: string, types: readonly string[], max: number, nowMs: number): Task[] {
     if (types.length === 0 || max < 1) return [];
-    return this.#db.transaction(() => {
-      const rows = this.#db.all(
-        `SELECT * FROM tasks WHERE type IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE}
-         ORDER BY seq LIMIT ?`,
+    return this.#db.transaction(() =>
+      this.#claimable(types, max, nowMs).map((row) => this.#lease(row, workerId, nowMs)),
+    );
+  }
+
+  /**
+   * The `max` oldest claimable tasks of `types`. One query per type walks the claimable index in
+   * queue order and stops at `max` (a single query over all types would sort the whole queue on
+   * every claim); lapsed leases, few, come from one more. Merged by queue order here.
+   */
+  #claimable(types: readonly string[], max: number, nowMs: number): Row[] {
+    const rows: Row[] = [];
+    for (const type of new Set(types)) {
+      rows.push(
+        ...this.#db.all(
+          "SELECT * FROM tasks WHERE state = 'queued' AND type = ? ORDER BY seq LIMIT ?",
+          type,
+          max,
+        ),
+      );
+    }
+    rows.push(
+      ...this.#db.all(
+        `SELECT * FROM tasks WHERE state = 'leased' AND type IN (SELECT value FROM json_each(?))
+         AND lease_expires_at <= ? ORDER BY seq LIMIT ?`,
         JSON.stringify(types),
         nowMs,
         max,
-      );
-      return rows.map((row) => this.#lease(row, workerId, nowMs));
-    });
+      ),
+    );
+    rows.sort((a, b) => num(a, 'seq') - num(b, 'seq'));
+    return rows.slice(0, max);
   }
 
   #lease(row: Row, workerId: string, nowMs: number): Task {

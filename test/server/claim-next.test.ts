@@ -168,3 +168,38 @@ test('a result for an unknown task is 404 and leases nothing', async () => {
   assert.equal((answer.json as { next?: unknown }).next, undefined);
   assert.equal((await server.admin.task('u-1')).state, 'queued');
 });
+
+test('a claim over several types takes tasks in queue order, a lapsed lease at its old place', async () => {
+  // No sweep: the lapsed lease is still `leased` in the table when it is claimed again.
+  const unswept = await startTestServer({ leaseCheckMs: 600_000 });
+  try {
+    for (const [id, type, leaseSec] of [
+      ['o-1', 'order_x', 1],
+      ['o-2', 'order_y', 60],
+      ['o-3', 'order_x', 60],
+      ['o-4', 'order_y', 60],
+    ] as const)
+      await unswept.admin.enqueue({ id, type, payload: null, leaseSec });
+    const first = fakeWorker(unswept.url, { workerId: 'order-w1' });
+    assert.deepEqual(
+      tasksOf(await first.claimMany(['order_x'], 1)).map((task) => task.id),
+      ['o-1'],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await unswept.admin.task('o-1')).state, 'leased');
+    const second = fakeWorker(unswept.url, { workerId: 'order-w2' });
+    assert.deepEqual(
+      tasksOf(await second.claimMany(['order_y', 'order_x'], 3)).map((task) => [
+        task.id,
+        task.attempt,
+      ]),
+      [
+        ['o-1', 2],
+        ['o-2', 1],
+        ['o-3', 1],
+      ],
+    );
+  } finally {
+    await unswept.close();
+  }
+});
