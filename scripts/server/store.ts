@@ -51,8 +51,6 @@ export interface StoredBody {
 
 export type CancelOutcome = 'cancelled' | 'finished' | 'unknown';
 
-const CLAIMABLE = `(state = 'queued' OR (state = 'leased' AND lease_expires_at <= ?))`;
-
 export class TaskStore {
   readonly #db: Database;
 
@@ -148,16 +146,6 @@ export class TaskStore {
        WHERE state = 'leased' AND lease_expires_at <= ?`,
       nowMs,
     );
-  }
-
-  /** Whether any task is claimable now by one of `types` (cheap check for long polls). */
-  hasClaimable(types: readonly string[], nowMs: number): boolean {
-    const row = this.#db.get(
-      `SELECT 1 AS found FROM tasks WHERE type IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE} LIMIT 1`,
-      JSON.stringify(types),
-      nowMs,
-    );
-    return row !== undefined;
   }
 
   /**
