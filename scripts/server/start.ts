@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type RequestListener } from 'node:h
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
+import { PROTOCOL_1_1, PROTOCOL_HEADER } from '../../src/wire/protocol.ts';
 import { PROTOCOL_VERSIONS, type ProtocolVersion, type ServerParts } from './context.ts';
 import { Database } from './db.ts';
 import { FaultBook } from './faults.ts';
@@ -124,6 +125,7 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
       ? listener
       : (req, res) => {
           if (onlyFrom(req)) return listener(req, res);
+          if (parts.protocol.version === '1.1') res.setHeader(PROTOCOL_HEADER, PROTOCOL_1_1);
           res.writeHead(403, { connection: 'close', 'content-type': 'text/plain' });
           res.end('refused: this server only answers requests that come through the proxy\n');
         };
