@@ -7,6 +7,7 @@ import * as z from 'zod';
 import {
   type BatchResultAnswerEntry,
   type BatchResultEntry,
+  type BatchResultsRequest,
   MAX_RESULTS_PER_BATCH,
   MAX_TASKS_PER_CLAIM,
   type NextRequest,
@@ -30,7 +31,7 @@ const BatchRequestSchema = z.object({
   // Each entry is checked on its own: one bad entry is a 400 in its place, not for the batch.
   results: z.array(z.unknown()).min(1).max(MAX_RESULTS_PER_BATCH),
   next: NextRequestSchema.optional(),
-});
+}) satisfies z.ZodType<Omit<BatchResultsRequest, 'results'> & { results: unknown[] }>;
 
 const BatchEntrySchema = ResultBodySchema.extend({
   taskId: TaskSchema.shape.id,
