@@ -13,6 +13,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../helpers/server.ts';
+import { tempDir } from '../helpers/worker.ts';
 
 let server: TestServer;
 before(async () => {
@@ -99,10 +100,9 @@ test('--protocol 1 on the command line; a bad value is refused', async () => {
   } finally {
     await v1.dispose();
   }
-  await assert.rejects(
-    spawnServer({ protocol: '2' as never }),
-    /Expected --protocol to be 1 or 1\.1/,
-  );
+  // A temporary data folder removed at exit: a server that never started is never disposed of.
+  const refused = spawnServer({ protocol: '2' as never, dataDir: tempDir('hive-server-') });
+  await assert.rejects(refused, /Expected --protocol to be 1 or 1\.1/);
 });
 
 test('rolled back to version 1 at run time, and forward again', async () => {
