@@ -51,8 +51,6 @@ export interface StoredBody {
 
 export type CancelOutcome = 'cancelled' | 'finished' | 'unknown';
 
-const CLAIMABLE = `(state = 'queued' OR (state = 'leased' AND lease_expires_at <= ?))`;
-
 export class TaskStore {
   readonly #db: Database;
 
@@ -79,37 +77,66 @@ export class TaskStore {
     return id;
   }
 
-  /** Leases the oldest claimable task of one of `types` to `workerId`, counting a delivery. */
-  claim(workerId: string, types: readonly string[], nowMs: number): Task | undefined {
-    if (types.length === 0) return undefined;
-    return this.#db.transaction(() => {
-      const row = this.#db.get(
-        `SELECT * FROM tasks WHERE type IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE}
-         ORDER BY seq LIMIT 1`,
+  /**
+   * Leases the `max` oldest claimable tasks of `types` to `workerId` (a protocol 1.1 claim may ask
+   * for several; version 1 asks for one), counting a delivery each. Empty when none is claimable.
+   */
+  claim(workerId: string, types: readonly string[], max: number, nowMs: number): Task[] {
+    if (types.length === 0 || max < 1) return [];
+    return this.#db.transaction(() =>
+      this.#claimable(types, max, nowMs).map((row) => this.#lease(row, workerId, nowMs)),
+    );
+  }
+
+  /**
+   * The `max` oldest claimable tasks of `types`. One query per type walks the claimable index in
+   * queue order and stops at `max` (a single query over all types would sort the whole queue on
+   * every claim); lapsed leases, few, come from one more. Merged by queue order here.
+   */
+  #claimable(types: readonly string[], max: number, nowMs: number): Row[] {
+    const rows: Row[] = [];
+    for (const type of new Set(types)) {
+      rows.push(
+        ...this.#db.all(
+          "SELECT * FROM tasks WHERE state = 'queued' AND type = ? ORDER BY seq LIMIT ?",
+          type,
+          max,
+        ),
+      );
+    }
+    rows.push(
+      ...this.#db.all(
+        `SELECT * FROM tasks WHERE state = 'leased' AND type IN (SELECT value FROM json_each(?))
+         AND lease_expires_at <= ? ORDER BY seq LIMIT ?`,
         JSON.stringify(types),
         nowMs,
-      );
-      if (row === undefined) return undefined;
-      const id = text(row, 'id');
-      const attempt = num(row, 'attempt') + 1;
-      const leaseSec = num(row, 'lease_sec');
-      this.#db.run(
-        `UPDATE tasks SET state = 'leased', attempt = ?, leased_to = ?, lease_expires_at = ?,
-         progress = NULL WHERE id = ?`,
-        attempt,
-        workerId,
-        nowMs + leaseSec * 1000,
-        id,
-      );
-      this.#db.run(
-        'INSERT INTO deliveries (task_id, attempt, worker_id, delivered_at) VALUES (?, ?, ?, ?)',
-        id,
-        attempt,
-        workerId,
-        nowMs,
-      );
-      return toWireTask(row, attempt);
-    });
+        max,
+      ),
+    );
+    rows.sort((a, b) => num(a, 'seq') - num(b, 'seq'));
+    return rows.slice(0, max);
+  }
+
+  #lease(row: Row, workerId: string, nowMs: number): Task {
+    const id = text(row, 'id');
+    const attempt = num(row, 'attempt') + 1;
+    const leaseSec = num(row, 'lease_sec');
+    this.#db.run(
+      `UPDATE tasks SET state = 'leased', attempt = ?, leased_to = ?, lease_expires_at = ?,
+       progress = NULL WHERE id = ?`,
+      attempt,
+      workerId,
+      nowMs + leaseSec * 1000,
+      id,
+    );
+    this.#db.run(
+      'INSERT INTO deliveries (task_id, attempt, worker_id, delivered_at) VALUES (?, ?, ?, ?)',
+      id,
+      attempt,
+      workerId,
+      nowMs,
+    );
+    return toWireTask(row, attempt);
   }
 
   /** Puts tasks whose lease lapsed back in the queue; returns how many (to wake long polls). */
@@ -119,16 +146,6 @@ export class TaskStore {
        WHERE state = 'leased' AND lease_expires_at <= ?`,
       nowMs,
     );
-  }
-
-  /** Whether any task is claimable now by one of `types` (cheap check for long polls). */
-  hasClaimable(types: readonly string[], nowMs: number): boolean {
-    const row = this.#db.get(
-      `SELECT 1 AS found FROM tasks WHERE type IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE} LIMIT 1`,
-      JSON.stringify(types),
-      nowMs,
-    );
-    return row !== undefined;
   }
 
   /**
@@ -260,7 +277,7 @@ export class TaskStore {
 }
 
 /** The Task of a claim answer, as protocol.ts types it. */
-function toWireTask(row: Row, attempt: number): Task {
+export function toWireTask(row: Row, attempt: number): Task {
   const timeoutSec = numOrNull(row, 'timeout_sec');
   return {
     id: text(row, 'id'),
