@@ -217,8 +217,8 @@ export const SETTINGS = {
     'overall deadline of one release download, seconds',
   ),
   UPDATE_HEALTH_TIMEOUT: row(
-    'updateHealthTimeoutSec',
-    seconds(1).transform(Math.ceil),
+    'updateHealthTimeoutMs',
+    seconds(1).transform((value) => ms(Math.ceil(value))), // whole seconds: the updater reads seconds
     'seconds a new version has to come up before rollback',
   ),
 } as const;
