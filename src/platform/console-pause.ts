@@ -62,9 +62,8 @@ export function parentProcessName(
 }
 
 /**
- * The first image name in `tasklist /FO CSV /NH` output. Its encoding is not fixed: Wine's
- * tasklist writes UTF-16LE into a pipe (read as UTF-8 that is `" e x p l o r e r…`, and the
- * double-click pause never happened under Wine); Windows' writes its code page.
+ * The first image name in `tasklist /FO CSV /NH` output, whose encoding is not fixed: Wine's
+ * tasklist writes UTF-16LE into a pipe, Windows' writes its code page.
  */
 export function tasklistImageName(output: Buffer): string | undefined {
   const text = output.includes(0) ? output.toString('utf16le') : output.toString('latin1');
