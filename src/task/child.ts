@@ -1,7 +1,7 @@
 /**
- * The child side: receives a task over IPC, puts it through its gate (./child-gate.ts), runs it, sends the result (and,
- * in a reused process, waits for the next one).
- * It never talks to the Hive server; the parent owns the network and the outbox.
+ * The child side: receives a task over IPC, puts it through its gate (./child-gate.ts), runs it,
+ * sends the result (and, in a reused process, waits for the next one). It never talks to the Hive
+ * server; the parent owns the network and the outbox.
  */
 import { writeFile } from 'node:fs/promises';
 import * as z from 'zod';

@@ -7,13 +7,10 @@ import { LOCAL_NETWORK_ARG, type LocalNetwork } from './network.ts';
 import type { ChildCommand } from './warm-child.ts';
 
 /**
- * V8 flags every task process gets. A 4 MB semi-space caps the young generation at a quarter of
- * V8's default: a task that builds a large result (prom_pars on a big exposition) would
- * otherwise grow it to tens of MB of resident memory that nothing uses again, and the smaller one
- * costs no measurable time (bench/prom-parse.ts runs both parsers with these flags). Starting at
- * that size rather than V8's 1 MB spares the process's start-up the scavenges of growing there
- * (docs/performance.md, "A task process"). In the executable these come after the worker's own
- * (build.config.json `sea.execArgv`): the semi-space set here replaces the worker's 1 MB.
+ * V8 flags every task process gets: a fixed 4 MB semi-space, so a task building a large result
+ * does not grow a young generation nothing uses again, and start-up skips the scavenges of growing
+ * to it (docs/performance.md, "A task process"). In the executable these come after the worker's
+ * own (build.config.json `sea.execArgv`) and replace its semi-space size.
  */
 export const TASK_V8_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',

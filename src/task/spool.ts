@@ -12,10 +12,9 @@ import { join } from 'node:path';
 import type { SpooledOutput, Task } from '../wire/protocol.ts';
 
 /**
- * An output (or payload) of more JSON than this is spooled; a smaller one comes over IPC (one
- * copy in the worker; an output is then sent while its outbox copy is written: the fast path).
- * Kept under the C allocator's threshold for big allocations, which a freed big buffer raises,
- * after which freed memory stays with the process (docs/performance.md).
+ * An output (or payload) of more JSON than this is spooled; a smaller one comes over IPC, the fast
+ * path. Kept under the C allocator's threshold for big allocations, which a freed big buffer would
+ * raise for good (docs/performance.md).
  */
 export const SPOOL_OVER_BYTES = 64 * 1024;
 

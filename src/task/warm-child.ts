@@ -18,10 +18,8 @@ import { killTaskTree, launchTaskProcess } from './task-processes.ts';
 
 /**
  * A task that runs longer than this gets the next task's process started beside it; a shorter one
- * gets it once the server has answered its result (`prepare`, from the runner's `release`).
- * Starting it at once would make every short task share the cores with a process start, and
- * spawn() blocks the thread for a while that the result's delivery would wait for
- * (docs/performance.md, "Why these choices").
+ * once its result is answered (`prepare`): a start at once would share the cores with every short
+ * task and block the thread its result's delivery waits on (docs/performance.md, "Why these choices").
  */
 export const SPARE_START_DELAY_MS = 20;
 
