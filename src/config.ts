@@ -43,11 +43,9 @@ export const CONCURRENCY = 1;
 export const WARM_START = true;
 
 /**
- * How many tasks a task process runs, one at a time, before it is replaced. 1 = a fresh process per
- * task. More spares each task the CPU a process start costs (docs/performance.md, "Why these
- * choices"): worth it for many short tasks. A reused process is also replaced after any task that
- * does not succeed, when its memory passes REUSE_MAX_RSS, and when it sits unused for 30 s; what a
- * task leaves behind (timers, process listeners, globals) is undone before the next one
+ * How many tasks a task process runs, one at a time, before it is replaced; 1 = a fresh process per
+ * task. More saves a process start per task: worth it for many short tasks. A reused process is also
+ * replaced after a task that does not succeed, past REUSE_MAX_RSS, or unused for 30 s
  * (docs/reliability.md, "Reused task processes"). A task type that keeps state of its own says
  * `fresh: true` in defineTask. @default 1
  */
@@ -90,10 +88,9 @@ export const TASK_LOCAL_NETWORK: 'none' | 'loopback' | 'all' = 'loopback';
 export const TASK_MAX_HEAP = 0;
 
 /**
- * Seconds after work (and at most how often while tasks keep coming) before the worker gives the
- * memory it has freed back to the system: a full garbage collection, then, on Linux, glibc's
- * malloc_trim. Without it a worker that handled big results keeps their footprint until it
- * restarts (docs/performance.md, "Memory given back"). 0 = never. @default 5
+ * Seconds after work (and at most how often while tasks keep coming) before the worker gives freed
+ * memory back to the system: a full garbage collection, then glibc's malloc_trim on Linux
+ * (docs/performance.md, "Memory given back"). 0 = never. @default 5
  */
 export const MEMORY_TRIM = 5;
 
