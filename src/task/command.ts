@@ -4,7 +4,7 @@
  */
 import { TASK_CHILD_FLAG } from './ipc.ts';
 import { LOCAL_NETWORK_ARG, type LocalNetwork } from './network.ts';
-import type { ChildCommand } from './warm-child.ts';
+import type { ChildCommand } from './pool.ts';
 
 /**
  * V8 flags every task process gets: a fixed 4 MB semi-space, so a task building a large result

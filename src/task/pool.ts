@@ -96,7 +96,7 @@ export interface ReuseLimits {
  * `taskStarted`). It holds spares started ahead of need (fresh) and, with TASKS_PER_PROCESS > 1,
  * processes that ran tasks and may run more (used); either kind unused for `ttlMs` is stopped.
  */
-export class WarmChildren {
+export class TaskProcessPool {
   readonly #ttlMs: number;
   readonly #size: number;
   readonly #reuse: ReuseLimits;
