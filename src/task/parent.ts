@@ -28,7 +28,7 @@ export interface RunOptions {
   pool?: TaskProcessPool;
   /**
    * The task may run in a process that ran others, and its process may run more after it
-   * (TASKS_PER_PROCESS > 1, the task not `fresh`): on success the process goes back to `warm`.
+   * (TASKS_PER_PROCESS > 1, the task not `fresh`): on success the process goes back to the pool.
    */
   reusable?: boolean;
   /** Environment of the child (secrets stripped by the caller). */
