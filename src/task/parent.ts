@@ -113,9 +113,8 @@ class TaskProcess {
   }
 
   /**
-   * A reused process is handed over while it still undoes its previous task (./isolation.ts), so
-   * that result is not held up by the cleanup. If it dies there, or comes back with more memory
-   * than REUSE_MAX_RSS, the task has not started: it runs in a fresh process instead, once.
+   * A reused process is handed over while still undoing its previous task; if it dies there or
+   * comes back past REUSE_MAX_RSS, the task, not started yet, runs in a fresh process instead, once.
    */
   #isUnfitReused(): boolean {
     const stopped = this.#stopReason !== undefined;
@@ -199,10 +198,10 @@ class TaskProcess {
   }
 
   /**
-   * The child flushed its stdout/stderr before sending the result, so what is left of its output is
-   * already in the pipes: read until a turn of the event loop brings no more, then finish without
-   * waiting for the process to exit (docs/performance.md). The exit still comes, or the kill timer.
+   * The child flushed its output before its result: read the pipes until a turn brings no more, then
+   * finish without waiting for its exit (docs/performance.md).
    */
+
   async #settleThenFinish(): Promise<void> {
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     let seen: number;
