@@ -95,7 +95,6 @@ async function afterTask(
 }
 
 /** While a spare waits, handling runs once, so the first task does not wait for V8 to compile it. */
-
 function warmUp(): void {
   const parsed = ParentMessageSchema.safeParse({
     v: IPC_VERSION,

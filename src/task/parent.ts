@@ -201,7 +201,6 @@ class TaskProcess {
    * The child flushed its output before its result: read the pipes until a turn brings no more, then
    * finish without waiting for its exit (docs/performance.md).
    */
-
   async #settleThenFinish(): Promise<void> {
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     let seen: number;

@@ -204,7 +204,6 @@ export class TaskProcessPool {
   }
 
   /** Starts the next tasks' processes now, up to `size` idle ones (one more while tasks queue up). */
-
   prepare(command: ChildCommand, env: NodeJS.ProcessEnv): void {
     const { queueing } = this.#streak;
     const count = sparesToStart({

@@ -82,7 +82,6 @@ export class TaskSpool {
   }
 
   /** The `run` message's payload (text or file) and, with a spool folder, where a big output goes. */
-
   async runFields(task: Task): Promise<{
     payload: PayloadForChild;
     spool?: { file: string; overBytes: number };
