@@ -1,14 +1,10 @@
 /**
- * A worker started by double-click gets a console window that closes the moment it exits, so a
- * fatal error at start (bad config, no writable folder, second instance) would vanish unread.
- * Then, and only then, it waits for Enter. The heuristic, per OS:
+ * A worker started by double-click gets a console window that closes as it exits, so a fatal error
+ * at start would vanish unread: then, and only then, it waits for Enter (`--no-pause`: never).
  * - stdin must be an interactive console (services, cron, CI, pipes: never);
- * - Windows: the parent process is explorer.exe (a double-click, the Start menu, a shortcut) —
- *   the check Go's cobra/mousetrap makes. Positive on purpose: a scheduled task or service may
- *   have a hidden console, and waiting there would hang it forever;
- * - Linux: the parent is not a shell (nor sudo, env, timeout… run from one): a file manager's
- *   "Run in terminal" or a terminal emulator starting the worker directly, whose window closes.
- * `--no-pause` turns it off.
+ * - Windows: the parent is explorer.exe (as Go's mousetrap checks). Positive on purpose: a hidden
+ *   console (a scheduled task, a service) would hang forever;
+ * - Linux: the parent is not a shell (nor sudo, env…): a terminal started for the worker alone.
  */
 import { readFileSync } from 'node:fs';
 import { consoleStream } from './console.ts';

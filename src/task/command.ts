@@ -18,9 +18,8 @@ export const TASK_V8_FLAGS: readonly string[] = [
 ];
 
 /**
- * Source mode: node + its flags + the entry file; a single executable: itself. The executable is
- * built with `execArgvExtension: "cli"`, so `--node-options=…` on its command line is Node's (and
- * NODE_OPTIONS in the environment is ignored): that is how a task process gets its V8 flags.
+ * Source mode: node + its flags + the entry file; a single executable: itself, its V8 flags given
+ * as `--node-options=…` (built with `execArgvExtension: "cli"`: NODE_OPTIONS is ignored).
  */
 export function selfCommand(
   isExecutable: boolean,
@@ -39,10 +38,8 @@ export function selfCommand(
 }
 
 /**
- * The environment a task process gets: the worker's, minus every HIVE_* variable — the worker's
- * settings (the token, TOKEN_FILE, a proxy's password among them), HIVE_CONFIG, the updater's hand-over.
- * Tasks never talk to the Hive server; what they keep is what programs expect (PATH, HOME, TEMP,
- * locale, HTTP(S)_PROXY/NO_PROXY, NODE_EXTRA_CA_CERTS): docs/reliability.md, "What tasks see".
+ * The environment a task process gets: the worker's minus every HIVE_* variable (the token and
+ * other settings); what programs expect stays (docs/reliability.md, "What tasks see").
  */
 export function taskEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // Compared without case: Windows' environment names are case-insensitive (Hive_Token is HIVE_TOKEN).
