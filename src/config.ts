@@ -44,8 +44,8 @@ export const WARM_START = true;
 
 /**
  * How many tasks a task process runs, one at a time, before it is replaced; 1 = a fresh process per
- * task. More saves a process start per task: worth it for many short tasks. A reused process is also
- * replaced after a task that does not succeed, past REUSE_MAX_RSS, or unused for 30 s
+ * task. More saves a process start per task: worth it for many short tasks. A reused process is
+ * also replaced after a task that does not succeed, past REUSE_MAX_RSS, or unused for 30 s
  * (docs/reliability.md, "Reused task processes"). A task type that keeps state of its own says
  * `fresh: true` in defineTask. @default 1
  */

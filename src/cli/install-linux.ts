@@ -13,8 +13,8 @@
  * - Restart=on-failure, not always: after the hand-off the old worker exits 0; an automatic restart
  *   then would race the updater's swap and the data folder's lock.
  * - No RestartPreventExitStatus=75: exit 75 means another worker really holds the data folder (the
- *   lock checks pid, boot id and start time); retrying every RestartSec lets the unit take over once
- *   that one stops, and stays far below systemd's start limit.
+ *   lock checks pid, boot id and start time); retrying every RestartSec lets the unit take over
+ *   once that one stops, and stays far below systemd's start limit.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -218,7 +218,8 @@ export const SETTINGS = {
   ),
   UPDATE_HEALTH_TIMEOUT: row(
     'updateHealthTimeoutMs',
-    seconds(1).transform((value) => ms(Math.ceil(value))), // whole seconds: the updater reads seconds
+    // Whole seconds: the updater counts seconds.
+    seconds(1).transform((value) => ms(Math.ceil(value))),
     'seconds a new version has to come up before rollback',
   ),
 } as const;

@@ -1,5 +1,5 @@
 /**
- * The bearer token: TOKEN, or TOKEN_FILE (a file holding it, off command lines and the environment).
+ * The bearer token: TOKEN, or TOKEN_FILE (a file holding it: off command lines and environments).
  * The one set in the higher-precedence place wins (flag > env > worker.config.json > config.ts);
  * both in one place is an error, as one would be silently unused. Chosen again after a 401/403.
  */

@@ -18,7 +18,7 @@ type Send = (message: ChildMessage) => Promise<void>;
 /** TASK_LOCAL_NETWORK, as the worker put it on this process's command line (./command.ts). */
 const network = taskNetwork(localNetworkFromArgv(process.argv));
 
-/** A task process from start to exit: one task (or, reused, one at a time until retired), then exit. */
+/** A task process from start to exit: one task (reused: one at a time until retired), then exit. */
 export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> {
   // The worker gone, the task and its group go too; a CPU-bound task that never frees this event
   // loop is ended by the worker's guardian instead (./task-processes.ts).
@@ -94,7 +94,7 @@ async function afterTask(
   await send({ v: IPC_VERSION, type: 'ready', rssBytes: process.memoryUsage.rss() });
 }
 
-/** While a spare waits, handling runs once, so the first task does not wait for V8 to compile it. */
+/** While a spare waits, handling runs once: the first task does not wait for V8 to compile it. */
 function warmUp(): void {
   const parsed = ParentMessageSchema.safeParse({
     v: IPC_VERSION,

@@ -114,7 +114,7 @@ class TaskProcess {
 
   /**
    * A reused process is handed over while still undoing its previous task; if it dies there or
-   * comes back past REUSE_MAX_RSS, the task, not started yet, runs in a fresh process instead, once.
+   * comes back past REUSE_MAX_RSS, the task (not started yet) runs in a fresh process, once.
    */
   #isUnfitReused(): boolean {
     const stopped = this.#stopReason !== undefined;
@@ -198,8 +198,8 @@ class TaskProcess {
   }
 
   /**
-   * The child flushed its output before its result: read the pipes until a turn brings no more, then
-   * finish without waiting for its exit (docs/performance.md).
+   * The child flushed its output before its result: read the pipes until a turn brings no more,
+   * then finish without waiting for its exit (docs/performance.md).
    */
   async #settleThenFinish(): Promise<void> {
     const turn = () => new Promise((resolve) => setImmediate(resolve));

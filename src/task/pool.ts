@@ -18,7 +18,8 @@ import { killTaskTree, launchTaskProcess } from './task-processes.ts';
 
 /**
  * A task running longer than this gets the next task's process started beside it; a shorter one
- * once its result is answered, so a spawn never delays it (docs/performance.md, "Why these choices").
+ * once its result is answered, so a spawn never delays it (docs/performance.md, "Why these
+ * choices").
  */
 export const SPARE_START_DELAY_MS = 20;
 
@@ -203,7 +204,7 @@ export class TaskProcessPool {
     return this.#spares.flatMap((spare) => spare.started.child.pid ?? []);
   }
 
-  /** Starts the next tasks' processes now, up to `size` idle ones (one more while tasks queue up). */
+  /** Starts the next tasks' processes now: up to `size` idle (one more while tasks queue up). */
   prepare(command: ChildCommand, env: NodeJS.ProcessEnv): void {
     const { queueing } = this.#streak;
     const count = sparesToStart({

@@ -21,7 +21,7 @@ export function spoolFileIn(spoolDir: string): string {
   return join(spoolDir, `${randomUUID()}.json`);
 }
 
-/** The spool file as it is now: its size counts, whatever the process said (a link is no output). */
+/** The spool file as it is now: its size counts, whatever the process said; a link is none. */
 export function inspectSpool(file: string): SpooledOutput | undefined {
   try {
     const stats = lstatSync(file);
@@ -81,7 +81,7 @@ export class TaskSpool {
     this.#dir = dir;
   }
 
-  /** The `run` message's payload (text or file) and, with a spool folder, where a big output goes. */
+  /** The `run` message's payload (text or file) and, with a spool folder, a big output's file. */
   async runFields(task: Task): Promise<{
     payload: PayloadForChild;
     spool?: { file: string; overBytes: number };

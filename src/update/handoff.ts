@@ -46,7 +46,8 @@ export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
     HIVE_UPDATER_NEW: args.newExe,
     HIVE_UPDATER_DATA: args.dataDir,
     HIVE_UPDATER_VERSION: args.version,
-    HIVE_UPDATER_HEALTH_TIMEOUT: String(Math.ceil(args.healthTimeoutMs / 1000)), // the updater counts seconds
+    // The updater counts seconds.
+    HIVE_UPDATER_HEALTH_TIMEOUT: String(Math.ceil(args.healthTimeoutMs / 1000)),
     // `systemd`: updater.sh restarts the unit; `terminal`: it runs in this process, in the
     // terminal (inTerminal below); on Windows there never is a supervisor.
     HIVE_UPDATER_SUPERVISOR: inTerminal(args) ? 'terminal' : args.supervisor,
