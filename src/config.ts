@@ -29,16 +29,12 @@ export const MAX_ERROR_SLEEP = 300;
 /** Long poll: seconds the server may hold a claim until a task arrives; 0 = classic polling. @default 25 */
 export const WAIT_SEC = 25;
 
-/**
- * How many tasks run at once, each in its own process. Raise it for tasks that mostly wait (on
- * the network, on disk); CPU-heavy tasks gain little beyond the machine's cores. @default 1
- */
+/** How many tasks run at once, each in its own process; CPU-heavy tasks gain little past the cores. @default 1 */
 export const CONCURRENCY = 1;
 
 /**
- * Start the next task process while a task runs, so the next task does not wait for a process
- * to start (one spare per task that may run at once, one more while tasks queue up; a spare unused
- * for 30 s is stopped). Turn it off to hold one process less while tasks run. @default true
+ * Start the next task process while a task runs, so the next task does not wait for one (a spare
+ * unused for 30 s is stopped). Off: one process less held while tasks run. @default true
  */
 export const WARM_START = true;
 
@@ -51,19 +47,15 @@ export const WARM_START = true;
  */
 export const TASKS_PER_PROCESS = 1;
 
-/**
- * A reused task process (TASKS_PER_PROCESS > 1) whose resident memory, checked after each task,
- * is above this many MB is replaced; 0 = no limit. @default 256
- */
+/** A reused task process whose resident memory after a task passes this many MB is replaced; 0 = no limit. @default 256 */
 export const REUSE_MAX_RSS = 256;
 
 /** Bearer token sent to the server; empty = none. Never logged. @default "" */
 export const TOKEN = '';
 
 /**
- * A file whose content (trimmed) is the token: keeps it off command lines (which `ps` shows to
- * every local user). Read at start and again after a 401/403. Relative paths in
- * worker.config.json are beside that file. Set TOKEN or TOKEN_FILE, not both in one place. @default ""
+ * A file whose trimmed content is the token, kept off command lines `ps` shows; read at start and
+ * after a 401/403; relative to worker.config.json when set there. TOKEN or TOKEN_FILE, not both in one place. @default ""
  */
 export const TOKEN_FILE = '';
 
@@ -77,10 +69,9 @@ export const KILL_GRACE = 5;
 export const SHUTDOWN_GRACE = 30;
 
 /**
- * Which local addresses network tasks (prom_pars, ctx.network) may reach: `none`, `loopback` (this
- * machine: a local exporter) or `all` (link-local too: 169.254.0.0/16, fe80::/10, where the cloud
- * metadata service answers). A task fetches what the server names (docs/reliability.md,
- * "What tasks see"). @default 'loopback'
+ * Which local addresses network tasks (ctx.network) may reach: `none`, `loopback` (a local
+ * exporter) or `all` (link-local too, where cloud metadata answers): docs/reliability.md, "What
+ * tasks see". @default 'loopback'
  */
 export const TASK_LOCAL_NETWORK: 'none' | 'loopback' | 'all' = 'loopback';
 
