@@ -31,10 +31,8 @@ const GETTERS: Record<ConsoleName, Getter> = {
 const opened = new Map<ConsoleName, ConsoleStream>();
 
 /**
- * This process's stdout or stderr, shared by every caller. When Node cannot even make the stream
- * (the getter throws), `process.stdout`/`process.stderr` become a stream that discards: Node's own
- * modules read them too (node:internal/util/colors reads `process.stderr.isTTY` when it loads), and
- * that read must not throw — Node does the same for a Windows program that has no console at all.
+ * This process's stdout or stderr, shared by every caller. When Node cannot make the stream (the
+ * getter throws), it becomes one that discards: Node's own modules read it too, and must not throw.
  */
 export function consoleStream(name: ConsoleName): ConsoleStream {
   let found = opened.get(name);

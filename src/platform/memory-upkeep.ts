@@ -64,10 +64,7 @@ export class MemoryUpkeep {
     this.#timer.unref();
   }
 
-  /**
-   * Work quiet for `afterMs`: the thorough release, and no timer after it. Work still coming: the
-   * quick one, and the timer set for `afterMs` after the last work.
-   */
+  /** Quiet for `afterMs`: the thorough release, no timer after; else the quick one, re-armed. */
   #release(): void {
     this.#timer = undefined;
     const quietMs = performance.now() - this.#lastWorkAt;
@@ -92,10 +89,7 @@ let collect: Collect | undefined;
 /** malloc_trim(0), once looked up; null where it cannot be had. */
 let mallocTrim: (() => number) | null | undefined;
 
-/**
- * A full collection — `thorough`: V8's last resort, done now; else one V8 runs beside the work,
- * started now and not waited for — then, with glibc, malloc_trim(0).
- */
+/** A full collection (thorough: done now; else started beside the work), then malloc_trim(0). */
 export function releaseFreeMemory(thorough = true): ReleaseReport {
   const started = performance.now();
   collect ??= exposeCollect();
@@ -111,10 +105,8 @@ export function releaseFreeMemory(thorough = true): ReleaseReport {
 }
 
 /**
- * V8's `gc`, for this module only: the flag, set at run time, puts the function in a context made
- * then, and is unset at once (V8 checks its flags against the code caches it loads later, Node's
- * own built-in modules among them). The worker's own global object never gets `gc`; a task
- * process is another process, with its own flags.
+ * V8's `gc`, for this module only: the flag is set just to make a context holding it, then unset
+ * at once (V8 checks its flags against the code caches it loads later); globalThis never gets `gc`.
  */
 function exposeCollect(): Collect {
   setFlagsFromString('--expose-gc');
