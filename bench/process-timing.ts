@@ -1,7 +1,7 @@
 /** Wall times of starting processes, shared by `npm run bench` and `npm run bench:startup`. */
 import { spawn, spawnSync } from 'node:child_process';
 import { selfCommand } from '../src/task/command.ts';
-import type { ChildCommand } from '../src/task/warm-child.ts';
+import type { ChildCommand } from '../src/task/pool.ts';
 
 /** Milliseconds from starting `file args` to its exit, which must be 0. */
 export function timeRun(file: string, args: string[]): number {

@@ -6,8 +6,8 @@
  * worker's figure beside BullMQ's. Prints one line per mode; no file written.
  */
 import { TASK_REGISTRY } from '../src/config.ts';
+import { TaskProcessPool } from '../src/task/pool.ts';
 import { TaskRunner } from '../src/task/runner.ts';
-import { WarmChildren } from '../src/task/warm-child.ts';
 import { benchExecutable, benchFlags, loadAverage, ms, stats } from './measure.ts';
 import { taskProcessOf } from './process-timing.ts';
 
@@ -15,12 +15,12 @@ const { strings } = benchFlags({}, { exe: undefined });
 const command = taskProcessOf(await benchExecutable(strings.exe));
 
 async function perTask(tasksPerProcess: number, tasks: number): Promise<string> {
-  const warm = new WarmChildren(30_000, 1, { tasksPerProcess, maxRssBytes: 256 * 2 ** 20 });
+  const warm = new TaskProcessPool(30_000, 1, { tasksPerProcess, maxRssBytes: 256 * 2 ** 20 });
   const runner = new TaskRunner({
     registry: TASK_REGISTRY,
     command,
     env: process.env,
-    warm,
+    pool: warm,
     defaultTimeoutMs: 60_000,
     killGraceMs: 5000,
     maxResultBytes: 8 * 2 ** 20,

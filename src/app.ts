@@ -22,9 +22,9 @@ import type { Settings } from './settings/table.ts';
 import { CLEAR_TEXT_WARNING, sendsTokenInClearText } from './settings/token.ts';
 import { selfCommand, taskEnvironment } from './task/command.ts';
 import type { TaskRegistry } from './task/define.ts';
+import { TaskProcessPool } from './task/pool.ts';
 import { TaskRunner } from './task/runner.ts';
 import { keepTaskProcesses, killAllTaskTrees } from './task/task-processes.ts';
-import { WarmChildren } from './task/warm-child.ts';
 import type { PreparedUpdate } from './update/prepare.ts';
 import { terminalProgressBar } from './update/progress-bar.ts';
 import { SelfUpdate } from './update/self-update.ts';
@@ -36,7 +36,7 @@ import { describeProxy, proxySecrets } from './wire/proxy.ts';
 export const EXIT_FORCED = 130;
 
 /** How long a task process started ahead of need waits for a task before it is stopped. */
-const WARM_CHILD_TTL_MS = 30_000;
+const IDLE_PROCESS_TTL_MS = 30_000;
 
 export interface AppContext {
   settings: Settings;
@@ -120,12 +120,16 @@ export async function runWorker(app: AppContext): Promise<number> {
       ),
       env: taskEnvironment(app.env),
       // A pool even without spares (WARM_START=false) when processes are reused: it holds them.
-      warm:
+      pool:
         settings.warmStart || settings.tasksPerProcess > 1
-          ? new WarmChildren(WARM_CHILD_TTL_MS, settings.warmStart ? settings.concurrency : 0, {
-              tasksPerProcess: settings.tasksPerProcess,
-              maxRssBytes: settings.reuseMaxRssMb * 2 ** 20,
-            })
+          ? new TaskProcessPool(
+              IDLE_PROCESS_TTL_MS,
+              settings.warmStart ? settings.concurrency : 0,
+              {
+                tasksPerProcess: settings.tasksPerProcess,
+                maxRssBytes: settings.reuseMaxRssMb * 2 ** 20,
+              },
+            )
           : undefined,
       defaultTimeoutMs: settings.taskTimeoutMs,
       killGraceMs: settings.killGraceMs,

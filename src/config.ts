@@ -29,43 +29,33 @@ export const MAX_ERROR_SLEEP = 300;
 /** Long poll: seconds the server may hold a claim until a task arrives; 0 = classic polling. @default 25 */
 export const WAIT_SEC = 25;
 
-/**
- * How many tasks run at once, each in its own process. Raise it for tasks that mostly wait (on
- * the network, on disk); CPU-heavy tasks gain little beyond the machine's cores. @default 1
- */
+/** How many tasks run at once, each in its own process; CPU-heavy tasks gain little past the cores. @default 1 */
 export const CONCURRENCY = 1;
 
 /**
- * Start the next task process while a task runs, so the next task does not wait for a process
- * to start (one spare per task that may run at once, one more while tasks queue up; a spare unused
- * for 30 s is stopped). Turn it off to hold one process less while tasks run. @default true
+ * Start the next task process while a task runs, so the next task does not wait for one (a spare
+ * unused for 30 s is stopped). Off: one process less held while tasks run. @default true
  */
 export const WARM_START = true;
 
 /**
- * How many tasks a task process runs, one at a time, before it is replaced. 1 = a fresh process per
- * task. More spares each task the CPU a process start costs (docs/performance.md, "Why these
- * choices"): worth it for many short tasks. A reused process is also replaced after any task that
- * does not succeed, when its memory passes REUSE_MAX_RSS, and when it sits unused for 30 s; what a
- * task leaves behind (timers, process listeners, globals) is undone before the next one
+ * How many tasks a task process runs, one at a time, before it is replaced; 1 = a fresh process per
+ * task. More saves a process start per task: worth it for many short tasks. A reused process is
+ * also replaced after a task that does not succeed, past REUSE_MAX_RSS, or unused for 30 s
  * (docs/reliability.md, "Reused task processes"). A task type that keeps state of its own says
  * `fresh: true` in defineTask. @default 1
  */
 export const TASKS_PER_PROCESS = 1;
 
-/**
- * A reused task process (TASKS_PER_PROCESS > 1) whose resident memory, checked after each task,
- * is above this many MB is replaced; 0 = no limit. @default 256
- */
+/** A reused task process whose resident memory after a task passes this many MB is replaced; 0 = no limit. @default 256 */
 export const REUSE_MAX_RSS = 256;
 
 /** Bearer token sent to the server; empty = none. Never logged. @default "" */
 export const TOKEN = '';
 
 /**
- * A file whose content (trimmed) is the token: keeps it off command lines (which `ps` shows to
- * every local user). Read at start and again after a 401/403. Relative paths in
- * worker.config.json are beside that file. Set TOKEN or TOKEN_FILE, not both in one place. @default ""
+ * A file whose trimmed content is the token, kept off command lines `ps` shows; read at start and
+ * after a 401/403; relative to worker.config.json when set there. TOKEN or TOKEN_FILE, not both in one place. @default ""
  */
 export const TOKEN_FILE = '';
 
@@ -79,10 +69,9 @@ export const KILL_GRACE = 5;
 export const SHUTDOWN_GRACE = 30;
 
 /**
- * Which local addresses network tasks (prom_pars, ctx.network) may reach: `none`, `loopback` (this
- * machine: a local exporter) or `all` (link-local too: 169.254.0.0/16, fe80::/10, where the cloud
- * metadata service answers). A task fetches what the server names (docs/reliability.md,
- * "What tasks see"). @default 'loopback'
+ * Which local addresses network tasks (ctx.network) may reach: `none`, `loopback` (a local
+ * exporter) or `all` (link-local too, where cloud metadata answers): docs/reliability.md, "What
+ * tasks see". @default 'loopback'
  */
 export const TASK_LOCAL_NETWORK: 'none' | 'loopback' | 'all' = 'loopback';
 
@@ -90,10 +79,9 @@ export const TASK_LOCAL_NETWORK: 'none' | 'loopback' | 'all' = 'loopback';
 export const TASK_MAX_HEAP = 0;
 
 /**
- * Seconds after work (and at most how often while tasks keep coming) before the worker gives the
- * memory it has freed back to the system: a full garbage collection, then, on Linux, glibc's
- * malloc_trim. Without it a worker that handled big results keeps their footprint until it
- * restarts (docs/performance.md, "Memory given back"). 0 = never. @default 5
+ * Seconds after work (and at most how often while tasks keep coming) before the worker gives freed
+ * memory back to the system: a full garbage collection, then glibc's malloc_trim on Linux
+ * (docs/performance.md, "Memory given back"). 0 = never. @default 5
  */
 export const MEMORY_TRIM = 5;
 

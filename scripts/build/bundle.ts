@@ -10,7 +10,7 @@ import { BuildError } from './config.ts';
 /**
  * undici loads node:http2 as it starts (for HTTP/2, which it uses only with `allowH2`, and the
  * worker never sets it), and http2 brings TLS up with it: memory an idle worker holds for nothing
- * (−2.7 MB measured on the idle executable, docs/performance.md). In the bundle, undici's
+ * (docs/performance.md). In the bundle, undici's
  * `require('node:http2')` throws instead, and undici carries on without HTTP/2 — its own fallback
  * for runtimes that lack http2 (lib/dispatcher/client-h2.js). node:tls still loads when an
  * https:// URL needs it.

@@ -2,8 +2,7 @@
  * Turns the bundle and a prepared base binary into a single executable. The blob is made by a
  * Linux Node of exactly the base binary's version (another version "succeeds" and the result
  * crashes). Node ≥ 25.5 does it in one step (`--build-sea`), so no injector (postject) is needed:
- * older Node versions are refused. (A Node 22 worker.exe was once built for Debian 12's Wine 8,
- * which cannot start Node 24+; the Wine 10 tests run the release build itself.)
+ * older Node versions are refused.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';

@@ -2,39 +2,19 @@
  * Start at login on Linux: a systemd user unit, `$XDG_CONFIG_HOME/systemd/user/hive-worker.service`
  * (default `~/.config/systemd/user/`), enabled into the user's default.target.
  *
- * Why the unit reads as it does (docs/updating.md, "Started at login"):
+ * Why the unit reads as it does (the self-update under it, step by step: docs/updating.md,
+ * "Started at login"):
  * - ExecStart is the executable alone, no flags: settings (the token above all) live in
  *   worker.config.json beside it, never on a command line that `ps` shows to every user.
- * - Environment=HIVE_SUPERVISOR=systemd tells the worker that systemd runs it; it passes that on
- *   to the updater at a self-update, so the new version comes back under the unit (below).
- * - KillMode=process: a stop or restart of the unit signals the worker only. The default
- *   (control-group) would also kill the detached updater, which runs in the unit's control group
- *   and itself restarts the unit in the middle of an update.
- * - Restart=on-failure, not always: after the hand-off the old worker exits 0 and the unit goes
- *   inactive; an automatic restart then would race the updater's swap and the data folder's lock.
- * - No RestartPreventExitStatus=75: exit 75 ("another worker holds the data folder") IS retried,
- *   every RestartSec. Since the lock judges its holder by pid + boot id + start time, 75 means a
- *   worker really runs there (one started by hand, say); retrying quietly every 10 s lets the
- *   unit take over once that one stops, where preventing the restart kept the desktop without a
- *   worker until the next login — and, with the pid-only lock of old, for good after a reboot
- *   gave the recorded pid to another process. systemd's start limit (5 starts in 10 s) is never
- *   reached at one start per 10 s.
- *
- * A self-update under the unit, step by step:
- * 1. The worker drains, starts the updater detached with `systemd` as its last argument, exits 0.
- *    Exit 0 is not a failure: systemd does not restart the unit; it goes inactive, and with
- *    KillMode=process it leaves the updater (still in its control group) alone.
- * 2. The updater waits for the old pid to exit — so the lock is free — and swaps the executable.
- * 3. `systemctl --user restart hive-worker.service`: `restart`, not `start`, so anything systemd
- *    may have started meanwhile (a user's `start`, an on-failure restart had the old worker
- *    crashed) is stopped, and its lock released, before the swapped executable runs as the
- *    unit's main process. systemd starts it with the unit's environment, not the updater's.
- * 4. The updater takes the unit's MainPID and waits for the health marker as without systemd.
- * 5. Rollback: `systemctl --user stop` first (it ends a pending on-failure restart of the new
- *    version, so nothing runs the executable while the backup is moved back), restore the backup,
- *    `systemctl --user restart` again: the old version, under the unit.
- * If systemctl fails, the updater starts the executable directly (outside the unit) rather than
- * leave the desktop without a worker.
+ * - Environment=HIVE_SUPERVISOR=systemd: the worker tells the updater at a self-update, so the new
+ *   version comes back under the unit (the updater restarts it).
+ * - KillMode=process: a stop or restart signals the worker only; the default (control-group) would
+ *   also kill the detached updater, which runs in the unit's control group and restarts the unit.
+ * - Restart=on-failure, not always: after the hand-off the old worker exits 0; an automatic restart
+ *   then would race the updater's swap and the data folder's lock.
+ * - No RestartPreventExitStatus=75: exit 75 means another worker really holds the data folder (the
+ *   lock checks pid, boot id and start time); retrying every RestartSec lets the unit take over
+ *   once that one stops, and stays far below systemd's start limit.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -72,12 +52,9 @@ export function unitFile(executable: string): string {
     'Type=simple',
     `ExecStart=${quoteExecPath(executable)}`,
     `WorkingDirectory=${escapeSpecifiers(dirname(executable))}`,
-    // The worker tells the updater to restart this unit rather than start the executable itself.
     `Environment=${SUPERVISOR_MARKER}`,
-    // The updater (started detached by the worker) must outlive a stop or restart of the unit.
     'KillMode=process',
     'Restart=on-failure',
-    // Exit 75 (the data folder is locked) is retried too: see the header.
     'RestartSec=10',
     '',
     '[Install]',
@@ -88,8 +65,7 @@ export function unitFile(executable: string): string {
 
 /**
  * ExecStart's program: double-quoted, with systemd's C-style escapes and `%` doubled. `$` stays:
- * systemd expands variables in arguments only, not in the program path (checked with
- * systemd-analyze verify, which reads `$$` there literally).
+ * systemd expands variables in arguments only, not in the program path.
  */
 function quoteExecPath(path: string): string {
   return `"${escapeSpecifiers(path.replaceAll('\\', '\\\\').replaceAll('"', '\\"'))}"`;

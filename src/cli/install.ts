@@ -3,9 +3,8 @@
  * no admin rights. Linux: a systemd user unit (install-linux.ts); Windows: the HKCU Run key
  * (install-windows.ts). Both are idempotent and say, one line each, what they did.
  *
- * Only the single executable installs itself: from source the command would name a Node binary
- * inside node_modules and a checkout, which `npm ci` or a `git clean` can pull away — and
- * self-update works only in the executable anyway.
+ * Only the single executable installs itself: from source the command would name a Node binary in
+ * node_modules and a checkout, which `npm ci` or `git clean` can pull away.
  */
 import { HiveError } from '../platform/errors.ts';
 import { installLinux, uninstallLinux } from './install-linux.ts';

@@ -2,10 +2,8 @@
  * `worker --requeue-rejected`: puts the results the server refused (rejected/) back in the outbox,
  * unchanged (same resultId, same body), for the worker to send at its next start.
  *
- * It takes the data folder's lock, like a worker: a running worker reads its outbox folder only
- * at start, so results moved under it would wait for its next restart anyway, and two processes
- * moving the same files is how results get lost. With a worker running it exits 75 (as a second
- * worker does) and moves nothing: stop the worker, run this, start it again.
+ * It takes the data folder's lock, like a worker (which reads its outbox only at start, and two
+ * processes moving the same files lose results): with a worker running it exits 75, moving nothing.
  */
 import { resolveDataDir } from '../platform/data-dir.ts';
 import { acquireLock } from '../platform/lock.ts';

@@ -3,17 +3,8 @@
  * by another process. Read-only: it never takes or touches the lock, so it works while a worker
  * runs, and the running worker never notices it.
  *
- * The JSON (`--status --json`) has these stable keys; absent facts are null, never missing:
- *   version, workerId, serverUrl, dataDir,
- *   running (boolean), pid, runningSince,
- *   currentTasks [{ id, type, attempt, startedAt }] (the tasks running now; [] when none),
- *   outboxSize (results not yet sent), rejectedSize (results the server refused, in rejected/;
- *   `worker --requeue-rejected` queues them again), tokenInClearText (boolean: the token would
- *   cross the network unencrypted),
- *   lastResult { taskId, status, at }, lastError { message, at },
- *   update { lastCheckAt, lastError, staged: [file names], pending { from, to, at }, failed { <version>: { at, why } } },
- *   configProblems [lines] (a bad setting: the JSON is still printed, with exit code 78)
- * Times are ISO 8601 (UTC).
+ * `--status --json`'s keys (`WorkerStatus` below) are stable, listed in the README: scripts read
+ * them. An absent fact is null, never missing; times are ISO 8601 (UTC).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,8 +26,11 @@ export interface WorkerStatus {
   pid: number | null;
   runningSince: string | null;
   currentTasks: RecordedStatus['currentTasks'];
+  /** Results not yet sent. */
   outboxSize: number;
+  /** Results the server refused, in rejected/ (`worker --requeue-rejected` queues them again). */
   rejectedSize: number;
+  /** The token would cross the network unencrypted. */
   tokenInClearText: boolean;
   lastResult: RecordedStatus['lastResult'];
   lastError: RecordedStatus['lastError'];

@@ -1,9 +1,8 @@
 /**
  * The console's human lines, made from the JSON lines pino writes: `[HH:MM:ss] LEVEL: message`,
  * in local time, the fields left to the log file, colours only for an interactive terminal (and
- * not with NO_COLOR). The same lines pino-pretty printed for us, in a few lines of our own:
- * pino-pretty and its eleven dependencies cost the bundle and the idle worker more than this one
- * format is worth (figures: docs/performance.md).
+ * not with NO_COLOR). Our own few lines rather than pino-pretty, whose dependencies cost the
+ * bundle and the idle worker more than one format is worth (docs/performance.md).
  */
 
 const RESET_FG = '\u001b[39m';

@@ -1,14 +1,10 @@
 /**
- * A worker started by double-click gets a console window that closes the moment it exits, so a
- * fatal error at start (bad config, no writable folder, second instance) would vanish unread.
- * Then, and only then, it waits for Enter. The heuristic, per OS:
+ * A worker started by double-click gets a console window that closes as it exits, so a fatal error
+ * at start would vanish unread: then, and only then, it waits for Enter (`--no-pause`: never).
  * - stdin must be an interactive console (services, cron, CI, pipes: never);
- * - Windows: the parent process is explorer.exe (a double-click, the Start menu, a shortcut) —
- *   the check Go's cobra/mousetrap makes. Positive on purpose: a scheduled task or service may
- *   have a hidden console, and waiting there would hang it forever;
- * - Linux: the parent is not a shell (nor sudo, env, timeout… run from one): a file manager's
- *   "Run in terminal" or a terminal emulator starting the worker directly, whose window closes.
- * `--no-pause` turns it off.
+ * - Windows: the parent is explorer.exe (as Go's mousetrap checks). Positive on purpose: a hidden
+ *   console (a scheduled task, a service) would hang forever;
+ * - Linux: the parent is not a shell (nor sudo, env…): a terminal started for the worker alone.
  */
 import { readFileSync } from 'node:fs';
 import { consoleStream } from './console.ts';
@@ -62,9 +58,8 @@ export function parentProcessName(
 }
 
 /**
- * The first image name in `tasklist /FO CSV /NH` output. Its encoding is not fixed: Wine's
- * tasklist writes UTF-16LE into a pipe (read as UTF-8 that is `" e x p l o r e r…`, and the
- * double-click pause never happened under Wine); Windows' writes its code page.
+ * The first image name in `tasklist /FO CSV /NH` output, whose encoding is not fixed: Wine's
+ * tasklist writes UTF-16LE into a pipe, Windows' writes its code page.
  */
 export function tasklistImageName(output: Buffer): string | undefined {
   const text = output.includes(0) ? output.toString('utf16le') : output.toString('latin1');

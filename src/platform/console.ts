@@ -1,10 +1,8 @@
 /**
  * The worker's console (stdout and stderr), which may not be usable: a scheduled task or a service
- * wrapper may start it without one, a reader may go away (EPIPE), a handle may be invalid. Under
- * Wine a pipe makes Node's `process.stdout` getter itself throw `open EBADF`. The console is a
- * convenience for people watching; the log file is the record. So a console that fails is given
- * up on: its text is dropped, never thrown, and `lostReason` says why (the logger says it once in
- * the log file).
+ * wrapper may start it without one, a reader may go away (EPIPE), even Node's `process.stdout`
+ * getter may throw (a pipe under Wine). The console is a convenience, the log file the record: a
+ * console that fails is given up on, its text dropped, never thrown; `lostReason` says why.
  * Every write to stdout/stderr in the worker goes through here.
  */
 
@@ -33,10 +31,8 @@ const GETTERS: Record<ConsoleName, Getter> = {
 const opened = new Map<ConsoleName, ConsoleStream>();
 
 /**
- * This process's stdout or stderr, shared by every caller. When Node cannot even make the stream
- * (the getter throws), `process.stdout`/`process.stderr` become a stream that discards: Node's own
- * modules read them too (node:internal/util/colors reads `process.stderr.isTTY` when it loads), and
- * that read must not throw — Node does the same for a Windows program that has no console at all.
+ * This process's stdout or stderr, shared by every caller. When Node cannot make the stream (the
+ * getter throws), it becomes one that discards: Node's own modules read it too, and must not throw.
  */
 export function consoleStream(name: ConsoleName): ConsoleStream {
   let found = opened.get(name);

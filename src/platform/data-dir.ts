@@ -1,12 +1,8 @@
 /**
- * Where the worker keeps its data: DATA_DIR when set; otherwise `data/` beside the executable,
- * and when that is not writable (Program Files, a read-only share) a per-user folder.
- *
- * Private by default: a folder the worker creates is 0700 (results, logs and task output are the
- * user's alone), and the two default folders, which are the worker's by name, are narrowed to
- * 0700 if an older version left them open. A DATA_DIR that already exists keeps the mode its
- * owner gave it — unless others can write there: a folder (or the parent it is made in) that is
- * not ours alone is refused with exit 78, whichever way it was chosen (./folder-trust.ts).
+ * Where the worker keeps its data: DATA_DIR when set; otherwise `data/` beside the executable, or a
+ * per-user folder when that is not writable (Program Files, a read-only share).
+ * Private by default: folders the worker creates, and its two default ones, are 0700; an existing
+ * DATA_DIR keeps its mode, but one others may write to is refused, exit 78 (./folder-trust.ts).
  */
 import { accessSync, chmodSync, constants, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -1,11 +1,7 @@
 /**
- * Whether a folder is ours to keep data in, with OpenSSH's StrictModes as the model: owned by this
- * user (or root) and writable by nobody else. Whoever else can write there can plant a result,
- * swap a staged release, edit the lock the updater reads, or leave a symlink that makes us chmod
- * or append to a file of their choosing (docs/reliability.md, "The data folder").
- *
- * A parent writable by others is accepted when it has the sticky bit (/tmp): there, nobody but a
- * folder's owner can rename or remove it, and a folder someone else made first is refused as theirs.
+ * Whether a folder is ours to keep data in, as OpenSSH's StrictModes judges: owned by this user (or
+ * root), writable by nobody else, who could plant a result, swap a release or a symlink
+ * (docs/reliability.md, "The data folder"). A parent open to others is accepted when sticky (/tmp).
  * POSIX only: on Windows the owner lives in an ACL, which Node cannot read (docs/windows.md).
  */
 import { lstatSync, readdirSync, type Stats, statSync } from 'node:fs';

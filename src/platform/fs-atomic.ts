@@ -24,11 +24,7 @@ export interface FileSlice {
   bytes: number;
 }
 
-/**
- * A file's content: one piece, or pieces written one after the other (a big text framed by small
- * ones is written without first being joined into a copy of itself; a slice of another file is
- * copied a buffer at a time).
- */
+/** A file's content: one piece, or pieces written one after the other, never joined into a copy. */
 export type FileData = string | Uint8Array | readonly (string | Uint8Array | FileSlice)[];
 
 /**
@@ -44,18 +40,16 @@ export interface WriteOptions {
 
 /**
  * Writes to a temp file, fsyncs it, renames it over `path`, then fsyncs the folder (where allowed).
- * `durable: false` skips both fsyncs: still whole-or-absent if the process dies, but a power cut
- * may lose it — for files whose loss costs nothing but a repeat, written often enough that an
- * fsync's time counts (docs/performance.md, "Why these choices").
+ * `durable: false` skips both fsyncs (still whole-or-absent if the process dies, not after a power
+ * cut): for files whose loss costs only a repeat (docs/performance.md, "Why these choices").
  */
 export function writeFileAtomic(path: string, data: FileData, options: WriteOptions = {}): void {
   runSync(atomicWrite(path, data, options));
 }
 
 /**
- * writeFileAtomic's very steps, each on libuv's threadpool: the event loop goes on meanwhile (the
- * outbox sends a result while its copy is written). Two writes of one path at once would share
- * its temp file: callers keep to one at a time per path.
+ * writeFileAtomic's steps on libuv's threadpool, the event loop going on meanwhile. Two writes of
+ * one path at once would share its temp file: callers keep to one at a time per path.
  */
 export function writeFileAtomicAsync(
   path: string,
@@ -71,9 +65,8 @@ export function fsyncDir(dir: string): void {
 }
 
 /**
- * One file system call. The steps of a write are written once, as a generator that yields these;
- * runSync performs them with the *Sync calls, runAsync with the callback ones, and each feeds the
- * call's result (or throws its error) back in, so the try/finally below behave the same in both.
+ * One file system call. A write's steps are written once, as a generator yielding these: runSync
+ * performs them with the *Sync calls, runAsync with the callback ones, so both behave the same.
  */
 type Step =
   | { op: 'open'; path: string; flags: 'w' | 'r'; mode?: number }
@@ -107,8 +100,7 @@ function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOpt
     }
     yield { op: 'rename', from: temp, to: path };
   } catch (error) {
-    // A write or a rename that failed leaves nothing behind (a worker that runs on would keep a
-    // temp file until its restart).
+    // A failed write or rename leaves no temp file behind.
     yield { op: 'rm', path: temp };
     throw error;
   }

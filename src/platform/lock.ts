@@ -1,13 +1,9 @@
 /**
- * One worker per data folder. The lock file names its owner by pid and, beside the pid, what makes
- * the pid unambiguous (./process-identity.ts: boot id and start time on Linux), so a lock left
- * behind before a reboot is stale even when an unrelated process now has its pid. A stale lock is
- * taken over.
- *
- * Two workers starting together never both run: the lock is created whole and at once (a hard
- * link to a finished temp file: exists-or-not, never half-written), and a stale lock is removed
- * only under a short-lived takeover file, after checking it is still the one judged stale — so a
- * fresh lock another worker took meanwhile is never removed.
+ * One worker per data folder. The lock names its owner by pid and what makes the pid unambiguous
+ * (./process-identity.ts), so a lock left from before a reboot is stale and taken over. Two workers
+ * starting together never both run: the lock is created whole (a hard link to a finished temp
+ * file), and a stale one is removed only under a takeover file, after checking it is still the one
+ * judged stale.
  */
 import {
   closeSync,

@@ -1,12 +1,9 @@
 /**
  * Logging with pino: human lines on the console, JSON lines in the data folder's log file.
- * Secrets are handled here, in the logger's configuration, so no call site has to remember:
- * known secret fields are redacted by path, and every secret's text (the token, a proxy password,
- * whatever their length) is scrubbed from every string of every line as it leaves pino — the
- * message, its fields at any depth, and a child logger's bindings (a task id is the server's to
- * choose), which pino serializes once when the child is made and no log-call hook ever sees.
- * A console that cannot be written (src/platform/console.ts) never stops the worker: its lines
- * are dropped, and the log file says once why.
+ * Secrets are handled here so no call site has to remember: known fields are redacted by path,
+ * and every secret's text is scrubbed from each line as it leaves pino — child bindings included,
+ * which pino serializes once and no log-call hook sees. A console that fails never stops the
+ * worker (./console.ts).
  */
 import pino, { type Logger } from 'pino';
 import { type ConsoleStream, consoleStream } from './console.ts';

@@ -1,27 +1,15 @@
 /**
- * Memory the worker has freed, given back to the system a few seconds after work.
+ * Memory the worker has freed, given back to the system MEMORY_TRIM seconds after work.
  *
- * After a burst of tasks (big payloads and results above all) the worker process stayed at its
- * high-water mark for good: measured on the built executable after 300 echo tasks, 6 of them
- * 8 MiB, private memory 28.8 MB idle → 53.6 MB, still 53.6 MB after 15 s idle. Two holders,
- * read from /proc/<pid>/smaps (docs/performance.md, "Memory given back"):
- * - the C allocator: glibc's brk heap ([heap]) grew 2.8 → 19.3 MB. Freed chunks in the middle of
- *   it are kept for reuse; only its top is given back, and one live chunk above the free ones
- *   keeps them all. `malloc_trim(0)` gives back every whole free page: 47.9 → 28.5 MB;
- * - V8: buffers that are garbage but not yet collected hold their pages and their malloc'd
- *   backing stores (15.2 → 10.1 MB of V8 pages after a full collection). A collection first, so
- *   that the trim finds those stores freed.
- * Neither happens by itself while the worker is idle (a long poll allocates next to nothing, so
- * V8 never collects). So MEMORY_TRIM seconds (5) after the last task the worker collects
- * thoroughly (V8's "last resort", which also gives back the pages V8 pools for reuse: 40–60 ms
- * on this machine, once) and trims. While tasks keep coming it does so every MEMORY_TRIM seconds
- * too, cheaply: a collection V8 runs beside the work (asked for, not waited on: < 1 ms here) and
- * the trim, which gets what the previous one freed (2–20 ms); that keeps a long run near its idle
- * size. `workDone` arms one timer: no work, no timer, nothing done while idle.
+ * Neither holder gives it back by itself while the worker idles (a long poll allocates next to
+ * nothing, so V8 never collects): V8 keeps garbage buffers and their backing stores until a full
+ * collection, and glibc keeps freed chunks below a live one until `malloc_trim(0)`. So: after work,
+ * V8's thorough collection, then the trim; while work keeps coming, every MEMORY_TRIM seconds, a
+ * collection V8 runs beside the work (not waited on) and the trim. `workDone` arms one timer: no
+ * work, no timer. Figures: docs/performance.md, "Memory given back".
  *
- * malloc_trim is called through node:ffi (built in, experimental in the Node we pin; its one
- * warning is not the user's business and is dropped). Only where glibc is the C library (Linux):
- * on Windows the heap decommits free blocks itself, and the collection is all there is to do.
+ * malloc_trim comes through node:ffi (experimental; its one warning is dropped), only with glibc:
+ * on Windows the heap decommits free blocks itself and the collection is all there is to do.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -76,10 +64,7 @@ export class MemoryUpkeep {
     this.#timer.unref();
   }
 
-  /**
-   * Work quiet for `afterMs`: the thorough release, and no timer after it. Work still coming: the
-   * quick one, and the timer set for `afterMs` after the last work.
-   */
+  /** Quiet for `afterMs`: the thorough release, no timer after; else the quick one, re-armed. */
   #release(): void {
     this.#timer = undefined;
     const quietMs = performance.now() - this.#lastWorkAt;
@@ -104,10 +89,7 @@ let collect: Collect | undefined;
 /** malloc_trim(0), once looked up; null where it cannot be had. */
 let mallocTrim: (() => number) | null | undefined;
 
-/**
- * A full collection — `thorough`: V8's last resort, done now; else one V8 runs beside the work,
- * started now and not waited for — then, with glibc, malloc_trim(0).
- */
+/** A full collection (thorough: done now; else started beside the work), then malloc_trim(0). */
 export function releaseFreeMemory(thorough = true): ReleaseReport {
   const started = performance.now();
   collect ??= exposeCollect();
@@ -123,10 +105,8 @@ export function releaseFreeMemory(thorough = true): ReleaseReport {
 }
 
 /**
- * V8's `gc`, for this module only: the flag, set at run time, puts the function in a context made
- * then, and is unset at once (V8 checks its flags against the code caches it loads later, Node's
- * own built-in modules among them). The worker's own global object never gets `gc`; a task
- * process is another process, with its own flags.
+ * V8's `gc`, for this module only: the flag is set just to make a context holding it, then unset
+ * at once (V8 checks its flags against the code caches it loads later); globalThis never gets `gc`.
  */
 function exposeCollect(): Collect {
   setFlagsFromString('--expose-gc');

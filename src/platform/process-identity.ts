@@ -1,11 +1,8 @@
 /**
- * Who a pid is, beyond the number: a pid is reused after a reboot (and, rarely, within one), so a
- * pid written to disk names "that process" only together with something that changes when the
- * number is handed out again.
- * - Linux: the kernel's boot id (/proc/sys/kernel/random/boot_id, new at every boot) and the
- *   process's start time in clock ticks since boot (/proc/<pid>/stat field 22): the pair is unique.
- * - Elsewhere (Windows): the machine's boot time, from the uptime, to the minute or so. A pid
- *   from before the last reboot then reads as gone; within one boot the pid alone is trusted.
+ * Who a pid is, beyond the number, which is reused after a reboot (and rarely within one).
+ * - Linux: the boot id and the process's start time in clock ticks since boot: unique together.
+ * - Elsewhere (Windows): the machine's boot time, from the uptime, to the minute or so: a pid from
+ *   before the last reboot reads as gone; within one boot the pid alone is trusted.
  */
 import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';

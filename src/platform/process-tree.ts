@@ -1,14 +1,10 @@
 /**
  * Ending a process together with everything it started.
- * - Linux (and other Unixes): a task process is started `detached`, which makes it the leader of a
- *   new process group (and session) whose id is its pid; whatever it spawns joins that group
- *   unless it leaves on purpose. Killing the group (`kill(-pid)`) ends the whole tree at once.
- *   The group's id stays reserved while any member lives — the kernel does not hand out a pid
- *   that is still a group's id — so signalling the group after its leader exited reaches only
- *   what the leader left behind, never an unrelated process.
- * - Windows: `taskkill /T /F /PID <pid>` ends the process and its descendants (by parent pid).
- *   A task process there is started WITHOUT `detached`: libuv puts it in the worker's
- *   kill-on-close job object, which its descendants inherit, so all of them die with the worker.
+ * - POSIX: a task process is started `detached`, leading a process group that what it spawns
+ *   joins; `kill(-pid)` ends the tree. The kernel keeps a group's id from reuse while a member
+ *   lives, so signalling it after the leader exited never reaches an unrelated process.
+ * - Windows: `taskkill /T /F /PID <pid>`. A task process is NOT `detached` there, so it stays in
+ *   the worker's kill-on-close job object and dies with the worker, descendants included.
  */
 import { spawn } from 'node:child_process';
 

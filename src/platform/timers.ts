@@ -1,9 +1,6 @@
 /**
- * Node clamps a timer above 2^31-1 ms (≈ 24.8 days) to 1 ms, with a TimeoutOverflowWarning: a
- * task given `timeoutSec: 1e12` was timed out at once. Every delay that comes from a number the
- * server or the user chose (timeouts, leases, Retry-After, heartbeats, backoff, check intervals)
- * goes through `clampTimerMs` before it reaches setTimeout, setInterval, AbortSignal.timeout or
- * an undici timeout.
+ * Node turns a timer above 2^31-1 ms (≈ 24.8 days) into 1 ms, so every delay from a number the
+ * server or the user chose goes through `clampTimerMs` before it reaches a timer.
  */
 
 /** The longest delay a Node timer holds: 2^31-1 ms. */

@@ -217,8 +217,9 @@ export const SETTINGS = {
     'overall deadline of one release download, seconds',
   ),
   UPDATE_HEALTH_TIMEOUT: row(
-    'updateHealthTimeoutSec',
-    seconds(1).transform(Math.ceil),
+    'updateHealthTimeoutMs',
+    // Whole seconds: the updater counts seconds.
+    seconds(1).transform((value) => ms(Math.ceil(value))),
     'seconds a new version has to come up before rollback',
   ),
 } as const;

@@ -1,11 +1,7 @@
 /**
- * The bearer token: TOKEN, or TOKEN_FILE (a file whose trimmed content is the token, so it need not
- * sit on a command line, where `ps` shows it to every local user, nor in the environment).
- *
- * Which wins: the one set in the higher-precedence place (flag > HIVE_* environment >
- * worker.config.json > src/config.ts), so `--token-file` given by hand beats a TOKEN in the file;
- * both set in the same place is a configuration error, since one of them would be silently unused.
- * The same choice is made again after a 401/403 (src/settings/load.ts readToken).
+ * The bearer token: TOKEN, or TOKEN_FILE (a file holding it: off command lines and environments).
+ * The one set in the higher-precedence place wins (flag > env > worker.config.json > config.ts);
+ * both in one place is an error, as one would be silently unused. Chosen again after a 401/403.
  */
 import { readFileSync } from 'node:fs';
 

@@ -1,7 +1,7 @@
 /**
- * The child side: receives a task over IPC, puts it through its gate (./child-gate.ts), runs it, sends the result (and,
- * in a reused process, waits for the next one).
- * It never talks to the Hive server; the parent owns the network and the outbox.
+ * The child side: receives a task over IPC, puts it through its gate (./child-gate.ts), runs it,
+ * sends the result (and, in a reused process, waits for the next one). It never talks to the Hive
+ * server; the parent owns the network and the outbox.
  */
 import { writeFile } from 'node:fs/promises';
 import * as z from 'zod';
@@ -18,15 +18,10 @@ type Send = (message: ChildMessage) => Promise<void>;
 /** TASK_LOCAL_NETWORK, as the worker put it on this process's command line (./command.ts). */
 const network = taskNetwork(localNetworkFromArgv(process.argv));
 
-/**
- * A task process, from start to exit: one task, then exit whatever the task left open — or, when
- * the parent says the process is reused (TASKS_PER_PROCESS > 1), tasks one at a time until the
- * parent retires it.
- */
+/** A task process from start to exit: one task (reused: one at a time until retired), then exit. */
 export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> {
-  // If the worker goes away, so does the task, with whatever it started (its process group, on
-  // Linux: ./task-processes.ts). Seen only when this event loop is free: a CPU-bound task is
-  // ended by the worker's guardian instead.
+  // The worker gone, the task and its group go too; a CPU-bound task that never frees this event
+  // loop is ended by the worker's guardian instead (./task-processes.ts).
   process.on('disconnect', () => {
     if (process.platform !== 'win32') killOwnGroup();
     process.exit(0);
@@ -36,21 +31,16 @@ export async function runTaskProcess(loadRegistry: LoadRegistry): Promise<void> 
   process.exit(0); // the result is sent: handles a task left open must not keep its process alive
 }
 
-/**
- * Runs in the child process until a task that is not followed by another has been handled;
- * resolves when its result is sent.
- */
+/** Handles tasks until one not followed by another has its result sent. */
 export function runTaskChild(registry: TaskRegistry): Promise<void> {
-  // A task process parses each schema once: zod compiling a fast path per schema would cost more
-  // than it ever saves here (docs/performance.md, "Why these choices").
+  // Each schema is parsed about once here: zod's compiled fast path would cost more than it saves.
   z.config({ jitless: true });
   const sendNow: Send = (message) =>
     new Promise((resolve) => {
       if (process.send === undefined || !process.connected) return resolve();
       process.send(message, undefined, {}, () => resolve());
     });
-  // What the task printed leaves the process before its result does: the parent takes the
-  // result as the end of the task's output, and does not wait for this process to exit.
+  // The task's output leaves before its result: the parent takes the result as the output's end.
   const send: Send = (message) =>
     message.type === 'result' ? flushStdio().then(() => sendNow(message)) : sendNow(message);
   /** The task running now: one at a time, each with an AbortSignal of its own. */
@@ -84,9 +74,8 @@ export function runTaskChild(registry: TaskRegistry): Promise<void> {
 }
 
 /**
- * A task in a reused process is over and its result sent: what it left waiting on its signal is
- * stopped, what it left behind is undone (./isolation.ts), and the process says `ready` again with
- * its memory — or exits, when something it left cannot be undone.
+ * After a task in a reused process: its signal aborted, what it left undone (./isolation.ts), then
+ * `ready` with the process's memory — or exit, when what it left cannot be undone.
  */
 async function afterTask(
   controller: AbortController,
@@ -105,10 +94,7 @@ async function afterTask(
   await send({ v: IPC_VERSION, type: 'ready', rssBytes: process.memoryUsage.rss() });
 }
 
-/**
- * While this process waits for its task (a spare, started ahead of need), run once what handling
- * a task will run: V8 compiles a function on its first call, and the task should not wait for it.
- */
+/** While a spare waits, handling runs once: the first task does not wait for V8 to compile it. */
 function warmUp(): void {
   const parsed = ParentMessageSchema.safeParse({
     v: IPC_VERSION,

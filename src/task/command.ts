@@ -4,16 +4,13 @@
  */
 import { TASK_CHILD_FLAG } from './ipc.ts';
 import { LOCAL_NETWORK_ARG, type LocalNetwork } from './network.ts';
-import type { ChildCommand } from './warm-child.ts';
+import type { ChildCommand } from './pool.ts';
 
 /**
- * V8 flags every task process gets. A 4 MB semi-space caps the young generation at a quarter of
- * V8's default: a task that builds a large result (prom_pars on a big exposition) would
- * otherwise grow it to tens of MB of resident memory that nothing uses again, and the smaller one
- * costs no measurable time (bench/prom-parse.ts runs both parsers with these flags). Starting at
- * that size rather than V8's 1 MB spares the process's start-up the scavenges of growing there
- * (docs/performance.md, "A task process"). In the executable these come after the worker's own
- * (build.config.json `sea.execArgv`): the semi-space set here replaces the worker's 1 MB.
+ * V8 flags every task process gets: a fixed 4 MB semi-space, so a task building a large result
+ * does not grow a young generation nothing uses again, and start-up skips the scavenges of growing
+ * to it (docs/performance.md, "A task process"). In the executable these come after the worker's
+ * own (build.config.json `sea.execArgv`) and replace its semi-space size.
  */
 export const TASK_V8_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',
@@ -21,9 +18,8 @@ export const TASK_V8_FLAGS: readonly string[] = [
 ];
 
 /**
- * Source mode: node + its flags + the entry file; a single executable: itself. The executable is
- * built with `execArgvExtension: "cli"`, so `--node-options=…` on its command line is Node's (and
- * NODE_OPTIONS in the environment is ignored): that is how a task process gets its V8 flags.
+ * Source mode: node + its flags + the entry file; a single executable: itself, its V8 flags given
+ * as `--node-options=…` (built with `execArgvExtension: "cli"`: NODE_OPTIONS is ignored).
  */
 export function selfCommand(
   isExecutable: boolean,
@@ -42,10 +38,8 @@ export function selfCommand(
 }
 
 /**
- * The environment a task process gets: the worker's, minus every HIVE_* variable — the worker's
- * settings (the token, TOKEN_FILE, a proxy's password among them), HIVE_CONFIG, the updater's hand-over.
- * Tasks never talk to the Hive server; what they keep is what programs expect (PATH, HOME, TEMP,
- * locale, HTTP(S)_PROXY/NO_PROXY, NODE_EXTRA_CA_CERTS): docs/reliability.md, "What tasks see".
+ * The environment a task process gets: the worker's minus every HIVE_* variable (the token and
+ * other settings); what programs expect stays (docs/reliability.md, "What tasks see").
  */
 export function taskEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // Compared without case: Windows' environment names are case-insensitive (Hive_Token is HIVE_TOKEN).

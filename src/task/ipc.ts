@@ -1,8 +1,7 @@
 /**
  * Parent ↔ child messages: a tiny versioned protocol, string-tagged and zod-checked on arrival.
- * Parent → child (here): `run`, `abort`. Child → parent (./child-messages.ts, which only the
- * parent loads, so a task process does not build schemas it never uses): `ready`, `log`,
- * `progress`, `result`.
+ * Parent → child (here): `run`, `abort`. Child → parent (./child-messages.ts, loaded by the
+ * parent only): `ready`, `log`, `progress`, `result`.
  */
 import * as z from 'zod';
 
@@ -25,16 +24,9 @@ export const ParentMessageSchema = z.discriminatedUnion('type', [
       attempt: z.number(),
     }),
     maxResultBytes: z.number().int().positive(),
-    /**
-     * Where an output of more than `overBytes` bytes of JSON is written instead of being sent
-     * over IPC (a file the parent names, in the outbox's spool/): the worker then copies it to
-     * the outbox file without holding it.
-     */
+    /** Where an output over `overBytes` bytes of JSON is written instead of sent (./spool.ts). */
     spool: z.object({ file: z.string(), overBytes: z.number().int().nonnegative() }).optional(),
-    /**
-     * The process may run another task after this one (TASKS_PER_PROCESS > 1): after the result it
-     * undoes what the task left behind (./isolation.ts) and says `ready` again instead of exiting.
-     */
+    /** After the result: undo what the task left (./isolation.ts), say `ready`, do not exit. */
     reuse: z.boolean().optional(),
   }),
   z.object({

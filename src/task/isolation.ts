@@ -1,23 +1,10 @@
 /**
  * What one task leaves behind in a reused task process (TASKS_PER_PROCESS > 1), undone before the
- * next task runs there. Child side only; no schemas, nothing loaded that a task process does not use.
- *
- * Undone after each task:
- * - timers: `setTimeout`, `setInterval` and `setImmediate` are wrapped while the task runs, and
- *   those it made that would still keep the process alive (ref'ed: an interval left running, a
- *   timeout not yet fired) are cleared. Unref'ed ones are left to their owners: libraries keep
- *   housekeeping timers that way (undici's connection timers) and clearing them would break the
- *   library for the next task;
- * - process listeners (`process.on('uncaughtException', …)`, 'SIGTERM', 'message', …) added during
- *   the task are removed;
- * - globalThis: own properties the task added are deleted, those it replaced or redefined are put
- *   back (the timer wrappers included).
- * The task's AbortSignal is aborted at its end (src/task/child.ts), so what it left waiting on it
- * stops. What cannot be undone is reported instead: handles other than timers still open after the
- * task (a server listening, a socket, a child process) make `leftovers` true, and the parent then
- * retires the process. State inside a module (a task module's own top-level variables, a cache in
- * a library, a prototype patched in place) survives: a task that keeps such state says
- * `fresh: true` in defineTask, and gets a process of its own every time.
+ * next task runs there: ref'ed timers it made, process listeners it added, globals it added or
+ * replaced. Unref'ed timers are left to their owners (libraries keep housekeeping timers that way).
+ * Other handles still open (a server, a socket) cannot be undone: `leftovers` makes the parent
+ * retire the process. Module state survives; such a task says `fresh: true` (docs/reliability.md,
+ * "Reused task processes"). Child side only: nothing loaded that a task process does not use.
  */
 
 type TimerHandle = NodeJS.Timeout | NodeJS.Immediate;

@@ -7,11 +7,11 @@ import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';
 import { IPC_VERSION, type ParentMessage, type StopReason } from './ipc.ts';
 import { LogTail } from './log-tail.ts';
+import type { ChildCommand, TaskProcessPool } from './pool.ts';
 import { ProcessHold } from './process-hold.ts';
 import { ProcessOutput } from './process-output.ts';
 import { TaskSpool } from './spool.ts';
 import { crashError, type TaskOutcome, type Verdict, verdictOf } from './verdict.ts';
-import type { ChildCommand, WarmChildren } from './warm-child.ts';
 
 export type { ChildCommand, TaskOutcome };
 
@@ -25,10 +25,10 @@ export interface RunOptions {
   /** Aborted with a StopReason ('cancel' | 'shutdown') to stop the task from outside. */
   signal: AbortSignal;
   /** Where a process started ahead of need is taken from; without it, the task starts its own. */
-  warm?: WarmChildren;
+  pool?: TaskProcessPool;
   /**
    * The task may run in a process that ran others, and its process may run more after it
-   * (TASKS_PER_PROCESS > 1, the task not `fresh`): on success the process goes back to `warm`.
+   * (TASKS_PER_PROCESS > 1, the task not `fresh`): on success the process goes back to the pool.
    */
   reusable?: boolean;
   /** Environment of the child (secrets stripped by the caller). */
@@ -71,8 +71,8 @@ class TaskProcess {
   }
 
   start(): void {
-    const { command, env, signal, warm, reusable = false } = this.#options;
-    const hold = new ProcessHold(warm, command, env, reusable);
+    const { command, env, signal, pool, reusable = false } = this.#options;
+    const hold = new ProcessHold(pool, command, env, reusable);
     this.#hold = hold;
     this.#attach(hold);
     this.#timeoutTimer = setTimeout(() => this.#stop('timeout'), this.#options.timeoutMs);
@@ -113,9 +113,8 @@ class TaskProcess {
   }
 
   /**
-   * A reused process is handed over while it still undoes its previous task (./isolation.ts), so
-   * that result is not held up by the cleanup. If it dies there, or comes back with more memory
-   * than REUSE_MAX_RSS, the task has not started: it runs in a fresh process instead, once.
+   * A reused process is handed over while still undoing its previous task; if it dies there or
+   * comes back past REUSE_MAX_RSS, the task (not started yet) runs in a fresh process, once.
    */
   #isUnfitReused(): boolean {
     const stopped = this.#stopReason !== undefined;
@@ -135,7 +134,7 @@ class TaskProcess {
     const message = parsed.data;
     switch (message.type) {
       case 'ready':
-        // A kept process says `ready` again after its task: that one is the pool's (warm-child.ts).
+        // A kept process says `ready` again after its task: that one is the pool's (pool.ts).
         if (this.#isUnfitReused()) this.#replace();
         else if (!this.#runSent) this.#sendRun();
         break;
@@ -199,9 +198,8 @@ class TaskProcess {
   }
 
   /**
-   * The child flushed its stdout/stderr before sending the result, so what is left of its output is
-   * already in the pipes: read until a turn of the event loop brings no more, then finish without
-   * waiting for the process to exit (docs/performance.md). The exit still comes, or the kill timer.
+   * The child flushed its output before its result: read the pipes until a turn brings no more,
+   * then finish without waiting for its exit (docs/performance.md).
    */
   async #settleThenFinish(): Promise<void> {
     const turn = () => new Promise((resolve) => setImmediate(resolve));

@@ -1,5 +1,5 @@
 /**
- * The task-process pool's decisions (./warm-child.ts), as pure functions of what it sees: which
+ * The task-process pool's decisions (./pool.ts), as pure functions of what it sees: which
  * idle process a task gets, how many to start ahead of need, whether a process runs another task
  * after this one, and what becomes of it when its task ends.
  */

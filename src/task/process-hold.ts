@@ -1,17 +1,17 @@
 /**
- * One task's hold on a task process (./parent.ts): taken from the pool (./warm-child.ts), watched
+ * One task's hold on a task process (./parent.ts): taken from the pool (./pool.ts), watched
  * through listeners it drops at once, swapped once for a fresh one if a reused process turns out
  * unfit before the task reaches it, and at its end given back to the pool or retired.
  */
 import type { ChildProcess } from 'node:child_process';
+import { type ChildCommand, type StartedChild, TaskProcessPool } from './pool.ts';
 import { unfitBeforeRun } from './pool-decisions.ts';
-import { type ChildCommand, type StartedChild, WarmChildren } from './warm-child.ts';
 
 /** For a task run without a pool (a task's own tests): one that holds nothing, starts each process. */
-const NO_POOL = new WarmChildren(0, 0);
+const NO_POOL = new TaskProcessPool(0, 0);
 
 export class ProcessHold {
-  readonly #pool: WarmChildren;
+  readonly #pool: TaskProcessPool;
   readonly #command: ChildCommand;
   readonly #env: NodeJS.ProcessEnv;
   readonly #reusable: boolean;
@@ -24,7 +24,7 @@ export class ProcessHold {
   readonly #detach: (() => void)[] = [];
 
   constructor(
-    pool: WarmChildren | undefined,
+    pool: TaskProcessPool | undefined,
     command: ChildCommand,
     env: NodeJS.ProcessEnv,
     reusable: boolean,

@@ -1,7 +1,7 @@
 /**
  * The one owner of running a task in a process. It puts the task through the gate (./gate.ts: an
  * unknown type or out-of-range bound is answered there, without starting a process), runs it
- * (task/parent.ts) in a process the pool gives (task/warm-child.ts), and tells the pool when a task
+ * (task/parent.ts) in a process the pool gives (task/pool.ts), and tells the pool when a task
  * starts and when its result is answered: the pool decides from that when the next process starts.
  * The loop asks `run(task, …)` and gets an outcome; it knows nothing of processes.
  */
@@ -9,7 +9,7 @@ import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import type { TaskRegistry } from './define.ts';
 import { type Admission, type AdmittedTask, admitTask } from './gate.ts';
 import { type ChildCommand, runInChild, type TaskOutcome } from './parent.ts';
-import { SPARE_START_DELAY_MS, WarmChildren } from './warm-child.ts';
+import { SPARE_START_DELAY_MS, TaskProcessPool } from './pool.ts';
 
 export interface TaskRunnerOptions {
   registry: TaskRegistry;
@@ -18,7 +18,7 @@ export interface TaskRunnerOptions {
   /** Environment of task processes (secrets stripped by the caller). */
   env: NodeJS.ProcessEnv;
   /** The task-process pool; without it, one that holds none: each task starts its own. */
-  warm?: WarmChildren | undefined;
+  pool?: TaskProcessPool | undefined;
   /** TASK_TIMEOUT: when neither the server nor the task's definition sets one. */
   defaultTimeoutMs: number;
   killGraceMs: number;
@@ -39,11 +39,11 @@ export interface RunControls {
 
 export class TaskRunner {
   readonly #options: TaskRunnerOptions;
-  readonly #pool: WarmChildren;
+  readonly #pool: TaskProcessPool;
 
   constructor(options: TaskRunnerOptions) {
     this.#options = options;
-    this.#pool = options.warm ?? new WarmChildren(0, 0);
+    this.#pool = options.pool ?? new TaskProcessPool(0, 0);
   }
 
   /** The task types this worker runs: what a claim asks the server for. */
@@ -72,7 +72,7 @@ export class TaskRunner {
         maxResultBytes: this.#options.maxResultBytes,
         spoolDir: this.#options.spoolDir,
         signal: controls.signal,
-        warm: this.#pool,
+        pool: this.#pool,
         // Whether its process may have run others, or run more, is the pool's to say (TASKS_PER_PROCESS).
         reusable: admission.reusable,
         scrub: this.#options.scrub,

@@ -1,9 +1,7 @@
 /**
- * Big outputs on their way out of a task process: written by it to a file the worker names (in
- * the outbox's spool/), checked by the worker without reading it, then copied to the outbox file
- * a buffer at a time (src/results/outbox.ts). The worker never holds such an output whole. Big
- * payloads go the other way the same way: the bytes they arrived in, written for the task
- * process to read (a small one goes over IPC as its text).
+ * Big outputs and payloads through files in the outbox's spool/ instead of IPC: a task process
+ * writes its big output to a file the worker names, which the worker copies to the outbox a buffer
+ * at a time (src/results/outbox.ts), never holding it whole; a big payload goes the other way.
  */
 import { randomUUID } from 'node:crypto';
 import { lstatSync, rm } from 'node:fs';
@@ -12,10 +10,9 @@ import { join } from 'node:path';
 import type { SpooledOutput, Task } from '../wire/protocol.ts';
 
 /**
- * An output (or payload) of more JSON than this is spooled; a smaller one comes over IPC (one
- * copy in the worker; an output is then sent while its outbox copy is written: the fast path).
- * Kept under the C allocator's threshold for big allocations, which a freed big buffer raises,
- * after which freed memory stays with the process (docs/performance.md).
+ * An output (or payload) of more JSON than this is spooled; a smaller one comes over IPC, the fast
+ * path. Kept under the C allocator's threshold for big allocations, which a freed big buffer would
+ * raise for good (docs/performance.md).
  */
 export const SPOOL_OVER_BYTES = 64 * 1024;
 
@@ -24,10 +21,7 @@ export function spoolFileIn(spoolDir: string): string {
   return join(spoolDir, `${randomUUID()}.json`);
 }
 
-/**
- * The spool file as it is now: its size is what counts, whatever the task process said (a link
- * or a folder there is no output).
- */
+/** The spool file as it is now: its size counts, whatever the process said; a link is none. */
 export function inspectSpool(file: string): SpooledOutput | undefined {
   try {
     const stats = lstatSync(file);
@@ -49,9 +43,8 @@ export type PayloadForChild =
   | { payload: null; payloadFile: string };
 
 /**
- * The task's payload as its process gets it. The bytes it arrived in are let go of here (the
- * task object lives on while the task runs): written to a spool file when big — if that write
- * fails, they go as text — else sent as text.
+ * The task's payload as its process gets it: a spool file when big (as text if that write fails),
+ * else text. The bytes it arrived in are let go of here: the task object lives on while it runs.
  */
 export function handOverPayload(
   task: Task,
@@ -77,10 +70,7 @@ export function handOverPayload(
   return { ready, file };
 }
 
-/**
- * One task's files: the one its process may write a big output to, and the one its big payload
- * was written to. Both are named here; `release` removes what nothing will read again.
- */
+/** One task's spool files (big output, big payload); `release` removes what nothing reads again. */
 export class TaskSpool {
   readonly #dir: string | undefined;
   #outputFile: string | undefined;
@@ -91,10 +81,7 @@ export class TaskSpool {
     this.#dir = dir;
   }
 
-  /**
-   * What the `run` message carries for this task: its payload (as text or a file) and, with a
-   * spool folder, where a big output goes.
-   */
+  /** The `run` message's payload (text or file) and, with a spool folder, a big output's file. */
   async runFields(task: Task): Promise<{
     payload: PayloadForChild;
     spool?: { file: string; overBytes: number };

@@ -1,18 +1,13 @@
 /**
  * Every task process this worker starts (spares included), from spawn to sweep, so that nothing
  * outlives its task or its worker (docs/reliability.md, "Task processes"):
- * - each one leads its own process group (src/platform/process-tree.ts); a stop kills the group,
- *   and when the process exits, whatever it left in its group is killed too;
- * - the worker's death: a guardian — one `/bin/sh` per worker, outside the worker's process group
- *   — reads the pids of the live groups from a pipe; when the pipe closes (the worker exited, was
- *   killed -9, crashed), it kills the groups still listed. A separate process, so a task that
- *   keeps its own event loop busy (a CPU-bound loop, a worker thread) cannot starve it; the task
- *   process's own 'disconnect' handler (src/task/child.ts) is the second line;
- * - a dead predecessor's leftovers (its guardian was killed too): each task process is recorded
- *   in `<data>/task-processes/<pid>.json` with its identity (pid + boot id + start time); a worker
- *   that starts kills the recorded groups whose leader is still that very process, and no other.
- * Windows needs none of this: there a task process sits in the worker's kill-on-close job object.
- *
+ * - each one leads its own process group (src/platform/process-tree.ts), killed on stop and exit;
+ * - a guardian `/bin/sh`, a separate process a busy task cannot starve, kills the groups still
+ *   listed when the worker's pipe to it closes (the worker died); child.ts's 'disconnect' is the
+ *   second line;
+ * - each is recorded in `<data>/task-processes/<pid>.json` with its identity, so the next worker
+ *   reaps what a dead predecessor left, and nothing else.
+ * Windows needs none of this: a task process sits in the worker's kill-on-close job object.
  * Module state, like the signal handlers: the task processes of this process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

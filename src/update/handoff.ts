@@ -23,7 +23,8 @@ export interface HandoffArgs {
   newExe: string;
   dataDir: string;
   version: string;
-  healthTimeoutSec: number;
+  /** How long the new version has to report healthy before the updater rolls back. */
+  healthTimeoutMs: number;
   /** `systemd`: the updater restarts the unit instead of starting the executable itself. */
   supervisor: Supervisor;
   /** The new worker inherits this: settings given as flags are carried as HIVE_* variables. */
@@ -45,7 +46,8 @@ export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
     HIVE_UPDATER_NEW: args.newExe,
     HIVE_UPDATER_DATA: args.dataDir,
     HIVE_UPDATER_VERSION: args.version,
-    HIVE_UPDATER_HEALTH_TIMEOUT: String(args.healthTimeoutSec),
+    // The updater counts seconds.
+    HIVE_UPDATER_HEALTH_TIMEOUT: String(Math.ceil(args.healthTimeoutMs / 1000)),
     // `systemd`: updater.sh restarts the unit; `terminal`: it runs in this process, in the
     // terminal (inTerminal below); on Windows there never is a supervisor.
     HIVE_UPDATER_SUPERVISOR: inTerminal(args) ? 'terminal' : args.supervisor,

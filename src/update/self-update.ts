@@ -157,7 +157,7 @@ export class SelfUpdate {
       newExe: prepared.extracted.executable,
       dataDir,
       version: prepared.release.version,
-      healthTimeoutSec: settings.updateHealthTimeoutSec,
+      healthTimeoutMs: settings.updateHealthTimeoutMs,
       supervisor,
       env: { ...env, HIVE_DATA_DIR: dataDir },
     });

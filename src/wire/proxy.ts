@@ -1,7 +1,7 @@
 /**
  * Which forward proxy the worker's requests go through, decided once at start from the PROXY
  * setting and the usual environment variables (passed in by src/settings/load.ts: nothing here reads
- * process.env). Plain data, no undici: src/wire/hive-client.ts turns it into a dispatcher.
+ * process.env). Plain data, no undici: src/wire/dispatcher.ts turns it into a dispatcher.
  *
  * PROXY wins over the environment: a URL sends every request through that proxy (NO_PROXY is not
  * consulted), `direct` ignores the environment's proxies. Left empty, HTTP_PROXY / HTTPS_PROXY /

@@ -5,8 +5,8 @@
  *
  * One pass over the string, line by line, without splitting it. Consecutive samples mostly repeat
  * the metric name and label strings of the sample before, so those are compared with what was
- * read before and the earlier strings are shared: a 20 MB scrape parses in a fraction of the
- * time of a naive parser, into a result about the size of its input (bench/prom-parse.ts).
+ * read before and the earlier strings are shared: fast, and a result about the size of its input
+ * (docs/performance.md, "The Prometheus parser").
  */
 import {
   describeAt,
@@ -58,8 +58,8 @@ interface NameEntry {
 }
 
 /**
- * The scanner. Hot paths lean on native string methods (`indexOf`, `slice`, `===`, Map lookups),
- * which run several times faster than a `charCodeAt` loop in JavaScript; a name or label string is
+ * The scanner. Hot paths lean on native string methods (`indexOf`, `slice`, `===`, Map lookups)
+ * rather than a `charCodeAt` loop in JavaScript; a name or label string is
  * validated character by character only the first time it is seen, and reused after.
  */
 class ExpositionParser {

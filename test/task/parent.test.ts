@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
 import { type RunOptions, runInChild } from '../../src/task/parent.ts';
+import { TaskProcessPool } from '../../src/task/pool.ts';
 import { TaskRunner } from '../../src/task/runner.ts';
-import { WarmChildren } from '../../src/task/warm-child.ts';
 import type { Task } from '../../src/wire/protocol.ts';
 import { FIXTURE_TASKS } from '../fixtures/tasks.ts';
 
@@ -35,13 +35,13 @@ function run(type: string, payload: unknown, overrides: Partial<RunOptions> = {}
 }
 
 /** The task runner as the worker has it: spares are its to start (src/task/runner.ts). */
-function runnerWith(warm: WarmChildren, spareStartDelayMs?: number): TaskRunner {
+function runnerWith(warm: TaskProcessPool, spareStartDelayMs?: number): TaskRunner {
   return new TaskRunner({
     ...(spareStartDelayMs === undefined ? {} : { spareStartDelayMs }),
     registry: FIXTURE_TASKS,
     command: COMMAND,
     env: process.env,
-    warm,
+    pool: warm,
     defaultTimeoutMs: 10_000,
     killGraceMs: 500,
     maxResultBytes: 1024 * 1024,
@@ -167,7 +167,7 @@ describe('a task in a child process', () => {
   });
 
   test('warm children: the next process is started during a task; each task still gets a fresh one', async () => {
-    const warm = new WarmChildren(10_000);
+    const warm = new TaskProcessPool(10_000);
     const runner = runnerWith(warm);
     try {
       const first = await runOn(runner, 'whoami', { ms: 200 });
@@ -199,7 +199,7 @@ describe('a task in a child process', () => {
 
   test('warm children: a task shorter than the spare delay gets none while it runs; release starts it', async () => {
     // A delay no task here reaches, however loaded the machine: what is tested is who starts it.
-    const warm = new WarmChildren(10_000);
+    const warm = new TaskProcessPool(10_000);
     const runner = runnerWith(warm, 60_000);
     try {
       await runOn(runner, 'whoami', {});
@@ -213,7 +213,7 @@ describe('a task in a child process', () => {
 
   test('warm children: an unused spare is stopped after its time to live', async () => {
     // Started directly: how long a task takes on a loaded machine must not eat the spare's TTL.
-    const warm = new WarmChildren(1500);
+    const warm = new TaskProcessPool(1500);
     warm.prepare(COMMAND, process.env);
     const [spare] = warm.sparePids;
     assert.ok(spare !== undefined);
@@ -223,7 +223,7 @@ describe('a task in a child process', () => {
   });
 
   test('warm children: one spare per task that may run at once, each task in its own process', async () => {
-    const warm = new WarmChildren(10_000, 2);
+    const warm = new TaskProcessPool(10_000, 2);
     const runner = runnerWith(warm);
     try {
       const first = await runOn(runner, 'whoami', { ms: 200 });
@@ -239,7 +239,7 @@ describe('a task in a child process', () => {
       assert.equal(new Set(pids).size, 3, 'a fresh process per task');
       assert.deepEqual(pids.slice(1).sort(), [...spares].sort(), 'the two tasks ran in the spares');
       // Two, or three when both tasks took spares still starting on a loaded machine: two takes of a
-      // starting spare in a row read as a queue, which gets one spare more (warm-child.ts).
+      // starting spare in a row read as a queue, which gets one spare more (pool.ts).
       assert.ok(
         [2, 3].includes(warm.sparePids.length),
         `two new spares wait (three when queueing), got ${warm.sparePids.length}`,

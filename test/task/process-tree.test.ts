@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { identify, isPidAlive } from '../../src/platform/process-identity.ts';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
 import { type RunOptions, runInChild } from '../../src/task/parent.ts';
+import { TaskProcessPool } from '../../src/task/pool.ts';
 import { keepTaskProcesses, TASK_PROCESSES_DIR } from '../../src/task/task-processes.ts';
-import { WarmChildren } from '../../src/task/warm-child.ts';
 import { allGone, groupGone, statOf } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/worker.ts';
 
@@ -93,7 +93,7 @@ describe('task process trees', { skip: process.platform !== 'linux' && 'Linux /p
   });
 
   test('task processes and spares each lead a process group of their own', async () => {
-    const warm = new WarmChildren(10_000, 2);
+    const warm = new TaskProcessPool(10_000, 2);
     try {
       warm.prepare(COMMAND, process.env);
       const spares = warm.sparePids;

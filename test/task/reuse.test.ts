@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TASK_CHILD_FLAG } from '../../src/task/ipc.ts';
+import { type ReuseLimits, TaskProcessPool } from '../../src/task/pool.ts';
 import { TaskRunner } from '../../src/task/runner.ts';
-import { type ReuseLimits, WarmChildren } from '../../src/task/warm-child.ts';
 import type { Task } from '../../src/wire/protocol.ts';
 import { FIXTURE_TASKS } from '../fixtures/tasks.ts';
 import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';
@@ -30,7 +30,7 @@ interface RunWith {
 
 /** A runner with a pool that reuses processes up to `limits.tasksPerProcess` tasks. */
 function reusing(limits: Partial<ReuseLimits>, options: { ttlMs?: number } = {}) {
-  const warm = new WarmChildren(options.ttlMs ?? 30_000, 1, {
+  const warm = new TaskProcessPool(options.ttlMs ?? 30_000, 1, {
     tasksPerProcess: 10,
     maxRssBytes: 0,
     ...limits,
@@ -39,7 +39,7 @@ function reusing(limits: Partial<ReuseLimits>, options: { ttlMs?: number } = {})
     registry: FIXTURE_TASKS,
     command: COMMAND,
     env: process.env,
-    warm,
+    pool: warm,
     defaultTimeoutMs: 30_000,
     killGraceMs: 500,
     maxResultBytes: 1024 * 1024,
@@ -199,7 +199,7 @@ describe('reused task processes', { timeout: 120_000 }, () => {
 
 describe('spares for fresh processes', { timeout: 60_000 }, () => {
   test('two tasks in a row that take a spare still starting: one spare more while tasks queue up', async () => {
-    const warm = new WarmChildren(30_000, 1);
+    const warm = new TaskProcessPool(30_000, 1);
     const taken = [];
     try {
       warm.prepare(COMMAND, process.env);

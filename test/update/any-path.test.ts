@@ -60,7 +60,7 @@ test('1.0.0 → 1.1.0 through updater.sh in a folder named with & % ^ ! ( ) quot
     newExe,
     dataDir,
     version: '1.1.0',
-    healthTimeoutSec: 60,
+    healthTimeoutMs: 60_000,
     supervisor: 'none',
     env: {
       ...process.env,

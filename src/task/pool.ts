@@ -1,7 +1,7 @@
 /**
- * The task-process pool: every task process is taken from here, given back or retired here, and
- * started here — spares ahead of need (WARM_START), so a task never waits for a process to start,
- * and (TASKS_PER_PROCESS > 1) processes kept between tasks. Its decisions are ./pool-decisions.ts.
+ * The task-process pool: every task process is started, taken, given back and retired here —
+ * spares ahead of need (WARM_START) and processes kept between tasks (TASKS_PER_PROCESS > 1).
+ * Its decisions are ./pool-decisions.ts.
  */
 import type { ChildProcess } from 'node:child_process';
 import { ChildMessageSchema } from './child-messages.ts';
@@ -17,11 +17,9 @@ import {
 import { killTaskTree, launchTaskProcess } from './task-processes.ts';
 
 /**
- * A task that runs longer than this gets the next task's process started beside it; a shorter one
- * gets it once the server has answered its result (`prepare`, from the runner's `release`).
- * Starting it at once would make every short task share the cores with a process start, and
- * spawn() blocks the thread for a while that the result's delivery would wait for
- * (docs/performance.md, "Why these choices").
+ * A task running longer than this gets the next task's process started beside it; a shorter one
+ * once its result is answered, so a spawn never delays it (docs/performance.md, "Why these
+ * choices").
  */
 export const SPARE_START_DELAY_MS = 20;
 
@@ -59,8 +57,8 @@ function spawnTaskChild(command: ChildCommand, env: NodeJS.ProcessEnv): StartedC
   child.on('error', (error) => {
     started.error = error;
   });
-  // Heard for the process's whole life: a reused one says `ready` after each task. A cheap tag
-  // check first, so the other messages (parsed by the task's watcher) are not parsed twice.
+  // For the process's whole life (a reused one says `ready` after each task); the tag is checked
+  // first so the task's watcher alone parses the other messages.
   child.on('message', (raw) => {
     if ((raw as { type?: unknown } | null)?.type !== 'ready') return;
     const parsed = ChildMessageSchema.safeParse(raw);
@@ -93,21 +91,16 @@ export interface ReuseLimits {
 }
 
 /**
- * The pool. A task takes a process (`take`), and at its end gives it back or has it retired
- * (`giveBack`, `retire`); the pool starts processes (`take` when none is idle, `prepare`,
- * `taskStarted`). It holds spares started ahead of need (fresh) and, with TASKS_PER_PROCESS > 1,
- * processes that ran tasks and may run more (used); either kind unused for `ttlMs` is stopped.
+ * A task takes a process (`take`) and at its end gives it back or retires it; only the pool starts
+ * processes. It holds fresh spares and used processes; either kind unused for `ttlMs` is stopped.
  */
-export class WarmChildren {
+export class TaskProcessPool {
   readonly #ttlMs: number;
   readonly #size: number;
   readonly #reuse: ReuseLimits;
   #spares: Spare[] = [];
   #closed = false;
-  /**
-   * Whether tasks come faster than processes start: then one spare more than `size` is held, so
-   * two starts overlap on the free core. Dropped when a process sits unused for its time to live.
-   */
+  /** Tasks coming faster than processes start: one spare more than `size` is held. */
   #streak: TakeStreak = { startingTakes: 0, queueing: false };
 
   /**
@@ -150,10 +143,8 @@ export class WarmChildren {
   }
 
   /**
-   * A kept process after its task: back in the pool for the next one when the task succeeded, else
-   * retired. One given back is retired later when it reports more memory than REUSE_MAX_RSS
-   * (checked on its `ready`, after the task's cleanup) or does not say `ready` within
-   * `readyWithinMs`.
+   * A kept process after its task: back in the pool when the task succeeded, else retired; retired
+   * later if its `ready` reports more than REUSE_MAX_RSS or does not come within `readyWithinMs`.
    */
   giveBack(
     started: StartedChild,
@@ -213,10 +204,7 @@ export class WarmChildren {
     return this.#spares.flatMap((spare) => spare.started.child.pid ?? []);
   }
 
-  /**
-   * Starts the next tasks' processes now, while the current tasks run: up to one per task that may
-   * run at once (one more while tasks queue up), counting the used processes waiting.
-   */
+  /** Starts the next tasks' processes now: up to `size` idle (one more while tasks queue up). */
   prepare(command: ChildCommand, env: NodeJS.ProcessEnv): void {
     const { queueing } = this.#streak;
     const count = sparesToStart({
