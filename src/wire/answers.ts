@@ -5,16 +5,26 @@
  */
 import type * as z from 'zod';
 import { coerceError, HiveError } from '../platform/errors.ts';
+import { pickTaskAnswer } from './claim-payload.ts';
 import { describeConnectionError } from './connection-errors.ts';
 import { isStrictSemver } from './protocol.ts';
 
 export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The body as text: all of a small answer, else its first SMALL_ANSWER_BYTES (for messages). */
   text: string;
-  /** A claim answer's task payload as it arrived; `text` then has `null` in its place. */
-  payloadJson?: Buffer[];
+  /** The whole body as it arrived, for an answer that carries tasks (./claim-payload.ts). */
+  chunks?: Buffer[];
 }
+
+/** Largest answer body read from the server; a task payload bigger than this is refused. */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest answer parsed whole (heartbeat, version: a few fields), and how much of any other body
+ * (an error's) is kept for the log; the rest of an error's body is read and dropped.
+ */
+export const SMALL_ANSWER_BYTES = 64 * 1024;
 
 /**
  * `X-Hive-Latest-Version` of a 200/204 claim answer: `latestVersion` only when it is strict semver;
@@ -51,11 +61,33 @@ export async function readLimited(
   return chunks;
 }
 
+/**
+ * The first `keep` bytes of a body, as text; the rest is read and dropped (so the connection can
+ * serve again), up to MAX_ANSWER_BYTES, past which the connection is closed.
+ */
+export async function readHead(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  keep: number,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < keep) chunks.push(chunk.subarray(0, keep - size));
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export function header(answer: Answer, name: string): string | undefined {
   const value = answer.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A small answer (all of it in `text`), parsed and checked against `schema`. */
 export function parseAnswer<S extends z.ZodType>(
   answer: Answer,
   schema: S,
@@ -70,6 +102,40 @@ export function parseAnswer<S extends z.ZodType>(
       `${what} answer ${answer.status} is not JSON: ${snippet(answer.text)}`,
     );
   }
+  return checkAnswer(json, answer, schema, what);
+}
+
+/**
+ * An answer that carries tasks, read for its known fields only (./claim-payload.ts) and checked
+ * against `schema`; each task's `payload` is then a RawJson (taskFromWire turns it into bytes).
+ */
+export function parseTaskAnswer<S extends z.ZodType>(
+  answer: Answer,
+  schema: S,
+  what: string,
+): z.output<S> | HiveError {
+  let json: unknown;
+  try {
+    json = pickTaskAnswer(answer.chunks ?? [Buffer.from(answer.text)]);
+  } catch (error) {
+    const { message } = coerceError(error);
+    return new HiveError(
+      'BAD_ANSWER',
+      `${what} ${message.replace(/^answer/, `answer ${answer.status}`)}`,
+      {
+        details: snippet(answer.text),
+      },
+    );
+  }
+  return checkAnswer(json, answer, schema, what);
+}
+
+function checkAnswer<S extends z.ZodType>(
+  json: unknown,
+  answer: Answer,
+  schema: S,
+  what: string,
+): z.output<S> | HiveError {
   const result = schema.safeParse(json);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

@@ -9,8 +9,14 @@ import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { HiveError } from '../platform/errors.ts';
 import { clampTimerMs } from '../platform/timers.ts';
-import { type Answer, asNetworkError, readLimited } from './answers.ts';
-import { splitClaimAnswer } from './claim-payload.ts';
+import {
+  type Answer,
+  asNetworkError,
+  MAX_ANSWER_BYTES,
+  readHead,
+  readLimited,
+  SMALL_ANSWER_BYTES,
+} from './answers.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
   type ClaimOutcome,
@@ -48,9 +54,6 @@ export interface ClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** Largest answer body read from the server; a task payload bigger than this is refused. */
-const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
-
 export class HiveClient {
   readonly #options: ClientOptions;
   readonly #dispatcher: Dispatcher;
@@ -78,7 +81,7 @@ export class HiveClient {
       answer = await this.#send('POST', 'tasks/claim', JSON.stringify(body), {
         signal,
         extraWaitMs: body.waitSec * 1000,
-        splitPayload: true,
+        carriesTasks: true,
       });
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'claim', this.#options.serverUrl) };
@@ -123,7 +126,7 @@ export class HiveClient {
         'POST',
         `tasks/${encodeURIComponent(taskId)}/result`,
         bodyOf(body),
-        { signal, headers: { 'idempotency-key': body.resultId } },
+        { signal, headers: { 'idempotency-key': body.resultId }, carriesTasks: true },
       );
     } catch (error) {
       return { kind: 'retry', error: asNetworkError(error, 'result', this.#options.serverUrl) };
@@ -180,8 +183,8 @@ export class HiveClient {
       signal?: AbortSignal | undefined;
       extraWaitMs?: number;
       headers?: Record<string, string>;
-      /** A claim: its task payload is kept as bytes, not parsed (./claim-payload.ts). */
-      splitPayload?: boolean;
+      /** A claim's or result's answer: read whole when 2xx/409, for its tasks (./claim-payload.ts). */
+      carriesTasks?: boolean;
     },
   ): Promise<Answer> {
     const url = this.resolve(path);
@@ -201,21 +204,35 @@ export class HiveClient {
     // A refused token may have been fixed in the config since we read it: the next request uses
     // what is there now (every endpoint's 401/403, claims and results alike).
     if (response.statusCode === 401 || response.statusCode === 403) this.#reloadToken();
+    const { statusCode: status, headers: answerHeaders } = response;
+    const isOk = status >= 200 && status < 300;
+    const whole = extra.carriesTasks === true && (isOk || status === 409);
+    // Read whole: a 2xx/409 answer that carries tasks (up to the big cap), or a small 2xx one.
+    // Any other answer is a status with a text for the log: its head is kept, the rest dropped.
+    const limit = whole ? MAX_ANSWER_BYTES : isOk ? SMALL_ANSWER_BYTES : undefined;
+    if (limit === undefined) {
+      return {
+        status,
+        headers: answerHeaders,
+        text: await readHead(response.body, SMALL_ANSWER_BYTES),
+      };
+    }
     const declared = Number(response.headers['content-length'] ?? 0);
-    if (declared > MAX_ANSWER_BYTES) {
+    if (declared > limit) {
       response.body.on('error', () => {}); // destroying an unread body emits an error nobody needs
       response.body.destroy();
       throw new HiveError(
         'BAD_ANSWER',
-        `answer of ${declared} bytes is over the ${MAX_ANSWER_BYTES}-byte limit`,
+        `answer of ${declared} bytes is over the ${limit}-byte limit`,
       );
     }
-    const chunks = await readLimited(response.body, MAX_ANSWER_BYTES);
-    const { statusCode: status, headers: answerHeaders } = response;
-    const split =
-      extra.splitPayload === true && status === 200 ? splitClaimAnswer(chunks) : undefined;
-    if (split !== undefined) return { status, headers: answerHeaders, ...split };
-    return { status, headers: answerHeaders, text: Buffer.concat(chunks).toString('utf8') };
+    const chunks = await readLimited(response.body, limit);
+    if (!whole)
+      return { status, headers: answerHeaders, text: Buffer.concat(chunks).toString('utf8') };
+    const head = Buffer.concat(chunks.slice(0, 16))
+      .subarray(0, SMALL_ANSWER_BYTES)
+      .toString('utf8');
+    return { status, headers: answerHeaders, text: head, chunks };
   }
 
   #reloadToken(): void {
