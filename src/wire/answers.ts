@@ -3,6 +3,7 @@
  * a size cap, JSON checked against a schema of src/wire/protocol.ts, headers, and the errors a
  * person reads in the log.
  */
+import type { Dispatcher } from 'undici';
 import type * as z from 'zod';
 import { coerceError, HiveError } from '../platform/errors.ts';
 import { pickTaskAnswer } from './claim-payload.ts';
@@ -43,8 +44,38 @@ export function versionHint(value: string | undefined): VersionHint {
   return { latestVersion: undefined, ignoredVersion: value.slice(0, 100) };
 }
 
+/**
+ * An answer read as what it is for: whole, as its chunks, when a 2xx/409 answer carries tasks (up
+ * to the big cap: ./claim-payload.ts reads it); whole when a small 2xx one (heartbeat, version);
+ * else a status with a text for the log, of which the head is kept and the rest dropped.
+ */
+export async function readAnswer(
+  response: Dispatcher.ResponseData,
+  carriesTasks: boolean,
+): Promise<Answer> {
+  const { statusCode: status, headers, body } = response;
+  const isOk = status >= 200 && status < 300;
+  const whole = carriesTasks && (isOk || status === 409);
+  const limit = whole ? MAX_ANSWER_BYTES : isOk ? SMALL_ANSWER_BYTES : undefined;
+  if (limit === undefined)
+    return { status, headers, text: await readHead(body, SMALL_ANSWER_BYTES) };
+  const declared = Number(headers['content-length'] ?? 0);
+  if (declared > limit) {
+    body.on('error', () => {}); // destroying an unread body emits an error nobody needs
+    body.destroy();
+    throw new HiveError(
+      'BAD_ANSWER',
+      `answer of ${declared} bytes is over the ${limit}-byte limit`,
+    );
+  }
+  const chunks = await readLimited(body, limit);
+  if (!whole) return { status, headers, text: Buffer.concat(chunks).toString('utf8') };
+  const head = Buffer.concat(chunks.slice(0, 16)).subarray(0, SMALL_ANSWER_BYTES);
+  return { status, headers, text: head.toString('utf8'), chunks };
+}
+
 /** The body as the chunks it arrived in (joined, a big one would be one big allocation). */
-export async function readLimited(
+async function readLimited(
   body: AsyncIterable<Buffer> & { destroy(): void },
   limit: number,
 ): Promise<Buffer[]> {
@@ -65,7 +96,7 @@ export async function readLimited(
  * The first `keep` bytes of a body, as text; the rest is read and dropped (so the connection can
  * serve again), up to MAX_ANSWER_BYTES, past which the connection is closed.
  */
-export async function readHead(
+async function readHead(
   body: AsyncIterable<Buffer> & { destroy(): void },
   keep: number,
 ): Promise<string> {

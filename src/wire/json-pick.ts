@@ -74,6 +74,7 @@ class Reader {
       this.#starts.push(at);
       at += chunk.length;
     }
+    this.#starts.push(at); // where the end is
     this.#parsedBudget = maxParsedBytes;
     this.#maxParsedBytes = maxParsedBytes;
   }
@@ -86,12 +87,7 @@ class Reader {
   }
 
   #at(): number {
-    return (this.#starts[this.#chunk] ?? this.#total()) + this.#offset;
-  }
-
-  #total(): number {
-    const last = this.#chunks.length - 1;
-    return last < 0 ? 0 : (this.#starts[last] as number) + (this.#chunks[last] as Buffer).length;
+    return (this.#starts[this.#chunk] as number) + this.#offset;
   }
 
   /** The byte at the cursor, or -1 at the end. */
@@ -108,11 +104,6 @@ class Reader {
       this.#chunk++;
       this.#offset = 0;
     }
-  }
-
-  #expect(byte: number, what: string): void {
-    if (this.peek() !== byte) this.fail(`expected ${what}`);
-    this.#advance();
   }
 
   skipSpace(): void {
@@ -139,38 +130,22 @@ class Reader {
 
   #readObject(fields: Readonly<Record<string, Shape>>, path: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    this.#advance();
-    this.skipSpace();
-    if (this.peek() === CLOSE_BRACE) {
-      this.#advance();
-      return out;
-    }
-    for (;;) {
+    this.#readEach(CLOSE_BRACE, () => {
       const key = this.#readKey();
       this.skipSpace();
-      this.#expect(COLON, '":"');
+      if (this.peek() !== COLON) this.fail('expected ":"');
+      this.#advance();
       this.skipSpace();
       const shape = key !== undefined && Object.hasOwn(fields, key) ? fields[key] : undefined;
       if (shape === undefined) this.#skipValue();
       else out[key as string] = this.read(shape, path === '' ? (key as string) : `${path}.${key}`);
-      this.skipSpace();
-      const next = this.peek();
-      this.#advance();
-      if (next === CLOSE_BRACE) return out;
-      if (next !== COMMA) this.fail('expected "," or "}"');
-      this.skipSpace();
-    }
+    });
+    return out;
   }
 
   #readList(shape: { items: Shape; maxItems: number }, path: string): unknown[] {
     const out: unknown[] = [];
-    this.#advance();
-    this.skipSpace();
-    if (this.peek() === CLOSE_BRACKET) {
-      this.#advance();
-      return out;
-    }
-    for (;;) {
+    this.#readEach(CLOSE_BRACKET, () => {
       if (out.length === shape.maxItems) {
         throw new HiveError(
           'BAD_ANSWER',
@@ -178,11 +153,25 @@ class Reader {
         );
       }
       out.push(this.read(shape.items, `${path}.${out.length}`));
+    });
+    return out;
+  }
+
+  /** The members of the object or list at the cursor, each read by `readOne`, up to `close`. */
+  #readEach(close: number, readOne: () => void): void {
+    this.#advance();
+    this.skipSpace();
+    for (let isFirst = true; ; isFirst = false) {
+      if (isFirst && this.peek() === close) {
+        this.#advance();
+        return;
+      }
+      readOne();
       this.skipSpace();
       const next = this.peek();
       this.#advance();
-      if (next === CLOSE_BRACKET) return out;
-      if (next !== COMMA) this.fail('expected "," or "]"');
+      if (next === close) return;
+      if (next !== COMMA) this.fail(`expected "," or "${String.fromCharCode(close)}"`);
       this.skipSpace();
     }
   }
