@@ -26,11 +26,7 @@ let program: { file: string; args: string[] };
 const servers: HostileServer[] = [];
 const workers: WorkerProcess[] = [];
 before(async () => {
-  program = {
-    file: process.execPath,
-    args: [new URL('../fixtures/entry.ts', import.meta.url).pathname],
-  }; // DEV
-  void builtWorker;
+  program = { file: await builtWorker(), args: [] };
 });
 after(async () => {
   for (const worker of workers) await worker.stop('SIGKILL');
