@@ -211,3 +211,15 @@ test('16 MiB of unknown objects is scanned past quickly, building nothing', () =
   assert.ok(tookMs < 3000, `took ${tookMs} ms`);
   assert.ok(grewBytes < 32 * 1024 * 1024, `heap grew ${grewBytes} bytes`);
 });
+
+test('keys are compared as JSON.parse reads them: escaped, or unknown of a known length', () => {
+  const text = String.raw`{"\u0074ask":{"id":"a","type":"echo","p\u0061yload":[1]},"tusk":1,"next":{"tasks":[],"tasko":2}}`;
+  const picked = pickTaskAnswer([Buffer.from(text)]) as {
+    task: { id: string; payload: unknown };
+    next: unknown;
+  };
+  assert.equal(picked.task.id, 'a');
+  assert.equal(rawText(picked.task.payload), '[1]');
+  assert.deepEqual(Object.keys(picked), ['task', 'next']);
+  assert.deepEqual(picked.next, { tasks: [] });
+});
