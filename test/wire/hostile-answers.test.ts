@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
 import { builtWorker } from '../helpers/built-worker.ts';
 import {
@@ -66,15 +67,17 @@ function largestBeatGapMs(beats: number[], fromMs: number): number {
 
 test('a 66 MB claim answer of a task plus junk: heartbeats on time, RSS bounded, Ctrl+C prompt', async () => {
   const server = await hostileServer();
-  const head = Buffer.from('{"task":{"id":"t-junk","type":"echo","payload":{"a":1}},"junk":[');
-  const junk = Buffer.alloc(Math.floor((66_000_000 - head.length - 4) / 3) * 3, '{},');
+  const head = (id: string) =>
+    Buffer.from(`{"task":{"id":"${id}","type":"echo","payload":{"a":1}},"junk":[`);
+  const headBytes = head('t-junk-1').length;
+  const junk = Buffer.alloc(Math.floor((66_000_000 - headBytes - 4) / 3) * 3, '{},');
   const tail = Buffer.from('{}]}');
-  const junkAnswer = (res: import('node:http').ServerResponse, then?: () => void) => {
+  const junkAnswer = (res: ServerResponse, id: string, then?: () => void) => {
     res.writeHead(200, {
       ...JSON_HEADERS,
-      'content-length': String(head.length + junk.length + tail.length),
+      'content-length': String(headBytes + junk.length + tail.length),
     });
-    res.write(head);
+    res.write(head(id));
     res.write(junk);
     res.end(tail, then);
   };
@@ -83,10 +86,10 @@ test('a 66 MB claim answer of a task plus junk: heartbeats on time, RSS bounded,
   server.handlers.claim = (res, _request, n) => {
     if (n === 1) res.writeHead(200, JSON_HEADERS).end(taskAnswer(runningTask));
     // Each junk answer comes between two of t-run's beats (due every 2 s).
-    else if (n === 2) setTimeout(() => junkAnswer(res), 1500);
+    else if (n === 2) setTimeout(() => junkAnswer(res, 't-junk-1'), 1500);
     else if (n === 3) {
       setTimeout(() => {
-        junkAnswer(res, () => {
+        junkAnswer(res, 't-junk-2', () => {
           interruptedAt = performance.now();
           running.child.kill('SIGINT');
         });
@@ -98,11 +101,11 @@ test('a 66 MB claim answer of a task plus junk: heartbeats on time, RSS bounded,
     env: { HIVE_CONCURRENCY: '2', HIVE_SHUTDOWN_GRACE: '30', HIVE_REQUEST_TIMEOUT: '20' },
   });
   // The junk answer's task ran: the answer was read, the junk skipped.
-  await server.waitFor('result', 1, 30_000, 't-junk');
-  const resultOf = server.seen.find((one) => one.route === 'result' && one.taskId === 't-junk');
+  await server.waitFor('result', 1, 30_000, 't-junk-1');
+  const resultOf = server.seen.find((one) => one.route === 'result' && one.taskId === 't-junk-1');
   assert.equal(JSON.parse(resultOf?.body ?? '{}').status, 'succeeded');
   // Ctrl+C as the second junk answer arrives: the worker says it is stopping at once.
-  await running.waitForOutput(/waiting up to 30 s for the running task/, 20_000);
+  await running.waitForOutput(/waiting up to 30 s for/, 20_000);
   const reactedMs = performance.now() - (interruptedAt ?? Number.NaN);
   const peak = peakRssBytes(running.child.pid as number);
   running.child.kill('SIGINT'); // a second Ctrl+C: stop the sleeping task now
