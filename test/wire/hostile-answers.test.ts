@@ -174,25 +174,36 @@ test('a server dribbling a byte a second: claim, heartbeat and result each fail 
 
 test('results queued at start, to a server that holds them: the first claim still goes out', async () => {
   const server = await hostileServer();
+  const queued = ['t-q1', 't-q2', 't-q3', 't-q4'];
   server.handlers.claim = (res, _request, n) => {
-    if (n === 1)
-      res.writeHead(200, JSON_HEADERS).end(taskAnswer({ id: 't-q', type: 'echo', payload: {} }));
-    else res.writeHead(204).end();
+    const id = queued[n - 1];
+    if (id === undefined) res.writeHead(204).end();
+    else res.writeHead(200, JSON_HEADERS).end(taskAnswer({ id, type: 'echo', payload: {} }));
   };
-  server.handlers.result = (res) =>
-    dribble(res, 200, '{"held":"..............................."}', 700);
+  // First a server that holds each result past its deadline: the four stay queued.
+  server.handlers.result = (res) => dribble(res, 200, '{"held":"........................"}', 700);
   const dataDir = tempDir('hive-worker-');
   const settings = { HIVE_REQUEST_TIMEOUT: '2', HIVE_SHUTDOWN_GRACE: '1' };
   const first = worker({ serverUrl: server.url, dataDir, env: settings });
-  await first.waitForOutput(/result failed: no whole answer within/, 20_000);
+  for (const id of queued) await server.waitFor('result', 1, 20_000, id);
   await first.stop();
+  // Then one that takes each within its deadline, but slowly: 4 × 1.5 s is past REQUEST_TIMEOUT.
+  server.handlers.result = (res) => {
+    setTimeout(() => res.writeHead(200, JSON_HEADERS).end('{}'), 1500);
+  };
   const claimsBefore = server.count('claim');
   const startedAt = performance.now();
   const second = worker({ serverUrl: server.url, dataDir, env: settings });
   await server.waitFor('claim', claimsBefore + 1, 15_000);
   const tookMs = performance.now() - startedAt;
+  for (const id of queued) await server.waitFor('result', 2, 20_000, id);
   await second.stop();
-  assert.match(second.output(), /sending 1 queued result\(s\) before claiming/);
-  // One result deadline (2 s) plus start-up, not forever.
-  assert.ok(tookMs < 8000, `first claim after ${tookMs} ms`);
+  assert.match(second.output(), /sending 4 queued result\(s\) before claiming/);
+  // REQUEST_TIMEOUT (2 s) and start-up, not the four sends (6 s).
+  assert.ok(tookMs < 5000, `first claim after ${tookMs} ms`);
+  // Each reached the server again with its own resultId (the pump took over from the start-up).
+  for (const id of queued) {
+    const keys = server.seen.filter((one) => one.route === 'result' && one.taskId === id);
+    assert.equal(new Set(keys.map((one) => one.headers['idempotency-key'])).size, 1, id);
+  }
 });
