@@ -283,5 +283,6 @@ function printBanner(
       ? ['  started by the systemd user unit (an update restarts the unit)']
       : []),
   ];
-  log.info(lines.join('\n'));
+  // One record per line: the console prints a record on one line, its controls escaped.
+  for (const line of lines) log.info(line);
 }

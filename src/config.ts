@@ -91,7 +91,11 @@ export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
 /** Seconds to wait for a TCP connection to the server. @default 10 */
 export const CONNECT_TIMEOUT = 10;
 
-/** Seconds of silence from the server (headers or body) before a request fails. @default 30 */
+/**
+ * Seconds of silence from the server (headers or body) before a request fails, and the deadline of
+ * a whole request (a claim adds WAIT_SEC, a result its upload time; a heartbeat at most lease/3).
+ * @default 30
+ */
 export const REQUEST_TIMEOUT = 30;
 
 /** TCP keep-alive on connections to the server; turn off under Wine. @default true */

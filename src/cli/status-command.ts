@@ -9,6 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type RecordedStatus, readRecordedStatus } from '../loop/status-file.ts';
+import { escapeControls, escapeJsonControls } from '../platform/console-lines.ts';
 import { resolveDataDir } from '../platform/data-dir.ts';
 import { readWorkerId } from '../platform/identity.ts';
 import { isLockHeld, readLock } from '../platform/lock.ts';
@@ -124,13 +125,16 @@ export function formatStatus(status: WorkerStatus): string {
     `               installing: ${update.pending === null ? 'none' : `${update.pending.from} → ${update.pending.to} since ${update.pending.at}`}`,
     `               failed: ${failed.length === 0 ? 'none' : failed.join('; ')}`,
   ];
-  return `${lines.join('\n')}\n`;
+  // Ids, messages and errors came from a server or a task: one line each, nothing a terminal runs.
+  return `${lines.map(escapeControls).join('\n')}\n`;
 }
 
 /** `worker --status [--json]`: prints and returns exit code 0 (src/cli/modes.ts: 78 for bad settings). */
 export function printStatus(input: StatusInput & { json: boolean }, out: (text: string) => void) {
   const status = readWorkerStatus(input);
-  out(input.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  out(
+    input.json ? `${escapeJsonControls(JSON.stringify(status, null, 2))}\n` : formatStatus(status),
+  );
   return 0;
 }
 

@@ -3,7 +3,45 @@
  * in local time, the fields left to the log file, colours only for an interactive terminal (and
  * not with NO_COLOR). Our own few lines rather than pino-pretty, whose dependencies cost the
  * bundle and the idle worker more than one format is worth (docs/performance.md).
+ * Controls in a message are escaped here, for every call site at once (docs/reliability.md,
+ * "Hostile answers").
  */
+
+/**
+ * What a terminal acts on rather than shows: C0 controls (ESC, CR, LF, BEL…), DEL, C1 controls
+ * (a lone CSI or OSC), and the marks that reorder text (bidi overrides and isolates, LRM/RLM,
+ * ALM) or break a line (U+2028, U+2029).
+ */
+const REORDERING = '\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+const CONTROLS = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${REORDERING}]`, 'g');
+const JSON_LEFT_CONTROLS = new RegExp(`[\\u007f-\\u009f${REORDERING}]`, 'g');
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with every control and reordering mark written as an escape (`\n`, `\x1b`, `\u202e`):
+ * text from a server or a task (ids, messages, answer bodies) can neither drive the terminal nor
+ * forge a line. Backslashes are left as they are: a forged `\n` reads as the escape it looks like.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (char) => {
+    const code = char.charCodeAt(0);
+    if (NAMED[char] !== undefined) return NAMED[char];
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * JSON text with the controls JSON.stringify leaves as they are (DEL, C1, reordering marks)
+ * written as \u escapes: the same JSON value, harmless on a terminal. They occur only in strings.
+ */
+export function escapeJsonControls(json: string): string {
+  return json.replace(
+    JSON_LEFT_CONTROLS,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
 
 const RESET_FG = '\u001b[39m';
 const LEVELS: Readonly<Record<number, { name: string; on: string; off: string }>> = {
@@ -23,12 +61,13 @@ export function humanLines(options: { colorize: boolean }): (json: string) => st
     try {
       entry = JSON.parse(json) as typeof entry;
     } catch {
-      return json.endsWith('\n') ? json : `${json}\n`; // not pino's: shown as it came
+      return `${escapeControls(json.endsWith('\n') ? json.slice(0, -1) : json)}\n`; // not pino's
     }
     const level = typeof entry.level === 'number' ? LEVELS[entry.level] : undefined;
     const name = level?.name ?? 'USERLVL';
     const time = clock(typeof entry.time === 'number' ? new Date(entry.time) : new Date());
-    const msg = typeof entry.msg === 'string' ? entry.msg : '';
+    // One record, one line, whatever the message carries (a task id, an answer's text).
+    const msg = typeof entry.msg === 'string' ? escapeControls(entry.msg) : '';
     if (!options.colorize) return `[${time}] ${name}:${msg === '' ? '' : ` ${msg}`}\n`;
     const coloured = level === undefined ? name : `${level.on}${name}${level.off}`;
     return `[${time}] ${coloured}:${msg === '' ? '' : ` ${MESSAGE_ON}${msg}${RESET_FG}`}\n`;

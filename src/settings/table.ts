@@ -148,7 +148,7 @@ export const SETTINGS = {
   REQUEST_TIMEOUT: row(
     'requestTimeoutMs',
     seconds(0.01).transform(ms),
-    'seconds of server silence before a request fails',
+    'seconds of server silence before a request fails, and its whole deadline (plus WAIT_SEC for a claim)',
   ),
   TCP_KEEPALIVE: row(
     'tcpKeepAlive',
