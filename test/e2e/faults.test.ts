@@ -9,9 +9,9 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { allGone, fixturePids, isRunning, killQuietly, programOf } from './helpers/processes.ts';
-import { type SpawnedServer, spawnServer } from './helpers/server.ts';
-import { startWorker, tempDir, type WorkerProcess } from './helpers/worker.ts';
+import { allGone, fixturePids, isRunning, killQuietly, programOf } from '../helpers/processes.ts';
+import { type SpawnedServer, spawnServer } from '../helpers/server.ts';
+import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
 let server: SpawnedServer;
 const tally = { faults: 0, tasks: new Set<string>(), forced: new Set<string>() };

@@ -9,10 +9,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { unitFile } from '../src/cli/install-linux.ts';
-import { builtWorker } from './helpers/built-worker.ts';
-import { execStartPath, loginEnv, verifyUnit } from './helpers/login-start.ts';
-import { FIXTURE_ENTRY, tempDir } from './helpers/worker.ts';
+import { unitFile } from '../../src/cli/install-linux.ts';
+import { builtWorker } from '../helpers/built-worker.ts';
+import { execStartPath, loginEnv, verifyUnit } from '../helpers/login-start.ts';
+import { FIXTURE_ENTRY, tempDir } from '../helpers/worker.ts';
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv) {
   const result = spawnSync(file, args, { encoding: 'utf8', env, timeout: 30_000 });

@@ -11,8 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { spawnServer, startTestServer } from './helpers/server.ts';
-import { FAST_SETTINGS, FIXTURE_ENTRY, startWorker, tempDir } from './helpers/worker.ts';
+import { spawnServer, startTestServer } from '../helpers/server.ts';
+import { FAST_SETTINGS, FIXTURE_ENTRY, startWorker, tempDir } from '../helpers/worker.ts';
 
 const jsonFiles = (dir: string) =>
   readdirSync(dir)

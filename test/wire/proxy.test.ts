@@ -11,12 +11,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { downloadRelease } from '../src/update/download.ts';
-import { HiveClient } from '../src/wire/hive-client.ts';
-import type { ProxyConfig } from '../src/wire/proxy.ts';
-import { isProxied, PASSWORD, startProxy } from './helpers/proxy.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker, tempDir } from './helpers/worker.ts';
+import { downloadRelease } from '../../src/update/download.ts';
+import { HiveClient } from '../../src/wire/hive-client.ts';
+import type { ProxyConfig } from '../../src/wire/proxy.ts';
+import { isProxied, PASSWORD, startProxy } from '../helpers/proxy.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker, tempDir } from '../helpers/worker.ts';
 
 async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();

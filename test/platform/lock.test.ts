@@ -9,11 +9,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { acquireLock, isLockHeld, LOCK_FILE, readLock } from '../src/platform/lock.ts';
-import { identify } from '../src/platform/process-identity.ts';
-import { tempDir } from './helpers/worker.ts';
+import { acquireLock, isLockHeld, LOCK_FILE, readLock } from '../../src/platform/lock.ts';
+import { identify } from '../../src/platform/process-identity.ts';
+import { tempDir } from '../helpers/worker.ts';
 
-const CONTENDER = fileURLToPath(new URL('./fixtures/lock-contender.ts', import.meta.url));
+const CONTENDER = fileURLToPath(new URL('../fixtures/lock-contender.ts', import.meta.url));
 const OTHER_BOOT = '00000000-0000-4000-8000-000000000000';
 
 function writeLock(dataDir: string, lock: Record<string, unknown>): void {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { createLogger } from '../src/platform/log.ts';
-import { Outbox } from '../src/results/outbox.ts';
-import { type EncodedResult, encodeResultBody, type ResultBody } from '../src/wire/protocol.ts';
-import { encoded } from './helpers/server.ts';
-import { tempDir } from './helpers/worker.ts';
+import { createLogger } from '../../src/platform/log.ts';
+import { Outbox } from '../../src/results/outbox.ts';
+import { type EncodedResult, encodeResultBody, type ResultBody } from '../../src/wire/protocol.ts';
+import { encoded } from '../helpers/server.ts';
+import { tempDir } from '../helpers/worker.ts';
 
 const textOf = (result: EncodedResult) => ('json' in result ? result.json : undefined);
 

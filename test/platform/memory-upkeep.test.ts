@@ -3,10 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { MemoryUpkeep, type ReleaseReport } from '../src/platform/memory-upkeep.ts';
-import { capturingLog } from './helpers/log.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker } from './helpers/worker.ts';
+import { MemoryUpkeep, type ReleaseReport } from '../../src/platform/memory-upkeep.ts';
+import { capturingLog } from '../helpers/log.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker } from '../helpers/worker.ts';
 
 const AFTER_MS = 200;
 
@@ -107,7 +107,7 @@ describe('MemoryUpkeep', () => {
  */
 const FRAGMENTING_SCRIPT = `
 import { readFileSync } from 'node:fs';
-import { releaseFreeMemory } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'platform', 'memory-upkeep.ts'))};
+import { releaseFreeMemory } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'src', 'platform', 'memory-upkeep.ts'))};
 const privateMb = () => Number(/^Anonymous:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))[1]) / 1024;
 const before = privateMb();
 let big = [];

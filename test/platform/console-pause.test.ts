@@ -6,7 +6,7 @@ import {
   parentProcessName,
   shouldPause,
   tasklistImageName,
-} from '../src/platform/console-pause.ts';
+} from '../../src/platform/console-pause.ts';
 
 const facts = (overrides: Partial<PauseFacts>): PauseFacts => ({
   platform: 'linux',

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker } from './helpers/worker.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker } from '../helpers/worker.ts';
 
 let server: TestServer;
 before(async () => {

@@ -19,12 +19,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
-import { openConsoleStream } from '../src/platform/console.ts';
-import { createLogger, Secrets } from '../src/platform/log.ts';
-import { RotatingLogFile } from '../src/platform/log-file.ts';
-import { downloadRelease } from '../src/update/download.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker, tempDir } from './helpers/worker.ts';
+import { openConsoleStream } from '../../src/platform/console.ts';
+import { createLogger, Secrets } from '../../src/platform/log.ts';
+import { RotatingLogFile } from '../../src/platform/log-file.ts';
+import { downloadRelease } from '../../src/update/download.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker, tempDir } from '../helpers/worker.ts';
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 const posix = process.platform !== 'win32';
@@ -56,7 +56,7 @@ describe('file modes', { skip: !posix && 'POSIX modes' }, () => {
   test('the default data folder beside the executable, left 0755 by an older version, is narrowed', async () => {
     const install = tempDir('hive-install-');
     mkdirSync(join(install, 'data'), { mode: 0o755 });
-    const { resolveDataDir } = await import('../src/platform/data-dir.ts');
+    const { resolveDataDir } = await import('../../src/platform/data-dir.ts');
     const chosen = resolveDataDir('', install, {});
     assert.equal(chosen.path, join(install, 'data'));
     assert.equal(modeOf(chosen.path).toString(8), '700');

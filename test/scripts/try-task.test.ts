@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const TRY_TASK = fileURLToPath(new URL('../scripts/try-task.ts', import.meta.url));
+const TRY_TASK = fileURLToPath(new URL('../../scripts/try-task.ts', import.meta.url));
 
 interface Run {
   code: number | null;

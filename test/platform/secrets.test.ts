@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker } from './helpers/worker.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker } from '../helpers/worker.ts';
 
 const TOKEN = 'tok-5ecret-9f8e7d6c';
 let server: TestServer;

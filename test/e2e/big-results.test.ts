@@ -14,10 +14,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync 
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { bigOutput } from './fixtures/tasks.ts';
-import { type ScriptedServer, startScriptedServer } from './helpers/scripted-server.ts';
-import { startTestServer } from './helpers/server.ts';
-import { startWorker, tempDir, type WorkerProcess } from './helpers/worker.ts';
+import { bigOutput } from '../fixtures/tasks.ts';
+import { type ScriptedServer, startScriptedServer } from '../helpers/scripted-server.ts';
+import { startTestServer } from '../helpers/server.ts';
+import { startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
 const MiB = 1024 * 1024;
 /** MAX_RESULT_BYTES's default (src/config.ts): the biggest output a task may return. */

@@ -11,10 +11,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { openConsoleStream } from '../src/platform/console.ts';
-import { createLogger } from '../src/platform/log.ts';
-import { startTestServer, type TestServer, waitForResults } from './helpers/server.ts';
-import { FAST_SETTINGS, FIXTURE_ENTRY, readLogLines, tempDir } from './helpers/worker.ts';
+import { openConsoleStream } from '../../src/platform/console.ts';
+import { createLogger } from '../../src/platform/log.ts';
+import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';
+import { FAST_SETTINGS, FIXTURE_ENTRY, readLogLines, tempDir } from '../helpers/worker.ts';
 
 const LOST = /the console is unusable/;
 

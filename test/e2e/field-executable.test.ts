@@ -18,14 +18,14 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { buildWorker } from '../scripts/build.ts';
-import { signRelease } from '../src/update/signature.ts';
+import { buildWorker } from '../../scripts/build.ts';
+import { signRelease } from '../../src/update/signature.ts';
 import {
   type ScriptedAnswer,
   type ScriptedServer,
   startScriptedServer,
-} from './helpers/scripted-server.ts';
-import { FIXTURE_ENTRY, startWorker, tempDir, type WorkerProcess } from './helpers/worker.ts';
+} from '../helpers/scripted-server.ts';
+import { FIXTURE_ENTRY, startWorker, tempDir, type WorkerProcess } from '../helpers/worker.ts';
 
 const KEYS = generateKeyPairSync('ed25519');
 let exe: string;

@@ -5,16 +5,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import type { StoredResult } from '../scripts/server/views.ts';
-import { readRecordedStatus } from '../src/loop/status-file.ts';
-import { TASK_CHILD_FLAG } from '../src/task/flag.ts';
+import type { StoredResult } from '../../scripts/server/views.ts';
+import { readRecordedStatus } from '../../src/loop/status-file.ts';
+import { TASK_CHILD_FLAG } from '../../src/task/flag.ts';
 import {
   startTestServer,
   statusSummary,
   type TestServer,
   waitForResults,
-} from './helpers/server.ts';
-import { startWorker } from './helpers/worker.ts';
+} from '../helpers/server.ts';
+import { startWorker } from '../helpers/worker.ts';
 
 /** The most tasks that ran at the same moment, from their [startedAt, finishedAt] intervals. */
 function mostAtOnce(results: StoredResult[]): number {

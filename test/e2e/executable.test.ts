@@ -9,11 +9,11 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { WORKER_VERSION } from '../src/config.ts';
-import { builtWorker } from './helpers/built-worker.ts';
-import { endToEndScenarios } from './helpers/end-to-end.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker, tempDir } from './helpers/worker.ts';
+import { WORKER_VERSION } from '../../src/config.ts';
+import { builtWorker } from '../helpers/built-worker.ts';
+import { endToEndScenarios } from '../helpers/end-to-end.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker, tempDir } from '../helpers/worker.ts';
 
 endToEndScenarios({
   name: 'single executable',

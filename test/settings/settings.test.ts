@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { helpText } from '../src/cli/help.ts';
-import { MEMORY_TRIM, NO_TASK_SLEEP, SERVER_URL, WORKER_VERSION } from '../src/config.ts';
-import { loadSettings } from '../src/settings/load.ts';
-import { configProblems } from './helpers/settings.ts';
-import { tempDir } from './helpers/worker.ts';
+import { helpText } from '../../src/cli/help.ts';
+import { MEMORY_TRIM, NO_TASK_SLEEP, SERVER_URL, WORKER_VERSION } from '../../src/config.ts';
+import { loadSettings } from '../../src/settings/load.ts';
+import { configProblems } from '../helpers/settings.ts';
+import { tempDir } from '../helpers/worker.ts';
 
 const emptyDir = () => tempDir('hive-settings-');
 
@@ -14,7 +14,9 @@ const problemsOf = configProblems;
 
 describe('settings', () => {
   test('WORKER_VERSION equals package.json version', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
       version: string;
     };
     assert.equal(WORKER_VERSION, pkg.version);

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { boundNames, RegistryEditError, registerTask } from '../scripts/new-task/register.ts';
+import { boundNames, RegistryEditError, registerTask } from '../../scripts/new-task/register.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** What a checkout needs for new-task, tsc, Biome and the tests (node_modules is linked). */
 const COPIED = [
   'src',

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 test('npm run demo: every task ends as expected, every status shows, exit 0', () => {
-  const demo = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url));
+  const demo = fileURLToPath(new URL('../../scripts/demo.ts', import.meta.url));
   const run = spawnSync(process.execPath, [demo], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
   const table = run.stdout.slice(run.stdout.indexOf('task  '));

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadSettings, readToken } from '../src/settings/load.ts';
-import { sendsTokenInClearText } from '../src/settings/token.ts';
-import { configProblems } from './helpers/settings.ts';
-import { FAST_SETTINGS, FIXTURE_ENTRY, tempDir } from './helpers/worker.ts';
+import { loadSettings, readToken } from '../../src/settings/load.ts';
+import { sendsTokenInClearText } from '../../src/settings/token.ts';
+import { configProblems } from '../helpers/settings.ts';
+import { FAST_SETTINGS, FIXTURE_ENTRY, tempDir } from '../helpers/worker.ts';
 
 const problemsOf = configProblems;
 

@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BuildError } from '../scripts/build/config.ts';
-import { readExeFacts, signWithHook } from '../scripts/build/windows.ts';
-import { ROOT } from '../scripts/build.ts';
-import { builtWorker } from './helpers/built-worker.ts';
-import { tempDir } from './helpers/worker.ts';
+import { BuildError } from '../../scripts/build/config.ts';
+import { readExeFacts, signWithHook } from '../../scripts/build/windows.ts';
+import { ROOT } from '../../scripts/build.ts';
+import { builtWorker } from '../helpers/built-worker.ts';
+import { tempDir } from '../helpers/worker.ts';
 
 const BUILD_SCRIPT = join(ROOT, 'scripts', 'build.ts');
 

@@ -19,15 +19,15 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { SourceChangedError } from '../src/platform/fs-atomic.ts';
-import { createLogger } from '../src/platform/log.ts';
-import { ResultDelivery } from '../src/results/delivery.ts';
-import { Outbox } from '../src/results/outbox.ts';
-import { HiveClient } from '../src/wire/hive-client.ts';
-import { encodeResultBody } from '../src/wire/protocol.ts';
-import { capturingLog } from './helpers/log.ts';
-import { encoded, resultBody, startTestServer, type TestServer } from './helpers/server.ts';
-import { startWorker, tempDir } from './helpers/worker.ts';
+import { SourceChangedError } from '../../src/platform/fs-atomic.ts';
+import { createLogger } from '../../src/platform/log.ts';
+import { ResultDelivery } from '../../src/results/delivery.ts';
+import { Outbox } from '../../src/results/outbox.ts';
+import { HiveClient } from '../../src/wire/hive-client.ts';
+import { encodeResultBody } from '../../src/wire/protocol.ts';
+import { capturingLog } from '../helpers/log.ts';
+import { encoded, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker, tempDir } from '../helpers/worker.ts';
 
 let server: TestServer;
 const clients: HiveClient[] = [];

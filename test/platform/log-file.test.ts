@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { RotatingLogFile } from '../src/platform/log-file.ts';
-import { tempDir } from './helpers/worker.ts';
+import { RotatingLogFile } from '../../src/platform/log-file.ts';
+import { tempDir } from '../helpers/worker.ts';
 
 const line = (n: number) => `${JSON.stringify({ n, msg: 'x'.repeat(80) })}\n`;
 

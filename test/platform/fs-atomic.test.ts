@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { writeFileAtomic, writeFileAtomicAsync } from '../src/platform/fs-atomic.ts';
-import { tempDir } from './helpers/worker.ts';
+import { writeFileAtomic, writeFileAtomicAsync } from '../../src/platform/fs-atomic.ts';
+import { tempDir } from '../helpers/worker.ts';
 
 /** The synchronous write and its async sibling take the same steps: the same cases for both. */
 const writers = {

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadSettings } from '../src/settings/load.ts';
-import { describeProxy, hideCredentials, proxySecrets } from '../src/wire/proxy.ts';
-import { configProblems } from './helpers/settings.ts';
-import { tempDir } from './helpers/worker.ts';
+import { loadSettings } from '../../src/settings/load.ts';
+import { describeProxy, hideCredentials, proxySecrets } from '../../src/wire/proxy.ts';
+import { configProblems } from '../helpers/settings.ts';
+import { tempDir } from '../helpers/worker.ts';
 
 const emptyDir = () => tempDir('hive-proxy-settings-');
 const proxyOf = (env: Record<string, string>, argv: string[] = [], installDir = emptyDir()) =>

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { WorkerStatus } from '../src/cli/status-command.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { FAST_SETTINGS, FIXTURE_ENTRY, startWorker, tempDir } from './helpers/worker.ts';
+import type { WorkerStatus } from '../../src/cli/status-command.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { FAST_SETTINGS, FIXTURE_ENTRY, startWorker, tempDir } from '../helpers/worker.ts';
 
 const run = promisify(execFile);
 
