@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { wantsColor } from '../../src/platform/console.ts';
-import { escapeControls, escapeJsonControls, humanLines } from '../../src/platform/console-lines.ts';
+import {
+  escapeControls,
+  escapeJsonControls,
+  humanLines,
+} from '../../src/platform/console-lines.ts';
 
 /** What a pino logger at trace level writes for `calls`, one JSON line each. */
 function jsonLinesOf(calls: (log: pino.Logger) => void): string[] {
