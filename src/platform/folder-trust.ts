@@ -85,7 +85,9 @@ export function entriesProblem(path: string, depth = 0): string | undefined {
   const uid = currentUid();
   for (const name of readdirSync(path)) {
     const entry = join(path, name);
-    const stat = lstatSync(entry);
+    // An entry gone since the listing (another worker's lock temp file) has nothing to check.
+    const stat = lstatSync(entry, { throwIfNoEntry: false });
+    if (stat === undefined) continue;
     if (stat.isSymbolicLink())
       return `${entry} is a symbolic link; the worker never follows one inside its data folder: remove it`;
     if (!stat.isDirectory()) continue;
