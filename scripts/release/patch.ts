@@ -24,8 +24,8 @@ import {
 } from '../../src/update/patch-format.ts';
 
 /** Chunk of the new executable per frame, and how far around it the old one is searched. */
-export const PATCH_CHUNK_BYTES = 16 * 1024 * 1024;
-export const PATCH_MARGIN_BYTES = 8 * 1024 * 1024;
+export const PATCH_CHUNK_BYTES = 4 * 1024 * 1024;
+export const PATCH_MARGIN_BYTES = 4 * 1024 * 1024;
 /** A patch above this share of the zip is not written: the zip costs the worker less to apply. */
 export const PATCH_MAX_SHARE = 0.5;
 /** zstd's level: 19 as release.md's facts were measured with; tests pass a faster one. */
