@@ -22,7 +22,9 @@ export interface ReleaseKit {
   /** Writes the signed zip and announcement of a built version into `releasesDir`. */
   release(version: string, releasesDir: string): void;
   /** The same, plus patches from the earlier releases in `releasesDir` (zstd level 3: fast). */
-  releaseWithPatches(version: string, releasesDir: string): Promise<void>;
+  releaseWithPatches(version: string, releasesDir: string, level?: number): Promise<void>;
+  /** Takes an executable built elsewhere (pinning this kit's key) as `version`. */
+  adopt(version: string, executable: string): void;
   /** The throwaway release key (the builds pin its public half, `publicKey`). */
   privateKey: KeyObject;
   publicKey: string;
@@ -72,10 +74,13 @@ export function releaseKit(prefix: string): ReleaseKit {
     release(version, releasesDir) {
       pack(version, releasesDir);
     },
-    async releaseWithPatches(version, releasesDir) {
+    async releaseWithPatches(version, releasesDir, level = 3) {
       const packed = pack(version, releasesDir);
       const input = { version, platform: 'linux-x64', outDir: releasesDir };
-      await addPatches(packed, input, { fromDir: releasesDir, count: 3, level: 3 });
+      await addPatches(packed, input, { fromDir: releasesDir, count: 3, level });
+    },
+    adopt(version, executable) {
+      builds.set(version, executable);
     },
     install(name, version = '1.0.0') {
       const built = builds.get(version);
