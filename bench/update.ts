@@ -46,7 +46,7 @@ const PREVIOUS_UNDICI = '8.13.0';
 /** A copy of src/ and tasks/ to build a changed worker from (node_modules linked, one replaceable). */
 function sourceCopy(change: (dir: string) => void): string {
   const dir = join(kit.work, `src-${Math.random().toString(36).slice(2)}`);
-  for (const part of ['src', 'tasks', 'package.json'])
+  for (const part of ['src', 'tasks', 'package.json', 'build.config.json'])
     cpSync(join(ROOT, part), join(dir, part), { recursive: true });
   mkdirSync(join(dir, 'node_modules'));
   for (const name of readdirSync(join(ROOT, 'node_modules')))

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import semver from 'semver';
 import { releaseFileNames } from '../src/update/extract.ts';
 import { addPatches, packRelease, publicKeyOf } from './release/package.ts';
+import { PATCH_LEVEL } from './release/patch.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_PLATFORMS = ['linux-x64', 'win32-x64'];
@@ -28,6 +29,7 @@ async function main(): Promise<number> {
       platform: { type: 'string', multiple: true },
       'patch-from': { type: 'string' },
       patches: { type: 'string' },
+      'patch-level': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -36,7 +38,8 @@ async function main(): Promise<number> {
     console.error(
       'usage: npm run release -- --key <release-key.pem> --out <dir> [--version <semver>] [--platform <p>...] [--patch-from <dir> [--patches N]]\n' +
         '  (HIVE_RELEASE_KEY_FILE may stand for --key; platforms default to linux-x64 and win32-x64;\n' +
-        '  --patch-from: patches from the N newest earlier releases in <dir>, default 3)',
+        '  --patch-from: patches from the N newest earlier releases in <dir>, default 3;\n' +
+        '  --patch-level: zstd level of the patches, default 19)',
     );
     return values.help === true ? 0 : 2;
   }
@@ -50,6 +53,13 @@ async function main(): Promise<number> {
   if (!Number.isInteger(patchCount) || patchCount < 0) {
     console.error(
       `release: --patches must be a whole number ≥ 0, got ${JSON.stringify(values.patches)}`,
+    );
+    return 2;
+  }
+  const patchLevel = Number(values['patch-level'] ?? PATCH_LEVEL);
+  if (!Number.isInteger(patchLevel) || patchLevel < 1 || patchLevel > 19) {
+    console.error(
+      `release: --patch-level must be a zstd level 1–19, got ${JSON.stringify(values['patch-level'])}`,
     );
     return 2;
   }
@@ -101,7 +111,12 @@ async function main(): Promise<number> {
       await addPatches(
         packed,
         { version, platform, outDir },
-        { fromDir: resolve(values['patch-from']), count: patchCount, log: console.log },
+        {
+          fromDir: resolve(values['patch-from']),
+          count: patchCount,
+          level: patchLevel,
+          log: console.log,
+        },
       );
     }
     console.log(
