@@ -17,6 +17,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -77,12 +78,31 @@ interface Run {
   peakOverIdleMb: number;
 }
 
-/** The 1.0.0 worker idles, then finds `to` (with or without patches) and stages it. */
-async function measure(
-  from: string,
-  to: { version: string; exe: string },
-  usePatch: boolean,
-): Promise<Run> {
+/** Releases folders prepared beforehand: 1.0.0 and `to`, with and without patches. */
+async function prepareReleases(to: string): Promise<{ zip: string; patch: string }> {
+  const zip = tempDir('hive-bench-zip-');
+  kit.release('1.0.0', zip);
+  kit.release(to, zip);
+  const patch = tempDir('hive-bench-patch-');
+  kit.release('1.0.0', patch);
+  console.log(`  making the patches from 1.0.0 to ${to} (zstd -${sizes.level})…`);
+  await kit.releaseWithPatches(to, patch, sizes.level);
+  return { zip, patch };
+}
+
+/** Copies a prepared releases folder into the served one, the `version` answers last. */
+function publish(from: string, to: string): void {
+  const names = readdirSync(from).sort(
+    (a, b) => Number(a.endsWith('.json')) - Number(b.endsWith('.json')),
+  );
+  for (const name of names) {
+    copyFileSync(join(from, name), join(to, `.${name}`));
+    renameSync(join(to, `.${name}`), join(to, name));
+  }
+}
+
+/** The 1.0.0 worker idles, then finds `to` in the folder and stages it. */
+async function measure(from: string, to: { version: string }, prepared: string): Promise<Run> {
   const releases = tempDir('hive-bench-releases-');
   const server = await startServer({
     port: 0,
@@ -107,10 +127,7 @@ async function measure(
   await delay(8000);
   const pid = worker.pid ?? 0;
   const idle = processMemory(pid).rssMb;
-  // The earlier release is in the folder (patches are made from its zip), then the new one.
-  kit.release('1.0.0', releases);
-  if (usePatch) await kit.releaseWithPatches(to.version, releases, sizes.level);
-  else kit.release(to.version, releases);
+  publish(prepared, releases);
   let peak = idle;
   const log = join(dataDir, 'logs', 'worker.log');
   const lines = () =>
@@ -132,11 +149,17 @@ async function measure(
   const start = all.find((line) => /^downloading (the patch|release) /.test(line.msg));
   const fellBack = all.some((line) => /was not used/.test(line.msg));
   const usedPatch = all.some((line) => /rebuilt from the patch/.test(line.msg));
-  if (usePatch && (!usedPatch || fellBack)) throw new Error('the patch was not used');
+  if (prepared.includes('-patch-') && (!usedPatch || fellBack))
+    throw new Error('the patch was not used');
   const answer = JSON.parse(
     readFileSync(join(releases, `worker-${to.version}-linux-x64.json`), 'utf8'),
   );
   const bytesFetched = usedPatch ? Number(answer.patches[0].size) : Number(answer.size);
+  // It hands off to the updater, which starts the new version: stop whichever holds the folder.
+  await Promise.race([new Promise((resolve) => worker.once('exit', resolve)), delay(20_000)]);
+  await delay(3000);
+  const holder = readLock(dataDir);
+  if (holder !== undefined && isAlive(holder.pid)) process.kill(holder.pid, 'SIGKILL');
   await server.close();
   return {
     path: usedPatch ? 'patch' : 'zip',
@@ -195,8 +218,9 @@ async function main(): Promise<void> {
   for (const scenario of scenarios) {
     kit.adopt('1.0.0', scenario.from);
     kit.adopt(scenario.to.version, scenario.to.exe);
-    const zip = await measure(scenario.from, scenario.to, false);
-    const patch = await measure(scenario.from, scenario.to, true);
+    const prepared = await prepareReleases(scenario.to.version);
+    const zip = await measure(scenario.from, scenario.to, prepared.zip);
+    const patch = await measure(scenario.from, scenario.to, prepared.patch);
     const exeMb = round(readFileSync(scenario.to.exe).length / 1048576);
     results.push({
       change: scenario.name,
