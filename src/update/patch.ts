@@ -2,15 +2,14 @@
  * Rebuilds a release from a patch (src/update/patch-format.ts) and the files this worker runs from,
  * into the same staging folder the zip would be extracted to, with the same result on disk
  * (src/update/extract.ts): every file checked against the header, release.json against the signed
- * `manifestSha256`, every file against release.json. Frames are decoded streaming with Node's zlib,
- * a chunk at a time, so the process holds about a chunk and its window of the old file, whatever the
+ * `manifestSha256`, every file against release.json. Frames are decoded with Node's zlib a chunk at
+ * a time, so the process holds about a chunk and its window of the old file, whatever the
  * executable's size. Any failure removes what was written and throws.
  */
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
-  createReadStream,
   fstatSync,
   mkdirSync,
   openSync,
@@ -20,9 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { constants, createZstdDecompress } from 'node:zlib';
+import { constants, zstdDecompressSync } from 'node:zlib';
 import { type ExtractedRelease, ReleaseManifestSchema, releaseFileNames } from './extract.ts';
 import {
   baseWindow,
@@ -34,7 +31,6 @@ import {
   type PatchFile,
 } from './patch-format.ts';
 import { removeStaged } from './state.ts';
-import { sha256File } from './verify.ts';
 
 export interface PatchTarget {
   version: string;
@@ -70,7 +66,7 @@ export async function applyPatch(
       if (!header.files.some((file) => file.name === required))
         throw new Error(`the patch does not make ${required}`);
     }
-    await checkBases(header.files, bases);
+    checkBases(header.files, bases);
     const offsets = new Map<string, number>();
     let at = blobsAt;
     for (const file of header.files) {
@@ -85,7 +81,7 @@ export async function applyPatch(
     mkdirSync(targetDir, { recursive: true });
     try {
       for (const file of ordered) {
-        await rebuildFile(patchFile, fd, offsets.get(file.name) ?? 0, file, bases, targetDir);
+        await rebuildFile(fd, offsets.get(file.name) ?? 0, file, bases, targetDir);
         if (file.name === 'release.json') checkManifestSha(targetDir, expected);
       }
       return finish(targetDir, header.files, expected);
@@ -102,20 +98,26 @@ export async function applyPatch(
   }
 }
 
-async function checkBases(files: PatchFile[], bases: Record<string, string>): Promise<void> {
+/**
+ * The bases must be there with the size the patch names. Their sha256 is not read up front (a
+ * quarter of a second for the executable): a different base makes different bytes, which the
+ * rebuilt file's sha256 then refuses.
+ */
+function checkBases(files: PatchFile[], bases: Record<string, string>): void {
   for (const { make } of files) {
     if (make.kind !== 'patch') continue;
     const path = Object.hasOwn(bases, make.base) ? bases[make.base] : undefined;
     const size = path === undefined ? undefined : statSync(path, { throwIfNoEntry: false })?.size;
     if (path === undefined || size === undefined) throw new Error(`no ${make.base} to patch`);
-    if (size !== make.baseSize || (await sha256File(path)) !== make.baseSha256) {
-      throw new Error(`${path} is not the ${make.base} the patch was made from`);
+    if (size !== make.baseSize) {
+      throw new Error(
+        `${path} is not the ${make.base} the patch was made from (${size} bytes, not ${make.baseSize})`,
+      );
     }
   }
 }
 
 async function rebuildFile(
-  patchFile: string,
   patchFd: number,
   blobAt: number,
   file: PatchFile,
@@ -123,107 +125,117 @@ async function rebuildFile(
   targetDir: string,
 ): Promise<void> {
   const out = openSync(join(targetDir, file.name), 'wx', 0o644);
-  const sink = new FileSink(out, file.size);
+  const sink = new FileSink(out);
   try {
-    const { make } = file;
-    if (make.kind === 'zstd') {
-      await decodeFrame(patchFile, blobAt, file.blobBytes, undefined, sink);
-    } else {
-      const base = openSync(bases[make.base] ?? '', 'r');
-      try {
-        const chunks = chunkCount(file.size, make.chunkBytes);
-        const dictionary = Buffer.allocUnsafe(
-          Math.min(make.baseSize, make.chunkBytes + 2 * make.marginBytes),
-        );
-        const prefix = Buffer.alloc(FRAME_PREFIX_BYTES);
-        let at = blobAt;
-        for (let index = 0; index < chunks; index++) {
-          if (at + FRAME_PREFIX_BYTES > blobAt + file.blobBytes)
-            throw new Error(`${file.name}: frame ${index} is missing`);
-          readSync(patchFd, prefix, 0, FRAME_PREFIX_BYTES, at);
-          const frameBytes = prefix.readUInt32BE(0);
-          at += FRAME_PREFIX_BYTES;
-          if (at + frameBytes > blobAt + file.blobBytes)
-            throw new Error(`${file.name}: frame ${index} runs past its blob`);
-          const window = baseWindow(make, index);
-          const length = window.end - window.start;
-          readSync(base, dictionary, 0, length, window.start);
-          const before = sink.bytes;
-          await decodeFrame(patchFile, at, frameBytes, dictionary.subarray(0, length), sink);
-          const wanted = Math.min(make.chunkBytes, file.size - index * make.chunkBytes);
-          if (sink.bytes - before !== wanted)
-            throw new Error(
-              `${file.name}: chunk ${index} is ${sink.bytes - before} bytes, not ${wanted}`,
-            );
-          at += frameBytes;
-        }
-        if (at !== blobAt + file.blobBytes)
-          throw new Error(`${file.name}: bytes after the last frame`);
-      } finally {
-        closeSync(base);
-      }
-    }
+    await decodeFile(patchFd, blobAt, file, bases, sink);
+  } catch (error) {
+    throw new Error(`${file.name}: ${(error as Error).message}${baseHint(file, bases)}`, {
+      cause: error,
+    });
   } finally {
     closeSync(out);
   }
   const sha256 = sink.digest();
   if (sink.bytes !== file.size || sha256 !== file.sha256) {
     throw new Error(
-      `${file.name} rebuilt as ${sink.bytes} bytes with sha256 ${sha256}, the patch says ${file.size} bytes, ${file.sha256}`,
+      `${file.name} rebuilt as ${sink.bytes} bytes with sha256 ${sha256}, the patch says ${file.size} bytes, ${file.sha256}${baseHint(file, bases)}`,
     );
   }
 }
 
-/** One zstd frame from the patch file into the sink; the dictionary is copied by zstd at once. */
+/** The file's blob into the sink: one frame, or one frame per chunk against the base's window. */
+async function decodeFile(
+  patchFd: number,
+  blobAt: number,
+  file: PatchFile,
+  bases: Record<string, string>,
+  sink: FileSink,
+): Promise<void> {
+  const { make } = file;
+  if (make.kind === 'zstd') {
+    await decodeFrame(patchFd, blobAt, file.blobBytes, undefined, sink, file.size);
+  } else {
+    const base = openSync(bases[make.base] ?? '', 'r');
+    try {
+      const chunks = chunkCount(file.size, make.chunkBytes);
+      const dictionary = Buffer.allocUnsafe(
+        Math.min(make.baseSize, make.chunkBytes + 2 * make.marginBytes),
+      );
+      const prefix = Buffer.alloc(FRAME_PREFIX_BYTES);
+      let at = blobAt;
+      for (let index = 0; index < chunks; index++) {
+        if (at + FRAME_PREFIX_BYTES > blobAt + file.blobBytes)
+          throw new Error(`frame ${index} is missing`);
+        readSync(patchFd, prefix, 0, FRAME_PREFIX_BYTES, at);
+        const frameBytes = prefix.readUInt32BE(0);
+        at += FRAME_PREFIX_BYTES;
+        if (at + frameBytes > blobAt + file.blobBytes)
+          throw new Error(`frame ${index} runs past its blob`);
+        const slice = baseWindow(make, index);
+        const length = slice.end - slice.start;
+        readSync(base, dictionary, 0, length, slice.start);
+        const before = sink.bytes;
+        const wanted = Math.min(make.chunkBytes, file.size - index * make.chunkBytes);
+        const window = dictionary.subarray(0, length);
+        await decodeFrame(patchFd, at, frameBytes, window, sink, wanted);
+        if (sink.bytes - before !== wanted)
+          throw new Error(`chunk ${index} is ${sink.bytes - before} bytes, not ${wanted}`);
+        at += frameBytes;
+      }
+      if (at !== blobAt + file.blobBytes) throw new Error('bytes after the last frame');
+    } finally {
+      closeSync(base);
+    }
+  }
+}
+
+/** For a patched file that came out wrong: the likely cause. */
+function baseHint(file: PatchFile, bases: Record<string, string>): string {
+  return file.make.kind === 'patch'
+    ? ` (is ${bases[file.make.base]} the ${file.make.base} the patch was made from?)`
+    : '';
+}
+
+/**
+ * One zstd frame from the patch file, decoded at once (at most a chunk: a few ms) into the sink;
+ * zstd copies the dictionary, and refuses a frame that would decode to more than `maxBytes`.
+ */
 async function decodeFrame(
-  patchFile: string,
+  patchFd: number,
   at: number,
   frameBytes: number,
   dictionary: Buffer | undefined,
   sink: FileSink,
+  maxBytes: number,
 ): Promise<void> {
   if (frameBytes === 0) throw new Error('an empty zstd frame');
-  const decoder = createZstdDecompress({
+  const frame = Buffer.allocUnsafe(frameBytes);
+  if (readSync(patchFd, frame, 0, frameBytes, at) !== frameBytes) throw new Error('a cut frame');
+  const output = zstdDecompressSync(frame, {
     ...(dictionary === undefined ? {} : { dictionary }),
     params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX },
+    maxOutputLength: Math.max(1, maxBytes),
   });
-  await pipeline(
-    createReadStream(patchFile, { start: at, end: at + frameBytes - 1 }),
-    decoder,
-    sink.writable(),
-  );
+  sink.write(output);
+  // Between frames, the task loop and heartbeats get their turn.
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Writes to an open file, hashing and counting, and refuses a byte beyond the announced size. */
+/** Writes to an open file, hashing and counting. */
 class FileSink {
   bytes = 0;
   readonly #fd: number;
-  readonly #limit: number;
   readonly #hash = createHash('sha256');
 
-  constructor(fd: number, limit: number) {
+  constructor(fd: number) {
     this.#fd = fd;
-    this.#limit = limit;
   }
 
-  writable(): Writable {
-    return new Writable({
-      write: (chunk: Buffer, _encoding, callback) => {
-        this.bytes += chunk.length;
-        if (this.bytes > this.#limit) {
-          callback(new Error(`more than the announced ${this.#limit} bytes`));
-          return;
-        }
-        this.#hash.update(chunk);
-        try {
-          for (let done = 0; done < chunk.length; )
-            done += writeSync(this.#fd, chunk, done, chunk.length - done);
-          callback();
-        } catch (error) {
-          callback(error as Error);
-        }
-      },
-    });
+  write(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    this.#hash.update(chunk);
+    for (let done = 0; done < chunk.length; )
+      done += writeSync(this.#fd, chunk, done, chunk.length - done);
   }
 
   digest(): string {

@@ -86,6 +86,9 @@ async function preparePatched(
     `worker-${release.version}-${platform}.from-${version}.patch`,
   );
   try {
+    // A patch larger than the zip is not a patch: no reason to fetch it.
+    if (patch.size >= release.size)
+      throw new Error(`the patch is ${patch.size} bytes, the zip ${release.size}`);
     const { manifestSha256, signatureV2 } = release;
     if (manifestSha256 === undefined || signatureV2 === undefined)
       throw new Error('the release has no manifestSha256 and signatureV2');
