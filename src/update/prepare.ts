@@ -120,11 +120,20 @@ async function preparePatched(
     log.warn(
       `the patch from ${version} to ${release.version} was not used (${coerceError(error).message}); fetching the whole release`,
     );
-    removeStaged(target);
+    tidy(() => removeStaged(target));
     return undefined;
   } finally {
     for (const leftover of [file, `${file}.part`, `${file}.part.json`])
-      rmSync(leftover, { force: true });
+      tidy(() => rmSync(leftover, { force: true }));
+  }
+}
+
+/** Tidying after a patch never stops the zip path: the next start prunes staging anyway. */
+function tidy(remove: () => void): void {
+  try {
+    remove();
+  } catch {
+    // Left for the next start's prune.
   }
 }
 

@@ -104,7 +104,6 @@ export const ReleaseSchema = z.object({
     .catch(undefined),
 });
 export type Release = z.infer<typeof ReleaseSchema>;
-export type ReleasePatch = NonNullable<Release['patches']>[number];
 
 export const RESULT_STATUSES = [
   'succeeded',
