@@ -8,7 +8,8 @@
  * bump builds 1.0.0 with the previous undici (fetched with `npm pack` from the npm registry). A Node
  * version change needs a second pinned Node binary: only Node 26.10.0 is pinned in
  * build.config.json, so that case is not measured (docs/updating.md says what it would cost).
- * Writes bench/update.results.json. Flag: --level N (zstd level; not the default: no file).
+ * Each path runs `--runs` times (default 3): the median time, the largest peak. Writes
+ * bench/update.results.json. Flags: --level N (zstd level), --runs N; not the defaults: no file.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -40,7 +41,10 @@ import {
   startHiveWorker,
 } from './measure.ts';
 
-const { sizes, isFullRun } = benchFlags({ level: { default: 19, min: 1 } }, {});
+const { sizes, isFullRun } = benchFlags(
+  { level: { default: 19, min: 1 }, runs: { default: 3, min: 1 } },
+  {},
+);
 const kit = releaseKit('hive-bench-update-');
 const PREVIOUS_UNDICI = '8.13.0';
 
@@ -155,11 +159,17 @@ async function measure(from: string, to: { version: string }, prepared: string):
     readFileSync(join(releases, `worker-${to.version}-linux-x64.json`), 'utf8'),
   );
   const bytesFetched = usedPatch ? Number(answer.patches[0].size) : Number(answer.size);
-  // It hands off to the updater, which starts the new version: stop whichever holds the folder.
-  await Promise.race([new Promise((resolve) => worker.once('exit', resolve)), delay(20_000)]);
-  await delay(3000);
-  const holder = readLock(dataDir);
-  if (holder !== undefined && isAlive(holder.pid)) process.kill(holder.pid, 'SIGKILL');
+  // It hands off to the updater, which starts the new version: stop that one once it holds the
+  // data folder (or after 20 s).
+  for (let waited = 0; waited < 20_000; waited += 250) {
+    const holder = readLock(dataDir);
+    if (holder !== undefined && holder.pid !== pid && isAlive(holder.pid)) {
+      process.kill(holder.pid, 'SIGKILL');
+      break;
+    }
+    await delay(250);
+  }
+  if (worker.exitCode === null) worker.kill('SIGKILL');
   await server.close();
   return {
     path: usedPatch ? 'patch' : 'zip',
@@ -172,6 +182,20 @@ async function measure(from: string, to: { version: string }, prepared: string):
 }
 
 const round = (value: number) => Math.round(value * 10) / 10;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+/** The median time and idle memory of the runs, and the largest peak. */
+function summary(runs: Run[]) {
+  return {
+    path: runs[0]?.path,
+    bytesFetched: runs[0]?.bytesFetched ?? 0,
+    answerToStagedMs: median(runs.map((run) => run.answerToStagedMs)),
+    runsMs: runs.map((run) => run.answerToStagedMs),
+    idleRssMb: median(runs.map((run) => run.idleRssMb)),
+    peakOverIdleMb: Math.max(...runs.map((run) => run.peakOverIdleMb)),
+  };
+}
 
 async function main(): Promise<void> {
   console.log('building 1.0.0 and the changed versions…');
@@ -219,8 +243,14 @@ async function main(): Promise<void> {
     kit.adopt('1.0.0', scenario.from);
     kit.adopt(scenario.to.version, scenario.to.exe);
     const prepared = await prepareReleases(scenario.to.version);
-    const zip = await measure(scenario.from, scenario.to, prepared.zip);
-    const patch = await measure(scenario.from, scenario.to, prepared.patch);
+    const zipRuns: Run[] = [];
+    const patchRuns: Run[] = [];
+    for (let run = 0; run < sizes.runs; run++) {
+      zipRuns.push(await measure(scenario.from, scenario.to, prepared.zip));
+      patchRuns.push(await measure(scenario.from, scenario.to, prepared.patch));
+    }
+    const zip = summary(zipRuns);
+    const patch = summary(patchRuns);
     const exeMb = round(readFileSync(scenario.to.exe).length / 1048576);
     results.push({
       change: scenario.name,

@@ -162,6 +162,7 @@ async function decodeFile(
         Math.min(make.baseSize, make.chunkBytes + 2 * make.marginBytes),
       );
       const prefix = Buffer.alloc(FRAME_PREFIX_BYTES);
+      let held = { start: 0, end: 0 };
       let at = blobAt;
       for (let index = 0; index < chunks; index++) {
         if (at + FRAME_PREFIX_BYTES > blobAt + file.blobBytes)
@@ -172,8 +173,8 @@ async function decodeFile(
         if (at + frameBytes > blobAt + file.blobBytes)
           throw new Error(`frame ${index} runs past its blob`);
         const slice = baseWindow(make, index);
+        held = slideWindow(base, dictionary, held, slice);
         const length = slice.end - slice.start;
-        readSync(base, dictionary, 0, length, slice.start);
         const before = sink.bytes;
         const wanted = Math.min(make.chunkBytes, file.size - index * make.chunkBytes);
         const window = dictionary.subarray(0, length);
@@ -187,6 +188,29 @@ async function decodeFile(
       closeSync(base);
     }
   }
+}
+
+/**
+ * Makes `buffer` hold the base's bytes `want` (from offset 0), given it holds `held`: windows of
+ * consecutive chunks overlap, so the overlap is moved down and only the rest is read.
+ */
+function slideWindow(
+  fd: number,
+  buffer: Buffer,
+  held: { start: number; end: number },
+  want: { start: number; end: number },
+): { start: number; end: number } {
+  let kept = 0;
+  if (want.start >= held.start && want.start < held.end) {
+    kept = Math.min(held.end, want.end) - want.start;
+    buffer.copy(buffer, 0, want.start - held.start, want.start - held.start + kept);
+  }
+  for (let done = kept; done < want.end - want.start; ) {
+    const read = readSync(fd, buffer, done, want.end - want.start - done, want.start + done);
+    if (read === 0) throw new Error('the base file ended early');
+    done += read;
+  }
+  return want;
 }
 
 /** For a patched file that came out wrong: the likely cause. */
