@@ -61,6 +61,8 @@ async function check(name: string): Promise<UpdateCheckRun> {
     workerId: `w-${name}`,
     platform: PLATFORM,
     executable: kit.install(name),
+    // A cut download resumes after a short backoff, not the default seconds.
+    env: { HIVE_TIME_ERROR_SLEEP: '0.05', HIVE_MAX_ERROR_SLEEP: '0.2' },
   });
 }
 
