@@ -6,6 +6,7 @@
  * made with `--patch-from` the old file's bytes around the same offset, so applying one never holds
  * more than a chunk and its window of the old file). The release tool writes it, the worker reads it.
  */
+import { readSync } from 'node:fs';
 import * as z from 'zod';
 import { isSafeFileName } from './extract.ts';
 
@@ -63,6 +64,29 @@ export function baseWindow(
   const start = Math.max(0, index * make.chunkBytes - make.marginBytes);
   const end = Math.min(make.baseSize, (index + 1) * make.chunkBytes + make.marginBytes);
   return { start, end: Math.max(start, end) };
+}
+
+/**
+ * Makes `buffer` hold the base's bytes `want` (from offset 0), given it holds `held`: windows of
+ * consecutive chunks overlap, so the overlap is moved down and only the rest is read.
+ */
+export function slideWindow(
+  fd: number,
+  buffer: Buffer,
+  held: { start: number; end: number },
+  want: { start: number; end: number },
+): { start: number; end: number } {
+  let kept = 0;
+  if (want.start >= held.start && want.start < held.end) {
+    kept = Math.min(held.end, want.end) - want.start;
+    buffer.copy(buffer, 0, want.start - held.start, want.start - held.start + kept);
+  }
+  for (let done = kept; done < want.end - want.start; ) {
+    const read = readSync(fd, buffer, done, want.end - want.start - done, want.start + done);
+    if (read === 0) throw new Error('the base file ended early');
+    done += read;
+  }
+  return want;
 }
 
 /** Chunks a file of `size` bytes is cut into (at least one, so an empty file has a frame). */

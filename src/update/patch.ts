@@ -29,6 +29,7 @@ import {
   MAX_HEADER_BYTES,
   PATCH_MAGIC,
   type PatchFile,
+  slideWindow,
 } from './patch-format.ts';
 import { removeStaged } from './state.ts';
 
@@ -188,29 +189,6 @@ async function decodeFile(
       closeSync(base);
     }
   }
-}
-
-/**
- * Makes `buffer` hold the base's bytes `want` (from offset 0), given it holds `held`: windows of
- * consecutive chunks overlap, so the overlap is moved down and only the rest is read.
- */
-function slideWindow(
-  fd: number,
-  buffer: Buffer,
-  held: { start: number; end: number },
-  want: { start: number; end: number },
-): { start: number; end: number } {
-  let kept = 0;
-  if (want.start >= held.start && want.start < held.end) {
-    kept = Math.min(held.end, want.end) - want.start;
-    buffer.copy(buffer, 0, want.start - held.start, want.start - held.start + kept);
-  }
-  for (let done = kept; done < want.end - want.start; ) {
-    const read = readSync(fd, buffer, done, want.end - want.start - done, want.start + done);
-    if (read === 0) throw new Error('the base file ended early');
-    done += read;
-  }
-  return want;
 }
 
 /** For a patched file that came out wrong: the likely cause. */
