@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need, when missing: strip (binutils) for the Linux build, osslsigncode for
 # worker.exe, tmux for the console test, openssl for the HTTPS tests' certificates, chromium
-# (headless) for the dashboard's browser test and screenshot. Runs before `npm test` (npm's
-# pretest), so a fresh machine needs nothing else. Installing needs root (or sudo); without it, it
-# says what to install and stops.
+# (headless) for the dashboard's browser test and screenshot, zstd for the release tool's patches
+# (docs/updating.md "Patches"). Runs before `npm test` (npm's pretest), so a fresh machine needs
+# nothing else. Installing needs root (or sudo); without it, it says what to install and stops.
 #
 # --redis (before `npm run bench:peers`): redis-server, for BullMQ's side of the bench.
 #
@@ -21,7 +21,7 @@
 #   resolve from outside), and recorded in a marker file once apt has finished.
 set -euo pipefail
 mode="${1:-}"
-tools=(strip:binutils osslsigncode:osslsigncode tmux:tmux openssl:openssl chromium:chromium)
+tools=(strip:binutils osslsigncode:osslsigncode tmux:tmux openssl:openssl chromium:chromium zstd:zstd)
 if [ "$mode" = "--wine" ] || [ "$mode" = "--screenshots" ]; then tools+=(debootstrap:debootstrap); fi
 if [ "$mode" = "--redis" ]; then tools+=(redis-server:redis-server); fi
 

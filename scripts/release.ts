@@ -1,8 +1,10 @@
 /**
- * `npm run release -- --key <file> --out <dir> [--version <semver>] [--platform <p>...]`
- * (HIVE_RELEASE_KEY_FILE may stand for --key). Builds the executables as that version, then per
- * platform writes the release zip and its signed `version` answer into <dir>, ready to drop into
- * the reference server's releases folder (`npm run server -- --releases <dir>`).
+ * `npm run release -- --key <file> --out <dir> [--version <semver>] [--platform <p>...]
+ * [--patch-from <dir> [--patches N]]` (HIVE_RELEASE_KEY_FILE may stand for --key). Builds the
+ * executables as that version, then per platform writes the release zip, its signed `version`
+ * answer and, with --patch-from, patches from the N newest earlier releases found there (default 3;
+ * docs/updating.md "Patches") into <dir>, ready to drop into the reference server's releases folder
+ * (`npm run server -- --releases <dir>`).
  */
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
@@ -12,26 +14,32 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import semver from 'semver';
 import { releaseFileNames } from '../src/update/extract.ts';
-import { packRelease, publicKeyOf } from './release/package.ts';
+import { addPatches, packRelease, publicKeyOf } from './release/package.ts';
+import { PATCH_LEVEL } from './release/patch.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_PLATFORMS = ['linux-x64', 'win32-x64'];
 
-function main(): number {
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       key: { type: 'string' },
       out: { type: 'string' },
       version: { type: 'string' },
       platform: { type: 'string', multiple: true },
+      'patch-from': { type: 'string' },
+      patches: { type: 'string' },
+      'patch-level': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
   const keyFile = values.key ?? process.env.HIVE_RELEASE_KEY_FILE;
   if (values.help === true || keyFile === undefined || values.out === undefined) {
     console.error(
-      'usage: npm run release -- --key <release-key.pem> --out <dir> [--version <semver>] [--platform <p>...]\n' +
-        '  (HIVE_RELEASE_KEY_FILE may stand for --key; platforms default to linux-x64 and win32-x64)',
+      'usage: npm run release -- --key <release-key.pem> --out <dir> [--version <semver>] [--platform <p>...] [--patch-from <dir> [--patches N]]\n' +
+        '  (HIVE_RELEASE_KEY_FILE may stand for --key; platforms default to linux-x64 and win32-x64;\n' +
+        '  --patch-from: patches from the N newest earlier releases in <dir>, default 3;\n' +
+        '  --patch-level: zstd level of the patches, default 19)',
     );
     return values.help === true ? 0 : 2;
   }
@@ -39,6 +47,24 @@ function main(): number {
   const version = values.version ?? pkg.version;
   if (semver.valid(version) === null) {
     console.error(`release: --version must be a semver version, got ${JSON.stringify(version)}`);
+    return 2;
+  }
+  const patchCount = Number(values.patches ?? '3');
+  if (!Number.isInteger(patchCount) || patchCount < 0) {
+    console.error(
+      `release: --patches must be a whole number ≥ 0, got ${JSON.stringify(values.patches)}`,
+    );
+    return 2;
+  }
+  const patchLevel = Number(values['patch-level'] ?? PATCH_LEVEL);
+  if (!Number.isInteger(patchLevel) || patchLevel < 1 || patchLevel > 19) {
+    console.error(
+      `release: --patch-level must be a zstd level 1–19, got ${JSON.stringify(values['patch-level'])}`,
+    );
+    return 2;
+  }
+  if (values.patches !== undefined && values['patch-from'] === undefined) {
+    console.error('release: --patches needs --patch-from <dir>');
     return 2;
   }
   const platforms = values.platform ?? DEFAULT_PLATFORMS;
@@ -81,13 +107,27 @@ function main(): number {
       pinnedPublicKey: pinned,
     });
     console.log(`${packed.zip}  ${packed.size} bytes  sha256 ${packed.sha256}`);
-    console.log(`${packed.announcement}  (signature checked against the pinned key)`);
+    if (values['patch-from'] !== undefined) {
+      await addPatches(
+        packed,
+        { version, platform, outDir },
+        {
+          fromDir: resolve(values['patch-from']),
+          count: patchCount,
+          level: patchLevel,
+          log: console.log,
+        },
+      );
+    }
+    console.log(
+      `${packed.announcement}  (signature and signatureV2 checked against the pinned key)`,
+    );
   }
   return 0;
 }
 
 try {
-  process.exitCode = main();
+  process.exitCode = await main();
 } catch (error) {
   console.error(`release: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -1,6 +1,7 @@
 /**
  * Releases: `GET version?platform=P` answers the newest `worker-<version>-<P>.json` of the
- * releases folder as is, and `GET releases/<file>` serves that folder's files with Content-Length,
+ * releases folder as is (with `&from=V`, its `patches` cut to the one from V: protocol 1.1-f), and
+ * `GET releases/<file>` serves that folder's files (zips, patches) with Content-Length,
  * ETag, Last-Modified and Range/If-Range. Only plain file names directly inside the folder are
  * served: anything that could climb out of it is refused.
  */
@@ -55,13 +56,25 @@ export async function serveVersion(
   if (latest === undefined || releasesDir === undefined) {
     throw new HttpError(404, `no release for platform ${platform}`);
   }
-  const bytes = await readFile(join(releasesDir, latest.file));
+  const bytes = onlyPatchFrom(
+    await readFile(join(releasesDir, latest.file)),
+    url.searchParams.get('from'),
+  );
   res.writeHead(200, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': bytes.length,
     'cache-control': 'no-store',
   });
   res.end(bytes);
+}
+
+/** The answer with `patches` cut to the one whose `from` is `from`; as is without `from`. */
+function onlyPatchFrom(bytes: Buffer, from: string | null): Buffer {
+  if (from === null) return bytes;
+  const answer = JSON.parse(bytes.toString('utf8')) as { patches?: { from?: unknown }[] };
+  if (!Array.isArray(answer.patches)) return bytes;
+  answer.patches = answer.patches.filter((patch) => patch.from === from);
+  return Buffer.from(`${JSON.stringify(answer, null, 2)}\n`);
 }
 
 /** A file name that names a file directly inside the folder, and nothing else. */

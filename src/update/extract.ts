@@ -23,7 +23,7 @@ export const EXTRACT_LIMITS = {
 const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-const ReleaseManifestSchema = z.object({
+export const ReleaseManifestSchema = z.object({
   version: z.string(),
   platform: z.string(),
   files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/i)),
@@ -41,6 +41,11 @@ export function releaseFileNames(platform: string): { executable: string; update
   return platform.startsWith('win32')
     ? { executable: 'worker.exe', updater: 'updater.bat' }
     : { executable: 'worker', updater: 'updater.sh' };
+}
+
+/** A file name a release may hold: plain, short, no device name (also for patches). */
+export function isSafeFileName(name: string): boolean {
+  return SAFE_NAME.test(name) && !RESERVED.test(name) && name !== '.' && name !== '..';
 }
 
 export async function extractRelease(

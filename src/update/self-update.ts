@@ -174,7 +174,7 @@ export class SelfUpdate {
 
   async #checkOnce(why: string): Promise<void> {
     const { client, store, log, platform, version, settings, progressBar } = this.#deps;
-    const answer = await client.getRelease(platform);
+    const answer = await client.getRelease(platform, undefined, version);
     const state = store.read();
     state.lastCheckAt = new Date().toISOString();
     store.write(state);
@@ -207,6 +207,8 @@ export class SelfUpdate {
         log,
         platform,
         publicKey: this.#publicKey,
+        version,
+        executable: this.#deps.executable,
         progressBar,
       });
       this.#ready = true;

@@ -1,11 +1,12 @@
 /**
  * Release signatures: Ed25519 (node:crypto, no dependency) over the UTF-8 bytes of
- * `hive-worker-release:v1:<platform>:<version>:<sha256>`, checked against the key pinned in the
- * build — never a key that came with the download.
+ * `hive-worker-release:v1:<platform>:<version>:<sha256>`, and (protocol 1.1-f) `signatureV2` over
+ * `hive-worker-release:v2:<platform>:<version>:<sha256>:<manifestSha256>`, checked against the key
+ * pinned in the build — never a key that came with the download.
  */
 import { createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { HiveError } from '../platform/errors.ts';
-import { releaseSigningText } from '../wire/protocol.ts';
+import { releaseSigningText, releaseSigningTextV2 } from '../wire/protocol.ts';
 
 /** Why a build without a pinned key cannot update itself, and how to pin one (said at start and by the build). */
 export const NO_RELEASE_KEY =
@@ -55,4 +56,28 @@ export function isSignatureValid(
     publicKey,
     signature,
   );
+}
+
+export interface SignedFactsV2 extends SignedFacts {
+  /** sha256 of the release's release.json. */
+  manifestSha256: string;
+}
+
+const textV2 = (facts: SignedFactsV2) =>
+  Buffer.from(
+    releaseSigningTextV2(facts.platform, facts.version, facts.sha256, facts.manifestSha256),
+  );
+
+export function signReleaseV2(facts: SignedFactsV2, privateKey: KeyObject | string): string {
+  return sign(null, textV2(facts), privateKey).toString('base64');
+}
+
+/** True only for a valid `signatureV2` by `publicKey` over exactly these facts. */
+export function isSignatureV2Valid(
+  facts: SignedFactsV2,
+  signatureBase64: string,
+  publicKey: KeyObject,
+): boolean {
+  const signature = Buffer.from(signatureBase64, 'base64');
+  return signature.length === 64 && verify(null, textV2(facts), publicKey, signature);
 }

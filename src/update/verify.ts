@@ -27,7 +27,10 @@ export function verifyAnnouncement(release: Release, platform: string, publicKey
   }
 }
 
-export async function verifyDownload(file: string, release: Release): Promise<void> {
+export async function verifyDownload(
+  file: string,
+  release: Pick<Release, 'version' | 'size' | 'sha256'>,
+): Promise<void> {
   const size = statSync(file).size;
   if (size !== release.size) {
     throw new HiveError(

@@ -147,12 +147,14 @@ export class HiveClient {
   }
 
   /** `GET version?platform=…`: the newest release for this platform, if any. */
-  async getRelease(platform: string, signal?: AbortSignal): Promise<ReleaseOutcome> {
+  /** `from` (protocol 1.1-f): this worker's version, so the server lists only the patch that fits. */
+  async getRelease(platform: string, signal?: AbortSignal, from?: string): Promise<ReleaseOutcome> {
     let answer: Answer;
+    const fromQuery = from === undefined ? '' : `&from=${encodeURIComponent(from)}`;
     try {
       answer = await this.#send(
         'GET',
-        `version?platform=${encodeURIComponent(platform)}`,
+        `version?platform=${encodeURIComponent(platform)}${fromQuery}`,
         undefined,
         { what: 'version', signal, deadlineMs: this.#options.requestTimeoutMs },
       );

@@ -79,12 +79,29 @@ export const HeartbeatAnswerSchema = z.object({
 });
 export type HeartbeatAnswer = z.infer<typeof HeartbeatAnswerSchema>;
 
+const SHA256 = z.string().regex(/^[0-9a-f]{64}$/i, '64 hex digits');
+
 export const ReleaseSchema = z.object({
   version: SEMVER,
   url: z.string().min(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/i, '64 hex digits'),
+  sha256: SHA256,
   size: z.number().int().positive(),
   signature: z.string().min(1),
+  // Protocol 1.1-f (docs/updating.md "Patches"): a malformed extra is dropped, never the answer,
+  // so such a release still installs through the zip.
+  manifestSha256: SHA256.optional().catch(undefined),
+  signatureV2: z.string().min(1).optional().catch(undefined),
+  patches: z
+    .array(
+      z.object({
+        from: SEMVER,
+        url: z.string().min(1),
+        sha256: SHA256,
+        size: z.number().int().positive(),
+      }),
+    )
+    .optional()
+    .catch(undefined),
 });
 export type Release = z.infer<typeof ReleaseSchema>;
 
@@ -209,6 +226,16 @@ export function currentPlatform(): string {
 /** The string a release signature covers (protocol section 5). */
 export function releaseSigningText(platform: string, version: string, sha256: string): string {
   return `hive-worker-release:v1:${platform}:${version}:${sha256}`;
+}
+
+/** The string `signatureV2` covers (protocol 1.1-f): the zip and the release.json inside it. */
+export function releaseSigningTextV2(
+  platform: string,
+  version: string,
+  sha256: string,
+  manifestSha256: string,
+): string {
+  return `hive-worker-release:v2:${platform}:${version}:${sha256}:${manifestSha256}`;
 }
 
 // ---------------------------------------------------------------------------------------------

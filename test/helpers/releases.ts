@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildWorker, ROOT } from '../../scripts/build.ts';
-import { packRelease } from '../../scripts/release/package.ts';
+import { addPatches, packRelease } from '../../scripts/release/package.ts';
 import { tempDir } from './worker.ts';
 
 const UPDATER = join(ROOT, 'updater', 'updater.sh');
@@ -21,6 +21,13 @@ export interface ReleaseKit {
   build(version: string, entry?: string): Promise<string>;
   /** Writes the signed zip and announcement of a built version into `releasesDir`. */
   release(version: string, releasesDir: string): void;
+  /** The same, plus patches from the earlier releases in `releasesDir` (zstd level 3: fast). */
+  releaseWithPatches(version: string, releasesDir: string, level?: number): Promise<void>;
+  /** Takes an executable built elsewhere (pinning this kit's key) as `version`. */
+  adopt(version: string, executable: string): void;
+  /** The throwaway release key (the builds pin its public half, `publicKey`). */
+  privateKey: KeyObject;
+  publicKey: string;
   /** `<work>/<name>/worker`, a copy of the built `version` (default 1.0.0). */
   install(name: string, version?: string): string;
 }
@@ -34,8 +41,23 @@ export function releaseKit(prefix: string): ReleaseKit {
   const keys = generateKeyPairSync('ed25519');
   const pub = keys.publicKey.export({ format: 'jwk' }).x ?? '';
   const builds = new Map<string, string>();
+  const pack = (version: string, releasesDir: string) => {
+    const executable = builds.get(version);
+    assert.ok(executable !== undefined, `${version} was not built`);
+    return packRelease({
+      version,
+      platform: 'linux-x64',
+      executable,
+      updater: UPDATER,
+      outDir: releasesDir,
+      privateKey: keys.privateKey,
+      pinnedPublicKey: pub,
+    });
+  };
   return {
     work,
+    privateKey: keys.privateKey,
+    publicKey: pub,
     async build(version, entry) {
       process.env.HIVE_RELEASE_PUBLIC_KEY = pub;
       const [built] = await buildWorker({
@@ -50,17 +72,15 @@ export function releaseKit(prefix: string): ReleaseKit {
       return built.file;
     },
     release(version, releasesDir) {
-      const executable = builds.get(version);
-      assert.ok(executable !== undefined, `${version} was not built`);
-      packRelease({
-        version,
-        platform: 'linux-x64',
-        executable,
-        updater: UPDATER,
-        outDir: releasesDir,
-        privateKey: keys.privateKey,
-        pinnedPublicKey: pub,
-      });
+      pack(version, releasesDir);
+    },
+    async releaseWithPatches(version, releasesDir, level = 3) {
+      const packed = pack(version, releasesDir);
+      const input = { version, platform: 'linux-x64', outDir: releasesDir };
+      await addPatches(packed, input, { fromDir: releasesDir, count: 3, level });
+    },
+    adopt(version, executable) {
+      builds.set(version, executable);
     },
     install(name, version = '1.0.0') {
       const built = builds.get(version);

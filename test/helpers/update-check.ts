@@ -27,6 +27,8 @@ export async function checkForUpdateOnce(options: {
   publicKey: string;
   workerId: string;
   platform: string;
+  /** The executable the worker runs from (a patch's base); default a missing file. */
+  executable?: string;
 }): Promise<UpdateCheckRun> {
   const dataDir = tempDir('hive-update-');
   const { log, lines } = capturingLog('debug');
@@ -55,7 +57,7 @@ export async function checkForUpdateOnce(options: {
     version: '1.0.0',
     platform: options.platform,
     publicKey: options.publicKey,
-    executable: join(dataDir, 'worker'),
+    executable: options.executable ?? join(dataDir, 'worker'),
     dataDir,
     env: {},
     supervisor: 'none',

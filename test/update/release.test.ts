@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import AdmZip from 'adm-zip';
-import { isSignatureValid, releasePublicKey } from '../../src/update/signature.ts';
+import {
+  isSignatureV2Valid,
+  isSignatureValid,
+  releasePublicKey,
+} from '../../src/update/signature.ts';
 import { ReleaseSchema } from '../../src/wire/protocol.ts';
 import { tempDir } from '../helpers/worker.ts';
 
@@ -58,4 +62,46 @@ test('keygen, then release: a signed zip and its version answer, checked against
   assert.equal(manifest.version, '2.3.4');
   const worker = zip.getEntry('worker')?.getData() ?? Buffer.alloc(0);
   assert.equal(manifest.files.worker, createHash('sha256').update(worker).digest('hex'));
+  // Protocol 1.1-f: release.json's sha256, and signatureV2 over it and the zip.
+  const manifestSha256 = createHash('sha256')
+    .update(zip.getEntry('release.json')?.getData() ?? '')
+    .digest('hex');
+  assert.equal(answer.manifestSha256, manifestSha256);
+  assert.ok(
+    isSignatureV2Valid(
+      { ...facts, manifestSha256 },
+      answer.signatureV2 ?? '',
+      releasePublicKey(pub),
+    ),
+  );
+  assert.equal(answer.patches, undefined, 'no --patch-from, no patches');
+
+  // The next version with --patch-from the same folder: one patch, from 2.3.4, listed.
+  const misuse = run('release.ts', [...args, '--patches', '2'], {
+    HIVE_RELEASE_PUBLIC_KEY: pub,
+    HIVE_RELEASE_KEY_FILE: join(keys, 'release-key.pem'),
+  });
+  assert.equal(misuse.status, 2, '--patches without --patch-from');
+  const next = ['--out', out, '--version', '2.3.5', '--platform', 'linux-x64'];
+  const patched = run('release.ts', [...next, '--patch-from', out, '--patch-level', '3'], {
+    HIVE_RELEASE_PUBLIC_KEY: pub,
+    HIVE_RELEASE_KEY_FILE: join(keys, 'release-key.pem'),
+  });
+  assert.equal(patched.status, 0, patched.stderr);
+  const second = ReleaseSchema.parse(
+    JSON.parse(readFileSync(join(out, 'worker-2.3.5-linux-x64.json'), 'utf8')),
+  );
+  const patchName = 'worker-2.3.5-linux-x64.from-2.3.4.patch';
+  assert.deepEqual(
+    second.patches?.map((patch) => [patch.from, patch.url]),
+    [['2.3.4', patchName]],
+  );
+  const patch = readFileSync(join(out, patchName));
+  assert.equal(second.patches?.[0]?.size, patch.length);
+  assert.equal(second.patches?.[0]?.sha256, createHash('sha256').update(patch).digest('hex'));
+  assert.ok(patch.length < second.size / 100, `${patch.length} bytes, under 1 % of the zip`);
+  assert.match(
+    patched.stdout,
+    /from-2\.3\.4\.patch: \d+ bytes \(checked: rebuilds the release byte for byte\)/,
+  );
 });

@@ -183,9 +183,10 @@ export const WORKER_ROUTES: readonly Route[] = [
     handle: serveRelease,
   },
   {
-    // The `url` of a release answer is the zip's file name (release.md), relative to SERVER_URL.
+    // The `url` of a release answer is the zip's file name (release.md), relative to SERVER_URL;
+    // a patch's likewise (protocol 1.1-f).
     methods: ['GET', 'HEAD'],
-    pattern: /^(worker-[^/]+\.zip)$/,
+    pattern: /^(worker-[^/]+\.(?:zip|patch))$/,
     kind: 'releases',
     handle: serveRelease,
   },

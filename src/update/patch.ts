@@ -1,0 +1,283 @@
+/**
+ * Rebuilds a release from a patch (src/update/patch-format.ts) and the files this worker runs from,
+ * into the same staging folder the zip would be extracted to, with the same result on disk
+ * (src/update/extract.ts): every file checked against the header, release.json against the signed
+ * `manifestSha256`, every file against release.json. Frames are decoded with Node's zlib a chunk at
+ * a time, so the process holds about a chunk and its window of the old file, whatever the
+ * executable's size. Any failure removes what was written and throws.
+ */
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { constants, zstdDecompressSync } from 'node:zlib';
+import { type ExtractedRelease, ReleaseManifestSchema, releaseFileNames } from './extract.ts';
+import {
+  baseWindow,
+  chunkCount,
+  decodePatchHeader,
+  FRAME_PREFIX_BYTES,
+  MAX_HEADER_BYTES,
+  PATCH_MAGIC,
+  type PatchFile,
+  slideWindow,
+} from './patch-format.ts';
+import { removeStaged } from './state.ts';
+
+export interface PatchTarget {
+  version: string;
+  platform: string;
+  /** The signed sha256 of release.json (protocol 1.1-f). */
+  manifestSha256: string;
+}
+
+/** The zstd window a frame may ask for: the release tool's `--long=27`, no more. */
+const WINDOW_LOG_MAX = 27;
+
+/**
+ * `bases` maps the old release's file names (`worker`, `updater.sh`…) to the files this worker runs
+ * from; a patch that needs one that is missing or different is refused before anything is written.
+ */
+export async function applyPatch(
+  patchFile: string,
+  bases: Record<string, string>,
+  targetDir: string,
+  expected: PatchTarget,
+): Promise<ExtractedRelease> {
+  const fd = openSync(patchFile, 'r');
+  try {
+    const total = fstatSync(fd).size;
+    const start = Buffer.alloc(Math.min(total, PATCH_MAGIC.length + 4 + MAX_HEADER_BYTES));
+    readSync(fd, start, 0, start.length, 0);
+    const { header, blobsAt } = decodePatchHeader(start, total);
+    if (header.to !== expected.version || header.platform !== expected.platform) {
+      throw new Error(`the patch makes ${header.to} for ${header.platform}`);
+    }
+    const names = releaseFileNames(expected.platform);
+    for (const required of ['release.json', names.executable, names.updater]) {
+      if (!header.files.some((file) => file.name === required))
+        throw new Error(`the patch does not make ${required}`);
+    }
+    checkBases(header.files, bases);
+    const offsets = new Map<string, number>();
+    let at = blobsAt;
+    for (const file of header.files) {
+      offsets.set(file.name, at);
+      at += file.blobBytes;
+    }
+    // release.json first: a lying manifest is found before the large files are rebuilt.
+    const ordered = [...header.files].sort(
+      (a, b) => Number(b.name === 'release.json') - Number(a.name === 'release.json'),
+    );
+    removeStaged(targetDir);
+    mkdirSync(targetDir, { recursive: true });
+    try {
+      for (const file of ordered) {
+        await rebuildFile(fd, offsets.get(file.name) ?? 0, file, bases, targetDir);
+        if (file.name === 'release.json') checkManifestSha(targetDir, expected);
+      }
+      return finish(targetDir, header.files, expected);
+    } catch (error) {
+      try {
+        removeStaged(targetDir);
+      } catch {
+        // The first error is the one to report; the next start prunes staging again.
+      }
+      throw error;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The bases must be there with the size the patch names. Their sha256 is not read up front (a
+ * quarter of a second for the executable): a different base makes different bytes, which the
+ * rebuilt file's sha256 then refuses.
+ */
+function checkBases(files: PatchFile[], bases: Record<string, string>): void {
+  for (const { make } of files) {
+    if (make.kind !== 'patch') continue;
+    const path = Object.hasOwn(bases, make.base) ? bases[make.base] : undefined;
+    const size = path === undefined ? undefined : statSync(path, { throwIfNoEntry: false })?.size;
+    if (path === undefined || size === undefined) throw new Error(`no ${make.base} to patch`);
+    if (size !== make.baseSize) {
+      throw new Error(
+        `${path} is not the ${make.base} the patch was made from (${size} bytes, not ${make.baseSize})`,
+      );
+    }
+  }
+}
+
+async function rebuildFile(
+  patchFd: number,
+  blobAt: number,
+  file: PatchFile,
+  bases: Record<string, string>,
+  targetDir: string,
+): Promise<void> {
+  const out = openSync(join(targetDir, file.name), 'wx', 0o644);
+  const sink = new FileSink(out);
+  try {
+    await decodeFile(patchFd, blobAt, file, bases, sink);
+  } catch (error) {
+    throw new Error(`${file.name}: ${(error as Error).message}${baseHint(file, bases)}`, {
+      cause: error,
+    });
+  } finally {
+    closeSync(out);
+  }
+  const sha256 = sink.digest();
+  if (sink.bytes !== file.size || sha256 !== file.sha256) {
+    throw new Error(
+      `${file.name} rebuilt as ${sink.bytes} bytes with sha256 ${sha256}, the patch says ${file.size} bytes, ${file.sha256}${baseHint(file, bases)}`,
+    );
+  }
+}
+
+/** The file's blob into the sink: one frame, or one frame per chunk against the base's window. */
+async function decodeFile(
+  patchFd: number,
+  blobAt: number,
+  file: PatchFile,
+  bases: Record<string, string>,
+  sink: FileSink,
+): Promise<void> {
+  const { make } = file;
+  if (make.kind === 'zstd') {
+    await decodeFrame(patchFd, blobAt, file.blobBytes, undefined, sink, file.size);
+  } else {
+    const base = openSync(bases[make.base] ?? '', 'r');
+    try {
+      const chunks = chunkCount(file.size, make.chunkBytes);
+      const dictionary = Buffer.allocUnsafe(
+        Math.min(make.baseSize, make.chunkBytes + 2 * make.marginBytes),
+      );
+      const prefix = Buffer.alloc(FRAME_PREFIX_BYTES);
+      let held = { start: 0, end: 0 };
+      let at = blobAt;
+      for (let index = 0; index < chunks; index++) {
+        if (at + FRAME_PREFIX_BYTES > blobAt + file.blobBytes)
+          throw new Error(`frame ${index} is missing`);
+        readSync(patchFd, prefix, 0, FRAME_PREFIX_BYTES, at);
+        const frameBytes = prefix.readUInt32BE(0);
+        at += FRAME_PREFIX_BYTES;
+        if (at + frameBytes > blobAt + file.blobBytes)
+          throw new Error(`frame ${index} runs past its blob`);
+        const slice = baseWindow(make, index);
+        held = slideWindow(base, dictionary, held, slice);
+        const length = slice.end - slice.start;
+        const before = sink.bytes;
+        const wanted = Math.min(make.chunkBytes, file.size - index * make.chunkBytes);
+        const window = dictionary.subarray(0, length);
+        await decodeFrame(patchFd, at, frameBytes, window, sink, wanted);
+        if (sink.bytes - before !== wanted)
+          throw new Error(`chunk ${index} is ${sink.bytes - before} bytes, not ${wanted}`);
+        at += frameBytes;
+      }
+      if (at !== blobAt + file.blobBytes) throw new Error('bytes after the last frame');
+    } finally {
+      closeSync(base);
+    }
+  }
+}
+
+/** For a patched file that came out wrong: the likely cause. */
+function baseHint(file: PatchFile, bases: Record<string, string>): string {
+  return file.make.kind === 'patch'
+    ? ` (is ${bases[file.make.base]} the ${file.make.base} the patch was made from?)`
+    : '';
+}
+
+/**
+ * One zstd frame from the patch file, decoded at once (at most a chunk: a few ms) into the sink;
+ * zstd copies the dictionary, and refuses a frame that would decode to more than `maxBytes`.
+ */
+async function decodeFrame(
+  patchFd: number,
+  at: number,
+  frameBytes: number,
+  dictionary: Buffer | undefined,
+  sink: FileSink,
+  maxBytes: number,
+): Promise<void> {
+  if (frameBytes === 0) throw new Error('an empty zstd frame');
+  const frame = Buffer.allocUnsafe(frameBytes);
+  if (readSync(patchFd, frame, 0, frameBytes, at) !== frameBytes) throw new Error('a cut frame');
+  const output = zstdDecompressSync(frame, {
+    ...(dictionary === undefined ? {} : { dictionary }),
+    params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX },
+    maxOutputLength: Math.max(1, maxBytes),
+  });
+  sink.write(output);
+  // Between frames, the task loop and heartbeats get their turn.
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Writes to an open file, hashing and counting. */
+class FileSink {
+  bytes = 0;
+  readonly #fd: number;
+  readonly #hash = createHash('sha256');
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  write(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    this.#hash.update(chunk);
+    for (let done = 0; done < chunk.length; )
+      done += writeSync(this.#fd, chunk, done, chunk.length - done);
+  }
+
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
+}
+
+function checkManifestSha(targetDir: string, expected: PatchTarget): void {
+  const actual = createHash('sha256')
+    .update(readFileSync(join(targetDir, 'release.json')))
+    .digest('hex');
+  if (actual !== expected.manifestSha256.toLowerCase()) {
+    throw new Error(
+      `release.json has sha256 ${actual}, the signed manifestSha256 is ${expected.manifestSha256}`,
+    );
+  }
+}
+
+/** release.json (already matched to the signed hash) must name exactly the files rebuilt, as rebuilt. */
+function finish(targetDir: string, files: PatchFile[], expected: PatchTarget): ExtractedRelease {
+  const manifest = ReleaseManifestSchema.parse(
+    JSON.parse(readFileSync(join(targetDir, 'release.json'), 'utf8')),
+  );
+  if (manifest.version !== expected.version || manifest.platform !== expected.platform) {
+    throw new Error(`release.json says ${manifest.version} for ${manifest.platform}`);
+  }
+  const rebuilt = files.filter((file) => file.name !== 'release.json');
+  const listed = Object.keys(manifest.files);
+  if (listed.length !== rebuilt.length) throw new Error('release.json lists other files');
+  for (const file of rebuilt) {
+    const sha256 = Object.hasOwn(manifest.files, file.name) ? manifest.files[file.name] : undefined;
+    if (sha256?.toLowerCase() !== file.sha256)
+      throw new Error(`${file.name} is not the file release.json lists`);
+  }
+  const names = releaseFileNames(expected.platform);
+  const executable = join(targetDir, names.executable);
+  const updater = join(targetDir, names.updater);
+  if (!expected.platform.startsWith('win32')) {
+    chmodSync(executable, 0o755);
+    chmodSync(updater, 0o755);
+  }
+  return { dir: targetDir, executable, updater, manifest };
+}
