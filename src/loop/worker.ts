@@ -8,7 +8,7 @@ import { sleep } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
 import { clampTimerMs } from '../platform/timers.ts';
 import type { ResultDelivery } from '../results/delivery.ts';
-import type { Outbox } from '../results/outbox.ts';
+import type { ResultLedger } from '../results/ledger.ts';
 import type { Settings } from '../settings/table.ts';
 import type { StopReason } from '../task/ipc.ts';
 import type { TaskRunner } from '../task/runner.ts';
@@ -55,7 +55,7 @@ export interface WorkerIdentity {
 export interface WorkerDeps {
   settings: Settings;
   client: HiveClient;
-  outbox: Outbox;
+  ledger: ResultLedger;
   delivery: ResultDelivery;
   runner: TaskRunner;
   log: Logger;
@@ -87,10 +87,6 @@ export class Worker {
   /** Aborted when the worker leaves `working` (#transition): every wait of the loop listens. */
   readonly #stopping = new AbortController();
   readonly #handling = new Set<Handling>();
-  /** Results handed to delivery whose write is not over yet (at most CONCURRENCY more claims). */
-  readonly #unkept = new Set<Promise<void>>();
-  /** Results handed to delivery that the server has not answered yet. */
-  readonly #sending = new Set<Promise<void>>();
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
   #outboxFullWarned = false;
@@ -126,7 +122,7 @@ export class Worker {
     }
     // Running tasks finish (stop() gives them SHUTDOWN_GRACE; an update drain waits for them).
     await Promise.all([...this.#handling].map((handling) => handling.done));
-    await Promise.all(this.#sending);
+    await delivery.settled();
     this.#deps.status?.flush();
     if (this.#handlingFailure !== undefined) throw this.#handlingFailure.error;
     await delivery.stop();
@@ -170,7 +166,7 @@ export class Worker {
    */
   #isBusy(): boolean {
     const { concurrency } = this.#deps.settings;
-    return this.#handling.size >= concurrency || this.#unkept.size > concurrency;
+    return this.#handling.size >= concurrency || this.#deps.ledger.unwritten > concurrency;
   }
 
   /** Resolves when a running task's handling ends, a result's write is over, or the worker stops. */
@@ -184,7 +180,7 @@ export class Worker {
     });
     try {
       const running = [...this.#handling].map((handling) => handling.done);
-      await Promise.race([...running, ...this.#unkept, stopped]);
+      await Promise.race([...running, this.#deps.ledger.writeOver(), stopped]);
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
@@ -214,14 +210,14 @@ export class Worker {
   }
 
   async #handleTask(task: Task, controller: AbortController): Promise<void> {
-    const { outbox, delivery } = this.#deps;
+    const { ledger, delivery } = this.#deps;
     const log = this.#deps.log.child({ taskId: task.id, type: task.type, attempt: task.attempt });
-    const stored = task.force ? undefined : outbox.storedResult(task.id);
+    const stored = task.force ? undefined : ledger.storedResult(task.id);
     if (stored !== undefined) {
       log.info(
         `task ${task.id} was already done here: re-sending its result (${stored.body.status})`,
       );
-      await delivery.deliver(outbox.requeue(stored), this.#stopping.signal, { again: true });
+      await delivery.deliver(ledger.requeue(stored), this.#stopping.signal, { again: true });
       return;
     }
     log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
@@ -249,25 +245,22 @@ export class Worker {
   }
 
   /**
-   * A submitted result until the server has answered. Said once its write is over (`durable`):
-   * after that line a kill loses nothing (the server has the result, or the outbox file is
-   * whole). A failed write is delivery's to judge: `delivered` rejects when the result still
-   * needed the file, and that ends the loop as a failed handling does.
+   * A submitted result until the server has answered (delivery follows it; a stop waits for it
+   * there). Said once its write is over (`durable`): after that line a kill loses nothing (the
+   * server has the result, or the outbox file is whole). A failed write is delivery's to judge:
+   * `delivered` rejects when the result still needed the file, and that ends the loop as a failed
+   * handling does.
    */
   #followDelivery(durable: Promise<void>, delivered: Promise<unknown>, said: () => void): void {
-    const unkept: Promise<void> = durable.then(said).finally(() => this.#unkept.delete(unkept));
-    this.#unkept.add(unkept);
-    const followed: Promise<void> = Promise.all([unkept, delivered])
-      .then(() => undefined)
+    void durable.then(said);
+    delivered
       .catch((error: unknown) => this.#handlingFailed(error))
       .finally(() => {
-        this.#sending.delete(followed);
         this.#deps.onTaskSettled?.();
         // The next task's process starts now, not before: spawn() holds the thread for a few ms
         // and a process start takes a core for tens, which the result's POST would wait for.
         if (this.#state === 'working') this.#deps.runner.release();
       });
-    this.#sending.add(followed);
   }
 
   #handlingFailed(error: unknown): void {
@@ -276,10 +269,10 @@ export class Worker {
   }
 
   #outboxIsFull(): boolean {
-    const full = this.#deps.outbox.isFull();
+    const full = this.#deps.ledger.isFull();
     if (full && !this.#outboxFullWarned) {
       this.#deps.log.warn(
-        `the outbox holds ${this.#deps.outbox.size} unsent results (OUTBOX_MAX): not claiming until some are delivered`,
+        `the outbox holds ${this.#deps.ledger.size} unsent results (OUTBOX_MAX): not claiming until some are delivered`,
       );
     }
     this.#outboxFullWarned = full;
