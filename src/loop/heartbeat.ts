@@ -42,7 +42,7 @@ async function beat(options: HeartbeatOptions, stop: AbortSignal): Promise<void>
       workerId: options.workerId,
       ...(progress === undefined ? {} : { progress }),
     };
-    const answer = await options.client.sendHeartbeat(options.taskId, body, stop);
+    const answer = await options.client.sendHeartbeat(options.taskId, body, stop, leaseSec * 1000);
     if (stop.aborted) return;
     if (answer.kind === 'error') {
       options.log.warn(`heartbeat not delivered (the task keeps running): ${answer.error.message}`);

@@ -97,8 +97,11 @@ export class Worker {
   }
 
   async run(): Promise<RunEnd> {
-    const { delivery } = this.#deps;
-    await delivery.sendQueued('before claiming', this.#stopping.signal);
+    const { delivery, settings } = this.#deps;
+    // Queued results go before the first claim (protocol section 3), for REQUEST_TIMEOUT at most:
+    // past that the send in flight is given up and delivery's pump sends them beside the loop.
+    const bound = AbortSignal.timeout(clampTimerMs(settings.requestTimeoutMs));
+    await delivery.sendQueued('before claiming', AbortSignal.any([this.#stopping.signal, bound]));
     delivery.start();
     if (this.#state === 'starting') this.#transition('working');
     for (let cycle = 0; this.#state === 'working'; cycle++) {

@@ -3,18 +3,29 @@
  * a size cap, JSON checked against a schema of src/wire/protocol.ts, headers, and the errors a
  * person reads in the log.
  */
+import type { Dispatcher } from 'undici';
 import type * as z from 'zod';
 import { coerceError, HiveError } from '../platform/errors.ts';
+import { pickTaskAnswer } from './claim-payload.ts';
 import { describeConnectionError } from './connection-errors.ts';
 import { isStrictSemver } from './protocol.ts';
 
 export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The body as text: all of a small answer, else its first SMALL_ANSWER_BYTES (for messages). */
   text: string;
-  /** A claim answer's task payload as it arrived; `text` then has `null` in its place. */
-  payloadJson?: Buffer[];
+  /** The whole body as it arrived, for an answer that carries tasks (./claim-payload.ts). */
+  chunks?: Buffer[];
 }
+
+/** Largest answer body read from the server; a task payload bigger than this is refused. */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest answer parsed whole (heartbeat, version: a few fields), and how much of any other body
+ * (an error's) is kept for the log; the rest of an error's body is read and dropped.
+ */
+export const SMALL_ANSWER_BYTES = 64 * 1024;
 
 /**
  * `X-Hive-Latest-Version` of a 200/204 claim answer: `latestVersion` only when it is strict semver;
@@ -33,8 +44,38 @@ export function versionHint(value: string | undefined): VersionHint {
   return { latestVersion: undefined, ignoredVersion: value.slice(0, 100) };
 }
 
+/**
+ * An answer read as what it is for: whole, as its chunks, when a 2xx/409 answer carries tasks (up
+ * to the big cap: ./claim-payload.ts reads it); whole when a small 2xx one (heartbeat, version);
+ * else a status with a text for the log, of which the head is kept and the rest dropped.
+ */
+export async function readAnswer(
+  response: Dispatcher.ResponseData,
+  carriesTasks: boolean,
+): Promise<Answer> {
+  const { statusCode: status, headers, body } = response;
+  const isOk = status >= 200 && status < 300;
+  const whole = carriesTasks && (isOk || status === 409);
+  const limit = whole ? MAX_ANSWER_BYTES : isOk ? SMALL_ANSWER_BYTES : undefined;
+  if (limit === undefined)
+    return { status, headers, text: await readHead(body, SMALL_ANSWER_BYTES) };
+  const declared = Number(headers['content-length'] ?? 0);
+  if (declared > limit) {
+    body.on('error', () => {}); // destroying an unread body emits an error nobody needs
+    body.destroy();
+    throw new HiveError(
+      'BAD_ANSWER',
+      `answer of ${declared} bytes is over the ${limit}-byte limit`,
+    );
+  }
+  const chunks = await readLimited(body, limit);
+  if (!whole) return { status, headers, text: Buffer.concat(chunks).toString('utf8') };
+  const head = Buffer.concat(chunks.slice(0, 16)).subarray(0, SMALL_ANSWER_BYTES);
+  return { status, headers, text: head.toString('utf8'), chunks };
+}
+
 /** The body as the chunks it arrived in (joined, a big one would be one big allocation). */
-export async function readLimited(
+async function readLimited(
   body: AsyncIterable<Buffer> & { destroy(): void },
   limit: number,
 ): Promise<Buffer[]> {
@@ -51,11 +92,33 @@ export async function readLimited(
   return chunks;
 }
 
+/**
+ * The first `keep` bytes of a body, as text; the rest is read and dropped (so the connection can
+ * serve again), up to MAX_ANSWER_BYTES, past which the connection is closed.
+ */
+async function readHead(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  keep: number,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < keep) chunks.push(chunk.subarray(0, keep - size));
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export function header(answer: Answer, name: string): string | undefined {
   const value = answer.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A small answer (all of it in `text`), parsed and checked against `schema`. */
 export function parseAnswer<S extends z.ZodType>(
   answer: Answer,
   schema: S,
@@ -70,6 +133,40 @@ export function parseAnswer<S extends z.ZodType>(
       `${what} answer ${answer.status} is not JSON: ${snippet(answer.text)}`,
     );
   }
+  return checkAnswer(json, answer, schema, what);
+}
+
+/**
+ * An answer that carries tasks, read for its known fields only (./claim-payload.ts) and checked
+ * against `schema`; each task's `payload` is then a RawJson (taskFromWire turns it into bytes).
+ */
+export function parseTaskAnswer<S extends z.ZodType>(
+  answer: Answer,
+  schema: S,
+  what: string,
+): z.output<S> | HiveError {
+  let json: unknown;
+  try {
+    json = pickTaskAnswer(answer.chunks ?? [Buffer.from(answer.text)]);
+  } catch (error) {
+    const { message } = coerceError(error);
+    return new HiveError(
+      'BAD_ANSWER',
+      `${what} ${message.replace(/^answer/, `answer ${answer.status}`)}`,
+      {
+        details: snippet(answer.text),
+      },
+    );
+  }
+  return checkAnswer(json, answer, schema, what);
+}
+
+function checkAnswer<S extends z.ZodType>(
+  json: unknown,
+  answer: Answer,
+  schema: S,
+  what: string,
+): z.output<S> | HiveError {
   const result = schema.safeParse(json);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

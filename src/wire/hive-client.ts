@@ -7,10 +7,9 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
-import { HiveError } from '../platform/errors.ts';
 import { clampTimerMs } from '../platform/timers.ts';
-import { type Answer, asNetworkError, readLimited } from './answers.ts';
-import { splitClaimAnswer } from './claim-payload.ts';
+import { type Answer, asNetworkError, readAnswer } from './answers.ts';
+import { withDeadline } from './deadline.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
   type ClaimOutcome,
@@ -48,8 +47,10 @@ export interface ClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** Largest answer body read from the server; a task payload bigger than this is refused. */
-const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** The upload rate a result's deadline allows for its body: a slow ADSL line's. */
+const SLOW_UPLOAD_BYTES_PER_SEC = 64 * 1024;
+/** Protocol section 1: the lease when a task names none (a heartbeat's deadline is a third). */
+const DEFAULT_LEASE_MS = 60_000;
 
 export class HiveClient {
   readonly #options: ClientOptions;
@@ -76,9 +77,11 @@ export class HiveClient {
     let answer: Answer;
     try {
       answer = await this.#send('POST', 'tasks/claim', JSON.stringify(body), {
+        what: 'claim',
         signal,
         extraWaitMs: body.waitSec * 1000,
-        splitPayload: true,
+        deadlineMs: this.#options.requestTimeoutMs + body.waitSec * 1000,
+        carriesTasks: true,
       });
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'claim', this.#options.serverUrl) };
@@ -86,11 +89,15 @@ export class HiveClient {
     return claimOutcome(answer, this.#options.maxErrorSleepMs);
   }
 
-  /** `POST tasks/{id}/heartbeat`. */
+  /**
+   * `POST tasks/{id}/heartbeat`. Its deadline is well inside the lease (`leaseMs`, the protocol's
+   * default when not given): a beat the server holds fails in time for the next one to be sent.
+   */
   async sendHeartbeat(
     taskId: string,
     body: HeartbeatRequest,
     signal?: AbortSignal,
+    leaseMs = DEFAULT_LEASE_MS,
   ): Promise<HeartbeatOutcome> {
     let answer: Answer;
     try {
@@ -99,7 +106,9 @@ export class HiveClient {
         `tasks/${encodeURIComponent(taskId)}/heartbeat`,
         JSON.stringify(body),
         {
+          what: 'heartbeat',
           signal,
+          deadlineMs: Math.min(this.#options.requestTimeoutMs, leaseMs / 3),
         },
       );
     } catch (error) {
@@ -123,7 +132,13 @@ export class HiveClient {
         'POST',
         `tasks/${encodeURIComponent(taskId)}/result`,
         bodyOf(body),
-        { signal, headers: { 'idempotency-key': body.resultId } },
+        {
+          what: 'result',
+          signal,
+          headers: { 'idempotency-key': body.resultId },
+          deadlineMs: resultDeadlineMs(this.#options.requestTimeoutMs, body),
+          carriesTasks: true,
+        },
       );
     } catch (error) {
       return { kind: 'retry', error: asNetworkError(error, 'result', this.#options.serverUrl) };
@@ -139,7 +154,7 @@ export class HiveClient {
         'GET',
         `version?platform=${encodeURIComponent(platform)}`,
         undefined,
-        { signal },
+        { what: 'version', signal, deadlineMs: this.#options.requestTimeoutMs },
       );
     } catch (error) {
       return { kind: 'error', error: asNetworkError(error, 'version', this.#options.serverUrl) };
@@ -177,11 +192,18 @@ export class HiveClient {
     /** The request's JSON, if it has a body: its text, or a stream of it with its length. */
     body: string | { stream: Readable; bytes: number } | undefined,
     extra: {
+      /** The endpoint, as the log names it. */
+      what: string;
       signal?: AbortSignal | undefined;
+      /**
+       * The whole request's time, from sending to the answer's last byte: the silence limits
+       * (headersTimeout, bodyTimeout) alone let a server dribbling a byte now and then hold it forever.
+       */
+      deadlineMs: number;
       extraWaitMs?: number;
       headers?: Record<string, string>;
-      /** A claim: its task payload is kept as bytes, not parsed (./claim-payload.ts). */
-      splitPayload?: boolean;
+      /** A claim's or result's answer: read whole when 2xx/409, for its tasks (./claim-payload.ts). */
+      carriesTasks?: boolean;
     },
   ): Promise<Answer> {
     const url = this.resolve(path);
@@ -189,38 +211,35 @@ export class HiveClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (typeof body === 'object') headers['content-length'] = String(body.bytes);
     const timeoutMs = this.#options.requestTimeoutMs + (extra.extraWaitMs ?? 0);
-    const response = await request(url, {
-      method,
-      headers,
-      body: typeof body === 'object' ? body.stream : body,
-      dispatcher: this.#dispatcher,
-      signal: extra.signal,
-      headersTimeout: clampTimerMs(timeoutMs),
-      bodyTimeout: clampTimerMs(this.#options.requestTimeoutMs),
+    return withDeadline(extra.what, extra.deadlineMs, extra.signal, async (signal) => {
+      const response = await request(url, {
+        method,
+        headers,
+        body: typeof body === 'object' ? body.stream : body,
+        dispatcher: this.#dispatcher,
+        signal,
+        headersTimeout: clampTimerMs(timeoutMs),
+        bodyTimeout: clampTimerMs(this.#options.requestTimeoutMs),
+      });
+      // A refused token may have been fixed in the config since we read it: the next request uses
+      // what is there now (every endpoint's 401/403, claims and results alike).
+      if (response.statusCode === 401 || response.statusCode === 403) this.#reloadToken();
+      return readAnswer(response, extra.carriesTasks === true);
     });
-    // A refused token may have been fixed in the config since we read it: the next request uses
-    // what is there now (every endpoint's 401/403, claims and results alike).
-    if (response.statusCode === 401 || response.statusCode === 403) this.#reloadToken();
-    const declared = Number(response.headers['content-length'] ?? 0);
-    if (declared > MAX_ANSWER_BYTES) {
-      response.body.on('error', () => {}); // destroying an unread body emits an error nobody needs
-      response.body.destroy();
-      throw new HiveError(
-        'BAD_ANSWER',
-        `answer of ${declared} bytes is over the ${MAX_ANSWER_BYTES}-byte limit`,
-      );
-    }
-    const chunks = await readLimited(response.body, MAX_ANSWER_BYTES);
-    const { statusCode: status, headers: answerHeaders } = response;
-    const split =
-      extra.splitPayload === true && status === 200 ? splitClaimAnswer(chunks) : undefined;
-    if (split !== undefined) return { status, headers: answerHeaders, ...split };
-    return { status, headers: answerHeaders, text: Buffer.concat(chunks).toString('utf8') };
   }
 
   #reloadToken(): void {
     if (this.#options.reloadToken !== undefined) this.#token = this.#options.reloadToken();
   }
+}
+
+/**
+ * A result's deadline: REQUEST_TIMEOUT, plus its body's time at a slow upload rate (a big result
+ * over a slow line must get through; a stalled one must not hold the queue behind it forever).
+ */
+function resultDeadlineMs(requestTimeoutMs: number, body: StoredResult): number {
+  const bytes = 'json' in body ? Buffer.byteLength(body.json) : body.bytes;
+  return requestTimeoutMs + (bytes / SLOW_UPLOAD_BYTES_PER_SEC) * 1000;
 }
 
 /** A result's body to send: its text, or a new stream of its bytes in its file. */

@@ -11,9 +11,11 @@ import {
   header,
   httpError,
   parseAnswer,
+  parseTaskAnswer,
   type VersionHint,
   versionHint,
 } from './answers.ts';
+import { taskFromWire } from './claim-payload.ts';
 import {
   ClaimAnswerSchema,
   HeartbeatAnswerSchema,
@@ -67,12 +69,10 @@ export function claimOutcome(answer: Answer, maxErrorSleepMs: number): ClaimOutc
   const version = versionHint(header(answer, 'x-hive-latest-version'));
   switch (answer.status) {
     case 200: {
-      const parsed = parseAnswer(answer, ClaimAnswerSchema, 'claim');
+      const parsed = parseTaskAnswer(answer, ClaimAnswerSchema, 'claim');
       if (parsed instanceof HiveError) return { kind: 'error', error: parsed };
-      // The payload as the bytes it arrived in (./claim-payload.ts), when it was cut out.
-      const { payloadJson } = answer;
-      const task = payloadJson === undefined ? parsed.task : { ...parsed.task, payloadJson };
-      return { kind: 'task', task, ...version };
+      // The payload as the bytes it arrived in (./claim-payload.ts).
+      return { kind: 'task', task: taskFromWire(parsed.task), ...version };
     }
     case 204:
       return { kind: 'empty', ...version };
