@@ -12,7 +12,7 @@
 # /var/cache/hive-worker/wine10-trixie) so a fresh clone on the same machine reuses it; a fresh
 # machine builds it in ≈ 4 min (≈ 2.4 GB). Every run re-makes the mounts that are missing (after a
 # reboot) and does nothing else. --screenshots also installs Xvfb and ImageMagick in the chroot
-# (scripts/windows-screenshots.sh). Rules learnt the hard way (/work/shared/sea.md):
+# (scripts/windows-screenshots.sh). Rules learnt the hard way:
 # - the chroot gets a PRIVATE tmpfs /dev with its own device nodes, never a bind mount of the
 #   host's /dev: deleting a chroot with the host's /dev mounted in it deletes the host's devices;
 # - a half-made chroot is only deleted when nothing is mounted under it;

@@ -11,7 +11,7 @@ import { type HiveServer, type ServerOptions, startServer } from './server/start
 
 const HELP = `Usage: npm run server -- [options]
 
-The reference Hive server: protocol v1 (shared/protocol.md), admin API, faults, metrics.
+The reference Hive server: protocol 1.1 and 1 (docs/protocol.md), admin API, faults, metrics.
 
 Options:
   --port <n>             TCP port; 0 picks a free one (default 8080)
@@ -24,6 +24,9 @@ Options:
   --min-version <semver> answer 426 to claims from workers below this version
   --lease-check-ms <n>   how often lapsed leases are requeued, in ms (default 200)
   --max-wait-sec <n>     longest a long-poll claim is held, in seconds (default 60)
+  --protocol <1|1.1>     protocol version spoken (default 1.1); 1 = as a version-1 server: no
+                         X-Hive-Protocol header, tasks/results and tasks/{id}/release answer 404,
+                         "max" and "next" ignored. Switch at run time: PUT admin/protocol
   --tls-cert <file>      serve HTTPS with this PEM certificate (chain), with --tls-key
   --tls-key <file>       the PEM private key of --tls-cert (default: plain HTTP)
   --verbose              log one line per request to stdout
@@ -31,10 +34,23 @@ Options:
 
 API root: http://<host>:<port>/api/ (https:// with --tls-cert)
   worker:  POST tasks/claim, POST tasks/{id}/heartbeat, POST tasks/{id}/result,
-           GET version?platform=P, GET releases/<file>
+           GET version?platform=P, GET releases/<file>;
+           1.1: POST tasks/results, POST tasks/{id}/release
   admin:   POST|GET admin/tasks, GET admin/tasks/{id}, POST admin/tasks/{id}/cancel,
-           POST admin/tasks/{id}/redeliver, GET admin/results, POST|GET|DELETE admin/faults
+           POST admin/tasks/{id}/redeliver, GET admin/results, POST|GET|DELETE admin/faults,
+           GET|PUT admin/protocol ({"version":"1"|"1.1"})
   metrics: GET metrics (Prometheus text format 0.0.4)
+
+Fault rules (POST admin/faults, a JSON array; used oldest first, each "times" times, -1 = until
+DELETE admin/faults), for tests:
+  {"route": R, "taskId"?: id, "times"?: n, ...one of:}
+    "status", "headers", "body"   answer this instead of the handler
+    "delayMs"                     wait first (alone: then the handler answers)
+    "dropConnection": true        cut the connection before the handler (nothing recorded)
+    "dropAfterCommit": true       the handler runs and commits, then the answer is cut
+    "protocolHeader": false       this answer lacks X-Hive-Protocol
+  R: claim, heartbeat, result, results (the batch), release, version, releases, or
+     result-entry: one entry of a batch answered {"status", "retryAfterSec"?}, not recorded
 `;
 
 /** Parses argv into options; every problem is reported at once, one line each. */
@@ -51,6 +67,7 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
       'min-version': { type: 'string' },
       'lease-check-ms': { type: 'string', default: '200' },
       'max-wait-sec': { type: 'string', default: '60' },
+      protocol: { type: 'string', default: '1.1' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       verbose: { type: 'boolean', default: false },
@@ -93,6 +110,7 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
       (n) => n >= 0,
       'a number of seconds ≥ 0',
     ),
+    protocol: values.protocol === '1' ? '1' : '1.1',
     log: values.verbose,
     tls: readTlsFiles(values['tls-cert'], values['tls-key'], problems),
   };
@@ -100,6 +118,8 @@ function parseOptions(argv: string[]): { options: ServerOptions; help: boolean }
   if (minVersion !== undefined && semver.valid(minVersion) === null) {
     problems.push(`Expected --min-version to be a semver version like 1.2.0, got "${minVersion}"`);
   }
+  if (values.protocol !== '1' && values.protocol !== '1.1')
+    problems.push(`Expected --protocol to be 1 or 1.1, got "${values.protocol}"`);
   if (values.token === '')
     problems.push('Expected --token to be a non-empty token (omit it for none)');
   if (problems.length > 0) throw new Error(problems.join('\n'));

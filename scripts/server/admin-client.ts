@@ -2,6 +2,7 @@
  * A typed client of the reference server's admin API (enqueue, inspect, cancel, re-deliver,
  * inject faults), for the demo, `try-task` and the tests. Uses Node's global fetch unless given one.
  */
+import type { ProtocolVersion } from './context.ts';
 import type { ActiveFault, FaultRuleInput } from './faults.ts';
 import type { NewTask } from './store.ts';
 import type { AdminTask, ResultsView } from './views.ts';
@@ -16,6 +17,10 @@ export interface AdminClient {
   clearFaults(): Promise<void>;
   cancel(id: string): Promise<AdminTask>;
   redeliver(id: string, options?: { force?: boolean }): Promise<AdminTask>;
+  /** The protocol version the server speaks now. */
+  protocol(): Promise<ProtocolVersion>;
+  /** Switches it from the next request on ('1' = as a version-1 server). */
+  setProtocol(version: ProtocolVersion): Promise<void>;
   /** Polls `probe` every 20 ms until it returns a truthy value, which it returns. */
   waitFor<T>(probe: () => T | Promise<T>, timeoutMs?: number): Promise<NonNullable<T>>;
 }
@@ -57,6 +62,11 @@ export function createAdminClient(
     cancel: (id) => call<AdminTask>('POST', `${taskPath(id)}/cancel`),
     redeliver: (id, redeliver = {}) =>
       call<AdminTask>('POST', `${taskPath(id)}/redeliver`, redeliver),
+    protocol: async () =>
+      (await call<{ version: ProtocolVersion }>('GET', 'admin/protocol')).version,
+    setProtocol: async (version) => {
+      await call('PUT', 'admin/protocol', { version });
+    },
     waitFor,
   };
 }

@@ -5,13 +5,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Database } from './db.ts';
 import type { FaultBook, FaultRoute } from './faults.ts';
+import type { Handouts } from './handouts.ts';
 import type { LongPolls } from './long-poll.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { TaskStore } from './store.ts';
 
+/** The protocol version the server speaks (docs/protocol.md); '1' = as a version-1 server. */
+export const PROTOCOL_VERSIONS = ['1', '1.1'] as const;
+export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
+
 export interface ServerParts {
   readonly db: Database;
   readonly store: TaskStore;
+  readonly handouts: Handouts;
+  /** Switchable at run time (admin/protocol), so a test can roll the server back mid-run. */
+  readonly protocol: { version: ProtocolVersion };
   readonly longPolls: LongPolls;
   readonly faults: FaultBook;
   readonly metrics: ServerMetrics;
@@ -37,12 +45,14 @@ export interface Exchange {
 }
 
 /** Protocol routes carry their fault-injection name; the others are admin or metrics. */
-export type RouteKind = FaultRoute | 'admin' | 'metrics';
+export type RouteKind = Exclude<FaultRoute, 'result-entry'> | 'admin' | 'metrics';
 
 export interface Route {
   readonly methods: readonly string[];
   /** Matched against the path below `/api/`, e.g. `tasks/t-1/heartbeat`. */
   readonly pattern: RegExp;
   readonly kind: RouteKind;
+  /** Set on 1.1 endpoints: a server speaking version 1 answers them 404, as if it had none. */
+  readonly since?: '1.1';
   readonly handle: (exchange: Exchange) => Promise<void> | void;
 }

@@ -53,12 +53,35 @@ CREATE TABLE IF NOT EXISTS result_duplicates (
   kind TEXT NOT NULL CHECK (kind IN ('same', 'other')),
   received_at INTEGER NOT NULL
 );
+-- Protocol 1.1: the task types of each worker's last claim (a result's "next" has none).
+CREATE TABLE IF NOT EXISTS workers (
+  worker_id TEXT PRIMARY KEY,
+  types TEXT NOT NULL                      -- JSON array
+);
+-- Protocol 1.1-c: the tasks a result's "next" leased, so a re-sent resultId gets the same ones.
+CREATE TABLE IF NOT EXISTS result_next (
+  result_id TEXT PRIMARY KEY,
+  worker_id TEXT NOT NULL,
+  task_ids TEXT NOT NULL,                  -- JSON array, in the order they were answered
+  created_at INTEGER NOT NULL
+);
+-- Protocol 1.1-e: deliveries given back unstarted (they do not count as attempts).
+CREATE TABLE IF NOT EXISTS releases (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id TEXT NOT NULL,
+  worker_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  released_at INTEGER NOT NULL
+);
 `;
 
 /** The database, with a prepared-statement cache so each SQL text is compiled once. */
 export class Database {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  /** Open transactions: the outer one is BEGIN…COMMIT, the nested ones savepoints. */
+  #depth = 0;
 
   /** `dataDir` undefined = in memory (lost on close); else `<dataDir>/server.db`, created if needed. */
   constructor(dataDir: string | undefined) {
@@ -96,15 +119,24 @@ export class Database {
     return Number(this.#statement(sql).run(...params).changes);
   }
 
-  /** Runs `fn` in one transaction: all of its writes land, or none. */
+  /**
+   * Runs `fn` in one transaction: all of its writes land, or none. Nested calls (a batch of
+   * results, each its own transaction) become savepoints inside the outer one.
+   */
   transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
+    const savepoint = `s${this.#depth}`;
+    this.#db.exec(this.#depth === 0 ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`);
+    this.#depth += 1;
     try {
       const value = fn();
-      this.#db.exec('COMMIT');
+      this.#depth -= 1;
+      this.#db.exec(this.#depth === 0 ? 'COMMIT' : `RELEASE ${savepoint}`);
       return value;
     } catch (error) {
-      this.#db.exec('ROLLBACK');
+      this.#depth -= 1;
+      this.#db.exec(
+        this.#depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`,
+      );
       throw error;
     }
   }

@@ -5,12 +5,14 @@
  */
 import type { Task } from '../../src/wire/protocol.ts';
 
-type TryClaim = (workerId: string, types: readonly string[]) => Task | undefined;
+type TryClaim = (workerId: string, types: readonly string[], max: number) => Task[];
 
 interface Waiter {
   workerId: string;
   types: readonly string[];
-  settle: (task: Task | undefined) => void;
+  /** How many tasks the claim asked for (1 for a version-1 claim). */
+  max: number;
+  settle: (tasks: Task[]) => void;
 }
 
 export class LongPolls {
@@ -27,28 +29,29 @@ export class LongPolls {
   }
 
   /**
-   * Waits up to `timeoutMs` for a task; `undefined` on timeout, abort or close. The claim happens
-   * inside `wake()`, so a task is never leased to a waiter that already gave up.
+   * Waits up to `timeoutMs` for up to `max` tasks; empty on timeout, abort or close. The claim
+   * happens inside `wake()`, so a task is never leased to a waiter that already gave up.
    */
   wait(
     workerId: string,
     types: readonly string[],
+    max: number,
     timeoutMs: number,
     signal: AbortSignal,
-  ): Promise<Task | undefined> {
-    const { promise, resolve } = Promise.withResolvers<Task | undefined>();
-    if (signal.aborted) return Promise.resolve(undefined);
-    const waiter: Waiter = { workerId, types, settle: settleWaiter };
-    const timer = setTimeout(settleWaiter, timeoutMs, undefined);
+  ): Promise<Task[]> {
+    const { promise, resolve } = Promise.withResolvers<Task[]>();
+    if (signal.aborted) return Promise.resolve([]);
+    const waiter: Waiter = { workerId, types, max, settle: settleWaiter };
+    const timer = setTimeout(settleWaiter, timeoutMs, []);
     const waiters = this.#waiters;
-    function settleWaiter(task: Task | undefined): void {
+    function settleWaiter(tasks: Task[]): void {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       waiters.delete(waiter);
-      resolve(task);
+      resolve(tasks);
     }
     function onAbort(): void {
-      settleWaiter(undefined);
+      settleWaiter([]);
     }
     signal.addEventListener('abort', onAbort, { once: true });
     this.#waiters.add(waiter);
@@ -58,13 +61,13 @@ export class LongPolls {
   /** Something became claimable: let each waiter, oldest first, try to claim. */
   wake(): void {
     for (const waiter of [...this.#waiters]) {
-      const task = this.#tryClaim(waiter.workerId, waiter.types);
-      if (task !== undefined) waiter.settle(task);
+      const tasks = this.#tryClaim(waiter.workerId, waiter.types, waiter.max);
+      if (tasks.length > 0) waiter.settle(tasks);
     }
   }
 
   /** Server closing: every waiter answers 204 now. */
   closeAll(): void {
-    for (const waiter of [...this.#waiters]) waiter.settle(undefined);
+    for (const waiter of [...this.#waiters]) waiter.settle([]);
   }
 }

@@ -58,6 +58,20 @@ export class ServerMetrics {
       'Result POSTs by answer status.',
       answerSamples('result'),
     );
+    family(
+      out,
+      'hive_server_result_batches_total',
+      'counter',
+      'Result batch POSTs (protocol 1.1) by answer status.',
+      answerSamples('results'),
+    );
+    family(
+      out,
+      'hive_server_releases_total',
+      'counter',
+      'Task releases (protocol 1.1) by answer status.',
+      answerSamples('release'),
+    );
     const tasks = Object.entries(tasksByState(db)).map(([state, n]): [Labels, number] => [
       { state },
       n,

@@ -1,9 +1,12 @@
 /**
- * Turns a request into a handler call. Every request, in order: route match (404/405), bearer
+ * Turns a request into a handler call. Every answer of a 1.1 server carries `X-Hive-Protocol:
+ * 1.1` (docs/protocol.md, 1.1-a); a server speaking version 1 sends none and has no 1.1 routes.
+ * Every request, in order: route match (404/405), bearer
  * token (401/403), `X-Hive-Worker-Id` on protocol routes (400), a fault rule if one matches the
  * route, then the handler. Thrown `HttpError`s become answers; anything else is a logged 500.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROTOCOL_1_1, PROTOCOL_HEADER } from '../../src/wire/protocol.ts';
 import { checkToken, requireWorkerId } from './auth.ts';
 import type { Route, RouteKind, ServerParts } from './context.ts';
 import { HttpError, sendError } from './http.ts';
@@ -31,12 +34,16 @@ const ROUTES: readonly Route[] = [...WORKER_ROUTES, ...ADMIN_ROUTES, METRICS_ROU
 
 type RouteMatch = { route: Route; params: string[] };
 
-/** The route for `method` and `pathname`; 404 when no path matches, 405 when the method does not. */
-function matchRoute(method: string, pathname: string): RouteMatch {
+/**
+ * The route for `method` and `pathname`; 404 when no path matches (1.1 routes do not, on a server
+ * speaking version 1), 405 when the method does not.
+ */
+function matchRoute(method: string, pathname: string, speaks11: boolean): RouteMatch {
   if (!pathname.startsWith(API_PREFIX)) throw new HttpError(404, `no such endpoint ${pathname}`);
   const path = pathname.slice(API_PREFIX.length);
   const allowed: string[] = [];
   for (const route of ROUTES) {
+    if (route.since === '1.1' && !speaks11) continue;
     const match = route.pattern.exec(path);
     if (match === null) continue;
     if (!route.methods.includes(method)) {
@@ -88,8 +95,10 @@ async function handleRequest(
       `${method} ${url.pathname}${url.search} ${answer} ${Math.round(performance.now() - startedMs)}ms ${workerId || '-'}`,
     );
   });
+  const speaks11 = server.protocol.version === '1.1';
+  if (speaks11) res.setHeader(PROTOCOL_HEADER, PROTOCOL_1_1);
   try {
-    const { route, params } = matchRoute(method, url.pathname);
+    const { route, params } = matchRoute(method, url.pathname, speaks11);
     const { kind } = route;
     if (isProtocolRoute(kind)) {
       // Counted at close so the metric sees every answer: auth failures, faults, dropped links.
@@ -100,13 +109,18 @@ async function handleRequest(
     checkToken(req, server.token);
     if (isProtocolRoute(kind)) {
       workerId = requireWorkerId(req);
-      const rule = server.faults.take(kind);
+      const rule = server.faults.take(kind, taskIdOf(kind, params));
       if (rule !== undefined && (await server.faults.play(rule, req, res))) return;
     }
     await route.handle({ req, res, url, params, workerId, server });
   } catch (error) {
     answerError(res, error);
   }
+}
+
+/** The task a request is about (heartbeat, result, release carry it in the path). */
+function taskIdOf(kind: RouteKind, params: readonly string[]): string | undefined {
+  return kind === 'heartbeat' || kind === 'result' || kind === 'release' ? params[0] : undefined;
 }
 
 function answerError(res: ServerResponse, error: unknown): void {

@@ -8,9 +8,10 @@ import { createServer, type IncomingMessage, type RequestListener } from 'node:h
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import semver from 'semver';
-import type { ServerParts } from './context.ts';
+import { PROTOCOL_VERSIONS, type ProtocolVersion, type ServerParts } from './context.ts';
 import { Database } from './db.ts';
 import { FaultBook } from './faults.ts';
+import { Handouts } from './handouts.ts';
 import { LongPolls } from './long-poll.ts';
 import { ServerMetrics } from './metrics.ts';
 import { createRequestListener } from './router.ts';
@@ -33,6 +34,11 @@ export interface ServerOptions {
   leaseCheckMs?: number;
   /** Longest a claim is held for a long poll, in seconds. @default 60 */
   maxWaitSec?: number;
+  /**
+   * The protocol version spoken (docs/protocol.md): '1' behaves as a version-1 server (no
+   * X-Hive-Protocol header, 1.1 routes 404, `max` and `next` ignored). @default '1.1'
+   */
+  protocol?: ProtocolVersion;
   /** One line per request: true = to stdout, a function = to it. @default false */
   log?: boolean | ((line: string) => void);
   /**
@@ -52,6 +58,8 @@ export interface HiveServer {
   readonly url: string;
   readonly port: number;
   readonly host: string;
+  /** Switches the protocol version at run time (also `PUT admin/protocol`). */
+  setProtocol(version: ProtocolVersion): void;
   /** Stops listening, answers held long polls with 204, closes connections and the database. */
   close(): Promise<void>;
 }
@@ -78,6 +86,11 @@ function checkOptions(options: ServerOptions): string[] {
   }
   if (options.token === '')
     problems.push('Expected token to be a non-empty string (omit it for no token)');
+  if (options.protocol !== undefined && !PROTOCOL_VERSIONS.includes(options.protocol)) {
+    problems.push(
+      `Expected protocol to be ${PROTOCOL_VERSIONS.join(' or ')}, got ${JSON.stringify(options.protocol)}`,
+    );
+  }
   return problems;
 }
 
@@ -91,7 +104,11 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
   const parts: ServerParts = {
     db,
     store,
-    longPolls: new LongPolls((workerId, types) => store.claim(workerId, types, Date.now())),
+    handouts: new Handouts(db, store),
+    protocol: { version: options.protocol ?? '1.1' },
+    longPolls: new LongPolls((workerId, types, max) =>
+      store.claim(workerId, types, max, Date.now()),
+    ),
     faults: new FaultBook(),
     metrics: new ServerMetrics(),
     releasesDir: options.releasesDir,
@@ -150,6 +167,9 @@ export async function startServer(options: ServerOptions = {}): Promise<HiveServ
     url: `${options.tls === undefined ? 'http' : 'https'}://${urlHost}:${port}/api/`,
     port,
     host,
+    setProtocol(version) {
+      parts.protocol.version = version;
+    },
     close() {
       closing ??= closeServer();
       return closing;

@@ -79,37 +79,44 @@ export class TaskStore {
     return id;
   }
 
-  /** Leases the oldest claimable task of one of `types` to `workerId`, counting a delivery. */
-  claim(workerId: string, types: readonly string[], nowMs: number): Task | undefined {
-    if (types.length === 0) return undefined;
+  /**
+   * Leases the `max` oldest claimable tasks of `types` to `workerId` (a protocol 1.1 claim may ask
+   * for several; version 1 asks for one), counting a delivery each. Empty when none is claimable.
+   */
+  claim(workerId: string, types: readonly string[], max: number, nowMs: number): Task[] {
+    if (types.length === 0 || max < 1) return [];
     return this.#db.transaction(() => {
-      const row = this.#db.get(
+      const rows = this.#db.all(
         `SELECT * FROM tasks WHERE type IN (SELECT value FROM json_each(?)) AND ${CLAIMABLE}
-         ORDER BY seq LIMIT 1`,
+         ORDER BY seq LIMIT ?`,
         JSON.stringify(types),
         nowMs,
+        max,
       );
-      if (row === undefined) return undefined;
-      const id = text(row, 'id');
-      const attempt = num(row, 'attempt') + 1;
-      const leaseSec = num(row, 'lease_sec');
-      this.#db.run(
-        `UPDATE tasks SET state = 'leased', attempt = ?, leased_to = ?, lease_expires_at = ?,
-         progress = NULL WHERE id = ?`,
-        attempt,
-        workerId,
-        nowMs + leaseSec * 1000,
-        id,
-      );
-      this.#db.run(
-        'INSERT INTO deliveries (task_id, attempt, worker_id, delivered_at) VALUES (?, ?, ?, ?)',
-        id,
-        attempt,
-        workerId,
-        nowMs,
-      );
-      return toWireTask(row, attempt);
+      return rows.map((row) => this.#lease(row, workerId, nowMs));
     });
+  }
+
+  #lease(row: Row, workerId: string, nowMs: number): Task {
+    const id = text(row, 'id');
+    const attempt = num(row, 'attempt') + 1;
+    const leaseSec = num(row, 'lease_sec');
+    this.#db.run(
+      `UPDATE tasks SET state = 'leased', attempt = ?, leased_to = ?, lease_expires_at = ?,
+       progress = NULL WHERE id = ?`,
+      attempt,
+      workerId,
+      nowMs + leaseSec * 1000,
+      id,
+    );
+    this.#db.run(
+      'INSERT INTO deliveries (task_id, attempt, worker_id, delivered_at) VALUES (?, ?, ?, ?)',
+      id,
+      attempt,
+      workerId,
+      nowMs,
+    );
+    return toWireTask(row, attempt);
   }
 
   /** Puts tasks whose lease lapsed back in the queue; returns how many (to wake long polls). */
@@ -260,7 +267,7 @@ export class TaskStore {
 }
 
 /** The Task of a claim answer, as protocol.ts types it. */
-function toWireTask(row: Row, attempt: number): Task {
+export function toWireTask(row: Row, attempt: number): Task {
   const timeoutSec = numOrNull(row, 'timeout_sec');
   return {
     id: text(row, 'id'),

@@ -1,7 +1,7 @@
 /**
  * Extracts a verified release zip with adm-zip — after checking every entry, because adm-zip
  * silently rewrites hostile names, follows no size limits and writes symlinks as files
- * (../shared/update-notes.md). Nothing is written until the whole archive has passed; each entry is
+ * (docs/updating.md). Nothing is written until the whole archive has passed; each entry is
  * written with writeFileSync (so a full disk is an error, which adm-zip's extract functions do not
  * report); then every extracted file is checked against release.json.
  */

@@ -1,5 +1,5 @@
 /**
- * Protocol v1 (../shared/protocol.md, docs/protocol.md): the one place the wire format is spelled.
+ * Protocol v1 and 1.1 (docs/protocol.md): the one place the wire format is spelled.
  * Server answers are parsed with these schemas; unknown fields are ignored (zod strips them),
  * a known field of the wrong type makes the whole answer invalid.
  */
@@ -210,3 +210,72 @@ export function currentPlatform(): string {
 export function releaseSigningText(platform: string, version: string, sha256: string): string {
   return `hive-worker-release:v1:${platform}:${version}:${sha256}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Protocol 1.1 (docs/protocol.md, "Version 1.1"): additions only; everything above is version 1.
+
+/** The capability header a 1.1 server sends on every answer, and its value. */
+export const PROTOCOL_HEADER = 'x-hive-protocol';
+export const PROTOCOL_1_1 = '1.1';
+
+/** 1.1-b/c: most tasks one claim or one result's `next` may ask for. */
+export const MAX_TASKS_PER_CLAIM = 64;
+/** 1.1-d: most results in one `POST tasks/results`. */
+export const MAX_RESULTS_PER_BATCH = 100;
+
+/** 1.1-c: `"next": { "max": N }` on a result body (0 = none, e.g. while draining). */
+export interface NextRequest {
+  max: number;
+}
+
+/** 1.1-b: a claim asking for several tasks. */
+export interface ClaimManyRequest extends ClaimRequest {
+  max?: number;
+}
+
+/** 1.1-d: one result of a batch: the body section 3 would send, with its task's id. */
+export type BatchResultEntry = ResultBody & { taskId: string };
+
+/** 1.1-d: the body of `POST tasks/results`. */
+export interface BatchResultsRequest {
+  workerId: string;
+  results: BatchResultEntry[];
+  next?: NextRequest;
+}
+
+export const RELEASE_REASONS = ['shutdown', 'update'] as const;
+export type ReleaseReason = (typeof RELEASE_REASONS)[number];
+
+/** 1.1-e: the body of `POST tasks/{id}/release`. */
+export interface ReleaseRequest {
+  workerId: string;
+  reason: ReleaseReason;
+}
+
+/** 1.1-b: a 200 claim answer to a claim with `max`. */
+export const ClaimManyAnswerSchema = z.object({
+  tasks: z.array(TaskSchema).min(1).max(MAX_TASKS_PER_CLAIM),
+});
+
+/** 1.1-c: the `next` of a result answer: tasks leased to this worker, maybe none. */
+export const NextAnswerSchema = z.object({
+  tasks: z.array(TaskSchema).max(MAX_TASKS_PER_CLAIM),
+});
+
+/** 1.1-c: a result answer (200/201/202/409) may carry `next`. */
+export const ResultAnswerSchema = z.object({ next: NextAnswerSchema.optional() });
+
+/** 1.1-d: one entry of a batch answer: the status section 3 would have answered for it. */
+export const BatchResultAnswerEntrySchema = z.object({
+  resultId: z.string(),
+  status: z.number().int().min(100).max(599),
+  retryAfterSec: z.number().min(0).optional(),
+});
+export type BatchResultAnswerEntry = z.infer<typeof BatchResultAnswerEntrySchema>;
+
+/** 1.1-d: the 200 answer of `POST tasks/results`. */
+export const BatchResultsAnswerSchema = z.object({
+  results: z.array(BatchResultAnswerEntrySchema),
+  next: NextAnswerSchema.optional(),
+});
+export type BatchResultsAnswer = z.infer<typeof BatchResultsAnswerSchema>;

@@ -1,7 +1,21 @@
 /**
  * Test helpers around the reference Hive server (scripts/server): start it in process or as a real
  * child process (to kill and restart it), a typed admin client, and a fake worker that speaks the
- * protocol by hand. Test code only: it uses Node's global fetch.
+ * protocol (1 and 1.1) by hand. Test code only: it uses Node's global fetch.
+ *
+ * The server speaks protocol 1.1 unless started with `protocol: '1'`; `admin.setProtocol('1')`
+ * (or `server.setProtocol`) rolls it back to version 1 mid-run, and `'1.1'` forward again.
+ * Fault rules (`admin.faults([...])`, scripts/server/faults.ts) match a route — claim, heartbeat,
+ * result, results (the batch), release, version, releases — optionally one `taskId`, `times`
+ * times (-1 = until cleared), and do one of:
+ * - answer `{ status, headers?, body? }` instead of the handler (e.g. `results` 404/405/501 for
+ *   "no batches here", 503 with `Retry-After`), `protocolHeader: false` to leave out X-Hive-Protocol;
+ * - `delayMs` before the handler (alone) or before the answer;
+ * - `dropConnection: true`: cut the connection before the handler runs (nothing recorded);
+ * - `dropAfterCommit: true`: the handler runs and commits (result stored, `next` tasks leased,
+ *   claim leased, release done), then the connection is cut instead of the answer;
+ * - route `result-entry`: one entry of a batch is answered `{ status, retryAfterSec? }` (e.g. 429
+ *   or 503) without being recorded; the rest of the batch is handled as usual.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,12 +27,12 @@ import { fileURLToPath } from 'node:url';
 import { type AdminClient, createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, type ServerOptions, startServer } from '../../scripts/server/start.ts';
 import type { StoredResult } from '../../scripts/server/views.ts';
-import { type EncodedResult, encodeResultBody, type ResultBody } from '../../src/wire/protocol.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
 const LISTENING_LINE = /^hive-server listening on (https?:\/\/\S+\/api\/)$/;
 
 export interface TestServer extends HiveServer {
+  /** Also `setProtocol` (from HiveServer): switch the version spoken at run time. */
   readonly admin: AdminClient;
 }
 
@@ -30,6 +44,7 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
     url: server.url,
     port: server.port,
     host: server.host,
+    setProtocol: (version) => server.setProtocol(version),
     close: () => server.close(),
     admin,
   };
@@ -45,6 +60,8 @@ export interface SpawnServerOptions {
   minVersion?: string;
   /** @default 20 */
   leaseCheckMs?: number;
+  /** --protocol: '1' behaves as a version-1 server. @default '1.1' */
+  protocol?: '1' | '1.1';
   verbose?: boolean;
   /** PEM files for --tls-cert / --tls-key: the server speaks HTTPS. @default plain HTTP */
   tls?: { certFile: string; keyFile: string };
@@ -97,9 +114,10 @@ export class SpawnedServer {
 
   /** Starts the process and resolves once it printed its listening line. */
   async launch(): Promise<void> {
-    const { releasesDir, token, minVersion, leaseCheckMs = 20, verbose } = this.#options;
+    const { releasesDir, token, minVersion, leaseCheckMs = 20, protocol, verbose } = this.#options;
     const args = [SERVER_SCRIPT, '--port', String(this.#port), '--data', this.dataDir];
     args.push('--lease-check-ms', String(leaseCheckMs));
+    if (protocol !== undefined) args.push('--protocol', protocol);
     if (releasesDir !== undefined) args.push('--releases', releasesDir);
     if (token !== undefined) args.push('--token', token);
     if (minVersion !== undefined) args.push('--min-version', minVersion);
@@ -179,91 +197,15 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Spa
   return server;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A protocol answer, read whole: `json` is the parsed body, undefined when empty or not JSON. */
-export interface HiveAnswer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
-
-export interface FakeWorkerOptions {
-  /** @default 'test-host-0000abcd' */
-  workerId?: string;
-  token?: string;
-  /** @default '1.0.0' */
-  version?: string;
-  /** @default 'linux-x64' */
-  platform?: string;
-}
-
-/** Speaks protocol v1 by hand, with the headers every request carries. */
-export function fakeWorker(url: string, options: FakeWorkerOptions = {}) {
-  const { workerId = 'test-host-0000abcd', version = '1.0.0', platform = 'linux-x64' } = options;
-  async function send(
-    path: string,
-    body: unknown,
-    extraHeaders: Record<string, string> = {},
-  ): Promise<HiveAnswer> {
-    const headers: Record<string, string> = {
-      'user-agent': `hive-worker/${version} (${platform})`,
-      'x-hive-worker-id': workerId,
-      'content-type': 'application/json',
-      ...extraHeaders,
-    };
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    const response = await fetch(new URL(path, url), {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, text, json: parseJson(text) };
-  }
-  const taskPath = (id: string) => `tasks/${encodeURIComponent(id)}`;
-  return {
-    workerId,
-    claim: (tasks: string[], waitSec = 0) =>
-      send('tasks/claim', { workerId, version, platform, tasks, waitSec }),
-    heartbeat: (taskId: string, progress?: { percent?: number; message?: string }) =>
-      send(`${taskPath(taskId)}/heartbeat`, { workerId, progress }),
-    postResult: (taskId: string, body: ResultBody, idempotencyKey = body.resultId) =>
-      send(`${taskPath(taskId)}/result`, body, { 'idempotency-key': idempotencyKey }),
-  };
-}
-export type FakeWorker = ReturnType<typeof fakeWorker>;
-
-/** A valid result body (succeeded, attempt 1, a fresh resultId) with `overrides` applied. */
-export function resultBody(overrides: Partial<ResultBody> = {}): ResultBody {
-  const now = new Date().toISOString();
-  return {
-    workerId: 'test-host-0000abcd',
-    resultId: crypto.randomUUID(),
-    workerVersion: '1.0.0',
-    status: 'succeeded',
-    output: { ok: true },
-    error: null,
-    attempt: 1,
-    startedAt: now,
-    finishedAt: now,
-    ...overrides,
-  };
-}
-
-/** A body as the worker sends and keeps it: encoded once, its output as JSON text. */
-export function encoded(body: ResultBody): Extract<EncodedResult, { json: string }> {
-  const { output, ...fields } = body;
-  return encodeResultBody(fields, JSON.stringify(output ?? null));
-}
-
+// The fake worker lives in its own file; tests import it from here as they always have.
+export {
+  encoded,
+  type FakeWorker,
+  type FakeWorkerOptions,
+  fakeWorker,
+  type HiveAnswer,
+  resultBody,
+} from './fake-worker.ts';
 export { type AdminClient, createAdminClient };
 
 /** Waits until `count` results of tasks whose id starts with `prefix` are stored, and returns them. */

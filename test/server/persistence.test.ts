@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { TaskSchema } from '../../src/wire/protocol.ts';
+import { ResultAnswerSchema, TaskSchema } from '../../src/wire/protocol.ts';
 import { fakeWorker, resultBody, type SpawnedServer, spawnServer } from '../helpers/server.ts';
 
 let server: SpawnedServer;
@@ -51,4 +51,22 @@ test('SIGTERM closes the server cleanly (exit code 0)', async () => {
   assert.equal(await server.stop(), 0);
   await server.restart();
   assert.equal((await server.admin.tasks()).length, 3);
+});
+
+test("protocol 1.1: a result's next tasks and the worker's types survive a SIGKILL", async () => {
+  const worker = fakeWorker(server.url, { workerId: 'persist-w3' });
+  for (const id of ['pn-1', 'pn-2', 'pn-3'])
+    await server.admin.enqueue({ id, type: 'persist_next', payload: null });
+  assert.equal((await worker.claimMany(['persist_next'], 1)).status, 200);
+  const body = { ...resultBody({ workerId: 'persist-w3' }), next: { max: 1 } };
+  const nextIds = (answer: { json: unknown }) =>
+    ResultAnswerSchema.parse(answer.json).next?.tasks.map((task) => task.id);
+  assert.deepEqual(nextIds(await worker.postResult('pn-1', body)), ['pn-2']);
+
+  await server.kill();
+  await server.restart();
+  assert.deepEqual(nextIds(await worker.postResult('pn-1', body)), ['pn-2'], 'the same task');
+  // The types of its last claim were kept too: a new result's next leases pn-3.
+  const second = { ...resultBody({ workerId: 'persist-w3' }), next: { max: 1 } };
+  assert.deepEqual(nextIds(await worker.postResult('pn-2', second)), ['pn-3']);
 });

@@ -1,6 +1,6 @@
 /**
  * Hostile release zips: each is refused as a whole, with nothing written, and one clear reason.
- * (adm-zip itself rewrites such names silently: ../shared/update-notes.md.)
+ * (adm-zip itself rewrites such names silently: docs/updating.md.)
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-/** `npm run release` as a release pipeline drives it (../shared/release.md). */
+/** `npm run release` as a release pipeline drives it (docs/updating.md, "Releasing"). */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

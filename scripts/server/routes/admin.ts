@@ -1,13 +1,16 @@
 /**
  * Admin endpoints (JSON, same token rule as the protocol, no worker id needed): enqueue and
- * inspect tasks, cancel or redeliver them, read every result, and set fault rules for tests.
+ * inspect tasks, cancel or redeliver them, read every result, set fault rules for tests, and
+ * switch the protocol version spoken.
  */
 import * as z from 'zod';
-import type { Exchange, Route } from '../context.ts';
+import { type Exchange, PROTOCOL_VERSIONS, type Route } from '../context.ts';
 import { FaultRulesSchema } from '../faults.ts';
 import { HttpError, readBody, sendEmpty, sendJson } from '../http.ts';
 import { NewTaskSchema } from '../store.ts';
 import { type AdminTask, getTask, listTasks, resultsView } from '../views.ts';
+
+const ProtocolSchema = z.strictObject({ version: z.enum(PROTOCOL_VERSIONS) });
 
 const RedeliverSchema = z.object({ force: z.boolean().optional() }).optional();
 
@@ -44,6 +47,13 @@ async function redeliverTask(exchange: Exchange): Promise<void> {
   if (!server.store.redeliver(id, body?.force ?? false)) throw new HttpError(404, `no task ${id}`);
   server.longPolls.wake();
   sendJson(exchange.res, 200, taskOr404(exchange, id));
+}
+
+/** `PUT admin/protocol` `{ version: "1" | "1.1" }` → 200 `{ version }`, from the next request on. */
+async function setProtocol(exchange: Exchange): Promise<void> {
+  const { version } = await readBody(exchange.req, ProtocolSchema);
+  exchange.server.protocol.version = version;
+  sendJson(exchange.res, 200, { version });
 }
 
 /** `POST admin/faults` with a JSON array of rules (appended) → 200 `{ faults }`, all active rules. */
@@ -92,6 +102,13 @@ export const ADMIN_ROUTES: readonly Route[] = [
     handle: (exchange) => sendJson(exchange.res, 200, { faults: exchange.server.faults.list() }),
   },
   { methods: ['POST'], pattern: /^admin\/faults$/, kind: 'admin', handle: addFaults },
+  {
+    methods: ['GET'],
+    pattern: /^admin\/protocol$/,
+    kind: 'admin',
+    handle: (exchange) => sendJson(exchange.res, 200, { ...exchange.server.protocol }),
+  },
+  { methods: ['PUT'], pattern: /^admin\/protocol$/, kind: 'admin', handle: setProtocol },
   {
     methods: ['DELETE'],
     pattern: /^admin\/faults$/,

@@ -1,19 +1,23 @@
 /**
- * The protocol v1 endpoints a worker calls: claim, heartbeat, result, version, releases.
- * See shared/protocol.md; the heartbeat answers this server chooses are documented on
+ * The protocol endpoints a worker calls: claim, heartbeat, result, version, releases, with the
+ * 1.1 additions of claim (`max`) and result (`next`) when the server speaks 1.1.
+ * See docs/protocol.md; the heartbeat answers this server chooses are documented on
  * `sendHeartbeat`.
  */
 import semver from 'semver';
 import * as z from 'zod';
 import {
+  type ClaimManyRequest,
   type ClaimRequest,
   type HeartbeatRequest,
+  MAX_TASKS_PER_CLAIM,
   ResultBodySchema,
 } from '../../../src/wire/protocol.ts';
 import { requireSameWorker } from '../auth.ts';
 import type { Exchange, Route } from '../context.ts';
 import { describeIssues, HttpError, readBody, readJsonBody, sendEmpty, sendJson } from '../http.ts';
 import { findLatestRelease, serveReleaseFile, serveVersion } from '../releases.ts';
+import { leaseNext, PROTOCOL_1_1_ROUTES, readNext } from './protocol-1-1.ts';
 
 const ClaimRequestSchema = z.object({
   workerId: z.string().min(1),
@@ -22,6 +26,10 @@ const ClaimRequestSchema = z.object({
   tasks: z.array(z.string()),
   waitSec: z.number().min(0),
 }) satisfies z.ZodType<ClaimRequest>;
+
+const ClaimManyRequestSchema = ClaimRequestSchema.extend({
+  max: z.number().int().min(1).max(MAX_TASKS_PER_CLAIM).optional(),
+}) satisfies z.ZodType<ClaimManyRequest>;
 
 const HeartbeatRequestSchema = z.object({
   workerId: z.string().min(1),
@@ -38,12 +46,18 @@ async function latestVersionHeader(
 }
 
 /**
- * `POST tasks/claim`: 200 `{ task }`, or 204 after holding the request up to
- * min(waitSec, maxWaitSec) seconds for a task of one of the asked types; 426 below --min-version.
+ * `POST tasks/claim`: 200 `{ task }` (or, for a 1.1 claim with `max`, `{ tasks }` with 1…max),
+ * or 204 after holding the request up to min(waitSec, maxWaitSec) seconds for a task of one of
+ * the asked types; 426 below --min-version. The types are remembered for a result's `next`.
  */
 async function claimTask(exchange: Exchange): Promise<void> {
   const { server, res, workerId } = exchange;
-  const body = await readBody(exchange.req, ClaimRequestSchema);
+  const speaks11 = server.protocol.version === '1.1';
+  // A version-1 server does not know `max`: it is stripped unread, whatever its value.
+  const body: ClaimManyRequest = await readBody(
+    exchange.req,
+    speaks11 ? ClaimManyRequestSchema : ClaimRequestSchema,
+  );
   requireSameWorker(workerId, body.workerId);
   if (server.minVersion !== undefined && semver.lt(body.version, server.minVersion)) {
     const headers = await latestVersionHeader(exchange, body.platform);
@@ -53,20 +67,23 @@ async function claimTask(exchange: Exchange): Promise<void> {
       headers,
     );
   }
-  let task = server.store.claim(workerId, body.tasks, Date.now());
+  server.handouts.rememberTypes(workerId, body.tasks);
+  const max = body.max ?? 1;
+  let tasks = server.store.claim(workerId, body.tasks, max, Date.now());
   const waitSec = Math.min(body.waitSec, server.maxWaitSec);
-  if (task === undefined && waitSec > 0) {
+  if (tasks.length === 0 && waitSec > 0) {
     // The client may give up first: then the waiter leaves without claiming anything.
     const gone = new AbortController();
     const onClose = () => gone.abort();
     res.once('close', onClose);
-    task = await server.longPolls.wait(workerId, body.tasks, waitSec * 1000, gone.signal);
+    tasks = await server.longPolls.wait(workerId, body.tasks, max, waitSec * 1000, gone.signal);
     res.off('close', onClose);
   }
   // Read after the wait: a release published meanwhile is announced at once.
   const headers = await latestVersionHeader(exchange, body.platform);
-  if (task === undefined) sendEmpty(res, 204, headers);
-  else sendJson(res, 200, { task }, headers);
+  if (tasks.length === 0) sendEmpty(res, 204, headers);
+  else if (body.max === undefined) sendJson(res, 200, { task: tasks[0] }, headers);
+  else sendJson(res, 200, { tasks }, headers);
 }
 
 /**
@@ -100,7 +117,8 @@ async function sendHeartbeat(exchange: Exchange): Promise<void> {
 /**
  * `POST tasks/{id}/result`: 200 stored; 409 when this resultId is already recorded (stored once)
  * or the task already has another result; 404 unknown task; 400 invalid body or Idempotency-Key.
- * The body is stored whole, unknown fields included.
+ * The body is stored whole, unknown fields included. With a 1.1 `next`, a 200/409 answer carries
+ * `next: { tasks }`, leased in the same transaction as the result is recorded.
  */
 async function receiveResult(exchange: Exchange): Promise<void> {
   const { server, req, res } = exchange;
@@ -115,24 +133,35 @@ async function receiveResult(exchange: Exchange): Promise<void> {
     throw new HttpError(400, 'missing Idempotency-Key header');
   if (key !== resultId)
     throw new HttpError(400, `Idempotency-Key ${key} differs from the body's resultId`);
-  const outcome = server.store.recordResult(
-    taskId,
-    { resultId, status, json: JSON.stringify(raw) },
-    Date.now(),
-  );
+  const next = readNext(exchange, raw);
+  const { outcome, answerNext } = server.db.transaction(() => {
+    const outcome = server.store.recordResult(
+      taskId,
+      { resultId, status, json: JSON.stringify(raw) },
+      Date.now(),
+    );
+    const taken = outcome !== 'unknown';
+    const answerNext =
+      taken && next !== undefined ? { next: leaseNext(exchange, [resultId], next) } : {};
+    return { outcome, answerNext };
+  });
   switch (outcome) {
     case 'stored':
-      return sendJson(res, 200, { taskId, resultId, stored: true });
+      return sendJson(res, 200, { taskId, resultId, stored: true, ...answerNext });
     case 'duplicate':
-      throw new HttpError(409, `result ${resultId} is already recorded`);
+      return sendJson(res, 409, { error: `result ${resultId} is already recorded`, ...answerNext });
     case 'conflict':
-      throw new HttpError(409, `task ${taskId} already has another result`);
+      return sendJson(res, 409, {
+        error: `task ${taskId} already has another result`,
+        ...answerNext,
+      });
     case 'unknown':
       throw new HttpError(404, `no task ${taskId}`);
   }
 }
 
 export const WORKER_ROUTES: readonly Route[] = [
+  ...PROTOCOL_1_1_ROUTES,
   { methods: ['POST'], pattern: /^tasks\/claim$/, kind: 'claim', handle: claimTask },
   {
     methods: ['POST'],
