@@ -12,10 +12,12 @@ import type { ResultLedger } from '../results/ledger.ts';
 import type { Settings } from '../settings/table.ts';
 import type { StopReason } from '../task/ipc.ts';
 import type { TaskRunner } from '../task/runner.ts';
+import { tasksToAskFor } from '../wire/batch.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
 import type { Task } from '../wire/protocol.ts';
 import { ClaimAnswers } from './claim-answers.ts';
+import { HeldTasks } from './held-tasks.ts';
 import { logFinished, outputChanged, resultBody, runTask } from './run-task.ts';
 import type { StatusRecorder } from './status-file.ts';
 
@@ -74,6 +76,7 @@ export interface WorkerDeps {
 
 /** A task being handled: run, then handed to delivery. Its slot frees when `done` settles. */
 interface Handling {
+  readonly taskId: string;
   /** Aborted with a StopReason to stop the task's process. */
   readonly controller: AbortController;
   graceTimer?: NodeJS.Timeout;
@@ -87,6 +90,16 @@ export class Worker {
   /** Aborted when the worker leaves `working` (#transition): every wait of the loop listens. */
   readonly #stopping = new AbortController();
   readonly #handling = new Set<Handling>();
+  /** Tasks leased to us but not started (protocol 1.1): run as slots free, given back on a drain. */
+  readonly #held: HeldTasks;
+  /** Result sends out that ask for tasks (1.1-c): the loop waits for their answer, not a claim. */
+  #askingNext = 0;
+  /** Wakes the loop's wait (#nextEvent) when tasks arrive or an answer comes. */
+  #wake: (() => void) | undefined;
+  /** The held tasks given back on a drain, for run() to wait on. */
+  #releasing: Promise<void> = Promise.resolve();
+  /** The last result's "finished" line: the next task's "claimed" line comes after it. */
+  #said: Promise<void> = Promise.resolve();
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
   #outboxFullWarned = false;
@@ -94,6 +107,11 @@ export class Worker {
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
     this.#answers = new ClaimAnswers({ ...deps, version: deps.identity.version });
+    this.#held = new HeldTasks({ ...deps, workerId: deps.identity.workerId });
+    deps.delivery.useNext({
+      max: () => this.#nextMax(),
+      took: (tasks, asked) => this.#took(tasks, asked),
+    });
   }
 
   async run(): Promise<RunEnd> {
@@ -109,12 +127,15 @@ export class Worker {
         this.#transition('draining');
       } else if (this.#outboxIsFull()) {
         await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
-      } else if (this.#isBusy()) {
-        await this.#slotFreed();
+      } else if (this.#isBusy() || (this.#held.size === 0 && this.#askingNext > 0)) {
+        await this.#nextEvent();
+      } else if (this.#held.size > 0) {
+        const task = this.#held.take();
+        if (task !== undefined) this.#startTask(task);
       } else {
         const claimedAt = Date.now();
         const claim = await this.#claimTask();
-        if (claim.kind === 'task') this.#startTask(claim.task);
+        if (claim.kind === 'task') this.#hold(claim.tasks);
         const sleepMs = this.#answers.sleepAfter(claim, {
           tookMs: Date.now() - claimedAt,
           isStopping: this.#stopping.signal.aborted,
@@ -126,6 +147,7 @@ export class Worker {
     // Running tasks finish (stop() gives them SHUTDOWN_GRACE; an update drain waits for them).
     await Promise.all([...this.#handling].map((handling) => handling.done));
     await delivery.settled();
+    await this.#releasing;
     this.#deps.status?.flush();
     if (this.#handlingFailure !== undefined) throw this.#handlingFailure.error;
     await delivery.stop();
@@ -144,12 +166,14 @@ export class Worker {
     if (this.#state !== 'starting' && this.#state !== 'working') return;
     this.#transition('draining-for-update');
     this.#deps.log.info('an update is ready: finishing the current work, then installing it');
+    this.#releasing = this.#held.releaseAll('update');
   }
 
   /** Stops claiming; running tasks get SHUTDOWN_GRACE to finish, then are stopped (SHUTDOWN). */
   stop(): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#transition('stopping');
+    this.#releasing = this.#held.releaseAll('shutdown');
     if (this.#handling.size === 0) return;
     const { shutdownGraceMs } = this.#deps.settings;
     const what =
@@ -172,27 +196,68 @@ export class Worker {
     return this.#handling.size >= concurrency || this.#deps.ledger.unwritten > concurrency;
   }
 
-  /** Resolves when a running task's handling ends, a result's write is over, or the worker stops. */
-  async #slotFreed(): Promise<void> {
+  /**
+   * Resolves when a running task's handling ends, a result's write is over, tasks arrive or a
+   * result's answer comes (1.1-c), or the worker stops.
+   */
+  async #nextEvent(): Promise<void> {
     const { signal } = this.#stopping;
     if (signal.aborted) return;
     let onAbort: (() => void) | undefined;
-    const stopped = new Promise<void>((resolve) => {
+    const woken = new Promise<void>((resolve) => {
       onAbort = () => resolve();
+      this.#wake = onAbort;
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       const running = [...this.#handling].map((handling) => handling.done);
-      await Promise.race([...running, this.#deps.ledger.writeOver(), stopped]);
+      await Promise.race([...running, this.#deps.ledger.writeOver(), woken]);
     } finally {
+      this.#wake = undefined;
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Tasks leased to us (a claim, a result's `next`): held, once each, until a slot is free. */
+  #hold(tasks: readonly Task[]): void {
+    for (const task of tasks) {
+      const known =
+        this.#held.has(task.id) || [...this.#handling].some(({ taskId }) => taskId === task.id);
+      // A re-sent result's answer gets the same tasks again (1.1-c): never run twice here.
+      if (known) this.#deps.log.debug({ taskId: task.id }, `task ${task.id} is already ours`);
+      else this.#held.hold(task);
+    }
+    if (this.#state !== 'working' && this.#state !== 'starting') {
+      const reason = this.#state === 'draining-for-update' ? 'update' : 'shutdown';
+      this.#releasing = Promise.all([this.#releasing, this.#held.releaseAll(reason)]).then(
+        () => undefined,
+      );
+    }
+  }
+
+  /** How many tasks a result's answer may bring (1.1-c): none while draining or for --once. */
+  #nextMax(): number {
+    const { settings } = this.#deps;
+    if (this.#state !== 'working' || this.#deps.once === true) return 0;
+    // The result's own task still counts as handled until its hand-over: its slot is free.
+    const free = settings.concurrency - this.#handling.size + 1;
+    const max = tasksToAskFor({ free, prefetch: settings.prefetch, held: this.#held.size });
+    if (max > 0) this.#askingNext += 1;
+    return max;
+  }
+
+  /** A result's answer that asked for tasks came (or failed: none). */
+  #took(tasks: readonly Task[], asked: boolean): void {
+    if (asked) this.#askingNext -= 1;
+    this.#hold(tasks);
+    this.#wake?.();
   }
 
   /** Handles a claimed task beside the loop; its slot frees when its result is handed to delivery. */
   #startTask(task: Task): void {
     const controller = new AbortController();
     const handling: Handling = {
+      taskId: task.id,
       controller,
       done: this.#handleTask(task, controller)
         .catch((error: unknown) => this.#handlingFailed(error))
@@ -206,8 +271,12 @@ export class Worker {
 
   #claimTask(): Promise<ClaimOutcome> {
     const { client, identity, runner, settings } = this.#deps;
+    // 1.1-b: free slots plus PREFETCH, to a server that said it speaks 1.1 (--once: one task).
+    const free = settings.concurrency - this.#handling.size;
+    const max = tasksToAskFor({ free, prefetch: settings.prefetch, held: this.#held.size });
+    const many = client.speaks11 && this.#deps.once !== true ? { max } : {};
     return client.claimTask(
-      { ...identity, tasks: runner.taskTypes, waitSec: settings.waitSec },
+      { ...identity, tasks: runner.taskTypes, waitSec: settings.waitSec, ...many },
       this.#stopping.signal,
     );
   }
@@ -223,7 +292,10 @@ export class Worker {
       await delivery.deliver(ledger.requeue(stored), this.#stopping.signal, { again: true });
       return;
     }
-    log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
+    // Said after the last result's "finished" line, which waits for its write (pipelined).
+    void this.#said.then(() =>
+      log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`),
+    );
     const startedAt = new Date();
     this.#deps.status?.taskStarted(task, startedAt);
     const outcome = await runTask(task, { ...this.#deps, controller, log });
@@ -255,7 +327,8 @@ export class Worker {
    * handling does.
    */
   #followDelivery(durable: Promise<void>, delivered: Promise<unknown>, said: () => void): void {
-    void durable.then(said);
+    const saidNow = durable.then(said);
+    this.#said = Promise.all([this.#said, saidNow]).then(() => undefined);
     delivered
       .catch((error: unknown) => this.#handlingFailed(error))
       .finally(() => {
