@@ -4,7 +4,6 @@
  * src/wire/hive-client.ts sends the requests; an answer the protocol names never becomes an
  * exception here.
  */
-import * as z from 'zod';
 import { parseRetryAfter } from '../platform/backoff.ts';
 import { HiveError } from '../platform/errors.ts';
 import {
@@ -27,8 +26,13 @@ import {
   type Task,
 } from './protocol.ts';
 
-/** A claim's 200: `{task}` (version 1) or `{tasks}` (1.1-b). */
-const AnyClaimAnswerSchema = z.union([ClaimAnswerSchema, ClaimManyAnswerSchema]);
+/** A claim's 200: `{task}` (version 1) or `{tasks}` (1.1-b); a field's error keeps its path. */
+const AnyClaimAnswerSchema = ClaimAnswerSchema.partial()
+  .extend(ClaimManyAnswerSchema.partial().shape)
+  .refine((answer) => answer.task !== undefined || answer.tasks !== undefined, {
+    message: 'neither task nor tasks',
+    path: ['task'],
+  });
 
 /** Why the worker asks for an update check: a 426, or a newer `X-Hive-Latest-Version`. */
 export type UpdateHint =
@@ -80,7 +84,7 @@ export function claimOutcome(answer: Answer, maxErrorSleepMs: number): ClaimOutc
       const parsed = parseTaskAnswer(answer, AnyClaimAnswerSchema, 'claim');
       if (parsed instanceof HiveError) return { kind: 'error', error: parsed };
       // The payload as the bytes it arrived in (./claim-payload.ts).
-      const tasks = 'task' in parsed ? [parsed.task] : parsed.tasks;
+      const tasks = parsed.task === undefined ? (parsed.tasks ?? []) : [parsed.task];
       return { kind: 'task', tasks: tasks.map(taskFromWire), ...version };
     }
     case 204:
