@@ -80,12 +80,14 @@ export function entryOutcome(
   if (status === 200 || status === 201 || status === 202)
     return { kind: 'accepted', status, tasks: [] };
   if (status === 409) return { kind: 'duplicate', tasks: [] };
-  const retryAfter = entry.retryAfterSec === undefined ? undefined : String(entry.retryAfterSec);
-  const headers = retryAfter === undefined ? {} : { 'retry-after': retryAfter };
-  return resultOutcome(
-    { status, headers, text: `HTTP ${status} for this result in a batch` },
+  const outcome = resultOutcome(
+    { status, headers: {}, text: `HTTP ${status} for this result in a batch` },
     maxErrorSleepMs,
   );
+  // Its retryAfterSec is the Retry-After a lone answer would carry (0 = none: the usual backoff).
+  const seconds = entry.retryAfterSec;
+  if (outcome.kind !== 'retry' || seconds === undefined || !(seconds > 0)) return outcome;
+  return { ...outcome, retryAfterMs: Math.min(seconds * 1000, maxErrorSleepMs) };
 }
 
 /** What `POST tasks/{id}/release` answered (1.1-e). */
