@@ -20,6 +20,10 @@ export class HeldTasks {
   readonly #log: Logger;
   /** By task id, in the order they came (a Map keeps insertion order). */
   readonly #held = new Map<string, Held>();
+  /** Result sends out that asked for tasks (1.1-c): the loop waits for them, not a claim. */
+  #asking = 0;
+  /** The give-backs of a drain, for the loop's end to wait on. */
+  #releasing: Promise<void> = Promise.resolve();
 
   constructor(deps: { client: HiveClient; workerId: string; log: Logger }) {
     this.#client = deps.client;
@@ -31,8 +35,36 @@ export class HeldTasks {
     return this.#held.size;
   }
 
-  has(taskId: string): boolean {
-    return this.#held.has(taskId);
+  /** A result's send asks for tasks (`asked`), or its answer came (`answered`). */
+  asked(): void {
+    this.#asking += 1;
+  }
+
+  answered(): void {
+    this.#asking -= 1;
+  }
+
+  /** Nothing held, but tasks may come in an answer on its way: better than a claim. */
+  get isAwaitingNext(): boolean {
+    return this.#held.size === 0 && this.#asking > 0;
+  }
+
+  /**
+   * Tasks leased to us (a claim, a result's `next`), held once each: one already held or running
+   * (`isRunning`) is not taken twice — a re-sent result's answer brings the same tasks (1.1-c).
+   * While draining (`drain`), they are given back at once.
+   */
+  accept(
+    tasks: readonly Task[],
+    isRunning: (taskId: string) => boolean,
+    drain: ReleaseReason | undefined,
+  ): void {
+    for (const task of tasks) {
+      if (this.#held.has(task.id) || isRunning(task.id)) {
+        this.#log.debug({ taskId: task.id }, `task ${task.id} is already ours`);
+      } else this.hold(task);
+    }
+    if (drain !== undefined && this.#held.size > 0) this.releaseAll(drain);
   }
 
   /** Holds a task until a slot is free; its lease is kept by heartbeats meanwhile. */
@@ -68,10 +100,20 @@ export class HeldTasks {
   }
 
   /** A drain: every held task given back to the server at once; one line says how many. */
-  async releaseAll(reason: ReleaseReason): Promise<void> {
+  releaseAll(reason: ReleaseReason): void {
     const held = [...this.#held.values()];
     this.#held.clear();
-    if (held.length === 0) return;
+    if (held.length > 0) {
+      this.#releasing = Promise.all([this.#releasing, this.#release(held, reason)]).then(() => {});
+    }
+  }
+
+  /** Settles when every give-back so far is answered (or failed: its lease lapses). */
+  released(): Promise<void> {
+    return this.#releasing;
+  }
+
+  async #release(held: readonly Held[], reason: ReleaseReason): Promise<void> {
     const answers = await Promise.all(
       held.map(async ({ task, stopBeats }) => {
         await stopBeats();

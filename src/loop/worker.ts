@@ -92,12 +92,8 @@ export class Worker {
   readonly #handling = new Set<Handling>();
   /** Tasks leased to us but not started (protocol 1.1): run as slots free, given back on a drain. */
   readonly #held: HeldTasks;
-  /** Result sends out that ask for tasks (1.1-c): the loop waits for their answer, not a claim. */
-  #askingNext = 0;
   /** Wakes the loop's wait (#nextEvent) when tasks arrive or an answer comes. */
   #wake: (() => void) | undefined;
-  /** The held tasks given back on a drain, for run() to wait on. */
-  #releasing: Promise<void> = Promise.resolve();
   /** The last result's "finished" line: the next task's "claimed" line comes after it. */
   #said: Promise<void> = Promise.resolve();
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
@@ -127,15 +123,17 @@ export class Worker {
         this.#transition('draining');
       } else if (this.#outboxIsFull()) {
         await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
-      } else if (this.#isBusy() || (this.#held.size === 0 && this.#askingNext > 0)) {
+      } else if (this.#isBusy() || this.#held.isAwaitingNext) {
         await this.#nextEvent();
       } else if (this.#held.size > 0) {
-        const task = this.#held.take();
-        if (task !== undefined) this.#startTask(task);
+        this.#startHeld();
       } else {
         const claimedAt = Date.now();
         const claim = await this.#claimTask();
-        if (claim.kind === 'task') this.#hold(claim.tasks);
+        if (claim.kind === 'task') {
+          this.#hold(claim.tasks);
+          this.#startHeld();
+        }
         const sleepMs = this.#answers.sleepAfter(claim, {
           tookMs: Date.now() - claimedAt,
           isStopping: this.#stopping.signal.aborted,
@@ -147,7 +145,7 @@ export class Worker {
     // Running tasks finish (stop() gives them SHUTDOWN_GRACE; an update drain waits for them).
     await Promise.all([...this.#handling].map((handling) => handling.done));
     await delivery.settled();
-    await this.#releasing;
+    await this.#held.released();
     this.#deps.status?.flush();
     if (this.#handlingFailure !== undefined) throw this.#handlingFailure.error;
     await delivery.stop();
@@ -166,14 +164,12 @@ export class Worker {
     if (this.#state !== 'starting' && this.#state !== 'working') return;
     this.#transition('draining-for-update');
     this.#deps.log.info('an update is ready: finishing the current work, then installing it');
-    this.#releasing = this.#held.releaseAll('update');
   }
 
   /** Stops claiming; running tasks get SHUTDOWN_GRACE to finish, then are stopped (SHUTDOWN). */
   stop(): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#transition('stopping');
-    this.#releasing = this.#held.releaseAll('shutdown');
     if (this.#handling.size === 0) return;
     const { shutdownGraceMs } = this.#deps.settings;
     const what =
@@ -218,21 +214,11 @@ export class Worker {
     }
   }
 
-  /** Tasks leased to us (a claim, a result's `next`): held, once each, until a slot is free. */
+  /** Tasks leased to us (a claim, a result's `next`): held until a slot is free. */
   #hold(tasks: readonly Task[]): void {
-    for (const task of tasks) {
-      const known =
-        this.#held.has(task.id) || [...this.#handling].some(({ taskId }) => taskId === task.id);
-      // A re-sent result's answer gets the same tasks again (1.1-c): never run twice here.
-      if (known) this.#deps.log.debug({ taskId: task.id }, `task ${task.id} is already ours`);
-      else this.#held.hold(task);
-    }
-    if (this.#state !== 'working' && this.#state !== 'starting') {
-      const reason = this.#state === 'draining-for-update' ? 'update' : 'shutdown';
-      this.#releasing = Promise.all([this.#releasing, this.#held.releaseAll(reason)]).then(
-        () => undefined,
-      );
-    }
+    const isRunning = (id: string) => [...this.#handling].some(({ taskId }) => taskId === id);
+    const drain = this.#state === 'working' || this.#state === 'starting' ? undefined : 'shutdown';
+    this.#held.accept(tasks, isRunning, this.#state === 'draining-for-update' ? 'update' : drain);
   }
 
   /** How many tasks a result's answer may bring (1.1-c): none while draining or for --once. */
@@ -242,15 +228,24 @@ export class Worker {
     // The result's own task still counts as handled until its hand-over: its slot is free.
     const free = settings.concurrency - this.#handling.size + 1;
     const max = tasksToAskFor({ free, prefetch: settings.prefetch, held: this.#held.size });
-    if (max > 0) this.#askingNext += 1;
+    if (max > 0) this.#held.asked();
     return max;
   }
 
   /** A result's answer that asked for tasks came (or failed: none). */
   #took(tasks: readonly Task[], asked: boolean): void {
-    if (asked) this.#askingNext -= 1;
+    if (asked) this.#held.answered();
     this.#hold(tasks);
     this.#wake?.();
+  }
+
+  /** Starts held tasks while slots are free, oldest first. */
+  #startHeld(): void {
+    while (this.#handling.size < this.#deps.settings.concurrency) {
+      const task = this.#held.take();
+      if (task === undefined) return;
+      this.#startTask(task);
+    }
   }
 
   /** Handles a claimed task beside the loop; its slot frees when its result is handed to delivery. */
@@ -361,6 +356,9 @@ export class Worker {
       throw new Error(`illegal worker state change: ${this.#state} → ${next}`);
     }
     this.#state = next;
-    if (next !== 'working') this.#stopping.abort();
+    if (next === 'working') return;
+    this.#stopping.abort();
+    // Held tasks are never started once the worker stops claiming: given back (1.1-e).
+    this.#held.releaseAll(next === 'draining-for-update' ? 'update' : 'shutdown');
   }
 }

@@ -14,13 +14,11 @@ import { sleep } from '../platform/backoff.ts';
 import { coerceError, HiveError } from '../platform/errors.ts';
 import { SourceChangedError } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
-import { MAX_BATCHED_RESULT_BYTES } from '../wire/batch.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
-import type { ResultOutcome } from '../wire/outcomes.ts';
-import type { EncodedResult, Task } from '../wire/protocol.ts';
-import { ResultBatcher } from './batcher.ts';
+import type { EncodedResult } from '../wire/protocol.ts';
 import type { ResultLedger, ResultLife } from './ledger.ts';
 import type { OutboxEntry } from './outbox.ts';
+import { type NextHooks, ResultSender } from './sender.ts';
 
 export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';
 
@@ -41,20 +39,10 @@ class MustWait extends HiveError {
   }
 }
 
-/** What the loop says about the tasks a result's answer may bring (protocol 1.1-c). */
-export interface NextHooks {
-  /** How many to ask for now (0 while draining); each call > 0 is answered by one `took`. */
-  max: () => number;
-  /** `asked`: the answer to a `max` above 0 (tasks not asked for are still ours to run). */
-  took: (tasks: readonly Task[], asked: boolean) => void;
-}
-
 export class ResultDelivery {
   readonly #options: DeliveryOptions;
-  readonly #batcher: ResultBatcher;
-  #next: NextHooks = { max: () => 0, took: () => undefined };
-  /** The server answered a batch 404/405/501: results go alone from then on (1.1-d). */
-  #batchesOff = false;
+  /** How each result's POST goes: alone or in a batch, asking for the next tasks (1.1). */
+  readonly #sender: ResultSender;
   /** Submitted results not yet answered or kept (their handlers run): a stop waits for them. */
   readonly #journeys = new Set<Promise<unknown>>();
   readonly #stopping = new AbortController();
@@ -66,29 +54,12 @@ export class ResultDelivery {
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
-    this.#batcher = new ResultBatcher({
-      client: options.client,
-      askNext: () => this.#askNext(),
-      tookNext: (max, tasks) => this.#tookNext(max, tasks),
-      onUnsupported: (status) => {
-        if (!this.#batchesOff) {
-          options.log.info(
-            `the server has no batch endpoint (HTTP ${status}): results go one by one`,
-          );
-        }
-        this.#batchesOff = true;
-      },
-    });
+    this.#sender = new ResultSender(options);
   }
 
   /** The loop's say on the tasks results' answers bring (protocol 1.1-c). */
   useNext(hooks: NextHooks): void {
-    this.#next = hooks;
-  }
-
-  /** Whether results now go in batches: the server speaks 1.1 and has not said it has none. */
-  get isBatching(): boolean {
-    return this.#options.client.speaks11 && !this.#batchesOff;
+    this.#sender.useNext(hooks);
   }
 
   /**
@@ -284,32 +255,6 @@ export class ResultDelivery {
     return this.#options.ledger.get(resultId)?.settled ?? Promise.resolve(true);
   }
 
-  /** A result's POST: in the next batch when batching (1.1-d), else alone (with `next`, 1.1-c). */
-  async #post(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<ResultOutcome> {
-    const { client } = this.#options;
-    const { body } = entry;
-    if ('json' in body && this.isBatching && body.json.length <= MAX_BATCHED_RESULT_BYTES) {
-      const answer = await this.#batcher.send(entry.taskId, body.resultId, body.json);
-      if (answer !== undefined) return answer;
-    }
-    const max = 'json' in body && client.speaks11 ? this.#askNext() : 0;
-    const answer = await client.sendResult(entry.taskId, body, signal, max > 0 ? max : undefined);
-    this.#tookNext(
-      max,
-      answer.kind === 'accepted' || answer.kind === 'duplicate' ? answer.tasks : [],
-    );
-    return answer;
-  }
-
-  #askNext(): number {
-    return this.#next.max();
-  }
-
-  /** Hands a result answer's tasks to the loop: the answer to an ask, or ours all the same. */
-  #tookNext(max: number, tasks: readonly Task[]): void {
-    if (max > 0 || tasks.length > 0) this.#next.took(tasks, max > 0);
-  }
-
   async #send(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<DeliveryOutcome> {
     const { ledger, log } = this.#options;
     const { resultId } = entry.body;
@@ -319,7 +264,7 @@ export class ResultDelivery {
       return 'retry';
     }
     ledger.sending(resultId);
-    const answer = await this.#post(entry, signal);
+    const answer = await this.#sender.post(entry, signal);
     switch (answer.kind) {
       case 'accepted':
       case 'duplicate':

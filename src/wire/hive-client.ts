@@ -4,7 +4,6 @@
  * answer means, validated against src/wire/protocol.ts, is src/wire/outcomes.ts. Callers never see
  * wire JSON.
  */
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { clampTimerMs } from '../platform/timers.ts';
@@ -16,7 +15,6 @@ import {
   type GiveBackOutcome,
   giveBackOutcome,
   speaks11,
-  withNext,
 } from './batch.ts';
 import { withDeadline } from './deadline.ts';
 import { createDispatcher } from './dispatcher.ts';
@@ -38,6 +36,7 @@ import type {
   StoredResult,
 } from './protocol.ts';
 import type { ProxyConfig } from './proxy.ts';
+import { bodyOf, resultDeadlineMs, uploadMs } from './result-bodies.ts';
 
 export interface ClientOptions {
   serverUrl: string;
@@ -62,8 +61,6 @@ export interface ClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** The upload rate a result's deadline allows for its body: a slow ADSL line's. */
-const SLOW_UPLOAD_BYTES_PER_SEC = 64 * 1024;
 /** Protocol section 1: the lease when a task names none (a heartbeat's deadline is a third). */
 const DEFAULT_LEASE_MS = 60_000;
 
@@ -108,9 +105,7 @@ export class HiveClient {
       answer = await this.#send('POST', 'tasks/results', body, {
         what: 'results',
         signal,
-        deadlineMs:
-          this.#options.requestTimeoutMs +
-          (Buffer.byteLength(body) / SLOW_UPLOAD_BYTES_PER_SEC) * 1000,
+        deadlineMs: this.#options.requestTimeoutMs + uploadMs(Buffer.byteLength(body)),
         carriesTasks: true,
       });
     } catch (error) {
@@ -306,21 +301,4 @@ export class HiveClient {
   #reloadToken(): void {
     if (this.#options.reloadToken !== undefined) this.#token = this.#options.reloadToken();
   }
-}
-
-/**
- * A result's deadline: REQUEST_TIMEOUT, plus its body's time at a slow upload rate (a big result
- * over a slow line must get through; a stalled one must not hold the queue behind it forever).
- */
-function resultDeadlineMs(requestTimeoutMs: number, body: StoredResult): number {
-  const bytes = 'json' in body ? Buffer.byteLength(body.json) : body.bytes;
-  return requestTimeoutMs + (bytes / SLOW_UPLOAD_BYTES_PER_SEC) * 1000;
-}
-
-/** A result's body to send: its text, or a new stream of its bytes in its file. */
-function bodyOf(body: StoredResult, next?: number): string | { stream: Readable; bytes: number } {
-  if ('json' in body) return withNext(body.json, next);
-  const { file, start, bytes } = body;
-  // `end` is inclusive; an empty range cannot occur (a body is at least `{}`).
-  return { stream: createReadStream(file, { start, end: start + bytes - 1 }), bytes };
 }
