@@ -197,12 +197,12 @@ export class ResultLedger {
   async answered(resultId: string): Promise<void> {
     const life = this.#lives.get(resultId);
     if (life === undefined) {
-      this.#outbox.remove(resultId);
+      await this.#outbox.remove(resultId);
       return;
     }
     this.#finish(life, 'answered');
     try {
-      if (await life.settled) this.#outbox.remove(resultId);
+      if (await life.settled) await this.#outbox.remove(resultId);
     } finally {
       this.#lives.delete(resultId);
     }
@@ -220,7 +220,7 @@ export class ResultLedger {
         whole || 'json' in life.entry.body
           ? await this.#outbox.reject(life.entry, answer)
           : this.#outbox.rejectedFile(resultId);
-      if (whole) this.#outbox.remove(resultId);
+      if (whole) await this.#outbox.remove(resultId);
       return target;
     } finally {
       this.#lives.delete(resultId);

@@ -12,6 +12,7 @@
  * the process. A file's layout is ./entry-file.ts's.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coerceError } from '../platform/errors.ts';
 import { writeFileAtomic, writeFileAtomicAsync } from '../platform/fs-atomic.ts';
@@ -147,8 +148,11 @@ export class Outbox {
   }
 
   /** Removes a result's outbox file (the server has it, or its refusal is kept in rejected/). */
-  remove(resultId: string): void {
-    rmSync(join(this.#dirs.outbox, fileName(resultId)), { force: true });
+  async remove(resultId: string): Promise<void> {
+    // One unlink on the threadpool (rm's lstat-and-retry walk ran on the main thread per result).
+    await unlink(join(this.#dirs.outbox, fileName(resultId))).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    });
   }
 
   /** Keeps a refused result in rejected/ with the server's answer; returns that file's path. */
