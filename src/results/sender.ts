@@ -96,6 +96,8 @@ class ResultBatcher {
   readonly #deps: BatcherDeps;
   #queue: Waiting[] = [];
   #isSending = false;
+  /** The next batch's ask, made when its first result came: the loop then waits, not claims. */
+  #reserved: number | undefined;
 
   constructor(deps: BatcherDeps) {
     this.#deps = deps;
@@ -104,6 +106,8 @@ class ResultBatcher {
   /** Sends a result (a body in memory, ≤ 256 KiB) in the next batch. */
   send(taskId: string, resultId: string, json: string): Promise<ResultOutcome | undefined> {
     return new Promise((answered) => {
+      // Asked now, inside the hand-over: the loop must not start a (long-poll) claim meanwhile.
+      this.#reserved ??= this.#deps.askNext();
       this.#queue.push({ taskId, resultId, json, answered });
       // The results that finish in this turn of the event loop go together.
       if (!this.#isSending) {
@@ -116,7 +120,8 @@ class ResultBatcher {
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
       const group = this.#queue.splice(0, MAX_RESULTS_PER_BATCH);
-      const max = this.#deps.askNext();
+      const max = this.#reserved ?? this.#deps.askNext();
+      this.#reserved = undefined;
       const outcome = await this.#deps.client.sendResults(group, max);
       this.#deps.tookNext(max, outcome.kind === 'answered' ? outcome.tasks : []);
       for (const waiting of group) {

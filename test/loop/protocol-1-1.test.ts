@@ -65,6 +65,23 @@ describe('protocol 1.1 in the worker', () => {
     assert.doesNotMatch(w.output(), /WARN|ERROR/);
   });
 
+  test('with long polls (WAIT_SEC 25), tasks a result’s answer brings do not wait behind a claim', async () => {
+    await server.admin.setProtocol('1.1');
+    const ids = await enqueue('lp-', 2);
+    const startedAt = Date.now();
+    const w = startWorker({
+      serverUrl: server.url,
+      env: { HIVE_WAIT_SEC: '25', HIVE_PREFETCH: '1' },
+    });
+    try {
+      await allDoneOnce('lp-', ids);
+      // A claim held open with tasks waiting in the worker would take 25 s.
+      assert.ok(Date.now() - startedAt < 20_000, `${Date.now() - startedAt} ms`);
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('version-1 server (--protocol 1): one task per claim, one result per POST, no 1.1 request', async () => {
     await server.admin.setProtocol('1');
     requests.length = 0;
