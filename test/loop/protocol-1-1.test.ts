@@ -90,6 +90,12 @@ describe('protocol 1.1 in the worker', () => {
     try {
       await allDoneOnce('p1-', ids);
       assert.deepEqual(seen(/tasks\/results|\/release /), [], 'no 1.1 endpoint asked');
+      // CONCURRENCY 1: the console reads in order, each "claimed" after the last "succeeded".
+      const out = w.output();
+      for (let i = 1; i < ids.length; i++) {
+        const succeeded = out.indexOf(`task p1-${i - 1} succeeded`);
+        assert.ok(succeeded >= 0 && succeeded < out.indexOf(`claimed task p1-${i} `), out);
+      }
       assert.equal(seen(/^POST \/api\/tasks\/[^/]+\/result 20/).length, ids.length);
     } finally {
       await w.stop();
