@@ -15,6 +15,7 @@ import {
   tasksToAskFor,
   withNext,
 } from '../../src/wire/batch.ts';
+import { claimOutcome, resultOutcome } from '../../src/wire/outcomes.ts';
 
 const CAP_MS = 300_000;
 
@@ -107,6 +108,33 @@ describe('protocol 1.1 decisions', () => {
     for (const [status, body, kind] of cases) {
       assert.equal(batchOutcome(answer(status, body), CAP_MS).kind, kind, `${status} ${body}`);
     }
+  });
+
+  test('a claim answer: one task (version 1) or several (1.1-b); a result answer’s next tasks (1.1-c)', () => {
+    const one = { id: 'a', type: 'echo', payload: 1 };
+    const two = { id: 'b', type: 'echo', payload: [2] };
+    const cases: [body: unknown, kind: string, ids: string[]][] = [
+      [{ task: one }, 'task', ['a']],
+      [{ tasks: [one, two] }, 'task', ['a', 'b']],
+      [{ tasks: [] }, 'error', []],
+      [{}, 'error', []],
+      [{ task: { ...one, id: '' } }, 'error', []],
+    ];
+    for (const [body, kind, ids] of cases) {
+      const outcome = claimOutcome(answer(200, body), CAP_MS);
+      assert.equal(outcome.kind, kind, JSON.stringify(body));
+      if (outcome.kind === 'task')
+        assert.deepEqual(
+          outcome.tasks.map(({ id }) => id),
+          ids,
+        );
+    }
+    const taken = resultOutcome(answer(201, { next: { tasks: [two] } }), CAP_MS);
+    assert.deepEqual(taken.kind === 'accepted' ? taken.tasks.map(({ id }) => id) : [], ['b']);
+    const again = resultOutcome(answer(409, { next: { tasks: [one] } }), CAP_MS);
+    assert.deepEqual(again.kind === 'duplicate' ? again.tasks.map(({ id }) => id) : [], ['a']);
+    const bare = resultOutcome(answer(200, undefined), CAP_MS);
+    assert.deepEqual(bare.kind === 'accepted' ? bare.tasks : undefined, [], 'no body: no tasks');
   });
 
   test('a release answer: given back, no longer ours, or left to lapse', () => {
