@@ -1,78 +1,22 @@
 /**
  * The loop: claim → run → report → sleep, until stopped. Only one claim is in flight at a time,
  * and at most CONCURRENCY tasks are handled at once (run by the task runner, their results handed
- * to delivery): the loop claims again as soon as a slot is free. Everything it waits on is
- * abortable, so a stop is prompt.
+ * to delivery): the loop claims again as soon as a slot is free — or, to a protocol 1.1 server,
+ * starts a task it holds (./held-tasks.ts: from a claim or a result's answer). Everything it
+ * waits on is abortable, so a stop is prompt.
  */
 import { sleep } from '../platform/backoff.ts';
-import type { Logger } from '../platform/log.ts';
 import { clampTimerMs } from '../platform/timers.ts';
-import type { ResultDelivery } from '../results/delivery.ts';
-import type { ResultLedger } from '../results/ledger.ts';
-import type { Settings } from '../settings/table.ts';
 import type { StopReason } from '../task/ipc.ts';
-import type { TaskRunner } from '../task/runner.ts';
 import { tasksToAskFor } from '../wire/batch.ts';
-import type { HiveClient } from '../wire/hive-client.ts';
-import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
+import type { ClaimOutcome } from '../wire/outcomes.ts';
 import type { Task } from '../wire/protocol.ts';
 import { ClaimAnswers } from './claim-answers.ts';
 import { HeldTasks } from './held-tasks.ts';
 import { logFinished, outputChanged, resultBody, runTask } from './run-task.ts';
-import type { StatusRecorder } from './status-file.ts';
+import { type RunEnd, TRANSITIONS, type WorkerDeps, type WorkerState } from './worker-states.ts';
 
-/**
- * `working` claims and runs tasks. Three ways to claim no more: `draining` lets the running tasks
- * finish (--once after its claim, a failed handling), `draining-for-update` too (an update is
- * ready), `stopping` gives them SHUTDOWN_GRACE (Ctrl+C, SIGTERM). `stopped` is the end. The stop
- * signal is aborted exactly when the worker leaves `working`.
- */
-export type WorkerState =
-  | 'starting'
-  | 'working'
-  | 'draining'
-  | 'draining-for-update'
-  | 'stopping'
-  | 'stopped';
-
-const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
-  starting: ['working', 'draining-for-update', 'stopping'],
-  working: ['draining', 'draining-for-update', 'stopping'],
-  // Ctrl+C while draining (for --once, or an update): a shutdown after all, with its grace.
-  draining: ['stopping', 'stopped'],
-  'draining-for-update': ['stopping', 'stopped'],
-  stopping: ['stopped'],
-  stopped: [],
-};
-
-/** How `run()` ended: stopped (Ctrl+C, --once, a failure), or drained to install an update. */
-export type RunEnd = 'stopped' | 'update';
-
-export interface WorkerIdentity {
-  workerId: string;
-  version: string;
-  platform: string;
-}
-
-export interface WorkerDeps {
-  settings: Settings;
-  client: HiveClient;
-  ledger: ResultLedger;
-  delivery: ResultDelivery;
-  runner: TaskRunner;
-  log: Logger;
-  identity: WorkerIdentity;
-  /** Asks self-update to check now; returns at once (downloads happen beside the loop). */
-  onUpdateHint: (hint: UpdateHint) => void;
-  /** The first good answer from the server (a task or none): a freshly updated worker is healthy. */
-  onServerReached?: () => void;
-  /** Handle at most one task (one claim), then stop. */
-  once?: boolean;
-  /** Keeps `<data>/status.json` up to date for `worker --status`. */
-  status?: StatusRecorder;
-  /** A task's handling is over, its result answered by the server or kept: its memory is garbage. */
-  onTaskSettled?: () => void;
-}
+export type { RunEnd, WorkerDeps, WorkerIdentity, WorkerState } from './worker-states.ts';
 
 /** A task being handled: run, then handed to delivery. Its slot frees when `done` settles. */
 interface Handling {
