@@ -13,7 +13,7 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ROOT } from '../scripts/build.ts';
 import { tempDir } from '../test/helpers/worker.ts';
-import { onCleanup, stopProcess } from './measure.ts';
+import { onCleanup, processMemory, stopProcess } from './measure.ts';
 
 const INSTALL_HINT =
   'redis-server is not installed: `npm run bench:peers` installs it (scripts/ensure-tools.sh --redis), or run `apt-get install -y redis-server`';
@@ -138,6 +138,11 @@ export class BullmqSide {
    * starting the sandbox process, as the Hive side's first task pays for its first process).
    */
   async perTaskQueued(count: number): Promise<number> {
+    return (await this.perTaskQueuedWithCpu(count)).perTask;
+  }
+
+  /** perTaskQueued, and the CPU its worker process (not the sandbox) used per job, in ms. */
+  async perTaskQueuedWithCpu(count: number): Promise<{ perTask: number; workerCpuMs: number }> {
     const name = `queued-${Date.now()}`;
     const queue = this.queue(name);
     await queue.addBulk(Array.from({ length: count }, (_, i) => ({ name: 'echo', data: i })));
@@ -147,9 +152,10 @@ export class BullmqSide {
       if (Date.now() > deadline) throw new Error(`BullMQ: ${count} jobs not done within 120 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    const workerCpuMs = (processMemory(worker.pid ?? 0).cpuSec * 1000) / count;
     await stopProcess(worker);
     const finished = (await queue.getCompleted(0, -1)).map((job) => job.finishedOn ?? Number.NaN);
-    return (Math.max(...finished) - Math.min(...finished)) / (count - 1);
+    return { perTask: (Math.max(...finished) - Math.min(...finished)) / (count - 1), workerCpuMs };
   }
 
   /**

@@ -25,6 +25,7 @@ import {
   ms,
   onCleanup,
   printFigures,
+  processMemory,
   runBench,
   serverMetric,
   startHiveWorker,
@@ -71,6 +72,16 @@ async function hivePerTaskQueued(
   start: () => ChildProcess,
   prefix: string,
 ): Promise<number> {
+  return (await hivePerTaskQueuedWithCpu(admin, url, start, prefix)).perTask;
+}
+
+/** hivePerTaskQueued, and the CPU the worker process itself (not its task processes) used per task. */
+async function hivePerTaskQueuedWithCpu(
+  admin: AdminClient,
+  url: string,
+  start: () => ChildProcess,
+  prefix: string,
+): Promise<{ perTask: number; workerCpuMs: number }> {
   const before = await serverMetric(url, 'hive_server_results_total');
   for (let i = 0; i < QUEUED; i++)
     await admin.enqueue({ id: `${prefix}${i}`, type: 'echo', payload: i });
@@ -79,11 +90,12 @@ async function hivePerTaskQueued(
     async () => (await serverMetric(url, 'hive_server_results_total')) >= before + QUEUED,
     120_000,
   );
+  const workerCpuMs = (processMemory(worker.pid ?? 0).cpuSec * 1000) / QUEUED;
   await stopProcess(worker);
   const received = (await admin.tasks())
     .filter((task) => task.id.startsWith(prefix))
     .map((task) => Date.parse(task.results[0]?.receivedAt ?? ''));
-  return (Math.max(...received) - Math.min(...received)) / (QUEUED - 1);
+  return { perTask: (Math.max(...received) - Math.min(...received)) / (QUEUED - 1), workerCpuMs };
 }
 
 /**
@@ -142,7 +154,8 @@ async function main(): Promise<void> {
   // 1. Per task with QUEUED queued at once: BullMQ, then ours as it is (a fresh process per task,
   // the next one started while a task runs), then ours reusing processes once it can.
   console.log(`per task, ${QUEUED} queued…`);
-  const bullPerTask = await bullmq.perTaskQueued(QUEUED);
+  const bull = await bullmq.perTaskQueuedWithCpu(QUEUED);
+  const bullPerTask = bull.perTask;
   const freshPerTask = await hivePerTaskQueued(
     admin,
     server.url,
@@ -150,14 +163,17 @@ async function main(): Promise<void> {
     'fresh-',
   );
   const canReuse = spawnSync(exe, ['--help'], { encoding: 'utf8' }).stdout.includes(REUSE_NAME);
-  const reusedPerTask = canReuse
-    ? await hivePerTaskQueued(
-        admin,
-        server.url,
-        () => startHiveWorker(exe, server.url, { [REUSE_NAME]: REUSE_VALUE }),
-        'reused-',
-      )
+  const startReused = () => startHiveWorker(exe, server.url, { [REUSE_NAME]: REUSE_VALUE });
+  const reused = canReuse
+    ? await hivePerTaskQueuedWithCpu(admin, server.url, startReused, 'reused-')
     : undefined;
+  const reusedPerTask = reused?.perTask;
+  // The same with the server speaking protocol version 1 (two requests a task, no batches).
+  server.setProtocol('1');
+  const reusedV1 = canReuse
+    ? await hivePerTaskQueuedWithCpu(admin, server.url, startReused, 'reused-v1-')
+    : undefined;
+  server.setProtocol('1.1');
   const protocolPerTask = await protocolFloorPerTask(admin, server.url);
   const spawnTimes: number[] = [];
   for (let i = 0; i < 20; i++) spawnTimes.push(await timeTaskProcess(taskProcessOf(exe)));
@@ -175,6 +191,27 @@ async function main(): Promise<void> {
         ? {}
         : { ratio: reusedPerTask / bullPerTask, met: reusedPerTask <= bullPerTask }),
       target: '≤ 1.0× BullMQ sandboxed',
+    },
+    {
+      name: `per task, ${QUEUED} queued, reused processes, protocol 1.1 against version 1`,
+      value: reusedPerTask === undefined ? '—' : perTask(reusedPerTask),
+      floor: 'the same worker, the server speaking version 1',
+      floorValue: reusedV1 === undefined ? '—' : perTask(reusedV1.perTask),
+      ...(reusedPerTask === undefined || reusedV1 === undefined
+        ? {}
+        : { ratio: reusedPerTask / reusedV1.perTask }),
+      target: '(for the record)',
+    },
+    {
+      name: `the worker process's own CPU per task, ${QUEUED} queued, reused (its start included)`,
+      value: reused === undefined ? '—' : perTask(reused.workerCpuMs),
+      floor: "BullMQ's worker process (its sandbox not counted)",
+      floorValue: perTask(bull.workerCpuMs),
+      ...(reused === undefined ? {} : { ratio: reused.workerCpuMs / bull.workerCpuMs }),
+      target:
+        '(measured; protocol 1: ' +
+        (reusedV1 === undefined ? '—' : perTask(reusedV1.workerCpuMs)) +
+        ')',
     },
     {
       name: `per task, ${QUEUED} queued, reused processes, against the protocol floor`,

@@ -16,6 +16,7 @@ import { MemoryUpkeep } from './platform/memory-upkeep.ts';
 import { makeNotDumpable } from './platform/not-dumpable.ts';
 import { registerSignalHandlers } from './platform/signals.ts';
 import { ResultDelivery } from './results/delivery.ts';
+import { ResultLedger } from './results/ledger.ts';
 import { Outbox } from './results/outbox.ts';
 import type { Options, Supervisor } from './settings/load.ts';
 import type { Settings } from './settings/table.ts';
@@ -99,12 +100,12 @@ export async function runWorker(app: AppContext): Promise<number> {
     });
     const outbox = new Outbox({
       dataDir: dataDir.path,
-      maxEntries: settings.outboxMax,
       retentionMs: settings.resultRetentionMs,
       log,
-    }).open();
+    });
+    const ledger = new ResultLedger(outbox, settings.outboxMax).open();
     const delivery = new ResultDelivery({
-      outbox,
+      ledger,
       client,
       log,
       errorSleepMs: settings.errorSleepMs,
@@ -170,7 +171,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     const worker = new Worker({
       settings,
       client,
-      outbox,
+      ledger,
       delivery,
       runner,
       log,
@@ -210,7 +211,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       selfUpdate.handOff(prepared);
       return 0;
     }
-    log.info(`stopped (${outbox.size} result(s) left in the outbox)`);
+    log.info(`stopped (${ledger.size} result(s) left in the outbox)`);
     return 0;
   } finally {
     taskProcesses.close();

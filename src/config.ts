@@ -33,6 +33,13 @@ export const WAIT_SEC = 25;
 export const CONCURRENCY = 1;
 
 /**
+ * Protocol 1.1: tasks leased beyond the free slots, held (and heart-beaten) until a slot frees,
+ * so the next task is here when the last one ends; kept small so one worker does not hoard tasks
+ * idle workers could run (docs/performance.md, "PREFETCH"). 0 = only as many as free slots. @default 1
+ */
+export const PREFETCH = 1;
+
+/**
  * Start the next task process while a task runs, so the next task does not wait for one (a spare
  * unused for 30 s is stopped). Off: one process less held while tasks run. @default true
  */

@@ -8,6 +8,7 @@
 import { resolveDataDir } from '../platform/data-dir.ts';
 import { acquireLock } from '../platform/lock.ts';
 import { createLogger } from '../platform/log.ts';
+import { ResultLedger } from '../results/ledger.ts';
 import { Outbox } from '../results/outbox.ts';
 import type { Settings } from '../settings/table.ts';
 
@@ -22,15 +23,11 @@ export function requeueRejected(input: RequeueInput, out: (text: string) => void
   const releaseLock = acquireLock(dataDir); // throws LOCKED (exit 75) beside a running worker
   try {
     const log = createLogger({ level: 'warn', secrets: [] });
-    const outbox = new Outbox({
-      dataDir,
-      maxEntries: input.settings.outboxMax,
-      retentionMs: input.settings.resultRetentionMs,
-      log,
-    }).open();
-    const { requeued, unreadable } = outbox.requeueRejected();
+    const outbox = new Outbox({ dataDir, retentionMs: input.settings.resultRetentionMs, log });
+    const ledger = new ResultLedger(outbox, input.settings.outboxMax).open();
+    const { requeued, unreadable } = ledger.requeueRejected();
     out(
-      `${requeued} refused result(s) put back in ${dataDir}/outbox; the worker sends them at its next start (${outbox.size} queued in all)\n`,
+      `${requeued} refused result(s) put back in ${dataDir}/outbox; the worker sends them at its next start (${ledger.size} queued in all)\n`,
     );
     for (const file of unreadable) out(`  left in place, not a readable result: ${file}\n`);
     return 0;

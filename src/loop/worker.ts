@@ -1,79 +1,26 @@
 /**
  * The loop: claim → run → report → sleep, until stopped. Only one claim is in flight at a time,
  * and at most CONCURRENCY tasks are handled at once (run by the task runner, their results handed
- * to delivery): the loop claims again as soon as a slot is free. Everything it waits on is
- * abortable, so a stop is prompt.
+ * to delivery): the loop claims again as soon as a slot is free — or, to a protocol 1.1 server,
+ * starts a task it holds (./held-tasks.ts: from a claim or a result's answer). Everything it
+ * waits on is abortable, so a stop is prompt.
  */
 import { sleep } from '../platform/backoff.ts';
-import type { Logger } from '../platform/log.ts';
 import { clampTimerMs } from '../platform/timers.ts';
-import type { ResultDelivery } from '../results/delivery.ts';
-import type { Outbox } from '../results/outbox.ts';
-import type { Settings } from '../settings/table.ts';
 import type { StopReason } from '../task/ipc.ts';
-import type { TaskRunner } from '../task/runner.ts';
-import type { HiveClient } from '../wire/hive-client.ts';
-import type { ClaimOutcome, UpdateHint } from '../wire/outcomes.ts';
+import { tasksToAskFor } from '../wire/batch.ts';
+import type { ClaimOutcome } from '../wire/outcomes.ts';
 import type { Task } from '../wire/protocol.ts';
 import { ClaimAnswers } from './claim-answers.ts';
+import { HeldTasks } from './held-tasks.ts';
 import { logFinished, outputChanged, resultBody, runTask } from './run-task.ts';
-import type { StatusRecorder } from './status-file.ts';
+import { type RunEnd, TRANSITIONS, type WorkerDeps, type WorkerState } from './worker-states.ts';
 
-/**
- * `working` claims and runs tasks. Three ways to claim no more: `draining` lets the running tasks
- * finish (--once after its claim, a failed handling), `draining-for-update` too (an update is
- * ready), `stopping` gives them SHUTDOWN_GRACE (Ctrl+C, SIGTERM). `stopped` is the end. The stop
- * signal is aborted exactly when the worker leaves `working`.
- */
-export type WorkerState =
-  | 'starting'
-  | 'working'
-  | 'draining'
-  | 'draining-for-update'
-  | 'stopping'
-  | 'stopped';
-
-const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
-  starting: ['working', 'draining-for-update', 'stopping'],
-  working: ['draining', 'draining-for-update', 'stopping'],
-  // Ctrl+C while draining (for --once, or an update): a shutdown after all, with its grace.
-  draining: ['stopping', 'stopped'],
-  'draining-for-update': ['stopping', 'stopped'],
-  stopping: ['stopped'],
-  stopped: [],
-};
-
-/** How `run()` ended: stopped (Ctrl+C, --once, a failure), or drained to install an update. */
-export type RunEnd = 'stopped' | 'update';
-
-export interface WorkerIdentity {
-  workerId: string;
-  version: string;
-  platform: string;
-}
-
-export interface WorkerDeps {
-  settings: Settings;
-  client: HiveClient;
-  outbox: Outbox;
-  delivery: ResultDelivery;
-  runner: TaskRunner;
-  log: Logger;
-  identity: WorkerIdentity;
-  /** Asks self-update to check now; returns at once (downloads happen beside the loop). */
-  onUpdateHint: (hint: UpdateHint) => void;
-  /** The first good answer from the server (a task or none): a freshly updated worker is healthy. */
-  onServerReached?: () => void;
-  /** Handle at most one task (one claim), then stop. */
-  once?: boolean;
-  /** Keeps `<data>/status.json` up to date for `worker --status`. */
-  status?: StatusRecorder;
-  /** A task's handling is over, its result answered by the server or kept: its memory is garbage. */
-  onTaskSettled?: () => void;
-}
+export type { RunEnd, WorkerDeps, WorkerIdentity, WorkerState } from './worker-states.ts';
 
 /** A task being handled: run, then handed to delivery. Its slot frees when `done` settles. */
 interface Handling {
+  readonly taskId: string;
   /** Aborted with a StopReason to stop the task's process. */
   readonly controller: AbortController;
   graceTimer?: NodeJS.Timeout;
@@ -87,10 +34,12 @@ export class Worker {
   /** Aborted when the worker leaves `working` (#transition): every wait of the loop listens. */
   readonly #stopping = new AbortController();
   readonly #handling = new Set<Handling>();
-  /** Results handed to delivery whose write is not over yet (at most CONCURRENCY more claims). */
-  readonly #unkept = new Set<Promise<void>>();
-  /** Results handed to delivery that the server has not answered yet. */
-  readonly #sending = new Set<Promise<void>>();
+  /** Tasks leased to us but not started (protocol 1.1): run as slots free, given back on a drain. */
+  readonly #held: HeldTasks;
+  /** Wakes the loop's wait (#nextEvent) when tasks arrive or an answer comes. */
+  #wake: (() => void) | undefined;
+  /** The last result's "finished" line: the next task's "claimed" line comes after it. */
+  #said: Promise<void> = Promise.resolve();
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
   #outboxFullWarned = false;
@@ -98,6 +47,11 @@ export class Worker {
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
     this.#answers = new ClaimAnswers({ ...deps, version: deps.identity.version });
+    this.#held = new HeldTasks({ ...deps, workerId: deps.identity.workerId });
+    deps.delivery.useNext({
+      max: () => this.#nextMax(),
+      took: (tasks, asked) => this.#took(tasks, asked),
+    });
   }
 
   async run(): Promise<RunEnd> {
@@ -113,12 +67,17 @@ export class Worker {
         this.#transition('draining');
       } else if (this.#outboxIsFull()) {
         await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
-      } else if (this.#isBusy()) {
-        await this.#slotFreed();
+      } else if (this.#isBusy() || this.#held.isAwaitingNext) {
+        await this.#nextEvent();
+      } else if (this.#held.size > 0) {
+        this.#startHeld();
       } else {
         const claimedAt = Date.now();
         const claim = await this.#claimTask();
-        if (claim.kind === 'task') this.#startTask(claim.task);
+        if (claim.kind === 'task') {
+          this.#hold(claim.tasks);
+          this.#startHeld();
+        }
         const sleepMs = this.#answers.sleepAfter(claim, {
           tookMs: Date.now() - claimedAt,
           isStopping: this.#stopping.signal.aborted,
@@ -129,7 +88,8 @@ export class Worker {
     }
     // Running tasks finish (stop() gives them SHUTDOWN_GRACE; an update drain waits for them).
     await Promise.all([...this.#handling].map((handling) => handling.done));
-    await Promise.all(this.#sending);
+    await delivery.settled();
+    await this.#held.released();
     this.#deps.status?.flush();
     if (this.#handlingFailure !== undefined) throw this.#handlingFailure.error;
     await delivery.stop();
@@ -173,23 +133,62 @@ export class Worker {
    */
   #isBusy(): boolean {
     const { concurrency } = this.#deps.settings;
-    return this.#handling.size >= concurrency || this.#unkept.size > concurrency;
+    return this.#handling.size >= concurrency || this.#deps.ledger.unwritten > concurrency;
   }
 
-  /** Resolves when a running task's handling ends, a result's write is over, or the worker stops. */
-  async #slotFreed(): Promise<void> {
+  /**
+   * Resolves when a running task's handling ends, a result's write is over, tasks arrive or a
+   * result's answer comes (1.1-c), or the worker stops.
+   */
+  async #nextEvent(): Promise<void> {
     const { signal } = this.#stopping;
     if (signal.aborted) return;
     let onAbort: (() => void) | undefined;
-    const stopped = new Promise<void>((resolve) => {
+    const woken = new Promise<void>((resolve) => {
       onAbort = () => resolve();
+      this.#wake = onAbort;
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       const running = [...this.#handling].map((handling) => handling.done);
-      await Promise.race([...running, ...this.#unkept, stopped]);
+      await Promise.race([...running, this.#deps.ledger.writeOver(), woken]);
     } finally {
+      this.#wake = undefined;
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Tasks leased to us (a claim, a result's `next`): held until a slot is free. */
+  #hold(tasks: readonly Task[]): void {
+    const isRunning = (id: string) => [...this.#handling].some(({ taskId }) => taskId === id);
+    const drain = this.#state === 'working' || this.#state === 'starting' ? undefined : 'shutdown';
+    this.#held.accept(tasks, isRunning, this.#state === 'draining-for-update' ? 'update' : drain);
+  }
+
+  /** How many tasks a result's answer may bring (1.1-c): none while draining or for --once. */
+  #nextMax(): number {
+    const { settings } = this.#deps;
+    if (this.#state !== 'working' || this.#deps.once === true) return 0;
+    // The result's own task still counts as handled until its hand-over: its slot is free.
+    const free = settings.concurrency - this.#handling.size + 1;
+    const max = tasksToAskFor({ free, prefetch: settings.prefetch, held: this.#held.size });
+    if (max > 0) this.#held.asked();
+    return max;
+  }
+
+  /** A result's answer that asked for tasks came (or failed: none). */
+  #took(tasks: readonly Task[], asked: boolean): void {
+    if (asked) this.#held.answered();
+    this.#hold(tasks);
+    this.#wake?.();
+  }
+
+  /** Starts held tasks while slots are free, oldest first. */
+  #startHeld(): void {
+    while (this.#handling.size < this.#deps.settings.concurrency) {
+      const task = this.#held.take();
+      if (task === undefined) return;
+      this.#startTask(task);
     }
   }
 
@@ -197,6 +196,7 @@ export class Worker {
   #startTask(task: Task): void {
     const controller = new AbortController();
     const handling: Handling = {
+      taskId: task.id,
       controller,
       done: this.#handleTask(task, controller)
         .catch((error: unknown) => this.#handlingFailed(error))
@@ -210,24 +210,31 @@ export class Worker {
 
   #claimTask(): Promise<ClaimOutcome> {
     const { client, identity, runner, settings } = this.#deps;
+    // 1.1-b: free slots plus PREFETCH, to a server that said it speaks 1.1 (--once: one task).
+    const free = settings.concurrency - this.#handling.size;
+    const max = tasksToAskFor({ free, prefetch: settings.prefetch, held: this.#held.size });
+    const many = client.speaks11 && this.#deps.once !== true ? { max } : {};
     return client.claimTask(
-      { ...identity, tasks: runner.taskTypes, waitSec: settings.waitSec },
+      { ...identity, tasks: runner.taskTypes, waitSec: settings.waitSec, ...many },
       this.#stopping.signal,
     );
   }
 
   async #handleTask(task: Task, controller: AbortController): Promise<void> {
-    const { outbox, delivery } = this.#deps;
+    const { ledger, delivery } = this.#deps;
     const log = this.#deps.log.child({ taskId: task.id, type: task.type, attempt: task.attempt });
-    const stored = task.force ? undefined : outbox.storedResult(task.id);
+    const stored = task.force ? undefined : ledger.storedResult(task.id);
     if (stored !== undefined) {
       log.info(
         `task ${task.id} was already done here: re-sending its result (${stored.body.status})`,
       );
-      await delivery.deliver(outbox.requeue(stored), this.#stopping.signal, { again: true });
+      await delivery.deliver(ledger.requeue(stored), this.#stopping.signal, { again: true });
       return;
     }
-    log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`);
+    // Said after the last result's "finished" line, which waits for its write (pipelined).
+    void this.#said.then(() =>
+      log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`),
+    );
     const startedAt = new Date();
     this.#deps.status?.taskStarted(task, startedAt);
     const outcome = await runTask(task, { ...this.#deps, controller, log });
@@ -252,25 +259,23 @@ export class Worker {
   }
 
   /**
-   * A submitted result until the server has answered. Said once its write is over (`durable`):
-   * after that line a kill loses nothing (the server has the result, or the outbox file is
-   * whole). A failed write is delivery's to judge: `delivered` rejects when the result still
-   * needed the file, and that ends the loop as a failed handling does.
+   * A submitted result until the server has answered (delivery follows it; a stop waits for it
+   * there). Said once its write is over (`durable`): after that line a kill loses nothing (the
+   * server has the result, or the outbox file is whole). A failed write is delivery's to judge:
+   * `delivered` rejects when the result still needed the file, and that ends the loop as a failed
+   * handling does.
    */
   #followDelivery(durable: Promise<void>, delivered: Promise<unknown>, said: () => void): void {
-    const unkept: Promise<void> = durable.then(said).finally(() => this.#unkept.delete(unkept));
-    this.#unkept.add(unkept);
-    const followed: Promise<void> = Promise.all([unkept, delivered])
-      .then(() => undefined)
+    const saidNow = durable.then(said);
+    this.#said = Promise.all([this.#said, saidNow]).then(() => undefined);
+    delivered
       .catch((error: unknown) => this.#handlingFailed(error))
       .finally(() => {
-        this.#sending.delete(followed);
         this.#deps.onTaskSettled?.();
         // The next task's process starts now, not before: spawn() holds the thread for a few ms
         // and a process start takes a core for tens, which the result's POST would wait for.
         if (this.#state === 'working') this.#deps.runner.release();
       });
-    this.#sending.add(followed);
   }
 
   #handlingFailed(error: unknown): void {
@@ -279,10 +284,10 @@ export class Worker {
   }
 
   #outboxIsFull(): boolean {
-    const full = this.#deps.outbox.isFull();
+    const full = this.#deps.ledger.isFull();
     if (full && !this.#outboxFullWarned) {
       this.#deps.log.warn(
-        `the outbox holds ${this.#deps.outbox.size} unsent results (OUTBOX_MAX): not claiming until some are delivered`,
+        `the outbox holds ${this.#deps.ledger.size} unsent results (OUTBOX_MAX): not claiming until some are delivered`,
       );
     }
     this.#outboxFullWarned = full;
@@ -295,6 +300,9 @@ export class Worker {
       throw new Error(`illegal worker state change: ${this.#state} → ${next}`);
     }
     this.#state = next;
-    if (next !== 'working') this.#stopping.abort();
+    if (next === 'working') return;
+    this.#stopping.abort();
+    // Held tasks are never started once the worker stops claiming: given back (1.1-e).
+    this.#held.releaseAll(next === 'draining-for-update' ? 'update' : 'shutdown');
   }
 }

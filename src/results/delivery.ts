@@ -1,6 +1,6 @@
 /**
  * A result's journey from its encoding to the server (`submit`): kept durably in the outbox (the
- * storage: ./outbox.ts) and sent — a small one while its copy is written, a big one (its output
+ * storage: ./outbox.ts; its state: ./ledger.ts) and sent — a small one while its copy is written, a big one (its output
  * spooled to a file by its task process) once its file is composed, streamed from that file —
  * then its once-per-task copy (done/) once the send is out. What the server cannot take now
  * (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425, 429) waits in the outbox and is
@@ -16,12 +16,14 @@ import { SourceChangedError } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
-import type { Outbox, OutboxEntry } from './outbox.ts';
+import type { ResultLedger, ResultLife } from './ledger.ts';
+import type { OutboxEntry } from './outbox.ts';
+import { type NextHooks, ResultSender } from './sender.ts';
 
 export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';
 
 export interface DeliveryOptions {
-  outbox: Outbox;
+  ledger: ResultLedger;
   client: HiveClient;
   log: Logger;
   errorSleepMs: number;
@@ -39,15 +41,10 @@ class MustWait extends HiveError {
 
 export class ResultDelivery {
   readonly #options: DeliveryOptions;
-  readonly #inFlight = new Map<string, Promise<DeliveryOutcome>>();
-  /**
-   * The files of new results, by resultId: `written` settles true once the outbox file is whole
-   * (false if its write failed), `settled` once its done/ copy is written too. A result's file is
-   * removed only after both (a late rename would put a delivered result back in the outbox, and
-   * the done/ copy of a big body is read from it). A finished one leaves at once; a failed one
-   * stays until the server has answered.
-   */
-  readonly #files = new Map<string, { written: Promise<boolean>; settled: Promise<boolean> }>();
+  /** How each result's POST goes: alone or in a batch, asking for the next tasks (1.1). */
+  readonly #sender: ResultSender;
+  /** Submitted results not yet answered or kept (their handlers run): a stop waits for them. */
+  readonly #journeys = new Set<Promise<unknown>>();
   readonly #stopping = new AbortController();
   #wake: (() => void) | undefined;
   #pump: Promise<void> | undefined;
@@ -57,6 +54,12 @@ export class ResultDelivery {
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
+    this.#sender = new ResultSender(options);
+  }
+
+  /** The loop's say on the tasks results' answers bring (protocol 1.1-c). */
+  useNext(hooks: NextHooks): void {
+    this.#sender.useNext(hooks);
   }
 
   /**
@@ -70,13 +73,13 @@ export class ResultDelivery {
     signal?: AbortSignal,
     { again = false }: { again?: boolean } = {},
   ): Promise<DeliveryOutcome> {
-    const { resultId } = entry.body;
-    const running = this.#inFlight.get(resultId);
+    const life = this.#options.ledger.get(entry.body.resultId);
+    const running = life?.send;
     if (running !== undefined && !again) return running;
     const attempt: Promise<DeliveryOutcome> = this.#send(entry, signal).finally(() => {
-      if (this.#inFlight.get(resultId) === attempt) this.#inFlight.delete(resultId);
+      if (life?.send === attempt) life.send = undefined;
     });
-    this.#inFlight.set(resultId, attempt);
+    if (life !== undefined) life.send = attempt;
     return attempt;
   }
 
@@ -105,21 +108,8 @@ export class ResultDelivery {
     signal?: AbortSignal,
     { ifOutputChanged }: { ifOutputChanged?: ((detail: string) => EncodedResult) | undefined } = {},
   ): { durable: Promise<void>; delivered: Promise<DeliveryOutcome> } {
-    const { outbox } = this.#options;
-    const { entry, written } = outbox.keep(taskId, body);
-    const { resultId } = body;
-    const ok = written.then(
-      () => true,
-      () => false,
-    );
-    const settled = ok.then(async (whole) => {
-      if (whole) await outbox.keepDone(entry);
-      return whole;
-    });
-    this.#files.set(resultId, { written: ok, settled });
-    void settled.then((whole) => {
-      if (whole) this.#files.delete(resultId);
-    });
+    const life = this.#options.ledger.add(taskId, body);
+    const { entry, written } = life;
     const sent = 'json' in body ? this.deliver(entry, signal) : undefined;
     // A spooled output changed by its task process while its file was composed (see
     // SourceChangedError): the result it would have been is lost, and the one sent in its place
@@ -128,53 +118,57 @@ export class ResultDelivery {
     const replacement = (error: unknown) => {
       if (ifOutputChanged === undefined || !(error instanceof SourceChangedError)) return undefined;
       if (replaced === undefined) {
-        this.#files.delete(resultId);
         this.#options.log.warn(
-          { taskId, resultId },
+          { taskId, resultId: body.resultId },
           `task ${taskId}'s output changed while it was read (${error.message}): reported as failed`,
         );
         replaced = this.submit(taskId, ifOutputChanged(error.detail), signal);
       }
       return replaced;
     };
+    const delivered = this.#deliverNew(life, sent, signal).catch((error: unknown) => {
+      const instead = replacement(error);
+      if (instead === undefined) throw error;
+      return instead.delivered;
+    });
+    const journey: Promise<unknown> = delivered
+      .catch(() => undefined)
+      .finally(() => this.#journeys.delete(journey));
+    this.#journeys.add(journey);
     return {
-      durable: written.then(
-        () => undefined,
-        (error: unknown) => replacement(error)?.durable,
-      ),
-      delivered: this.#deliverNew(entry, written, sent, signal).catch((error: unknown) => {
-        const instead = replacement(error);
-        if (instead === undefined) throw error;
-        return instead.delivered;
-      }),
+      durable: written.then((whole) => (whole ? undefined : replacement(life.writeError)?.durable)),
+      delivered,
     };
   }
 
+  /** Resolves once every submitted result is answered or kept, its handlers run. */
+  async settled(): Promise<void> {
+    while (this.#journeys.size > 0) await Promise.all(this.#journeys);
+  }
+
   async #deliverNew(
-    entry: OutboxEntry,
-    written: Promise<void>,
+    life: ResultLife,
     sending: Promise<DeliveryOutcome> | undefined,
     signal: AbortSignal | undefined,
   ): Promise<DeliveryOutcome> {
-    const writeError = await written.then(
-      () => undefined,
-      (error: unknown) => coerceError(error),
-    );
-    if (sending === undefined && writeError !== undefined) throw writeError;
+    const { entry } = life;
+    const whole = await life.written;
+    const failure = whole ? undefined : (life.writeError ?? new Error('the outbox write failed'));
+    if (sending === undefined && failure !== undefined) throw failure;
     const outcome = await (sending ?? this.deliver(entry, signal));
-    await this.#files.get(entry.body.resultId)?.settled;
-    if (writeError === undefined) return outcome;
-    if (outcome === 'retry') throw writeError;
+    await this.#fileSettled(entry.body.resultId);
+    if (failure === undefined) return outcome;
+    if (outcome === 'retry') throw failure;
     this.#options.log.warn(
       { taskId: entry.taskId, resultId: entry.body.resultId, outcome },
-      `the outbox copy of task ${entry.taskId}'s result could not be written (${writeError.message}); not needed: the server has answered it (${outcome})`,
+      `the outbox copy of task ${entry.taskId}'s result could not be written (${failure.message}); not needed: the server has answered it (${outcome})`,
     );
     return outcome;
   }
 
   /** At start and at exit: every queued result once, oldest first, giving up at the first that must wait. */
   async sendQueued(when: string, signal?: AbortSignal): Promise<void> {
-    const queued = this.#options.outbox.pending();
+    const queued = this.#options.ledger.pending();
     if (queued.length === 0) return;
     this.#options.log.info(`sending ${queued.length} queued result(s) ${when}`);
     for (const entry of queued) {
@@ -196,14 +190,14 @@ export class ResultDelivery {
     this.#stopping.abort();
     this.notify();
     await this.#pump;
-    await Promise.allSettled(this.#inFlight.values());
+    await Promise.allSettled(this.#options.ledger.sends());
   }
 
   async #runPump(): Promise<void> {
     const stop = this.#stopping.signal;
     const { errorSleepMs, maxErrorSleepMs, log } = this.#options;
     while (!stop.aborted) {
-      if (this.#options.outbox.pending().length === 0) {
+      if (this.#options.ledger.pending().length === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });
@@ -246,7 +240,7 @@ export class ResultDelivery {
 
   /** Every queued result once, oldest first; throws MustWait at the first that must wait. */
   async #sendAllQueued(stop: AbortSignal): Promise<void> {
-    for (const entry of this.#options.outbox.pending()) {
+    for (const entry of this.#options.ledger.pending()) {
       if (stop.aborted) return;
       if ((await this.deliver(entry, stop)) === 'retry') {
         const retryAfterMs = this.#retryAfterMs;
@@ -258,34 +252,32 @@ export class ResultDelivery {
 
   /** Settles when the writes of a new result's file are over: true when its file is whole. */
   #fileSettled(resultId: string): Promise<boolean> {
-    return this.#files.get(resultId)?.settled ?? Promise.resolve(true);
+    return this.#options.ledger.get(resultId)?.settled ?? Promise.resolve(true);
   }
 
   async #send(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<DeliveryOutcome> {
-    const { outbox, client, log } = this.#options;
+    const { ledger, log } = this.#options;
     const { resultId } = entry.body;
     // A body in a file is sent from it: its file must be whole first (a re-delivery that comes
     // while it is composed).
-    if ('file' in entry.body && !(await (this.#files.get(resultId)?.written ?? true))) {
+    if ('file' in entry.body && !(await (ledger.get(resultId)?.written ?? true))) {
       return 'retry';
     }
-    const answer = await client.sendResult(entry.taskId, entry.body, signal);
+    ledger.sending(resultId);
+    const answer = await this.#sender.post(entry, signal);
     switch (answer.kind) {
       case 'accepted':
       case 'duplicate':
-        await outbox.markDelivered(resultId, this.#fileSettled(resultId));
-        this.#files.delete(resultId);
+        await ledger.answered(resultId);
         if (this.#failing) log.info('results are reaching the server again');
         this.#failing = false;
         return 'delivered';
       case 'gone':
       case 'refused': {
-        const keptIn = await outbox.markRejected(
-          resultId,
-          { status: answer.status, text: answer.answer },
-          this.#fileSettled(resultId),
-        );
-        this.#files.delete(resultId);
+        const keptIn = await ledger.refused(resultId, {
+          status: answer.status,
+          text: answer.answer,
+        });
         log.error(
           { taskId: entry.taskId, resultId, status: answer.status, keptIn },
           `the server refused the result of task ${entry.taskId} (HTTP ${answer.status}); kept in ${keptIn}`,
@@ -295,12 +287,15 @@ export class ResultDelivery {
       case 'retry':
         // `Retry-After: 0` is no Retry-After (parseRetryAfter): the ordinary backoff, no storm.
         if (answer.retryAfterMs !== undefined) this.#retryAfterMs = answer.retryAfterMs;
+        ledger.kept(resultId);
         // Said, and left to the pump, once its file is on disk: a kill after this line loses
         // nothing. If that write failed there is no file to re-send from: submit's `delivered` throws.
         if (!(await this.#fileSettled(resultId))) return 'retry';
+        // A stop cut the send short: queued quietly, sent before exiting or at the next start.
+        if (signal?.aborted === true) return 'retry';
         if (!this.#failing) {
           log.warn(
-            { taskId: entry.taskId, resultId, queued: outbox.size, status: answer.status },
+            { taskId: entry.taskId, resultId, queued: ledger.size, status: answer.status },
             `result not delivered, kept in the outbox to re-send: ${answer.error.message}${tokenHint(answer.status)}`,
           );
         }

@@ -93,6 +93,11 @@ export const SETTINGS = {
   ),
   WAIT_SEC: row('waitSec', count(0, 300), 'long-poll seconds asked of the server (0 = off)'),
   CONCURRENCY: row('concurrency', count(1, 64), 'tasks run at once, each in its own process'),
+  PREFETCH: row(
+    'prefetch',
+    count(0, 63),
+    'tasks held beyond the free slots, waiting their turn (protocol 1.1 servers)',
+  ),
   WARM_START: row(
     'warmStart',
     bool.transform(isTrue),

@@ -4,11 +4,18 @@
  * answer means, validated against src/wire/protocol.ts, is src/wire/outcomes.ts. Callers never see
  * wire JSON.
  */
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Dispatcher, request } from 'undici';
 import { clampTimerMs } from '../platform/timers.ts';
 import { type Answer, asNetworkError, readAnswer } from './answers.ts';
+import {
+  type BatchOutcome,
+  batchBody,
+  batchOutcome,
+  type GiveBackOutcome,
+  giveBackOutcome,
+  speaks11,
+} from './batch.ts';
 import { withDeadline } from './deadline.ts';
 import { createDispatcher } from './dispatcher.ts';
 import {
@@ -21,8 +28,15 @@ import {
   releaseOutcome,
   resultOutcome,
 } from './outcomes.ts';
-import type { ClaimRequest, HeartbeatRequest, StoredResult } from './protocol.ts';
+import type {
+  ClaimManyRequest,
+  HeartbeatRequest,
+  ReleaseReason,
+  ReleaseRequest,
+  StoredResult,
+} from './protocol.ts';
 import type { ProxyConfig } from './proxy.ts';
+import { bodyOf, resultDeadlineMs, uploadMs } from './result-bodies.ts';
 
 export interface ClientOptions {
   serverUrl: string;
@@ -47,8 +61,6 @@ export interface ClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** The upload rate a result's deadline allows for its body: a slow ADSL line's. */
-const SLOW_UPLOAD_BYTES_PER_SEC = 64 * 1024;
 /** Protocol section 1: the lease when a task names none (a heartbeat's deadline is a third). */
 const DEFAULT_LEASE_MS = 60_000;
 
@@ -58,6 +70,7 @@ export class HiveClient {
   readonly #ownsDispatcher: boolean;
   readonly #serverOrigin: string;
   #token: string;
+  #speaks11 = false;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -72,8 +85,61 @@ export class HiveClient {
     return this.#dispatcher;
   }
 
+  /** Whether the server's latest answer said it speaks protocol 1.1 (docs/protocol.md, 1.1-a). */
+  get speaks11(): boolean {
+    return this.#speaks11;
+  }
+
+  /**
+   * 1.1-d `POST tasks/results`: results (bodies in memory, each ≤ 256 KiB) in one request, with
+   * the `next` tasks to ask for (none while draining).
+   */
+  async sendResults(
+    results: readonly { taskId: string; json: string }[],
+    next: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<BatchOutcome> {
+    const body = batchBody(this.#options.workerId, results, next);
+    let answer: Answer;
+    try {
+      answer = await this.#send('POST', 'tasks/results', body, {
+        what: 'results',
+        signal,
+        deadlineMs: this.#options.requestTimeoutMs + uploadMs(Buffer.byteLength(body)),
+        carriesTasks: true,
+      });
+    } catch (error) {
+      return { kind: 'retry', error: asNetworkError(error, 'results', this.#options.serverUrl) };
+    }
+    return batchOutcome(answer, this.#options.maxErrorSleepMs);
+  }
+
+  /** 1.1-e `POST tasks/{id}/release`: a held task not started, given back on a drain. */
+  async releaseTask(
+    taskId: string,
+    reason: ReleaseReason,
+    signal?: AbortSignal,
+  ): Promise<GiveBackOutcome> {
+    const body: ReleaseRequest = { workerId: this.#options.workerId, reason };
+    try {
+      const answer = await this.#send(
+        'POST',
+        `tasks/${encodeURIComponent(taskId)}/release`,
+        JSON.stringify(body),
+        {
+          what: 'release',
+          signal,
+          deadlineMs: this.#options.requestTimeoutMs,
+        },
+      );
+      return giveBackOutcome(answer.status);
+    } catch {
+      return 'lapses';
+    }
+  }
+
   /** `POST tasks/claim`. A long poll (waitSec > 0) gets that much longer to answer. */
-  async claimTask(body: ClaimRequest, signal?: AbortSignal): Promise<ClaimOutcome> {
+  async claimTask(body: ClaimManyRequest, signal?: AbortSignal): Promise<ClaimOutcome> {
     let answer: Answer;
     try {
       answer = await this.#send('POST', 'tasks/claim', JSON.stringify(body), {
@@ -125,13 +191,14 @@ export class HiveClient {
     taskId: string,
     body: StoredResult,
     signal?: AbortSignal,
+    next?: number,
   ): Promise<ResultOutcome> {
     let answer: Answer;
     try {
       answer = await this.#send(
         'POST',
         `tasks/${encodeURIComponent(taskId)}/result`,
-        bodyOf(body),
+        bodyOf(body, next),
         {
           what: 'result',
           signal,
@@ -226,28 +293,14 @@ export class HiveClient {
       // A refused token may have been fixed in the config since we read it: the next request uses
       // what is there now (every endpoint's 401/403, claims and results alike).
       if (response.statusCode === 401 || response.statusCode === 403) this.#reloadToken();
-      return readAnswer(response, extra.carriesTasks === true);
+      const answer = await readAnswer(response, extra.carriesTasks === true);
+      // 1.1-a: the latest answer, from any endpoint, says which version the server speaks.
+      this.#speaks11 = speaks11(answer);
+      return answer;
     });
   }
 
   #reloadToken(): void {
     if (this.#options.reloadToken !== undefined) this.#token = this.#options.reloadToken();
   }
-}
-
-/**
- * A result's deadline: REQUEST_TIMEOUT, plus its body's time at a slow upload rate (a big result
- * over a slow line must get through; a stalled one must not hold the queue behind it forever).
- */
-function resultDeadlineMs(requestTimeoutMs: number, body: StoredResult): number {
-  const bytes = 'json' in body ? Buffer.byteLength(body.json) : body.bytes;
-  return requestTimeoutMs + (bytes / SLOW_UPLOAD_BYTES_PER_SEC) * 1000;
-}
-
-/** A result's body to send: its text, or a new stream of its bytes in its file. */
-function bodyOf(body: StoredResult): string | { stream: Readable; bytes: number } {
-  if ('json' in body) return body.json;
-  const { file, start, bytes } = body;
-  // `end` is inclusive; an empty range cannot occur (a body is at least `{}`).
-  return { stream: createReadStream(file, { start, end: start + bytes - 1 }), bytes };
 }

@@ -18,11 +18,21 @@ import {
 import { taskFromWire } from './claim-payload.ts';
 import {
   ClaimAnswerSchema,
+  ClaimManyAnswerSchema,
   HeartbeatAnswerSchema,
   type Release,
   ReleaseSchema,
+  ResultAnswerSchema,
   type Task,
 } from './protocol.ts';
+
+/** A claim's 200: `{task}` (version 1) or `{tasks}` (1.1-b); a field's error keeps its path. */
+const AnyClaimAnswerSchema = ClaimAnswerSchema.partial()
+  .extend(ClaimManyAnswerSchema.partial().shape)
+  .refine((answer) => answer.task !== undefined || answer.tasks !== undefined, {
+    message: 'neither task nor tasks',
+    path: ['task'],
+  });
 
 /** Why the worker asks for an update check: a 426, or a newer `X-Hive-Latest-Version`. */
 export type UpdateHint =
@@ -30,7 +40,8 @@ export type UpdateHint =
   | { reason: 'latest-version'; version: string };
 
 export type ClaimOutcome =
-  | ({ kind: 'task'; task: Task } & VersionHint)
+  /** One task (version 1's `{task}`), or 1…64 (1.1-b's `{tasks}`). */
+  | ({ kind: 'task'; tasks: Task[] } & VersionHint)
   | ({ kind: 'empty' } & VersionHint)
   | { kind: 'unauthorized'; status: number }
   | { kind: 'upgrade-required' }
@@ -43,8 +54,9 @@ export type HeartbeatOutcome =
   | { kind: 'error'; error: HiveError };
 
 export type ResultOutcome =
-  | { kind: 'accepted'; status: number }
-  | { kind: 'duplicate' }
+  /** `tasks`: 1.1-c's `next`, leased to this worker by the answer (none under version 1). */
+  | { kind: 'accepted'; status: number; tasks: Task[] }
+  | { kind: 'duplicate'; tasks: Task[] }
   | { kind: 'gone'; status: number; answer: string }
   | { kind: 'refused'; status: number; answer: string }
   /** Kept queued: network, 5xx, or a transient 4xx; `retryAfterMs` from the answer's Retry-After. */
@@ -69,10 +81,11 @@ export function claimOutcome(answer: Answer, maxErrorSleepMs: number): ClaimOutc
   const version = versionHint(header(answer, 'x-hive-latest-version'));
   switch (answer.status) {
     case 200: {
-      const parsed = parseTaskAnswer(answer, ClaimAnswerSchema, 'claim');
+      const parsed = parseTaskAnswer(answer, AnyClaimAnswerSchema, 'claim');
       if (parsed instanceof HiveError) return { kind: 'error', error: parsed };
       // The payload as the bytes it arrived in (./claim-payload.ts).
-      return { kind: 'task', task: taskFromWire(parsed.task), ...version };
+      const tasks = parsed.task === undefined ? (parsed.tasks ?? []) : [parsed.task];
+      return { kind: 'task', tasks: tasks.map(taskFromWire), ...version };
     }
     case 204:
       return { kind: 'empty', ...version };
@@ -108,8 +121,10 @@ export function heartbeatOutcome(answer: Answer): HeartbeatOutcome {
 /** The answer to `POST tasks/{id}/result`. `maxErrorSleepMs` caps a Retry-After. */
 export function resultOutcome(answer: Answer, maxErrorSleepMs: number): ResultOutcome {
   const { status } = answer;
-  if (status === 200 || status === 201 || status === 202) return { kind: 'accepted', status };
-  if (status === 409) return { kind: 'duplicate' };
+  if (status === 200 || status === 201 || status === 202) {
+    return { kind: 'accepted', status, tasks: nextTasks(answer) };
+  }
+  if (status === 409) return { kind: 'duplicate', tasks: nextTasks(answer) };
   if (status === 404 || status === 410)
     return { kind: 'gone', status, answer: answer.text.slice(0, 2000) };
   if (TRANSIENT_RESULT_STATUSES.has(status)) {
@@ -124,6 +139,17 @@ export function resultOutcome(answer: Answer, maxErrorSleepMs: number): ResultOu
   if (status >= 400 && status < 500)
     return { kind: 'refused', status, answer: answer.text.slice(0, 2000) };
   return { kind: 'retry', error: httpError(answer, 'result') };
+}
+
+/**
+ * The tasks a result answer leases to us (1.1-c), none when it carries none. An answer that is
+ * not what 1.1 says is no tasks: the result itself was taken, and what the server leased lapses.
+ */
+export function nextTasks(answer: Answer): Task[] {
+  if (answer.text === '' && answer.chunks === undefined) return [];
+  const parsed = parseTaskAnswer(answer, ResultAnswerSchema, 'result');
+  if (parsed instanceof HiveError) return [];
+  return (parsed.next?.tasks ?? []).map(taskFromWire);
 }
 
 /** The answer to `GET version?platform=…`: the newest release for this platform, if any. */

@@ -42,7 +42,10 @@ describe('worker --status', () => {
         10_000,
       );
       // The next result cannot be delivered yet: it waits in the outbox.
-      await server.admin.faults([{ route: 'result', status: 503, times: -1 }]);
+      await server.admin.faults([
+        { route: 'result', status: 503, times: -1 },
+        { route: 'results', status: 503, times: -1 },
+      ]);
       // Long enough for two --status runs from source on a loaded machine (≈ 2 s each).
       await server.admin.enqueue({ id: 'st-sleep', type: 'sleep', payload: { ms: 8000 } });
       await w.waitForOutput(/claimed task st-sleep/);

@@ -2,6 +2,8 @@
  * The fault suite: real worker processes against the real reference server (a child process we
  * can kill), with network and process faults injected. Every task must end up stored by the
  * server exactly once; the summary at the end counts faults, tasks, deliveries, duplicates and losses.
+ * The server speaks protocol version 1 here, the routes these faults name (one result per POST);
+ * protocol 1.1's own faults (batches, next, release) are test/loop/faults-1-1.test.ts's.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,7 +19,7 @@ let server: SpawnedServer;
 const tally = { faults: 0, tasks: new Set<string>(), forced: new Set<string>() };
 
 before(async () => {
-  server = await spawnServer();
+  server = await spawnServer({ protocol: '1' });
 });
 
 after(async () => {

@@ -43,7 +43,7 @@ describe('sleepAfter', () => {
   const once: [string, ClaimOutcome, { tookMs: number; isStopping: boolean }, number][] = [
     [
       'a task: claim again at once',
-      { kind: 'task', task: {} as never, latestVersion: undefined },
+      { kind: 'task', tasks: [{} as never], latestVersion: undefined },
       idle,
       0,
     ],

@@ -22,6 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import { SourceChangedError } from '../../src/platform/fs-atomic.ts';
 import { createLogger } from '../../src/platform/log.ts';
 import { ResultDelivery } from '../../src/results/delivery.ts';
+import { ResultLedger } from '../../src/results/ledger.ts';
 import { Outbox } from '../../src/results/outbox.ts';
 import { HiveClient } from '../../src/wire/hive-client.ts';
 import { encodeResultBody } from '../../src/wire/protocol.ts';
@@ -43,7 +44,7 @@ const silent = createLogger({ level: 'silent', secrets: [] });
 
 /** A worker's outbox and delivery on `dataDir`, as a start of the worker builds them. */
 function start(dataDir: string, log = silent) {
-  const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: 3_600_000, log }).open();
+  const outbox = new ResultLedger(new Outbox({ dataDir, retentionMs: 3_600_000, log }), 10).open();
   const client = new HiveClient({
     serverUrl: server.url,
     token: '',
@@ -56,7 +57,7 @@ function start(dataDir: string, log = silent) {
   });
   clients.push(client);
   const delivery = new ResultDelivery({
-    outbox,
+    ledger: outbox,
     client,
     log,
     errorSleepMs: 50,
@@ -226,8 +227,8 @@ describe('a result is sent while its outbox copy is written', () => {
 
 describe('a spooled output its task process changed before it was copied', () => {
   /** A result whose output is a spool file said to hold 200 KiB of JSON, which `spoil` changes. */
-  function spooledResult(outbox: Outbox, spoil: (file: string) => void) {
-    const file = join(outbox.spoolDir, 'changed.json');
+  function spooledResult(outbox: ResultLedger, spoil: (file: string) => void) {
+    const file = join(outbox.outbox.spoolDir, 'changed.json');
     writeFileSync(file, `"${'x'.repeat(200 * 1024 - 2)}"`);
     const { output: _, ...fields } = resultBody();
     const body = encodeResultBody(fields, { file, bytes: 200 * 1024 });
@@ -270,7 +271,7 @@ describe('a spooled output its task process changed before it was copied', () =>
       );
       await server.admin.waitFor(() => outbox.size === 0);
       assert.deepEqual(outboxFiles(dataDir), [], 'no temp file, no file of the lost result');
-      assert.deepEqual(readdirSync(outbox.spoolDir), []);
+      assert.deepEqual(readdirSync(outbox.outbox.spoolDir), []);
     });
   }
 

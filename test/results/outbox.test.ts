@@ -3,7 +3,8 @@ import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/platform/log.ts';
-import { Outbox } from '../../src/results/outbox.ts';
+import { ResultLedger } from '../../src/results/ledger.ts';
+import { Outbox, type OutboxOptions } from '../../src/results/outbox.ts';
 import { type EncodedResult, encodeResultBody, type ResultBody } from '../../src/wire/protocol.ts';
 import { encoded } from '../helpers/server.ts';
 import { tempDir } from '../helpers/worker.ts';
@@ -12,6 +13,11 @@ const textOf = (result: EncodedResult) => ('json' in result ? result.json : unde
 
 const log = createLogger({ level: 'silent', secrets: [] });
 const HOUR = 3_600_000;
+
+/** The storage and the ledger that owns each result's state, as a worker's start opens them. */
+function openLedger({ maxEntries, ...options }: OutboxOptions & { maxEntries: number }) {
+  return new ResultLedger(new Outbox(options), maxEntries).open();
+}
 
 function body(resultId: string) {
   const at = new Date().toISOString();
@@ -31,8 +37,8 @@ function body(resultId: string) {
 describe('outbox', () => {
   test('a result is whole on disk once written, and survives a reopen byte for byte', async () => {
     const dataDir = tempDir();
-    const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
-    const { entry, written } = outbox.keep(
+    const outbox = openLedger({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log });
+    const { entry, written } = outbox.add(
       'task/with:odd chars',
       body('11111111-2222-3333-4444-555555555555'),
     );
@@ -42,15 +48,15 @@ describe('outbox', () => {
     assert.deepEqual(readdirSync(join(dataDir, 'outbox')), [
       '11111111-2222-3333-4444-555555555555.json',
     ]);
-    await outbox.keepDone(entry);
+    await outbox.outbox.keepDone(entry);
     assert.equal(readdirSync(join(dataDir, 'done')).length, 1);
-    const reopened = new Outbox({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log }).open();
+    const reopened = openLedger({ dataDir, maxEntries: 10, retentionMs: 24 * HOUR, log });
     assert.deepEqual(reopened.pending(), outbox.pending());
     assert.equal(
       reopened.storedResult('task/with:odd chars')?.body.resultId,
       '11111111-2222-3333-4444-555555555555',
     );
-    await reopened.markDelivered('11111111-2222-3333-4444-555555555555');
+    await reopened.answered('11111111-2222-3333-4444-555555555555');
     assert.equal(reopened.size, 0);
     assert.deepEqual(readdirSync(join(dataDir, 'outbox')), []);
     assert.ok(reopened.storedResult('task/with:odd chars'), 'still known once delivered');
@@ -59,17 +65,17 @@ describe('outbox', () => {
   test('once-per-task entries expire after the retention and are pruned', async () => {
     const dataDir = tempDir();
     let now = Date.now();
-    const outbox = new Outbox({
+    const outbox = openLedger({
       dataDir,
       maxEntries: 10,
       retentionMs: 24 * HOUR,
       log,
       now: () => now,
-    }).open();
-    const kept = outbox.keep('old-task', body('aaaaaaaa-0000-0000-0000-000000000000'));
+    });
+    const kept = outbox.add('old-task', body('aaaaaaaa-0000-0000-0000-000000000000'));
     await kept.written;
-    await outbox.keepDone(kept.entry);
-    await outbox.markDelivered('aaaaaaaa-0000-0000-0000-000000000000');
+    await outbox.outbox.keepDone(kept.entry);
+    await outbox.answered('aaaaaaaa-0000-0000-0000-000000000000');
     assert.ok(outbox.storedResult('old-task'), 'known, within the retention');
     now += 25 * HOUR;
     assert.equal(outbox.storedResult('old-task'), undefined, 'expired: the task would run again');
@@ -77,15 +83,15 @@ describe('outbox', () => {
     assert.ok(file !== undefined);
     const past = new Date(Date.now() - 25 * HOUR);
     utimesSync(join(dataDir, 'done', file), past, past);
-    assert.equal(outbox.pruneDone(), 1);
+    assert.equal(outbox.outbox.pruneDone(), 1);
     assert.deepEqual(readdirSync(join(dataDir, 'done')), []);
   });
 
   test('the cap: full at OUTBOX_MAX unsent results', async () => {
-    const outbox = new Outbox({ dataDir: tempDir(), maxEntries: 2, retentionMs: HOUR, log }).open();
-    const a = outbox.keep('a', body('aaaaaaaa-0000-0000-0000-000000000001'));
+    const outbox = openLedger({ dataDir: tempDir(), maxEntries: 2, retentionMs: HOUR, log });
+    const a = outbox.add('a', body('aaaaaaaa-0000-0000-0000-000000000001'));
     assert.equal(outbox.isFull(), false);
-    const b = outbox.keep('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
+    const b = outbox.add('b', body('aaaaaaaa-0000-0000-0000-000000000002'));
     assert.equal(outbox.isFull(), true);
     await Promise.all([a.written, b.written]);
   });
@@ -121,7 +127,7 @@ describe('outbox', () => {
     };
     mkdirSync(join(dataDir, 'outbox'), { recursive: true });
     writeFileSync(join(dataDir, 'outbox', `${older.body.resultId}.json`), JSON.stringify(older));
-    const outbox = new Outbox({ dataDir, maxEntries: 10, retentionMs: HOUR, log }).open();
+    const outbox = openLedger({ dataDir, maxEntries: 10, retentionMs: HOUR, log });
     const [entry] = outbox.pending();
     assert.equal(entry?.taskId, 't-old');
     assert.ok(entry !== undefined && 'json' in entry.body);

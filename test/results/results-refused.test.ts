@@ -65,12 +65,17 @@ describe('results the server refused for a while', () => {
     const cli = (...args: string[]) =>
       spawnSync(process.execPath, [FIXTURE_ENTRY, ...args], { env, encoding: 'utf8' });
     try {
-      await server.admin.faults([{ route: 'result', status: 422, body: '{"error":"schema"}' }]);
+      // Alone (section 3) or in a batch (1.1-d): either way the server refuses it.
+      await server.admin.faults([
+        { route: 'result', status: 422, body: '{"error":"schema"}' },
+        { route: 'result-entry', status: 422 },
+      ]);
       const w = startWorker({ serverUrl: server.url, dataDir });
       let resultId: string;
       try {
         await server.admin.enqueue({ id: 'requeue-1', type: 'echo', payload: { again: true } });
         await w.waitForOutput(/refused the result of task requeue-1 \(HTTP 422\)/);
+        await server.admin.clearFaults(); // the rule its send did not use
         const [refused] = jsonFiles(join(dataDir, 'rejected'));
         resultId = refused.body.resultId;
         assert.match(

@@ -52,8 +52,11 @@ test('a claim answer: the task, its payload as bytes, junk and unknown fields ne
   const answer = await client.claimTask(claim);
   assert.equal(answer.kind, 'task');
   if (answer.kind !== 'task') return;
+  assert.equal(answer.tasks.length, 1);
+  const [claimed] = answer.tasks;
+  assert.ok(claimed !== undefined);
   assert.deepEqual(
-    { ...answer.task, payloadJson: Buffer.concat(answer.task.payloadJson ?? []).toString() },
+    { ...claimed, payloadJson: Buffer.concat(claimed.payloadJson ?? []).toString() },
     {
       id: 't-1',
       type: 'echo',

@@ -1,0 +1,128 @@
+/**
+ * Tasks leased to this worker but not started yet (protocol 1.1-b/c: a claim's extra tasks, a
+ * result answer's `next`), oldest first. Each is heart-beaten like a running one (no progress),
+ * so its lease holds while it waits for a slot; one the server takes back is dropped. On a drain
+ * they are given back (1.1-e), never run: a started task is never released.
+ */
+import type { Logger } from '../platform/log.ts';
+import type { HiveClient } from '../wire/hive-client.ts';
+import { type ReleaseReason, type Task, taskBoundsProblem } from '../wire/protocol.ts';
+import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
+
+interface Held {
+  readonly task: Task;
+  readonly stopBeats: () => Promise<void>;
+}
+
+export class HeldTasks {
+  readonly #client: HiveClient;
+  readonly #workerId: string;
+  readonly #log: Logger;
+  /** By task id, in the order they came (a Map keeps insertion order). */
+  readonly #held = new Map<string, Held>();
+  /** Result sends out that asked for tasks (1.1-c): the loop waits for them, not a claim. */
+  #asking = 0;
+  /** The give-backs of a drain, for the loop's end to wait on. */
+  #releasing: Promise<void> = Promise.resolve();
+
+  constructor(deps: { client: HiveClient; workerId: string; log: Logger }) {
+    this.#client = deps.client;
+    this.#workerId = deps.workerId;
+    this.#log = deps.log;
+  }
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** A result's send asks for tasks (`asked`), or its answer came (`answered`). */
+  asked(): void {
+    this.#asking += 1;
+  }
+
+  answered(): void {
+    this.#asking -= 1;
+  }
+
+  /** Nothing held, but tasks may come in an answer on its way: better than a claim. */
+  get isAwaitingNext(): boolean {
+    return this.#held.size === 0 && this.#asking > 0;
+  }
+
+  /**
+   * Tasks leased to us (a claim, a result's `next`), held once each: one already held or running
+   * (`isRunning`) is not taken twice — a re-sent result's answer brings the same tasks (1.1-c).
+   * While draining (`drain`), they are given back at once.
+   */
+  accept(
+    tasks: readonly Task[],
+    isRunning: (taskId: string) => boolean,
+    drain: ReleaseReason | undefined,
+  ): void {
+    for (const task of tasks) {
+      if (this.#held.has(task.id) || isRunning(task.id)) {
+        this.#log.debug({ taskId: task.id }, `task ${task.id} is already ours`);
+      } else this.hold(task);
+    }
+    if (drain !== undefined && this.#held.size > 0) this.releaseAll(drain);
+  }
+
+  /** Holds a task until a slot is free; its lease is kept by heartbeats meanwhile. */
+  hold(task: Task): void {
+    // A lease out of bounds is refused when the task is taken (run-task.ts): no beat made from it.
+    const stopBeats =
+      taskBoundsProblem(task) === undefined
+        ? startHeartbeats({
+            client: this.#client,
+            workerId: this.#workerId,
+            taskId: task.id,
+            leaseSec: task.leaseSec ?? DEFAULT_LEASE_SEC,
+            progress: () => undefined,
+            onCancel: (why) => {
+              if (this.#held.delete(task.id)) {
+                this.#log.info({ taskId: task.id }, `held task ${task.id} dropped: ${why}`);
+              }
+            },
+            log: this.#log,
+          })
+        : () => Promise.resolve();
+    this.#held.set(task.id, { task, stopBeats });
+  }
+
+  /** The oldest held task, no longer held (its own heartbeats take over when it runs). */
+  take(): Task | undefined {
+    const first = this.#held.values().next();
+    if (first.done === true) return undefined;
+    const { task, stopBeats } = first.value;
+    this.#held.delete(task.id);
+    void stopBeats();
+    return task;
+  }
+
+  /** A drain: every held task given back to the server at once; one line says how many. */
+  releaseAll(reason: ReleaseReason): void {
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    if (held.length > 0) {
+      this.#releasing = Promise.all([this.#releasing, this.#release(held, reason)]).then(() => {});
+    }
+  }
+
+  /** Settles when every give-back so far is answered (or failed: its lease lapses). */
+  released(): Promise<void> {
+    return this.#releasing;
+  }
+
+  async #release(held: readonly Held[], reason: ReleaseReason): Promise<void> {
+    const answers = await Promise.all(
+      held.map(async ({ task, stopBeats }) => {
+        await stopBeats();
+        return this.#client.releaseTask(task.id, reason);
+      }),
+    );
+    const released = answers.filter((answer) => answer === 'released').length;
+    const rest = held.length - released;
+    const lapse = rest === 0 ? '' : `; ${rest} no longer ours or not answered: their leases lapse`;
+    this.#log.info(`gave back ${released} held task(s) not started (${reason})${lapse}`);
+  }
+}

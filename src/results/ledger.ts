@@ -1,0 +1,256 @@
+/**
+ * The one owner of a result's life, from its encoding until the server has answered it: one
+ * record per result, in one of the states below, read by delivery (what to send, whether a send
+ * is already out) and by the loop (is the outbox full, are writes piling up, was a task already
+ * done here). The files are ./outbox.ts's; the sends ./delivery.ts's.
+ *
+ *   written ──(its file is composed)──▶ pending ──(a send goes out)──▶ sending
+ *   sending ──2xx/409──▶ answered (its file leaves, then the record)
+ *   sending ──404/410/other 4xx──▶ refused (kept in rejected/, then the record leaves)
+ *   sending ──network/5xx/transient 4xx──▶ kept (in outbox/, for the pump) ──▶ sending …
+ *
+ * A body in memory is `pending` at once (it is sent while its file is written); a body whose
+ * output is spooled is `written` until its outbox file is composed, since it is sent from there.
+ */
+import { coerceError } from '../platform/errors.ts';
+import type { EncodedResult } from '../wire/protocol.ts';
+import type { Outbox, OutboxEntry } from './outbox.ts';
+
+export type ResultState = 'written' | 'pending' | 'sending' | 'kept' | 'answered' | 'refused';
+
+const NEXT: Record<ResultState, readonly ResultState[]> = {
+  written: ['pending'],
+  pending: ['sending'],
+  sending: ['answered', 'refused', 'kept'],
+  kept: ['sending'],
+  answered: [],
+  refused: [],
+};
+
+/** One result in flight through the worker. */
+export interface ResultLife {
+  readonly taskId: string;
+  readonly resultId: string;
+  /** As kept in outbox/ (a spooled body is read from its file once composed). */
+  entry: OutboxEntry;
+  state: ResultState;
+  /** Settles true once its outbox file is whole, false if that write failed. */
+  readonly written: Promise<boolean>;
+  /** Settles once its writes are over: the outbox file, then its done/ copy (when it was whole). */
+  readonly settled: Promise<boolean>;
+  /** Why its outbox write failed, once `written` settled false. */
+  writeError?: Error | undefined;
+  /** Whether `written` has settled (a disk slower than the tasks holds up claims). */
+  isWriteOver: boolean;
+  /** The send out for it, shared by concurrent callers (./delivery.ts). */
+  send?: Promise<'delivered' | 'rejected' | 'retry'> | undefined;
+}
+
+/** What the states count as: results still to be sent (the outbox's size, OUTBOX_MAX). */
+const UNSENT: ReadonlySet<ResultState> = new Set(['pending', 'sending', 'kept']);
+
+export class ResultLedger {
+  readonly #outbox: Outbox;
+  readonly #maxEntries: number;
+  readonly #lives = new Map<string, ResultLife>();
+  /** Called when a result's write is over (the loop may claim again). */
+  #onWriteOver = new Set<() => void>();
+
+  constructor(outbox: Outbox, maxEntries: number) {
+    this.#outbox = outbox;
+    this.#maxEntries = maxEntries;
+  }
+
+  get outbox(): Outbox {
+    return this.#outbox;
+  }
+
+  /** Opens the storage and takes what it kept unsent as pending. */
+  open(): this {
+    this.#outbox.open();
+    for (const entry of this.#outbox.unsent()) this.#adopt(entry);
+    return this;
+  }
+
+  /** Results still to be sent (pending, being sent, or kept for the pump). */
+  get size(): number {
+    let count = 0;
+    for (const life of this.#lives.values()) if (UNSENT.has(life.state)) count += 1;
+    return count;
+  }
+
+  isFull(): boolean {
+    return this.size >= this.#maxEntries;
+  }
+
+  /** Results whose outbox write is not over yet. */
+  get unwritten(): number {
+    let count = 0;
+    for (const life of this.#lives.values()) if (!life.isWriteOver) count += 1;
+    return count;
+  }
+
+  /** Resolves when the next result's write is over (never, if none is ever written again). */
+  writeOver(): Promise<void> {
+    return new Promise((resolve) => {
+      const once = () => {
+        this.#onWriteOver.delete(once);
+        resolve();
+      };
+      this.#onWriteOver.add(once);
+    });
+  }
+
+  /** Unsent results, oldest first. */
+  pending(): OutboxEntry[] {
+    // ISO 8601 times sort as plain strings (localeCompare would load ICU's collation for nothing).
+    return [...this.#lives.values()]
+      .filter((life) => UNSENT.has(life.state))
+      .map((life) => life.entry)
+      .sort((a, b) => (a.storedAt < b.storedAt ? -1 : a.storedAt > b.storedAt ? 1 : 0));
+  }
+
+  /** The sends out now, for a stop to wait on. */
+  sends(): Promise<unknown>[] {
+    const all: Promise<unknown>[] = [];
+    for (const life of this.#lives.values()) if (life.send !== undefined) all.push(life.send);
+    return all;
+  }
+
+  get(resultId: string): ResultLife | undefined {
+    return this.#lives.get(resultId);
+  }
+
+  /** A new result: its outbox file written (./outbox.ts), its done/ copy after it. */
+  add(taskId: string, body: EncodedResult): ResultLife {
+    const { entry, written: writing } = this.#outbox.write(taskId, body);
+    const written = writing.then(
+      () => true,
+      (error: unknown) => {
+        life.writeError = coerceError(error);
+        return false;
+      },
+    );
+    const life: ResultLife = {
+      taskId,
+      resultId: body.resultId,
+      entry,
+      state: 'json' in body ? 'pending' : 'written',
+      written,
+      settled: written.then(async (whole) => {
+        if (whole) await this.#outbox.keepDone(entry);
+        return whole;
+      }),
+      isWriteOver: false,
+    };
+    this.#lives.set(life.resultId, life);
+    void written.then((whole) => {
+      life.isWriteOver = true;
+      // A composed file makes its result sendable; one that failed is no result to send.
+      if (life.state === 'written') {
+        if (whole) this.#move(life, 'pending');
+        else this.#lives.delete(life.resultId);
+      }
+      for (const notify of [...this.#onWriteOver]) notify();
+    });
+    return life;
+  }
+
+  /** The result this worker already produced for a task: one still here, or done/'s. */
+  storedResult(taskId: string): OutboxEntry | undefined {
+    for (const life of this.#lives.values()) if (life.taskId === taskId) return life.entry;
+    return this.#outbox.doneResult(taskId);
+  }
+
+  /**
+   * A stored result back on its way (a re-delivered task): the SAME body and resultId. One still
+   * here is returned as it is (a second write now would share the first one's temp file).
+   */
+  requeue(entry: OutboxEntry): OutboxEntry {
+    for (const life of this.#lives.values()) if (life.taskId === entry.taskId) return life.entry;
+    return this.#adopt(this.#outbox.rewrite(entry)).entry;
+  }
+
+  /** `worker --requeue-rejected`: refused results back in outbox/ (./outbox.ts). */
+  requeueRejected(): { requeued: number; unreadable: string[] } {
+    const { requeued, unreadable } = this.#outbox.requeueRejected();
+    for (const entry of requeued) this.#adopt(entry);
+    return { requeued: requeued.length, unreadable };
+  }
+
+  /** A send goes out for this result (a re-send of an answered one changes nothing). */
+  sending(resultId: string): void {
+    const life = this.#lives.get(resultId);
+    if (life?.state === 'pending' || life?.state === 'kept') this.#move(life, 'sending');
+  }
+
+  /** The server could not take it now: kept in outbox/ for the pump. */
+  kept(resultId: string): void {
+    const life = this.#lives.get(resultId);
+    if (life?.state === 'sending') this.#move(life, 'kept');
+  }
+
+  /**
+   * The server has it (2xx or 409): no longer unsent at once; its file goes once its writes are
+   * over and it is whole (removed earlier, a late rename would put it back in the outbox).
+   */
+  async answered(resultId: string): Promise<void> {
+    const life = this.#lives.get(resultId);
+    if (life === undefined) {
+      await this.#outbox.remove(resultId);
+      return;
+    }
+    this.#finish(life, 'answered');
+    try {
+      if (await life.settled) await this.#outbox.remove(resultId);
+    } finally {
+      this.#lives.delete(resultId);
+    }
+  }
+
+  /** The server refused it: kept in rejected/ with its answer, then its outbox file goes. */
+  async refused(resultId: string, answer: { status: number; text: string }): Promise<string> {
+    const life = this.#lives.get(resultId);
+    if (life === undefined) return this.#outbox.rejectedFile(resultId);
+    this.#finish(life, 'refused');
+    try {
+      const whole = await life.settled;
+      // A body kept only in its file is read from there: once the file is whole.
+      const target =
+        whole || 'json' in life.entry.body
+          ? await this.#outbox.reject(life.entry, answer)
+          : this.#outbox.rejectedFile(resultId);
+      if (whole) await this.#outbox.remove(resultId);
+      return target;
+    } finally {
+      this.#lives.delete(resultId);
+    }
+  }
+
+  #adopt(entry: OutboxEntry): ResultLife {
+    const whole = Promise.resolve(true);
+    const life: ResultLife = {
+      taskId: entry.taskId,
+      resultId: entry.body.resultId,
+      entry,
+      state: 'pending',
+      written: whole,
+      settled: whole,
+      isWriteOver: true,
+    };
+    this.#lives.set(life.resultId, life);
+    return life;
+  }
+
+  /** Answered or refused from any state: a result answered by a send it shared ends once. */
+  #finish(life: ResultLife, state: 'answered' | 'refused'): void {
+    life.state = state;
+  }
+
+  #move(life: ResultLife, next: ResultState): void {
+    if (!NEXT[life.state].includes(next)) {
+      throw new Error(`illegal result state change: ${life.state} → ${next} (${life.resultId})`);
+    }
+    life.state = next;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * How a result's POST goes (docs/protocol.md, section 3 and "Version 1.1"): alone, or — to a
+ * server whose latest answer said 1.1 — with the results that finish together in one request
+ * (1.1-d): one batch is out at a time, and the results that come meanwhile go in the next one
+ * (up to 100), so a busy worker sends fewer, fuller requests and an idle one sends each at once.
+ * Either way the request asks for the next tasks (1.1-c) as the loop says, and hands it those
+ * the answer brings. Each result gets back what section 3 would have answered for it.
+ */
+import { HiveError } from '../platform/errors.ts';
+import type { Logger } from '../platform/log.ts';
+import { MAX_BATCHED_RESULT_BYTES } from '../wire/batch.ts';
+import type { HiveClient } from '../wire/hive-client.ts';
+import type { ResultOutcome } from '../wire/outcomes.ts';
+import { MAX_RESULTS_PER_BATCH, type Task } from '../wire/protocol.ts';
+import type { OutboxEntry } from './outbox.ts';
+
+/** What the loop says about the tasks a result's answer may bring (protocol 1.1-c). */
+export interface NextHooks {
+  /** How many to ask for now (0 while draining); each call > 0 is answered by one `took`. */
+  max: () => number;
+  /** `asked`: the answer to a `max` above 0 (tasks not asked for are still ours to run). */
+  took: (tasks: readonly Task[], asked: boolean) => void;
+}
+
+export class ResultSender {
+  readonly #client: HiveClient;
+  readonly #batcher: ResultBatcher;
+  #next: NextHooks = { max: () => 0, took: () => undefined };
+  /** The server answered a batch 404/405/501: results go alone from then on (1.1-d). */
+  #batchesOff = false;
+
+  constructor({ client, log }: { client: HiveClient; log: Logger }) {
+    this.#client = client;
+    this.#batcher = new ResultBatcher({
+      client,
+      askNext: () => this.#next.max(),
+      tookNext: (max, tasks) => this.#tookNext(max, tasks),
+      onUnsupported: (status) => {
+        if (!this.#batchesOff) {
+          log.info(`the server has no batch endpoint (HTTP ${status}): results go one by one`);
+        }
+        this.#batchesOff = true;
+      },
+    });
+  }
+
+  useNext(hooks: NextHooks): void {
+    this.#next = hooks;
+  }
+
+  /** A result's POST: in the next batch when batching, else alone (a big one always). */
+  async post(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<ResultOutcome> {
+    const client = this.#client;
+    const { body } = entry;
+    if ('json' in body && client.speaks11 && !this.#batchesOff && isSmall(body.json)) {
+      const answer = await this.#batcher.send(entry.taskId, body.resultId, body.json);
+      if (answer !== undefined) return answer;
+    }
+    const max = 'json' in body && client.speaks11 ? this.#next.max() : 0;
+    const answer = await client.sendResult(entry.taskId, body, signal, max > 0 ? max : undefined);
+    const taken = answer.kind === 'accepted' || answer.kind === 'duplicate';
+    this.#tookNext(max, taken ? answer.tasks : []);
+    return answer;
+  }
+
+  /** Hands a result answer's tasks to the loop: the answer to an ask, or ours all the same. */
+  #tookNext(max: number, tasks: readonly Task[]): void {
+    if (max > 0 || tasks.length > 0) this.#next.took(tasks, max > 0);
+  }
+}
+
+/** At most 256 KiB of UTF-8 (a character is at most 3 bytes of it in a JS string's length). */
+function isSmall(json: string): boolean {
+  const limit = MAX_BATCHED_RESULT_BYTES;
+  return json.length <= limit / 3 || Buffer.byteLength(json) <= limit;
+}
+
+interface Waiting {
+  readonly taskId: string;
+  readonly resultId: string;
+  readonly json: string;
+  readonly answered: (outcome: ResultOutcome | undefined) => void;
+}
+
+export interface BatcherDeps {
+  client: HiveClient;
+  /** How many tasks the batch's answer may bring (1.1-c); 0 while draining. */
+  askNext: () => number;
+  /** The answer's tasks (none if it failed), once per askNext. */
+  tookNext: (max: number, tasks: readonly Task[]) => void;
+  /** The server has no batch endpoint (404/405/501): results go alone from now on. */
+  onUnsupported: (status: number) => void;
+}
+
+class ResultBatcher {
+  readonly #deps: BatcherDeps;
+  #queue: Waiting[] = [];
+  #isSending = false;
+  /** The next batch's ask, made when its first result came: the loop then waits, not claims. */
+  #reserved: number | undefined;
+
+  constructor(deps: BatcherDeps) {
+    this.#deps = deps;
+  }
+
+  /** Sends a result (a body in memory, ≤ 256 KiB) in the next batch. */
+  send(taskId: string, resultId: string, json: string): Promise<ResultOutcome | undefined> {
+    return new Promise((answered) => {
+      // Asked now, inside the hand-over: the loop must not start a (long-poll) claim meanwhile.
+      this.#reserved ??= this.#deps.askNext();
+      this.#queue.push({ taskId, resultId, json, answered });
+      // The results that finish in this turn of the event loop go together.
+      if (!this.#isSending) {
+        this.#isSending = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const group = this.#queue.splice(0, MAX_RESULTS_PER_BATCH);
+      const max = this.#reserved ?? this.#deps.askNext();
+      this.#reserved = undefined;
+      const outcome = await this.#deps.client.sendResults(group, max);
+      this.#deps.tookNext(max, outcome.kind === 'answered' ? outcome.tasks : []);
+      for (const waiting of group) {
+        switch (outcome.kind) {
+          case 'answered':
+            waiting.answered(outcome.results.get(waiting.resultId) ?? missing(waiting.resultId));
+            break;
+          case 'unsupported':
+          case 'alone':
+            waiting.answered(undefined);
+            break;
+          case 'retry':
+            waiting.answered(outcome);
+            break;
+        }
+      }
+      if (outcome.kind === 'unsupported') this.#deps.onUnsupported(outcome.status);
+    }
+    this.#isSending = false;
+  }
+}
+
+/** A result the batch answer says nothing about: kept, as a 5xx for it would be. */
+function missing(resultId: string): ResultOutcome {
+  return {
+    kind: 'retry',
+    error: new HiveError('BAD_ANSWER', `the batch answer names no status for result ${resultId}`),
+  };
+}
