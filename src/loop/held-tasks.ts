@@ -1,7 +1,8 @@
 /**
  * Tasks leased to this worker but not started yet (protocol 1.1-b/c: a claim's extra tasks, a
  * result answer's `next`), oldest first. Each is heart-beaten like a running one (no progress),
- * so its lease holds while it waits for a slot; one the server takes back is dropped. On a drain
+ * so its lease holds while it waits for a slot; one the server cancels keeps its place and is
+ * reported `cancelled` when its turn comes, without a process (section 2). On a drain
  * they are given back (1.1-e), never run: a started task is never released.
  */
 import type { Logger } from '../platform/log.ts';
@@ -12,6 +13,8 @@ import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 interface Held {
   readonly task: Task;
   readonly stopBeats: () => Promise<void>;
+  /** The server cancelled it while it waited (a heartbeat's answer). */
+  cancelled: boolean;
 }
 
 export class HeldTasks {
@@ -79,24 +82,25 @@ export class HeldTasks {
             leaseSec: task.leaseSec ?? DEFAULT_LEASE_SEC,
             progress: () => undefined,
             onCancel: (why) => {
-              if (this.#held.delete(task.id)) {
-                this.#log.info({ taskId: task.id }, `held task ${task.id} dropped: ${why}`);
-              }
+              const held = this.#held.get(task.id);
+              if (held === undefined || held.cancelled) return;
+              held.cancelled = true;
+              this.#log.info({ taskId: task.id }, `held task ${task.id} will not run: ${why}`);
             },
             log: this.#log,
           })
         : () => Promise.resolve();
-    this.#held.set(task.id, { task, stopBeats });
+    this.#held.set(task.id, { task, stopBeats, cancelled: false });
   }
 
   /** The oldest held task, no longer held (its own heartbeats take over when it runs). */
-  take(): Task | undefined {
+  take(): { task: Task; cancelled: boolean } | undefined {
     const first = this.#held.values().next();
     if (first.done === true) return undefined;
-    const { task, stopBeats } = first.value;
+    const { task, stopBeats, cancelled } = first.value;
     this.#held.delete(task.id);
     void stopBeats();
-    return task;
+    return { task, cancelled };
   }
 
   /** A drain: every held task given back to the server at once; one line says how many. */

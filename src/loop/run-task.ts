@@ -9,7 +9,7 @@ import type { StopReason } from '../task/ipc.ts';
 import { failed } from '../task/outcome.ts';
 import type { TaskOutcome } from '../task/parent.ts';
 import type { TaskRunner } from '../task/runner.ts';
-import { endedOutcome } from '../task/verdict.ts';
+import { endedOutcome, stoppedOutcome } from '../task/verdict.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import {
   type EncodedResult,
@@ -35,6 +35,8 @@ export async function runTask(task: Task, deps: RunTaskDeps): Promise<TaskOutcom
   // The gate (task/gate.ts) answers a task it refuses before any heartbeat is made from it.
   const admission = runner.admit(task);
   if (!admission.admitted) return admission.outcome;
+  // Cancelled while it was held (1.1-b): reported cancelled as a running task would be (section 2).
+  if (controller.signal.aborted) return stoppedOutcome(controller.signal.reason as StopReason);
   let progress: HeartbeatRequest['progress'];
   const stopHeartbeats = startHeartbeats({
     client,

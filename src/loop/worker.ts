@@ -186,15 +186,16 @@ export class Worker {
   /** Starts held tasks while slots are free, oldest first. */
   #startHeld(): void {
     while (this.#handling.size < this.#deps.settings.concurrency) {
-      const task = this.#held.take();
-      if (task === undefined) return;
-      this.#startTask(task);
+      const held = this.#held.take();
+      if (held === undefined) return;
+      this.#startTask(held.task, held.cancelled);
     }
   }
 
   /** Handles a claimed task beside the loop; its slot frees when its result is handed to delivery. */
-  #startTask(task: Task): void {
+  #startTask(task: Task, cancelled = false): void {
     const controller = new AbortController();
+    if (cancelled) controller.abort('cancel' satisfies StopReason);
     const handling: Handling = {
       taskId: task.id,
       controller,

@@ -52,6 +52,11 @@ const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> 
   },
 };
 
+/** A task stopped before it ever ran (a held task the server cancelled): no process, no output. */
+export function stoppedOutcome(reason: StopReason): TaskOutcome {
+  return { ...STOPPED[reason], outputJson: 'null', logs: [], logsTruncated: false };
+}
+
 /** A stop we asked for wins over what the child reported after it; no result at all is a crash. */
 export function verdictOf(end: {
   stopReason: StopReason | undefined;

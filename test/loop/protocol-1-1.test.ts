@@ -152,6 +152,31 @@ describe('protocol 1.1 in the worker', () => {
     }
   });
 
+  test('a held task the server cancels is reported cancelled/CANCELLED when its turn comes, never run', async () => {
+    await server.admin.setProtocol('1.1');
+    // The first claim is version 1's; cx-0's result brings cx-s0 (runs) and cx-held (held: PREFETCH 1).
+    await enqueue('cx-', 1);
+    await enqueue('cx-s', 1, 'sleep', { ms: 2500 });
+    await server.admin.enqueue({ id: 'cx-held', type: 'echo', payload: 1, leaseSec: 3 });
+    const w = startWorker({ serverUrl: server.url, env: { HIVE_PREFETCH: '1' } });
+    try {
+      await w.waitForOutput(/claimed task cx-s0/);
+      await server.admin.cancel('cx-held');
+      // Its heartbeats (every leaseSec / 3 = 1 s) hear of it while cx-s0 still runs.
+      await w.waitForOutput(/held task cx-held will not run: /);
+      const results = await waitForResults(server.admin, 'cx-', 3, 30_000);
+      assert.deepEqual(statusSummary(results), {
+        'cx-0': 'succeeded/-',
+        'cx-s0': 'succeeded/-',
+        'cx-held': 'cancelled/CANCELLED',
+      });
+    } finally {
+      await w.stop();
+    }
+    // Answered without a process: no task process could start, run and stop in under 10 ms.
+    assert.match(w.output(), /task cx-held cancelled in \d ms: CANCELLED/);
+  });
+
   test('batch endpoint answers 404: results go one by one from then on, nothing lost', async () => {
     await server.admin.setProtocol('1.1');
     requests.length = 0;
