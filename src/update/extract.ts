@@ -43,6 +43,18 @@ export function releaseFileNames(platform: string): { executable: string; update
     : { executable: 'worker', updater: 'updater.sh' };
 }
 
+/** The release written in `dir` (by an archive or a patch), its programs made executable. */
+export function releaseIn(dir: string, manifest: ReleaseManifest): ExtractedRelease {
+  const names = releaseFileNames(manifest.platform);
+  const executable = join(dir, names.executable);
+  const updater = join(dir, names.updater);
+  if (!manifest.platform.startsWith('win32')) {
+    chmodSync(executable, 0o755);
+    chmodSync(updater, 0o755);
+  }
+  return { dir, executable, updater, manifest };
+}
+
 /** A file name a release may hold: plain, short, no device name (also for patches). */
 export function isSafeFileName(name: string): boolean {
   return SAFE_NAME.test(name) && !RESERVED.test(name) && name !== '.' && name !== '..';
@@ -138,13 +150,7 @@ export async function extractRelease(
       { cause: error },
     );
   }
-  const executable = join(targetDir, names.executable);
-  const updater = join(targetDir, names.updater);
-  if (!expected.platform.startsWith('win32')) {
-    chmodSync(executable, 0o755);
-    chmodSync(updater, 0o755);
-  }
-  return { dir: targetDir, executable, updater, manifest };
+  return releaseIn(targetDir, manifest);
 }
 
 async function writeAndCheck(

@@ -8,7 +8,6 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  chmodSync,
   closeSync,
   fstatSync,
   mkdirSync,
@@ -20,7 +19,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { constants, zstdDecompressSync } from 'node:zlib';
-import { type ExtractedRelease, ReleaseManifestSchema, releaseFileNames } from './extract.ts';
+import {
+  type ExtractedRelease,
+  ReleaseManifestSchema,
+  releaseFileNames,
+  releaseIn,
+} from './extract.ts';
 import {
   baseWindow,
   chunkCount,
@@ -272,12 +276,5 @@ function finish(targetDir: string, files: PatchFile[], expected: PatchTarget): E
     if (sha256?.toLowerCase() !== file.sha256)
       throw new Error(`${file.name} is not the file release.json lists`);
   }
-  const names = releaseFileNames(expected.platform);
-  const executable = join(targetDir, names.executable);
-  const updater = join(targetDir, names.updater);
-  if (!expected.platform.startsWith('win32')) {
-    chmodSync(executable, 0o755);
-    chmodSync(updater, 0o755);
-  }
-  return { dir: targetDir, executable, updater, manifest };
+  return releaseIn(targetDir, manifest);
 }
