@@ -1,5 +1,5 @@
 /**
- * Reading the server's answers for src/wire/hive-client.ts and src/wire/outcomes.ts: the body with
+ * Reading the server's answers for src/wire/requests.ts and src/wire/outcomes.ts: the body with
  * a size cap, JSON checked against a schema of src/wire/protocol.ts, headers, and the errors a
  * person reads in the log.
  */
