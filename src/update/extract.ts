@@ -1,9 +1,7 @@
 /**
- * Extracts a verified release zip with adm-zip — after checking every entry, because adm-zip
- * silently rewrites hostile names, follows no size limits and writes symlinks as files
- * (docs/updating.md). Nothing is written until the whole archive has passed; each entry is
- * written with writeFileSync (so a full disk is an error, which adm-zip's extract functions do not
- * report); then every extracted file is checked against release.json.
+ * Extracts a verified release zip with adm-zip, only once every entry has passed our checks
+ * (adm-zip rewrites hostile names and has no size limits; docs/updating.md); every file written is
+ * then checked against release.json.
  */
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,10 +1,7 @@
 /**
- * Rebuilds a release from a patch (src/update/patch-format.ts) and the files this worker runs from,
- * into the same staging folder the zip would be extracted to, with the same result on disk
- * (src/update/extract.ts): every file checked against the header, release.json against the signed
- * `manifestSha256`, every file against release.json. Frames are decoded with Node's zlib a chunk at
- * a time, so the process holds about a chunk and its window of the old file, whatever the
- * executable's size. Any failure removes what was written and throws.
+ * Rebuilds a release from a patch (./patch-format.ts) and this worker's own files, to the same
+ * result on disk as ./extract.ts, each file checked (header, signed manifestSha256, release.json).
+ * Decoded a chunk at a time, whatever the executable's size; a failure removes what was written.
  */
 import { createHash } from 'node:crypto';
 import {

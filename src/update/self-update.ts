@@ -227,11 +227,8 @@ export class SelfUpdate {
   }
 
   /**
-   * Removes staged releases, keeping `.part` files to resume — and, while an update is in flight
-   * (pending.json names `inFlight`), that release's folder: its updater runs from there, and
-   * cmd.exe reads a batch file line by line from disk, so deleting updater.bat ended the updater
-   * mid-update, health wait and rollback included (found under Wine). The next update's start
-   * removes it. Tidying never stops the worker.
+   * Removes staged releases but `.part` files (they resume) and the folder of an update in flight:
+   * its updater.bat runs from there, and cmd.exe reads it line by line. Never stops the worker.
    */
   #pruneStaging(inFlight?: string): void {
     try {
