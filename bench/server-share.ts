@@ -6,13 +6,13 @@
  * answer carrying the next batch. Prints one JSON line per round with the load average beside it.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
 import { request } from 'undici';
 import { createAdminClient } from '../scripts/server/admin-client.ts';
 import { startServer } from '../scripts/server/start.ts';
 import type { Task } from '../src/wire/protocol.ts';
+import { resultBody } from '../test/helpers/fake-worker.ts';
 
 /** Results per request: 0 = version 1; 1 = a result with `next`; more = batches with `next`. */
 const PATHS = { v1: 0, next: 1, batch8: 8, batch32: 32 } as const;
@@ -41,20 +41,13 @@ async function runClient(url: string, type: string, path: PathName): Promise<voi
       waitSec: 0,
       ...(max === undefined ? {} : { max }),
     });
-  const result = (task: Task) => {
-    const at = new Date().toISOString();
-    return {
+  const result = (task: Task) =>
+    resultBody({
       workerId: WORKER_ID,
-      resultId: randomUUID(),
       workerVersion: '0.0.0',
-      status: 'succeeded',
       output: task.payload,
-      error: null,
       attempt: task.attempt,
-      startedAt: at,
-      finishedAt: at,
-    };
-  };
+    });
   const size = PATHS[path];
   if (size === 0) {
     for (let answer = await claim(); answer.status === 200; answer = await claim()) {

@@ -1,10 +1,7 @@
 /**
- * Patches from earlier releases (protocol 1.1-f, docs/updating.md "Patches"): for a new release,
- * one `worker-<version>-<platform>.from-<old>.patch` per earlier version found in a folder, made
- * from that release's own zip. The executable is cut into chunks, each made with Debian's `zstd`
- * CLI `--patch-from` the old executable's bytes around the same offset (Node's own zstd has no
- * long-distance matching against a dictionary); the other files are stored whole (zstd). Every
- * patch is applied with the worker's own code and compared before it is kept.
+ * Patches from earlier releases (protocol 1.1-f, docs/updating.md "Patches"): one
+ * `worker-<version>-<platform>.from-<old>.patch` per earlier zip found, made chunk by chunk with the
+ * `zstd` CLI's `--patch-from` (Node's zstd cannot), applied with the worker's own code before kept.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,7 +25,7 @@ export const PATCH_CHUNK_BYTES = 4 * 1024 * 1024;
 export const PATCH_MARGIN_BYTES = 4 * 1024 * 1024;
 /** A patch above this share of the zip is not written: the zip costs the worker less to apply. */
 export const PATCH_MAX_SHARE = 0.5;
-/** zstd's level: 19 as release.md's facts were measured with; tests pass a faster one. */
+/** zstd's level for releases (figures: docs/updating.md "Patches"); tests pass a faster one. */
 export const PATCH_LEVEL = 19;
 
 export interface PatchEntry {

@@ -95,9 +95,8 @@ export class StatusRecorder {
   }
 
   /**
-   * Written a moment later, not now: a person reading `worker --status` cannot tell 100 ms, while
-   * a write between a task's end and its result's POST delays every result, and back-to-back
-   * short tasks would rewrite the file for each one. `flush()` writes what is pending at exit.
+   * Written a moment later, not now: a write between a task's end and its result's POST would
+   * delay every result, and short tasks would rewrite it each. `flush()` writes it at exit.
    */
   #update(change: Partial<RecordedStatus>): void {
     this.#status = { ...this.#status, ...change, updatedAt: new Date().toISOString() };

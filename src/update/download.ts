@@ -192,10 +192,8 @@ export interface RetryOptions {
 }
 
 /**
- * `downloadRelease`, resumed with Range as soon as a try breaks off (a connection cut at 23 MB of
- * 41 picks up at 23 MB after a short backoff, not an hour later at the next check), until it is
- * whole or the one overall deadline (`deadlineMs`, UPDATE_DOWNLOAD_TIMEOUT) passes. Failures that
- * are the release's (wrong size, too many bytes, a 404) are not retried here.
+ * `downloadRelease`, resumed with Range after a short backoff whenever a try breaks off, until
+ * whole or past UPDATE_DOWNLOAD_TIMEOUT. The release's own failures (wrong size, 404) are final.
  */
 export async function downloadWithRetries(
   options: DownloadOptions,

@@ -1,9 +1,7 @@
 /**
- * Extracts a verified release zip with adm-zip — after checking every entry, because adm-zip
- * silently rewrites hostile names, follows no size limits and writes symlinks as files
- * (docs/updating.md). Nothing is written until the whole archive has passed; each entry is
- * written with writeFileSync (so a full disk is an error, which adm-zip's extract functions do not
- * report); then every extracted file is checked against release.json.
+ * Extracts a verified release zip with adm-zip, only once every entry has passed our checks
+ * (adm-zip rewrites hostile names and has no size limits; docs/updating.md); every file written is
+ * then checked against release.json.
  */
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +39,18 @@ export function releaseFileNames(platform: string): { executable: string; update
   return platform.startsWith('win32')
     ? { executable: 'worker.exe', updater: 'updater.bat' }
     : { executable: 'worker', updater: 'updater.sh' };
+}
+
+/** The release written in `dir` (by an archive or a patch), its programs made executable. */
+export function releaseIn(dir: string, manifest: ReleaseManifest): ExtractedRelease {
+  const names = releaseFileNames(manifest.platform);
+  const executable = join(dir, names.executable);
+  const updater = join(dir, names.updater);
+  if (!manifest.platform.startsWith('win32')) {
+    chmodSync(executable, 0o755);
+    chmodSync(updater, 0o755);
+  }
+  return { dir, executable, updater, manifest };
 }
 
 /** A file name a release may hold: plain, short, no device name (also for patches). */
@@ -138,13 +148,7 @@ export async function extractRelease(
       { cause: error },
     );
   }
-  const executable = join(targetDir, names.executable);
-  const updater = join(targetDir, names.updater);
-  if (!expected.platform.startsWith('win32')) {
-    chmodSync(executable, 0o755);
-    chmodSync(updater, 0o755);
-  }
-  return { dir: targetDir, executable, updater, manifest };
+  return releaseIn(targetDir, manifest);
 }
 
 async function writeAndCheck(

@@ -1,12 +1,7 @@
 /**
- * Hands off to the NEW release's updater script, detached so it outlives this process, then the
- * worker exits. The updater waits for our pid, swaps the executable (one backup kept), starts the
- * new one — or, under the systemd unit, has systemd restart the unit — and rolls back if it does
- * not report healthy in time (updater/).
- *
- * Started in a terminal (POSIX, stdin a tty, no supervisor), the worker instead becomes the updater
- * as it exits (process.execve: same pid, same terminal, same foreground job), so the new version
- * runs where the old one did and Ctrl+C reaches it (docs/updating.md, "In a terminal").
+ * Hands off to the NEW release's updater (updater/), detached: it waits for our exit, swaps the
+ * executable and rolls back if the new one is not healthy in time. In a terminal the worker becomes
+ * the updater instead (process.execve, so Ctrl+C still reaches it; docs/updating.md).
  */
 import { spawn } from 'node:child_process';
 import { isatty } from 'node:tty';
@@ -32,12 +27,9 @@ export interface HandoffArgs {
 }
 
 /**
- * What the updater is told, as environment variables: a path reaches it as a value, never as text
- * on a command line that cmd.exe would parse, so any folder name works — `C:\Users\R&D Lab\`,
- * `100%`, `^`, `!`, parentheses, non-ASCII (issue 14.7; tested in test/update/any-path.test.ts and
- * under Wine). The updater removes them before it starts a worker. Workers before 1.1 passed the
- * same values as arguments, in this order: the updaters still read those when the variables are
- * missing (an old worker hands off to the NEW release's updater).
+ * What the updater is told, as environment variables: a path passes as a value cmd.exe never
+ * parses, so any folder name works. The updaters still read the same values as arguments, in this
+ * order, when the variables are missing (an older worker hands off to the NEW release's updater).
  */
 export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
   return {

@@ -1,10 +1,7 @@
 /**
- * The patch container (protocol 1.1-f; docs/updating.md "Patches"): the magic `HIVEPATCH1\n`, the
- * header's length (uint32, big-endian), the header (JSON), then one blob per file in header order.
- * The header lists every file of the new release (name, size, sha256) and how it is made: `zstd`
- * (stored whole, one zstd frame) or `patch` (zstd frames, one per `chunkBytes` of the new file, each
- * made with `--patch-from` the old file's bytes around the same offset, so applying one never holds
- * more than a chunk and its window of the old file). The release tool writes it, the worker reads it.
+ * The patch container (protocol 1.1-f; docs/updating.md "Patches"): `HIVEPATCH1\n`, the header's
+ * length (uint32 BE), the JSON header (every file: name, size, sha256, `zstd` whole or `patch` in
+ * `chunkBytes` frames against the old file), then one blob per file. scripts/release writes it.
  */
 import { readSync } from 'node:fs';
 import * as z from 'zod';

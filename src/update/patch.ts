@@ -1,14 +1,10 @@
 /**
- * Rebuilds a release from a patch (src/update/patch-format.ts) and the files this worker runs from,
- * into the same staging folder the zip would be extracted to, with the same result on disk
- * (src/update/extract.ts): every file checked against the header, release.json against the signed
- * `manifestSha256`, every file against release.json. Frames are decoded with Node's zlib a chunk at
- * a time, so the process holds about a chunk and its window of the old file, whatever the
- * executable's size. Any failure removes what was written and throws.
+ * Rebuilds a release from a patch (./patch-format.ts) and this worker's own files, to the same
+ * result on disk as ./extract.ts, each file checked (header, signed manifestSha256, release.json).
+ * Decoded a chunk at a time, whatever the executable's size; a failure removes what was written.
  */
 import { createHash } from 'node:crypto';
 import {
-  chmodSync,
   closeSync,
   fstatSync,
   mkdirSync,
@@ -20,7 +16,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { constants, zstdDecompressSync } from 'node:zlib';
-import { type ExtractedRelease, ReleaseManifestSchema, releaseFileNames } from './extract.ts';
+import {
+  type ExtractedRelease,
+  ReleaseManifestSchema,
+  releaseFileNames,
+  releaseIn,
+} from './extract.ts';
 import {
   baseWindow,
   chunkCount,
@@ -272,12 +273,5 @@ function finish(targetDir: string, files: PatchFile[], expected: PatchTarget): E
     if (sha256?.toLowerCase() !== file.sha256)
       throw new Error(`${file.name} is not the file release.json lists`);
   }
-  const names = releaseFileNames(expected.platform);
-  const executable = join(targetDir, names.executable);
-  const updater = join(targetDir, names.updater);
-  if (!expected.platform.startsWith('win32')) {
-    chmodSync(executable, 0o755);
-    chmodSync(updater, 0o755);
-  }
-  return { dir: targetDir, executable, updater, manifest };
+  return releaseIn(targetDir, manifest);
 }

@@ -1,9 +1,7 @@
 /**
- * Getting one newer release ready to install, for src/update/self-update.ts: verify the
- * announcement, check the disk, then rebuild it from a patch (protocol 1.1-f; src/update/patch.ts)
- * or download (resuming), verify the file, extract. What it returns is
- * all the hand-off needs; what it throws says whether the next check may try again (a download that
- * broke off, a full disk) or the release is bad (skipped for UPDATE_RETRY_AFTER).
+ * One newer release made ready to install: the announcement verified, the disk checked, then a
+ * patch applied (./patch.ts) or the zip downloaded, verified and extracted. What it throws says
+ * whether the next check may try again or the release is bad (skipped for UPDATE_RETRY_AFTER).
  */
 import type { KeyObject } from 'node:crypto';
 import { rmSync, statfsSync } from 'node:fs';

@@ -1,9 +1,7 @@
 /**
- * Self-update, beside the task loop: check → get the release ready (src/update/prepare.ts: verify
- * the announcement, download, verify the file, extract) → ask the worker to drain → hand off to
- * the new release's updater. Any failure leaves the current version running, with one log line; a
- * release that fails verification, or failed to install or start, is skipped for
- * UPDATE_RETRY_AFTER (no update loops). This file decides when to check and what a failure means.
+ * Self-update beside the loop, deciding when to check and what a failure means: check → ready the
+ * release (./prepare.ts) → drain the worker → hand off (./handoff.ts). A failure leaves this version
+ * running with one log line; a bad release is skipped for UPDATE_RETRY_AFTER (no update loops).
  */
 import type { KeyObject } from 'node:crypto';
 import semver from 'semver';
@@ -227,11 +225,8 @@ export class SelfUpdate {
   }
 
   /**
-   * Removes staged releases, keeping `.part` files to resume — and, while an update is in flight
-   * (pending.json names `inFlight`), that release's folder: its updater runs from there, and
-   * cmd.exe reads a batch file line by line from disk, so deleting updater.bat ended the updater
-   * mid-update, health wait and rollback included (found under Wine). The next update's start
-   * removes it. Tidying never stops the worker.
+   * Removes staged releases but `.part` files (they resume) and the folder of an update in flight:
+   * its updater.bat runs from there, and cmd.exe reads it line by line. Never stops the worker.
    */
   #pruneStaging(inFlight?: string): void {
     try {

@@ -1,5 +1,5 @@
 /**
- * Reading the server's answers for src/wire/hive-client.ts and src/wire/outcomes.ts: the body with
+ * Reading the server's answers for src/wire/requests.ts and src/wire/outcomes.ts: the body with
  * a size cap, JSON checked against a schema of src/wire/protocol.ts, headers, and the errors a
  * person reads in the log.
  */
@@ -124,16 +124,17 @@ export function parseAnswer<S extends z.ZodType>(
   schema: S,
   what: string,
 ): z.output<S> | HiveError {
-  let json: unknown;
-  try {
-    json = JSON.parse(answer.text);
-  } catch {
-    return new HiveError(
-      'BAD_ANSWER',
-      `${what} answer ${answer.status} is not JSON: ${snippet(answer.text)}`,
-    );
-  }
-  return checkAnswer(json, answer, schema, what);
+  return checkAnswer(
+    answer,
+    schema,
+    what,
+    () => JSON.parse(answer.text),
+    () =>
+      new HiveError(
+        'BAD_ANSWER',
+        `${what} answer ${answer.status} is not JSON: ${snippet(answer.text)}`,
+      ),
+  );
 }
 
 /**
@@ -145,28 +146,38 @@ export function parseTaskAnswer<S extends z.ZodType>(
   schema: S,
   what: string,
 ): z.output<S> | HiveError {
-  let json: unknown;
-  try {
-    json = pickTaskAnswer(answer.chunks ?? [Buffer.from(answer.text)]);
-  } catch (error) {
-    const { message } = coerceError(error);
-    return new HiveError(
-      'BAD_ANSWER',
-      `${what} ${message.replace(/^answer/, `answer ${answer.status}`)}`,
-      {
-        details: snippet(answer.text),
-      },
-    );
-  }
-  return checkAnswer(json, answer, schema, what);
+  return checkAnswer(
+    answer,
+    schema,
+    what,
+    () => pickTaskAnswer(answer.chunks ?? [Buffer.from(answer.text)]),
+    (error) => {
+      const { message } = coerceError(error);
+      return new HiveError(
+        'BAD_ANSWER',
+        `${what} ${message.replace(/^answer/, `answer ${answer.status}`)}`,
+        {
+          details: snippet(answer.text),
+        },
+      );
+    },
+  );
 }
 
+/** Reads an answer's JSON with `read` (`unreadable` says why it could not) and checks it. */
 function checkAnswer<S extends z.ZodType>(
-  json: unknown,
   answer: Answer,
   schema: S,
   what: string,
+  read: () => unknown,
+  unreadable: (error: unknown) => HiveError,
 ): z.output<S> | HiveError {
+  let json: unknown;
+  try {
+    json = read();
+  } catch (error) {
+    return unreadable(error);
+  }
   const result = schema.safeParse(json);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

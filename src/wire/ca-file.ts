@@ -1,14 +1,7 @@
 /**
- * CA_FILE: a PEM file of CA certificates the worker trusts for its server (and release downloads
- * and an https:// proxy), IN ADDITION to the default roots — Node's bundled Mozilla list, the
- * operating system's store (the executable runs with --use-system-ca) and NODE_EXTRA_CA_CERTS.
- * Added, not replacing: a company's private CA for the Hive server must not un-trust the TLS-
- * inspecting proxy whose CA IT put in the system store, nor a public CDN serving releases.
- *
- * Read once, at start, by src/settings/load.ts; the dispatcher (./dispatcher.ts) turns the
- * certificates into one TLS context shared by every connection. No node:tls here: the modes that
- * only read settings (--status, --help) must not load it (with --use-system-ca, loading it reads
- * the whole system store).
+ * CA_FILE: CA certificates trusted for the server, release downloads and an https:// proxy ON TOP
+ * of the default roots (a private CA must not un-trust what the system store trusts). Read once by
+ * src/settings/load.ts; no node:tls here, so --status and --help never read the system store.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';

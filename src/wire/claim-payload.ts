@@ -1,13 +1,7 @@
 /**
- * The answers that carry tasks — a claim (`{ "task" }`, protocol 1.1 `{ "tasks": […] }`), a result
- * (1.1 `{ "next": { "tasks" } }`) and a batch of results (1.1 `{ "results", "next"? }`) — read
- * with ./json-pick.ts: each task's payload kept as the bytes it arrived in (the task process
- * parses it, the worker never does), the task's other known fields parsed, everything else in the
- * answer scanned past and never built. So an answer near the 64 MiB cap costs the worker its own
- * bytes plus a small, fixed amount (docs/performance.md, "Hostile answers").
- *
- * What comes out is checked by the endpoint's schema (src/wire/protocol.ts); `payload` is then a
- * RawJson, which `taskFromWire` turns into the Task's `payloadJson`.
+ * The answers that carry tasks (a claim; 1.1: a result's `next`, a batch) read with ./json-pick.ts:
+ * each payload kept as the bytes it came in (only the task process parses it), the rest of the
+ * answer never built beyond the known fields. `taskFromWire` turns the checked RawJson into bytes.
  */
 import { pickJson, RawJson, type Shape } from './json-pick.ts';
 import type { Task } from './protocol.ts';

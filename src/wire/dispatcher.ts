@@ -56,10 +56,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 }
 
 /**
- * One TLS context trusting the default roots (Node's, the system store under --use-system-ca,
- * NODE_EXTRA_CA_CERTS) plus `extra`; undefined when there is nothing extra (Node's own default
- * context then applies, unchanged). Made once: a `ca` option on every connection would parse the
- * few hundred default roots again each time.
+ * One TLS context trusting the default roots plus `extra` (undefined without extra: Node's own
+ * applies). Made once: a `ca` option per connection would parse the default roots each time.
  */
 function trustContext(extra: readonly string[] | undefined): SecureContext | undefined {
   if (extra === undefined || extra.length === 0) return undefined;

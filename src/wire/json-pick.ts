@@ -1,15 +1,8 @@
 /**
- * Reads a JSON answer for the fields the worker knows and nothing else: a server's answer can be
- * up to the 64 MiB cap, and a valid task plus `"junk":[{},{},…]` parsed whole would make millions
- * of objects (docs/reliability.md, "Hostile answers"). Here an unknown field is scanned past
- * (strings and brackets counted, nothing built), a `raw` field is kept as the bytes it arrived in
- * (views of the chunks, never joined), objects and lists are walked only as the shape says, and
- * every other known value is parsed by JSON.parse from its own bytes — all of those together at
- * most `maxParsedBytes`. A known field of the wrong kind (a string where the shape has an object)
- * is parsed as a value, within the same cap, so the schema behind says what is wrong with it.
- *
- * A skipped or raw value is checked for its extent only (closed strings, balanced brackets);
- * whatever is parsed, and the walked structure around it, is checked as JSON.parse would.
+ * Reads a JSON answer for the fields the worker knows only (docs/reliability.md, "Hostile
+ * answers"): unknown fields scanned past, never built; `raw` fields kept as their bytes; other
+ * known values parsed by JSON.parse, at most `maxParsedBytes` in all. Skipped and raw values are
+ * checked for their extent, the rest as JSON.parse would.
  */
 import { HiveError } from '../platform/errors.ts';
 import {

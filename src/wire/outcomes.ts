@@ -1,7 +1,7 @@
 /**
  * What each endpoint's answer means, as a value the caller switches on: one tagged union per
  * endpoint and the one function that turns a server answer into it (protocol sections 1–5).
- * src/wire/hive-client.ts sends the requests; an answer the protocol names never becomes an
+ * src/wire/requests.ts sends the requests; an answer the protocol names never becomes an
  * exception here.
  */
 import { parseRetryAfter } from '../platform/backoff.ts';

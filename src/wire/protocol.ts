@@ -145,9 +145,8 @@ export const ResultBodySchema = z.object({
 export type ResultBody = z.infer<typeof ResultBodySchema>;
 
 /**
- * A task's output too big to carry through the worker's memory: the JSON text a task process
- * wrote to `file` (named by the worker, checked by it to be `bytes` long and within
- * MAX_RESULT_BYTES). It is copied from there into the outbox file, a buffer at a time.
+ * A task's output too big for the worker's memory: the JSON text a task process wrote to `file`
+ * (checked to be `bytes` long, within MAX_RESULT_BYTES), copied into the outbox file in buffers.
  */
 export interface SpooledOutput {
   file: string;
@@ -155,11 +154,9 @@ export interface SpooledOutput {
 }
 
 /**
- * A result body as the text it is sent and kept as (protocol section 3), with what delivery needs
- * to know of it without reading the text. The output inside is the task process's own JSON text:
- * the worker never parses it. A small body is one string (`json`); one with a spooled output is
- * its text before the output, the output's file, and its text after: the body is
- * `${head}${output file's text}${tail}`, put together only in the outbox file.
+ * A result body as the text it is sent and kept as (protocol section 3), the output inside it the
+ * task process's own JSON text: one string (`json`), or `${head}${output file's text}${tail}`,
+ * put together only in the outbox file.
  */
 export type EncodedResult =
   | { resultId: string; status: ResultStatus; json: string }
@@ -174,11 +171,8 @@ export type StoredResult =
   | { resultId: string; status: ResultStatus; file: string; start: number; bytes: number };
 
 /**
- * ResultBody's fields in its order, with `output` given as JSON text (`null` when there is none)
- * or as the file holding that text. The text is what `JSON.stringify(body)` gives for the parsed
- * output, so a server sees the same JSON as when the output was parsed and stringified again.
- * The output must be JSON.stringify's own text: it comes from the task process (task/child.ts),
- * which made it so.
+ * ResultBody's fields in its order, `output` given as JSON.stringify's own text (`null` for none;
+ * task/child.ts made it so) or as the file holding it: the same JSON as `JSON.stringify(body)`.
  */
 export function encodeResultBody(
   fields: Omit<ResultBody, 'output'>,

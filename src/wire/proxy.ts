@@ -1,11 +1,7 @@
 /**
- * Which forward proxy the worker's requests go through, decided once at start from the PROXY
- * setting and the usual environment variables (passed in by src/settings/load.ts: nothing here reads
- * process.env). Plain data, no undici: src/wire/dispatcher.ts turns it into a dispatcher.
- *
- * PROXY wins over the environment: a URL sends every request through that proxy (NO_PROXY is not
- * consulted), `direct` ignores the environment's proxies. Left empty, HTTP_PROXY / HTTPS_PROXY /
- * NO_PROXY apply, lower-case first (as curl and undici read them).
+ * Which forward proxy requests go through, decided once at start: PROXY (a URL, or `direct`) wins
+ * over HTTP_PROXY / HTTPS_PROXY / NO_PROXY (lower-case first, as curl reads them). Plain data:
+ * ./dispatcher.ts makes the dispatcher; src/settings/load.ts passes the environment in.
  */
 
 export type ProxyConfig =

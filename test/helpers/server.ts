@@ -17,6 +17,7 @@
  * - route `result-entry`: one entry of a batch is answered `{ status, retryAfterSec? }` (e.g. 429
  *   or 503) without being recorded; the rest of the batch is handled as usual.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { type AdminClient, createAdminClient } from '../../scripts/server/admin-client.ts';
 import { type HiveServer, type ServerOptions, startServer } from '../../scripts/server/start.ts';
 import type { StoredResult } from '../../scripts/server/views.ts';
+import { ClaimManyAnswerSchema, type Task } from '../../src/wire/protocol.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../../scripts/server.ts', import.meta.url));
 const LISTENING_LINE = /^hive-server listening on (https?:\/\/\S+\/api\/)$/;
@@ -228,4 +230,32 @@ export function statusSummary(results: StoredResult[]): Record<string, string> {
   return Object.fromEntries(
     results.map(({ taskId, body }) => [taskId, `${body.status}/${body.error?.code ?? '-'}`]),
   );
+}
+
+/** Enqueues one task of `type` per id, its payload `payloadOf(id)` (`{ id }` unless told). */
+export async function enqueueEach(
+  admin: AdminClient,
+  type: string,
+  ids: string[],
+  payloadOf: (id: string) => unknown = (id) => ({ id }),
+): Promise<void> {
+  for (const id of ids) await admin.enqueue({ id, type, payload: payloadOf(id) });
+}
+
+/** Enqueues `count` tasks `${prefix}0`, `${prefix}1`…; returns their ids. */
+export async function enqueueNumbered(
+  admin: AdminClient,
+  prefix: string,
+  count: number,
+  task: { type: string; payload: unknown; leaseSec?: number },
+): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+  for (const id of ids) await admin.enqueue({ id, ...task });
+  return ids;
+}
+
+/** The tasks of a 200 answer to a claim with `max` (protocol 1.1-b). */
+export function tasksOf(answer: { status: number; json: unknown; text: string }): Task[] {
+  assert.equal(answer.status, 200, answer.text);
+  return ClaimManyAnswerSchema.parse(answer.json).tasks;
 }

@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer, waitForResults } from '../helpers/server.ts';
+import {
+  enqueueNumbered,
+  startTestServer,
+  type TestServer,
+  waitForResults,
+} from '../helpers/server.ts';
 import { startWorker } from '../helpers/worker.ts';
 
 const requests: string[] = [];
@@ -17,11 +22,8 @@ before(async () => {
 });
 after(() => server?.close());
 
-async function enqueue(prefix: string, count: number, task: { type: string; payload: unknown }) {
-  const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
-  for (const id of ids) await server.admin.enqueue({ id, leaseSec: 2, ...task });
-  return ids;
-}
+const enqueue = (prefix: string, count: number, task: { type: string; payload: unknown }) =>
+  enqueueNumbered(server.admin, prefix, count, { leaseSec: 2, ...task });
 
 /** Every task of `prefix` has one result, succeeded; returns each one's attempt. */
 async function oneResultEach(prefix: string, ids: string[]): Promise<Record<string, number>> {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  enqueueNumbered,
   startTestServer,
   statusSummary,
   type TestServer,
@@ -24,11 +25,8 @@ before(async () => {
 });
 after(() => server?.close());
 
-async function enqueue(prefix: string, count: number, type = 'echo', payload: unknown = 1) {
-  const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
-  for (const id of ids) await server.admin.enqueue({ id, type, payload });
-  return ids;
-}
+const enqueue = (prefix: string, count: number, type = 'echo', payload: unknown = 1) =>
+  enqueueNumbered(server.admin, prefix, count, { type, payload });
 
 /** Every task of `prefix` done, once each, succeeded. */
 async function allDoneOnce(prefix: string, ids: string[]) {

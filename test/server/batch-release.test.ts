@@ -4,12 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { BatchResultsAnswerSchema } from '../../src/wire/protocol.ts';
 import {
-  BatchResultsAnswerSchema,
-  ClaimManyAnswerSchema,
-  type Task,
-} from '../../src/wire/protocol.ts';
-import { fakeWorker, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
+  enqueueEach,
+  fakeWorker,
+  resultBody,
+  startTestServer,
+  type TestServer,
+  tasksOf,
+} from '../helpers/server.ts';
 
 let server: TestServer;
 before(async () => {
@@ -17,14 +20,7 @@ before(async () => {
 });
 after(() => server.close());
 
-async function enqueue(type: string, ids: string[]) {
-  for (const id of ids) await server.admin.enqueue({ id, type, payload: { id } });
-}
-
-function tasksOf(answer: { status: number; json: unknown; text: string }): Task[] {
-  assert.equal(answer.status, 200, answer.text);
-  return ClaimManyAnswerSchema.parse(answer.json).tasks;
-}
+const enqueue = (type: string, ids: string[]) => enqueueEach(server.admin, type, ids);
 
 test('a batch answers each result with the status section 3 gives it, in order', async () => {
   await enqueue('batch', ['bt-1', 'bt-2', 'bt-3']);

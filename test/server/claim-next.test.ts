@@ -4,13 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ResultAnswerSchema, TaskSchema } from '../../src/wire/protocol.ts';
 import {
-  ClaimManyAnswerSchema,
-  ResultAnswerSchema,
-  type Task,
-  TaskSchema,
-} from '../../src/wire/protocol.ts';
-import { fakeWorker, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
+  enqueueEach,
+  fakeWorker,
+  resultBody,
+  startTestServer,
+  type TestServer,
+  tasksOf,
+} from '../helpers/server.ts';
 
 let server: TestServer;
 before(async () => {
@@ -18,14 +20,7 @@ before(async () => {
 });
 after(() => server.close());
 
-async function enqueue(type: string, ids: string[]) {
-  for (const id of ids) await server.admin.enqueue({ id, type, payload: { id } });
-}
-
-function tasksOf(answer: { status: number; json: unknown; text: string }): Task[] {
-  assert.equal(answer.status, 200, answer.text);
-  return ClaimManyAnswerSchema.parse(answer.json).tasks;
-}
+const enqueue = (type: string, ids: string[]) => enqueueEach(server.admin, type, ids);
 
 function nextOf(answer: { json: unknown }): string[] {
   const next = ResultAnswerSchema.parse(answer.json).next;

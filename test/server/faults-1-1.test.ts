@@ -10,7 +10,13 @@ import {
   ClaimManyAnswerSchema,
   ResultAnswerSchema,
 } from '../../src/wire/protocol.ts';
-import { fakeWorker, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
+import {
+  enqueueEach,
+  fakeWorker,
+  resultBody,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.ts';
 
 let server: TestServer;
 before(async () => {
@@ -19,9 +25,7 @@ before(async () => {
 beforeEach(() => server.admin.clearFaults());
 after(() => server.close());
 
-async function enqueue(type: string, ids: string[]) {
-  for (const id of ids) await server.admin.enqueue({ id, type, payload: null });
-}
+const enqueue = (type: string, ids: string[]) => enqueueEach(server.admin, type, ids, () => null);
 
 test('a result with next whose answer is lost after commit: the re-send gets 409 and the same tasks', async () => {
   await enqueue('lost_next', ['ln-1', 'ln-2', 'ln-3']);
