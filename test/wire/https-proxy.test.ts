@@ -196,7 +196,7 @@ describe('HTTPS through an authenticating proxy (CONNECT)', () => {
       proxy.authenticate = () => false;
       for (const socket of sockets) socket.destroy();
       await w.waitForOutput(
-        /result not delivered, kept in the outbox to re-send: result failed: the proxy refused to connect to https:\/\/127\.0\.0\.1:\d+ \(HTTP 407\): check the user and password in the proxy URL/,
+        /result not delivered, kept in the outbox to re-send: results? failed: the proxy refused to connect to https:\/\/127\.0\.0\.1:\d+ \(HTTP 407\): check the user and password in the proxy URL/,
         30_000,
       );
       assert.equal((await admin(server.url).task('tp-rotate')).results.length, 0);
