@@ -220,7 +220,7 @@ describe('a result is sent while its outbox copy is written', () => {
       assert.ok((await server.admin.task('unwritable-2')).resultId, 'the next task ran too');
       assert.equal(worker.child.exitCode, null, 'still running');
     } finally {
-      assert.equal((await worker.stop()).code, 0);
+      assert.equal((await worker.stop()).code, 0, worker.output());
     }
   });
 });
