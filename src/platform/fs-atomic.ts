@@ -36,6 +36,13 @@ const COPY_CHUNK_BYTES = 64 * 1024;
 export interface WriteOptions {
   /** @default true */
   durable?: boolean;
+  /**
+   * `false`: the folder's fsync is left to the caller, who makes one for several renames (a
+   * group commit, src/results/group-commit.ts). @default durable
+   */
+  syncFolder?: boolean;
+  /** Told of every fsync made (a file's, or its folder's): for counting them. */
+  fsynced?: ((what: 'file' | 'folder') => void) | undefined;
 }
 
 /**
@@ -64,6 +71,11 @@ export function fsyncDir(dir: string): void {
   runSync(syncFolder(dir));
 }
 
+/** fsyncDir on the threadpool. */
+export function fsyncDirAsync(dir: string, fsynced?: WriteOptions['fsynced']): Promise<void> {
+  return runAsync(syncFolder(dir, fsynced));
+}
+
 /**
  * One file system call. A write's steps are written once, as a generator yielding these: runSync
  * performs them with the *Sync calls, runAsync with the callback ones, so both behave the same.
@@ -80,7 +92,8 @@ type Step =
 /** A step's result: the fd of an open, the bytes taken by a write or given by a read, 0 otherwise. */
 type Steps = Generator<Step, void, number>;
 
-function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOptions): Steps {
+function* atomicWrite(path: string, data: FileData, options: WriteOptions): Steps {
+  const { durable = true, syncFolder: folder = durable, fsynced } = options;
   const temp = `${path}.${process.pid}.tmp`; // outbox.open() deletes what a crash left
   const pieces = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
   const fd = yield { op: 'open', path: temp, flags: 'w', mode: 0o600 };
@@ -94,7 +107,10 @@ function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOpt
         // Encoded one piece at a time: only one piece's bytes are held beside the text.
         yield* writeAll(fd, typeof piece === 'string' ? Buffer.from(piece) : piece, temp);
       }
-      if (durable) yield { op: 'fsync', fd };
+      if (durable) {
+        yield { op: 'fsync', fd };
+        fsynced?.('file');
+      }
     } finally {
       yield { op: 'close', fd }; // before the rm below: Windows removes no open file
     }
@@ -104,7 +120,7 @@ function* atomicWrite(path: string, data: FileData, { durable = true }: WriteOpt
     yield { op: 'rm', path: temp };
     throw error;
   }
-  if (durable) yield* syncFolder(dirname(path));
+  if (folder) yield* syncFolder(dirname(path), fsynced);
 }
 
 function* writeAll(fd: number, bytes: Uint8Array, temp: string): Steps {
@@ -156,11 +172,12 @@ function* copySlice(slice: FileSlice, fd: number, temp: string): Steps {
   }
 }
 
-function* syncFolder(dir: string): Steps {
+function* syncFolder(dir: string, fsynced?: WriteOptions['fsynced']): Steps {
   if (process.platform === 'win32') return;
   const fd = yield { op: 'open', path: dir, flags: 'r' };
   try {
     yield { op: 'fsync', fd };
+    fsynced?.('folder');
   } finally {
     yield { op: 'close', fd };
   }

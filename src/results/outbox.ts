@@ -9,13 +9,19 @@
  * spool/                   big outputs written by task processes, until copied into outbox/
  *
  * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills
- * the process. A file's layout is ./entry-file.ts's.
+ * the process. New results' files share their folder's fsync (./group-commit.ts). A file's
+ * layout is ./entry-file.ts's.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coerceError } from '../platform/errors.ts';
-import { writeFileAtomic, writeFileAtomicAsync } from '../platform/fs-atomic.ts';
+import {
+  fsyncDirAsync,
+  type WriteOptions,
+  writeFileAtomic,
+  writeFileAtomicAsync,
+} from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
 import {
@@ -26,6 +32,7 @@ import {
   readEntryFile,
   taskKey,
 } from './entry-file.ts';
+import { GroupCommit } from './group-commit.ts';
 
 export type { OutboxEntry };
 
@@ -42,6 +49,8 @@ export interface OutboxOptions {
   retentionMs: number;
   log: Logger;
   now?: () => number;
+  /** Told of every fsync of a result file or folder (tests count them). */
+  fsynced?: WriteOptions['fsynced'];
 }
 
 export class Outbox {
@@ -53,6 +62,8 @@ export class Outbox {
     spool: string;
   };
   readonly #options: OutboxOptions;
+  /** outbox/'s fsync, one for the new results renamed into it together. */
+  readonly #outboxSync: GroupCommit;
   #prunedAtMs = 0;
 
   constructor(options: OutboxOptions) {
@@ -65,6 +76,7 @@ export class Outbox {
       corrupt: join(root, 'corrupt'),
       spool: join(root, 'spool'),
     };
+    this.#outboxSync = new GroupCommit(() => fsyncDirAsync(this.#dirs.outbox, options.fsynced));
   }
 
   /** Where task processes write big outputs (task/parent.ts names each file). */
@@ -98,14 +110,19 @@ export class Outbox {
   }
 
   /**
-   * Writes a new result's outbox file (on the threadpool). A body with a spooled output is
-   * composed there, and read from there from then on (`entry`); its spooled output is removed.
+   * Writes a new result's outbox file (on the threadpool): its own temp file, fsync and rename,
+   * then the folder's fsync, shared with the results renamed meanwhile (a group commit). A body
+   * with a spooled output is composed there, and read from there from then on (`entry`); its
+   * spooled output is removed.
    */
   write(taskId: string, body: EncodedResult): NewEntry {
     const storedAt = new Date(this.#now()).toISOString();
     const file = join(this.#dirs.outbox, fileName(body.resultId));
     const { entry, pieces } = newEntryFile(taskId, storedAt, body, file);
-    let written = writeFileAtomicAsync(file, pieces);
+    const { fsynced } = this.#options;
+    let written = writeFileAtomicAsync(file, pieces, { syncFolder: false, fsynced }).then(() =>
+      this.#outboxSync.join(),
+    );
     if (!('json' in body)) {
       const spooled = body.output.file;
       written = written.finally(() => rmSync(spooled, { force: true }));

@@ -1,0 +1,129 @@
+/**
+ * Group commit on real parts (docs/reliability.md, "Group commit"): results handed over together
+ * share their outbox folder's fsync and go in one batch to the reference server speaking 1.1; a
+ * kill -9 of a real worker while a group of results is written and sent loses nothing and stores
+ * each once.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../../src/platform/log.ts';
+import { ResultDelivery } from '../../src/results/delivery.ts';
+import { ResultLedger } from '../../src/results/ledger.ts';
+import { Outbox } from '../../src/results/outbox.ts';
+import { HiveClient } from '../../src/wire/hive-client.ts';
+import { encoded, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
+import { startWorker, tempDir } from '../helpers/worker.ts';
+
+let server: TestServer;
+const clients: HiveClient[] = [];
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await server.close();
+});
+
+const log = createLogger({ level: 'silent', secrets: [] });
+
+/** A worker's outbox and delivery on `dataDir`, counting the fsyncs of its result files. */
+function start(dataDir: string) {
+  const fsyncs = { file: 0, folder: 0 };
+  const outbox = new Outbox({
+    dataDir,
+    retentionMs: 3_600_000,
+    log,
+    fsynced: (what) => {
+      fsyncs[what] += 1;
+    },
+  });
+  const ledger = new ResultLedger(outbox, 100).open();
+  const client = new HiveClient({
+    serverUrl: server.url,
+    token: '',
+    workerId: 'test-host-0000abcd',
+    userAgent: 'hive-worker/1.0.0 (linux-x64)',
+    connectTimeoutMs: 2000,
+    requestTimeoutMs: 5000,
+    maxErrorSleepMs: 1000,
+    tcpKeepAlive: true,
+  });
+  clients.push(client);
+  const delivery = new ResultDelivery({
+    ledger,
+    client,
+    log,
+    errorSleepMs: 50,
+    maxErrorSleepMs: 500,
+  });
+  return { delivery, fsyncs };
+}
+
+/** The server's count of batch POSTs it answered 200 (its metrics). */
+async function batchesTaken(): Promise<number> {
+  const text = await (await fetch(new URL('metrics', server.url))).text();
+  const line = text.split('\n').find((l) => l.startsWith('hive_server_result_batches_total{'));
+  return line === undefined ? 0 : Number(line.split(' ').pop());
+}
+
+describe('group commit', () => {
+  test('results handed over together: one folder fsync for the group, one batch request', async () => {
+    const { delivery, fsyncs } = start(tempDir());
+    // A first result, alone: its answer tells the client that the server speaks 1.1.
+    await server.admin.enqueue({ id: 'group-0', type: 'echo', payload: 0 });
+    assert.equal(await delivery.submit('group-0', encoded(resultBody())).delivered, 'delivered');
+    assert.deepEqual(fsyncs, { file: 1, folder: 1 }, 'a lone result: its own fsyncs, no wait');
+    const batchesBefore = await batchesTaken();
+    const ids = Array.from({ length: 8 }, (_, i) => `group-${i + 1}`);
+    for (const id of ids) await server.admin.enqueue({ id, type: 'echo', payload: id });
+    // Eight results finishing together: handed over in one turn of the event loop.
+    const journeys = ids.map((id) => delivery.submit(id, encoded(resultBody())));
+    const outcomes = await Promise.all(journeys.map((journey) => journey.delivered));
+    assert.deepEqual(new Set(outcomes), new Set(['delivered']));
+    for (const id of ids) assert.equal((await server.admin.task(id)).results.length, 1, id);
+    const folder = fsyncs.folder - 1;
+    const file = fsyncs.file - 1;
+    assert.equal(file, 8, "each result's file fsynced (whole after a power cut)");
+    assert.ok(
+      folder >= 1 && folder <= 2,
+      `the folder fsynced once or twice, not 8 times: ${folder}`,
+    );
+    assert.ok(file + folder < 2 * ids.length, 'fewer fsyncs than the two each had alone');
+    assert.equal((await batchesTaken()) - batchesBefore, 1, 'the group went in one batch');
+    await delivery.settled();
+  });
+
+  test('kill -9 while a group of results is written and sent: each task stored once, none lost', async () => {
+    const ids = ['kill-group-a', 'kill-group-b', 'kill-group-c', 'kill-group-d'];
+    // Their answer held: the kill comes while the group's batch is out, its files being written.
+    await server.admin.faults([{ route: 'results', delayMs: 3000 }]);
+    const w = startWorker({ serverUrl: server.url, env: { HIVE_CONCURRENCY: '4' } });
+    try {
+      for (const id of ids)
+        await server.admin.enqueue({ id, type: 'sleep', payload: { ms: 300 }, leaseSec: 2 });
+      await w.waitForOutput(/task kill-group-\w succeeded/);
+    } finally {
+      await w.stop('SIGKILL');
+    }
+    await server.admin.clearFaults();
+    const again = startWorker({ serverUrl: server.url, dataDir: w.dataDir });
+    try {
+      for (const id of ids) {
+        const task = await server.admin.waitFor(async () => {
+          const one = await server.admin.task(id);
+          return one.resultId !== null ? one : undefined;
+        }, 30_000);
+        assert.equal(task.results.length, 1, `${id} stored once`);
+      }
+      await server.admin.waitFor(
+        () => readdirSync(join(w.dataDir, 'outbox')).length === 0 || undefined,
+        10_000,
+      );
+      assert.deepEqual(readdirSync(join(w.dataDir, 'corrupt')), [], 'no torn file');
+    } finally {
+      await again.stop();
+    }
+  });
+});
