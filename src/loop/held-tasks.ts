@@ -10,6 +10,9 @@ import type { HiveClient } from '../wire/hive-client.ts';
 import { type ReleaseReason, type Task, taskBoundsProblem } from '../wire/protocol.ts';
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 
+/** Longest wait for a result's answer to bring the next task before the loop claims instead. */
+export const NEXT_WAIT_MS = 1000;
+
 interface Held {
   readonly task: Task;
   readonly stopBeats: () => Promise<void>;
@@ -23,8 +26,8 @@ export class HeldTasks {
   readonly #log: Logger;
   /** By task id, in the order they came (a Map keeps insertion order). */
   readonly #held = new Map<string, Held>();
-  /** Result sends out that asked for tasks (1.1-c): the loop waits for them, not a claim. */
-  #asking = 0;
+  /** When each result send out that asked for tasks (1.1-c) asked, oldest first. */
+  readonly #askedAt: number[] = [];
   /** The give-backs of a drain, for the loop's end to wait on. */
   #releasing: Promise<void> = Promise.resolve();
 
@@ -39,17 +42,23 @@ export class HeldTasks {
   }
 
   /** A result's send asks for tasks (`asked`), or its answer came (`answered`). */
-  asked(): void {
-    this.#asking += 1;
+  asked(now = Date.now()): void {
+    this.#askedAt.push(now);
   }
 
   answered(): void {
-    this.#asking -= 1;
+    this.#askedAt.shift();
   }
 
-  /** Nothing held, but tasks may come in an answer on its way: better than a claim. */
-  get isAwaitingNext(): boolean {
-    return this.#held.size === 0 && this.#asking > 0;
+  /**
+   * How long the loop still waits for an answer on its way that may bring tasks, rather than claim:
+   * nothing held, and the latest ask is under NEXT_WAIT_MS old. A server that holds a result's
+   * answer must not hold up the next task (a claim goes out then); 0 = claim.
+   */
+  nextWaitMs(now = Date.now()): number {
+    const latest = this.#askedAt.at(-1);
+    if (this.#held.size > 0 || latest === undefined) return 0;
+    return Math.max(0, latest + NEXT_WAIT_MS - now);
   }
 
   /**

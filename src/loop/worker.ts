@@ -67,7 +67,7 @@ export class Worker {
         this.#transition('draining');
       } else if (this.#outboxIsFull()) {
         await sleep(this.#deps.settings.errorSleepMs, this.#stopping.signal);
-      } else if (this.#isBusy() || this.#held.isAwaitingNext) {
+      } else if (this.#isBusy() || this.#held.nextWaitMs() > 0) {
         await this.#nextEvent();
       } else if (this.#held.size > 0) {
         this.#startHeld();
@@ -149,10 +149,14 @@ export class Worker {
       this.#wake = onAbort;
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    const waited = new AbortController(); // the wait for a result's next tasks is bounded
     try {
       const running = [...this.#handling].map((handling) => handling.done);
-      await Promise.race([...running, this.#deps.ledger.writeOver(), woken]);
+      const waitMs = this.#held.nextWaitMs();
+      const bound = waitMs > 0 ? [sleep(waitMs, waited.signal)] : [];
+      await Promise.race([...running, this.#deps.ledger.writeOver(), woken, ...bound]);
     } finally {
+      waited.abort();
       this.#wake = undefined;
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }

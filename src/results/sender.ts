@@ -2,7 +2,8 @@
  * How a result's POST goes (docs/protocol.md, section 3 and "Version 1.1"): alone, or — to a
  * server whose latest answer said 1.1 — with the results that finish together in one request
  * (1.1-d): one batch is out at a time, and the results that come meanwhile go in the next one
- * (up to 100), so a busy worker sends fewer, fuller requests and an idle one sends each at once.
+ * (up to 100), so a busy worker sends fewer, fuller requests and an idle one sends each at once;
+ * a batch the server holds past SLOW_BATCH_MS no longer holds the next one back.
  * Either way the request asks for the next tasks (1.1-c) as the loop says, and hands it those
  * the answer brings. Each result gets back what section 3 would have answered for it.
  */
@@ -92,10 +93,17 @@ export interface BatcherDeps {
   onUnsupported: (status: number) => void;
 }
 
+/** How long a batch in flight holds the next one back: a server slow to answer must not stall. */
+export const SLOW_BATCH_MS = 1000;
+
 class ResultBatcher {
   readonly #deps: BatcherDeps;
   #queue: Waiting[] = [];
-  #isSending = false;
+  /** Batches out, and when the latest left. */
+  #sending = 0;
+  #lastSentAt = 0;
+  /** A flush is due (next turn of the event loop, or once the batch out is slow). */
+  #due: { cancel: () => void } | undefined;
   /** The next batch's ask, made when its first result came: the loop then waits, not claims. */
   #reserved: number | undefined;
 
@@ -109,38 +117,62 @@ class ResultBatcher {
       // Asked now, inside the hand-over: the loop must not start a (long-poll) claim meanwhile.
       this.#reserved ??= this.#deps.askNext();
       this.#queue.push({ taskId, resultId, json, answered });
-      // The results that finish in this turn of the event loop go together.
-      if (!this.#isSending) {
-        this.#isSending = true;
-        setImmediate(() => void this.#flush());
-      }
+      this.#schedule();
     });
   }
 
-  async #flush(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const group = this.#queue.splice(0, MAX_RESULTS_PER_BATCH);
-      const max = this.#reserved ?? this.#deps.askNext();
-      this.#reserved = undefined;
-      const outcome = await this.#deps.client.sendResults(group, max);
-      this.#deps.tookNext(max, outcome.kind === 'answered' ? outcome.tasks : []);
-      for (const waiting of group) {
-        switch (outcome.kind) {
-          case 'answered':
-            waiting.answered(outcome.results.get(waiting.resultId) ?? missing(waiting.resultId));
-            break;
-          case 'unsupported':
-          case 'alone':
-            waiting.answered(undefined);
-            break;
-          case 'retry':
-            waiting.answered(outcome);
-            break;
-        }
-      }
-      if (outcome.kind === 'unsupported') this.#deps.onUnsupported(outcome.status);
+  /**
+   * The results that finish in this turn of the event loop go together; while a batch is out they
+   * wait for it, or for SLOW_BATCH_MS after it left, whichever comes first.
+   */
+  #schedule(): void {
+    if (this.#due !== undefined || this.#queue.length === 0) return;
+    const flush = () => {
+      this.#due = undefined;
+      void this.#flush();
+    };
+    const waitMs = this.#sending === 0 ? 0 : this.#lastSentAt + SLOW_BATCH_MS - Date.now();
+    if (waitMs <= 0) {
+      const immediate = setImmediate(flush);
+      this.#due = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timer = setTimeout(flush, waitMs);
+      this.#due = { cancel: () => clearTimeout(timer) };
     }
-    this.#isSending = false;
+  }
+
+  async #flush(): Promise<void> {
+    const group = this.#queue.splice(0, MAX_RESULTS_PER_BATCH);
+    const max = this.#reserved ?? this.#deps.askNext();
+    this.#reserved = undefined;
+    this.#sending += 1;
+    this.#lastSentAt = Date.now();
+    this.#schedule(); // more than one batch's worth waiting, or a slow answer: the next goes too
+    const outcome = await this.#deps.client.sendResults(group, max).finally(() => {
+      this.#sending -= 1;
+    });
+    this.#deps.tookNext(max, outcome.kind === 'answered' ? outcome.tasks : []);
+    for (const waiting of group) {
+      switch (outcome.kind) {
+        case 'answered':
+          waiting.answered(outcome.results.get(waiting.resultId) ?? missing(waiting.resultId));
+          break;
+        case 'unsupported':
+        case 'alone':
+          waiting.answered(undefined);
+          break;
+        case 'retry':
+          waiting.answered(outcome);
+          break;
+      }
+    }
+    if (outcome.kind === 'unsupported') this.#deps.onUnsupported(outcome.status);
+    // The batch is in: what waited for it goes now.
+    if (this.#sending === 0) {
+      this.#due?.cancel();
+      this.#due = undefined;
+    }
+    this.#schedule();
   }
 }
 
