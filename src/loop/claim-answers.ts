@@ -62,9 +62,9 @@ export class ClaimAnswers {
       case 'upgrade-required':
         log.warn('the server refuses this version (HTTP 426): checking for an update');
         this.#deps.onUpdateHint({ reason: 'upgrade-required' });
-        return this.#backoff.nextDelayMs();
+        return this.#backoff.next();
       case 'throttled': {
-        const waitMs = claim.retryAfterMs ?? this.#backoff.nextDelayMs();
+        const waitMs = this.#backoff.next(claim.retryAfterMs);
         const message = `the server is busy (HTTP ${claim.status}): waiting ${Math.round(waitMs / 100) / 10} s`;
         log.warn(message);
         this.#deps.status?.claimFailed(message);
@@ -72,7 +72,7 @@ export class ClaimAnswers {
       }
       case 'error': {
         if (when.isStopping) return 0;
-        const waitMs = this.#backoff.nextDelayMs();
+        const waitMs = this.#backoff.next();
         // The client's message says what failed ("claim failed: …"); the loop adds when it tries again.
         log.warn(
           { code: claim.error.code },

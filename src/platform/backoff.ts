@@ -13,6 +13,7 @@ export function withJitter(ms: number, fraction = 0.1, random: Random = Math.ran
 }
 
 /**
+ * The one retry policy of the loops that go on until stopped (the claim loop, the result pump).
  * Exponential backoff with full jitter: after the n-th consecutive failure the delay is uniform
  * in [0, min(cap, base·2^(n-1))]. `reset()` after a success starts over from `base`.
  */
@@ -37,8 +38,12 @@ export class ErrorBackoff {
     return Math.min(this.#capMs, this.#baseMs * 2 ** Math.min(this.#failures, 40));
   }
 
-  /** Records a failure and returns how long to wait before trying again. */
-  nextDelayMs(): number {
+  /**
+   * Records a failure and returns how long to wait before trying again. A server's Retry-After
+   * is the wait (capped): it neither grows the backoff nor adds to it.
+   */
+  next(retryAfterMs?: number): number {
+    if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), this.#capMs);
     const ceiling = this.ceilingMs();
     this.#failures += 1;
     return Math.round(ceiling * this.#random());

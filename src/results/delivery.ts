@@ -5,22 +5,20 @@
  * then its once-per-task copy (done/) once the send is out. What the server cannot take now
  * (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425, 429) waits in the outbox and is
  * re-sent with the same body and resultId by a background pump, so a results endpoint that is
- * down never stalls claiming. The pump's retries are p-retry's
- * (exponential, randomized, capped at MAX_ERROR_SLEEP); a Retry-After from the server replaces
- * the backoff delay for that wait instead of adding to it.
+ * down never stalls claiming. The pump backs off as the claim loop does (ErrorBackoff); a
+ * Retry-After from the server is the wait instead of the backoff's.
  */
-import pRetry from 'p-retry';
-import { sleep } from '../platform/backoff.ts';
-import { coerceError, HiveError } from '../platform/errors.ts';
+import { ErrorBackoff, sleep } from '../platform/backoff.ts';
+import { coerceError } from '../platform/errors.ts';
 import { SourceChangedError } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
-import type { ResultLedger, ResultLife } from './ledger.ts';
+import type { ResultLedger, ResultLife, SendAnswer } from './ledger.ts';
 import type { OutboxEntry } from './outbox.ts';
 import { type NextHooks, ResultSender } from './sender.ts';
 
-export type DeliveryOutcome = 'delivered' | 'rejected' | 'retry';
+export type DeliveryOutcome = SendAnswer['outcome'];
 
 export interface DeliveryOptions {
   ledger: ResultLedger;
@@ -30,15 +28,6 @@ export interface DeliveryOptions {
   maxErrorSleepMs: number;
 }
 
-/** A pass over the queue stopped at a result that must wait; carries the server's Retry-After. */
-class MustWait extends HiveError {
-  readonly retryAfterMs: number | undefined;
-  constructor(retryAfterMs: number | undefined) {
-    super('HTTP', 'a queued result must wait');
-    this.retryAfterMs = retryAfterMs;
-  }
-}
-
 export class ResultDelivery {
   readonly #options: DeliveryOptions;
   /** How each result's POST goes: alone or in a batch, asking for the next tasks (1.1). */
@@ -46,11 +35,10 @@ export class ResultDelivery {
   /** Submitted results not yet answered or kept (their handlers run): a stop waits for them. */
   readonly #journeys = new Set<Promise<unknown>>();
   readonly #stopping = new AbortController();
-  #wake: (() => void) | undefined;
+  /** Wakes the idle pump: with the answer of a new result that must wait, if that is why. */
+  #wake: ((mustWait?: SendAnswer) => void) | undefined;
   #pump: Promise<void> | undefined;
   #failing = false;
-  /** The Retry-After of the last 'retry' answer that gave one, for the pump's next wait. */
-  #retryAfterMs: number | undefined;
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
@@ -73,10 +61,18 @@ export class ResultDelivery {
     signal?: AbortSignal,
     { again = false }: { again?: boolean } = {},
   ): Promise<DeliveryOutcome> {
+    return this.#deliver(entry, signal, again).then((answer) => answer.outcome);
+  }
+
+  #deliver(
+    entry: OutboxEntry,
+    signal: AbortSignal | undefined,
+    again = false,
+  ): Promise<SendAnswer> {
     const life = this.#options.ledger.get(entry.body.resultId);
     const running = life?.send;
     if (running !== undefined && !again) return running;
-    const attempt: Promise<DeliveryOutcome> = this.#send(entry, signal).finally(() => {
+    const attempt: Promise<SendAnswer> = this.#send(entry, signal).finally(() => {
       if (life?.send === attempt) life.send = undefined;
     });
     if (life !== undefined) life.send = attempt;
@@ -193,61 +189,48 @@ export class ResultDelivery {
     await Promise.allSettled(this.#options.ledger.sends());
   }
 
+  /**
+   * Until stopped: send what is queued, oldest first; at the first result that must wait, sleep
+   * what the backoff says (the server's Retry-After if it gave one) and go again. A pass that
+   * sends everything resets the backoff.
+   */
   async #runPump(): Promise<void> {
     const stop = this.#stopping.signal;
-    const { errorSleepMs, maxErrorSleepMs, log } = this.#options;
+    const { errorSleepMs, maxErrorSleepMs, ledger, log } = this.#options;
+    const backoff = new ErrorBackoff(errorSleepMs, maxErrorSleepMs);
     while (!stop.aborted) {
-      if (this.#options.ledger.pending().length === 0) {
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-        this.#wake = undefined;
-        continue;
-      }
       try {
-        // A new result that had to wait (deliverNew) woke us: its wait comes first.
-        await this.#waitRetryAfter(stop);
-        await pRetry(() => this.#sendAllQueued(stop), {
-          retries: Number.POSITIVE_INFINITY,
-          minTimeout: errorSleepMs,
-          maxTimeout: maxErrorSleepMs,
-          randomize: true,
-          signal: stop,
-          // A Retry-After is the wait: it neither grows the backoff nor adds p-retry's delay.
-          shouldConsumeRetry: ({ error }) =>
-            !(error instanceof MustWait && error.retryAfterMs !== undefined),
-          onFailedAttempt: async ({ error }) => {
-            if (!(error instanceof MustWait)) throw error; // a bug or a disk error: not retried here
-            if (error.retryAfterMs !== undefined) await sleep(error.retryAfterMs, stop);
-          },
-        });
+        const mustWait =
+          ledger.pending().length === 0 ? await this.#queued() : await this.#sendAllQueued(stop);
+        if (mustWait === undefined) backoff.reset();
+        else await sleep(backoff.next(mustWait.retryAfterMs), stop);
       } catch (error) {
         if (stop.aborted) return;
-        // A result file that cannot be moved or removed (a disk error): the pump must not die with
-        // it (an unhandled rejection would end the worker); it tries again after a pause.
+        // A result file that cannot be moved or removed (a disk error) is no send to retry, but
+        // the pump must not die with it (an unhandled rejection would end the worker): a pause.
         log.error(`sending queued results failed: ${coerceError(error).message}`);
         await sleep(maxErrorSleepMs, stop);
       }
     }
   }
 
-  /** Waits out the last Retry-After given, if any (once). */
-  async #waitRetryAfter(stop: AbortSignal): Promise<void> {
-    const waitMs = this.#retryAfterMs;
-    this.#retryAfterMs = undefined;
-    if (waitMs !== undefined) await sleep(waitMs, stop);
+  /** Resolves when a result is queued: with its answer if a new one was answered 'retry'. */
+  async #queued(): Promise<SendAnswer | undefined> {
+    const mustWait = await new Promise<SendAnswer | undefined>((resolve) => {
+      this.#wake = resolve;
+    });
+    this.#wake = undefined;
+    return mustWait;
   }
 
-  /** Every queued result once, oldest first; throws MustWait at the first that must wait. */
-  async #sendAllQueued(stop: AbortSignal): Promise<void> {
+  /** Every queued result once, oldest first; the answer of the first that must wait, if any. */
+  async #sendAllQueued(stop: AbortSignal): Promise<SendAnswer | undefined> {
     for (const entry of this.#options.ledger.pending()) {
-      if (stop.aborted) return;
-      if ((await this.deliver(entry, stop)) === 'retry') {
-        const retryAfterMs = this.#retryAfterMs;
-        this.#retryAfterMs = undefined;
-        throw new MustWait(retryAfterMs);
-      }
+      if (stop.aborted) return undefined;
+      const answer = await this.#deliver(entry, stop);
+      if (answer.outcome === 'retry') return answer;
     }
+    return undefined;
   }
 
   /** Settles when the writes of a new result's file are over: true when its file is whole. */
@@ -255,13 +238,13 @@ export class ResultDelivery {
     return this.#options.ledger.get(resultId)?.settled ?? Promise.resolve(true);
   }
 
-  async #send(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<DeliveryOutcome> {
+  async #send(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<SendAnswer> {
     const { ledger, log } = this.#options;
     const { resultId } = entry.body;
     // A body in a file is sent from it: its file must be whole first (a re-delivery that comes
     // while it is composed).
     if ('file' in entry.body && !(await (ledger.get(resultId)?.written ?? true))) {
-      return 'retry';
+      return { outcome: 'retry' };
     }
     ledger.sending(resultId);
     const answer = await this.#sender.post(entry, signal);
@@ -271,7 +254,7 @@ export class ResultDelivery {
         await ledger.answered(resultId);
         if (this.#failing) log.info('results are reaching the server again');
         this.#failing = false;
-        return 'delivered';
+        return { outcome: 'delivered' };
       case 'gone':
       case 'refused': {
         const keptIn = await ledger.refused(resultId, {
@@ -282,17 +265,17 @@ export class ResultDelivery {
           { taskId: entry.taskId, resultId, status: answer.status, keptIn },
           `the server refused the result of task ${entry.taskId} (HTTP ${answer.status}); kept in ${keptIn}`,
         );
-        return 'rejected';
+        return { outcome: 'rejected' };
       }
-      case 'retry':
+      case 'retry': {
         // `Retry-After: 0` is no Retry-After (parseRetryAfter): the ordinary backoff, no storm.
-        if (answer.retryAfterMs !== undefined) this.#retryAfterMs = answer.retryAfterMs;
+        const mustWait: SendAnswer = { outcome: 'retry', retryAfterMs: answer.retryAfterMs };
         ledger.kept(resultId);
         // Said, and left to the pump, once its file is on disk: a kill after this line loses
         // nothing. If that write failed there is no file to re-send from: submit's `delivered` throws.
-        if (!(await this.#fileSettled(resultId))) return 'retry';
+        if (!(await this.#fileSettled(resultId))) return mustWait;
         // A stop cut the send short: queued quietly, sent before exiting or at the next start.
-        if (signal?.aborted === true) return 'retry';
+        if (signal?.aborted === true) return mustWait;
         if (!this.#failing) {
           log.warn(
             { taskId: entry.taskId, resultId, queued: ledger.size, status: answer.status },
@@ -300,8 +283,9 @@ export class ResultDelivery {
           );
         }
         this.#failing = true;
-        this.notify(); // the pump takes it from here, with its backoff
-        return 'retry';
+        this.#wake?.(mustWait); // the idle pump takes it from here, with its backoff
+        return mustWait;
+      }
     }
   }
 }

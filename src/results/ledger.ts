@@ -43,7 +43,13 @@ export interface ResultLife {
   /** Whether `written` has settled (a disk slower than the tasks holds up claims). */
   isWriteOver: boolean;
   /** The send out for it, shared by concurrent callers (./delivery.ts). */
-  send?: Promise<'delivered' | 'rejected' | 'retry'> | undefined;
+  send?: Promise<SendAnswer> | undefined;
+}
+
+/** What a send came to; a 'retry' carries the server's Retry-After, if it gave one. */
+export interface SendAnswer {
+  outcome: 'delivered' | 'rejected' | 'retry';
+  retryAfterMs?: number | undefined;
 }
 
 /** What the states count as: results still to be sent (the outbox's size, OUTBOX_MAX). */

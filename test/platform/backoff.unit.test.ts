@@ -15,17 +15,17 @@ describe('backoff', () => {
   test('the ceiling doubles per failure up to the cap, and resets after a success', () => {
     const backoff = new ErrorBackoff(100, 1000, () => 1);
     assert.deepEqual(
-      Array.from({ length: 6 }, () => backoff.nextDelayMs()),
+      Array.from({ length: 6 }, () => backoff.next()),
       [100, 200, 400, 800, 1000, 1000],
     );
     backoff.reset();
-    assert.equal(backoff.nextDelayMs(), 100);
+    assert.equal(backoff.next(), 100);
   });
 
   test('a seeded Random gives the same delays each run, each within its ceiling', () => {
     const delays = (seed: number) => {
       const backoff = new ErrorBackoff(100, 1000, seeded(seed));
-      return Array.from({ length: 8 }, () => [backoff.ceilingMs(), backoff.nextDelayMs()]);
+      return Array.from({ length: 8 }, () => [backoff.ceilingMs(), backoff.next()]);
     };
     const first = delays(42);
     assert.deepEqual(delays(42), first);
@@ -39,19 +39,60 @@ describe('backoff', () => {
 
   test('the failures are counted; a base above the cap is the cap', () => {
     const backoff = new ErrorBackoff(500, 100, () => 1);
-    assert.equal(backoff.nextDelayMs(), 500);
-    assert.equal(backoff.nextDelayMs(), 500);
+    assert.equal(backoff.next(), 500);
+    assert.equal(backoff.next(), 500);
     assert.equal(backoff.failures, 2);
-    assert.equal(new ErrorBackoff(100, 1000, () => 0).nextDelayMs(), 0);
+    assert.equal(new ErrorBackoff(100, 1000, () => 0).next(), 0);
   });
+
+  // Each step: a Retry-After (ms) or none, or 'reset' (a success); the delay with random() = 1.
+  const policy: [string, (number | undefined | 'reset')[], number[]][] = [
+    [
+      'no Retry-After: doubling up to the cap',
+      [undefined, undefined, undefined, undefined, undefined],
+      [100, 200, 400, 800, 1000],
+    ],
+    [
+      'a Retry-After is the wait and does not grow the backoff',
+      [undefined, 700, 700, undefined],
+      [100, 700, 700, 200],
+    ],
+    ['a Retry-After is capped at the cap', [5000, undefined], [1000, 100]],
+    [
+      'a Retry-After during a long streak does not add to it',
+      [undefined, undefined, undefined, 50, undefined],
+      [100, 200, 400, 50, 800],
+    ],
+    [
+      'a success starts over from the base',
+      [undefined, undefined, 'reset', undefined],
+      [100, 200, 100],
+    ],
+    [
+      'a zero Retry-After is honoured as given (parseRetryAfter turns 0 into none)',
+      [0, undefined],
+      [0, 100],
+    ],
+  ];
+  for (const [name, steps, expected] of policy) {
+    test(`next(retryAfterMs): ${name}`, () => {
+      const backoff = new ErrorBackoff(100, 1000, () => 1);
+      const delays: number[] = [];
+      for (const step of steps) {
+        if (step === 'reset') backoff.reset();
+        else delays.push(backoff.next(step));
+      }
+      assert.deepEqual(delays, expected);
+    });
+  }
 
   test('full jitter: delays are spread over [0, ceiling]', () => {
     const random = seeded(7);
     const samples = Array.from({ length: 200 }, () => {
       const backoff = new ErrorBackoff(1000, 60_000, random);
-      backoff.nextDelayMs();
-      backoff.nextDelayMs();
-      return backoff.nextDelayMs();
+      backoff.next();
+      backoff.next();
+      return backoff.next();
     });
     assert.ok(samples.every((ms) => ms >= 0 && ms <= 4000));
     assert.ok(
