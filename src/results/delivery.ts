@@ -251,7 +251,13 @@ export class ResultDelivery {
     switch (answer.kind) {
       case 'accepted':
       case 'duplicate':
-        await ledger.answered(resultId);
+        // The server has it: an outbox file that cannot be removed is re-sent later (409), no more.
+        await ledger.answered(resultId).catch((error: unknown) => {
+          log.warn(
+            { taskId: entry.taskId, resultId },
+            `the outbox copy of task ${entry.taskId}'s result could not be removed (${coerceError(error).message}); the server has it`,
+          );
+        });
         if (this.#failing) log.info('results are reaching the server again');
         this.#failing = false;
         return { outcome: 'delivered' };
