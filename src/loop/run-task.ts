@@ -26,12 +26,14 @@ export interface RunTaskDeps {
   identity: { workerId: string };
   /** Stops the task: aborted by a cancel (a heartbeat's answer) or a shutdown. */
   controller: AbortController;
+  /** The task's own log lines wait for this (its "claimed" line), so the console reads in order. */
+  saidBefore?: Promise<void>;
   log: Logger;
 }
 
 /** Runs the task (task/runner.ts) while heartbeats keep its lease; never throws for the task. */
 export async function runTask(task: Task, deps: RunTaskDeps): Promise<TaskOutcome> {
-  const { client, identity, runner, controller, log } = deps;
+  const { client, identity, runner, controller, log, saidBefore = Promise.resolve() } = deps;
   // The gate (task/gate.ts) answers a task it refuses before any heartbeat is made from it.
   const admission = runner.admit(task);
   if (!admission.admitted) return admission.outcome;
@@ -53,7 +55,7 @@ export async function runTask(task: Task, deps: RunTaskDeps): Promise<TaskOutcom
   try {
     return await runner.run(admission, {
       signal: controller.signal,
-      onLog: (line) => log[line.level](line.msg),
+      onLog: (line) => void saidBefore.then(() => log[line.level](line.msg)),
       onProgress: (next) => {
         progress = next;
       },

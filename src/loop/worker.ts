@@ -237,12 +237,17 @@ export class Worker {
       return;
     }
     // Said after the last result's "finished" line, which waits for its write (pipelined).
-    void this.#said.then(() =>
+    const claimedSaid = this.#said.then(() =>
       log.info(`claimed task ${task.id} (${task.type}, attempt ${task.attempt})`),
     );
     const startedAt = new Date();
     this.#deps.status?.taskStarted(task, startedAt);
-    const outcome = await runTask(task, { ...this.#deps, controller, log });
+    const outcome = await runTask(task, {
+      ...this.#deps,
+      controller,
+      log,
+      saidBefore: claimedSaid,
+    });
     const finishedAt = new Date();
     this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
     const at = { ...this.#deps.identity, startedAt, finishedAt };
@@ -271,7 +276,8 @@ export class Worker {
    * handling does.
    */
   #followDelivery(durable: Promise<void>, delivered: Promise<unknown>, said: () => void): void {
-    const saidNow = durable.then(said);
+    // After the lines said before it (the task's own "claimed" among them), once its write is over.
+    const saidNow = Promise.all([this.#said, durable]).then(said);
     this.#said = Promise.all([this.#said, saidNow]).then(() => undefined);
     delivered
       .catch((error: unknown) => this.#handlingFailed(error))

@@ -83,17 +83,27 @@ describe('protocol 1.1 in the worker', () => {
   test('version-1 server (--protocol 1): one task per claim, one result per POST, no 1.1 request', async () => {
     await server.admin.setProtocol('1');
     requests.length = 0;
-    const ids = await enqueue('p1-', 6);
+    const ids = await enqueue('p1-', 6, 'logs', { lines: 1, text: 'said by' });
     const w = startWorker({ serverUrl: server.url, env: { HIVE_PREFETCH: '4' } });
     try {
       await allDoneOnce('p1-', ids);
       assert.deepEqual(seen(/tasks\/results|\/release /), [], 'no 1.1 endpoint asked');
-      // CONCURRENCY 1: the console reads in order, each "claimed" after the last "succeeded".
+      // CONCURRENCY 1: the console reads in order: each task's "claimed", its own lines, then its
+      // "succeeded", before the next task's "claimed".
+      await w.waitForOutput(new RegExp(`task ${ids.at(-1)} succeeded`));
       const out = w.output();
-      for (let i = 1; i < ids.length; i++) {
-        const succeeded = out.indexOf(`task p1-${i - 1} succeeded`);
-        assert.ok(succeeded >= 0 && succeeded < out.indexOf(`claimed task p1-${i} `), out);
-      }
+      const lines = out
+        .split('\n')
+        .filter((line) => /claimed task p1-|said by 0|task p1-\d+ succ/.test(line));
+      const expected = ids.flatMap((id) => [
+        `claimed task ${id} `,
+        'said by 0',
+        `task ${id} succeeded`,
+      ]);
+      assert.equal(lines.length, expected.length, out);
+      lines.forEach((line, i) =>
+        assert.ok(line.includes(expected[i] ?? '?'), `${i}: ${line}\n${out}`),
+      );
       assert.equal(seen(/^POST \/api\/tasks\/[^/]+\/result 20/).length, ids.length);
     } finally {
       await w.stop();
