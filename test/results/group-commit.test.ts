@@ -9,10 +9,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/platform/log.ts';
-import { ResultDelivery } from '../../src/results/delivery.ts';
-import { ResultLedger } from '../../src/results/ledger.ts';
-import { Outbox } from '../../src/results/outbox.ts';
-import { HiveClient } from '../../src/wire/hive-client.ts';
+import type { HiveClient } from '../../src/wire/hive-client.ts';
+import { startDelivery } from '../helpers/delivery.ts';
 import { encoded, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
 import { startWorker, tempDir } from '../helpers/worker.ts';
 
@@ -31,33 +29,18 @@ const log = createLogger({ level: 'silent', secrets: [] });
 /** A worker's outbox and delivery on `dataDir`, counting the fsyncs of its result files. */
 function start(dataDir: string) {
   const fsyncs = { file: 0, folder: 0 };
-  const outbox = new Outbox({
-    dataDir,
-    retentionMs: 3_600_000,
-    log,
-    fsynced: (what) => {
-      fsyncs[what] += 1;
-    },
-  });
-  const ledger = new ResultLedger(outbox, 100).open();
-  const client = new HiveClient({
+  const fsynced = (what: 'file' | 'folder') => {
+    fsyncs[what] += 1;
+  };
+  const { delivery, client } = startDelivery({
     serverUrl: server.url,
-    token: '',
-    workerId: 'test-host-0000abcd',
-    userAgent: 'hive-worker/1.0.0 (linux-x64)',
-    connectTimeoutMs: 2000,
+    dataDir,
+    log,
+    maxEntries: 100,
     requestTimeoutMs: 5000,
-    maxErrorSleepMs: 1000,
-    tcpKeepAlive: true,
+    fsynced,
   });
   clients.push(client);
-  const delivery = new ResultDelivery({
-    ledger,
-    client,
-    log,
-    errorSleepMs: 50,
-    maxErrorSleepMs: 500,
-  });
   return { delivery, fsyncs };
 }
 

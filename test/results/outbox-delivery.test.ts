@@ -21,11 +21,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SourceChangedError } from '../../src/platform/fs-atomic.ts';
 import { createLogger } from '../../src/platform/log.ts';
-import { ResultDelivery } from '../../src/results/delivery.ts';
-import { ResultLedger } from '../../src/results/ledger.ts';
-import { Outbox } from '../../src/results/outbox.ts';
-import { HiveClient } from '../../src/wire/hive-client.ts';
+import type { ResultLedger } from '../../src/results/ledger.ts';
+import type { HiveClient } from '../../src/wire/hive-client.ts';
 import { encodeResultBody } from '../../src/wire/protocol.ts';
+import { startDelivery } from '../helpers/delivery.ts';
 import { capturingLog } from '../helpers/log.ts';
 import { encoded, resultBody, startTestServer, type TestServer } from '../helpers/server.ts';
 import { startWorker, tempDir } from '../helpers/worker.ts';
@@ -44,26 +43,9 @@ const silent = createLogger({ level: 'silent', secrets: [] });
 
 /** A worker's outbox and delivery on `dataDir`, as a start of the worker builds them. */
 function start(dataDir: string, log = silent) {
-  const outbox = new ResultLedger(new Outbox({ dataDir, retentionMs: 3_600_000, log }), 10).open();
-  const client = new HiveClient({
-    serverUrl: server.url,
-    token: '',
-    workerId: 'test-host-0000abcd',
-    userAgent: 'hive-worker/1.0.0 (linux-x64)',
-    connectTimeoutMs: 2000,
-    requestTimeoutMs: 2000,
-    maxErrorSleepMs: 1000,
-    tcpKeepAlive: true,
-  });
+  const { ledger, delivery, client } = startDelivery({ serverUrl: server.url, dataDir, log });
   clients.push(client);
-  const delivery = new ResultDelivery({
-    ledger: outbox,
-    client,
-    log,
-    errorSleepMs: 50,
-    maxErrorSleepMs: 500,
-  });
-  return { outbox, delivery };
+  return { outbox: ledger, delivery };
 }
 
 async function storedResult(resultId: string) {
