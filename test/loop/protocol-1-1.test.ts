@@ -101,9 +101,9 @@ describe('protocol 1.1 in the worker', () => {
         `task ${id} succeeded`,
       ]);
       assert.equal(lines.length, expected.length, out);
-      lines.forEach((line, i) =>
-        assert.ok(line.includes(expected[i] ?? '?'), `${i}: ${line}\n${out}`),
-      );
+      for (const [i, line] of lines.entries()) {
+        assert.ok(line.includes(expected[i] ?? '?'), `${i}: ${line}\n${out}`);
+      }
       assert.equal(seen(/^POST \/api\/tasks\/[^/]+\/result 20/).length, ids.length);
     } finally {
       await w.stop();
