@@ -233,7 +233,7 @@ export class Worker {
       log.info(
         `task ${task.id} was already done here: re-sending its result (${stored.body.status})`,
       );
-      await delivery.deliver(ledger.requeue(stored), this.#stopping.signal, { again: true });
+      await delivery.deliver(await ledger.requeue(stored), this.#stopping.signal, { again: true });
       return;
     }
     // Said after the last result's "finished" line, which waits for its write (pipelined).

@@ -44,6 +44,8 @@ export interface ResultLife {
   isWriteOver: boolean;
   /** The send out for it, shared by concurrent callers (./delivery.ts). */
   send?: Promise<SendAnswer> | undefined;
+  /** Answered or refused: settles once its outbox file is gone and it has left the ledger. */
+  ending?: Promise<unknown> | undefined;
 }
 
 /** What a send came to; a 'retry' carries the server's Retry-After, if it gave one. */
@@ -170,10 +172,16 @@ export class ResultLedger {
 
   /**
    * A stored result back on its way (a re-delivered task): the SAME body and resultId. One still
-   * here is returned as it is (a second write now would share the first one's temp file).
+   * on its way is returned as it is (a second write now would share the first one's temp file);
+   * one whose outbox file is on its way out is taken again from done/ once that file is gone.
    */
-  requeue(entry: OutboxEntry): OutboxEntry {
-    for (const life of this.#lives.values()) if (life.taskId === entry.taskId) return life.entry;
+  async requeue(entry: OutboxEntry): Promise<OutboxEntry> {
+    for (const life of this.#lives.values()) {
+      if (life.taskId !== entry.taskId) continue;
+      if (life.ending === undefined) return life.entry;
+      await life.ending.catch(() => undefined);
+      return this.requeue(this.#outbox.doneResult(entry.taskId) ?? entry);
+    }
     return this.#adopt(this.#outbox.rewrite(entry)).entry;
   }
 
@@ -207,11 +215,14 @@ export class ResultLedger {
       return;
     }
     this.#finish(life, 'answered');
-    try {
-      if (await life.settled) await this.#outbox.remove(resultId);
-    } finally {
-      this.#lives.delete(resultId);
-    }
+    life.ending = (async () => {
+      try {
+        if (await life.settled) await this.#outbox.remove(resultId);
+      } finally {
+        this.#lives.delete(resultId);
+      }
+    })();
+    await life.ending;
   }
 
   /** The server refused it: kept in rejected/ with its answer, then its outbox file goes. */
@@ -219,18 +230,22 @@ export class ResultLedger {
     const life = this.#lives.get(resultId);
     if (life === undefined) return this.#outbox.rejectedFile(resultId);
     this.#finish(life, 'refused');
-    try {
-      const whole = await life.settled;
-      // A body kept only in its file is read from there: once the file is whole.
-      const target =
-        whole || 'json' in life.entry.body
-          ? await this.#outbox.reject(life.entry, answer)
-          : this.#outbox.rejectedFile(resultId);
-      if (whole) await this.#outbox.remove(resultId);
-      return target;
-    } finally {
-      this.#lives.delete(resultId);
-    }
+    const ending = (async () => {
+      try {
+        const whole = await life.settled;
+        // A body kept only in its file is read from there: once the file is whole.
+        const target =
+          whole || 'json' in life.entry.body
+            ? await this.#outbox.reject(life.entry, answer)
+            : this.#outbox.rejectedFile(resultId);
+        if (whole) await this.#outbox.remove(resultId);
+        return target;
+      } finally {
+        this.#lives.delete(resultId);
+      }
+    })();
+    life.ending = ending;
+    return ending;
   }
 
   #adopt(entry: OutboxEntry): ResultLife {

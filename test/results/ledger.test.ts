@@ -95,6 +95,21 @@ describe('the result ledger', () => {
     );
   });
 
+  test('re-delivered while its answer empties the outbox: taken again from done/ once that is over', async () => {
+    const { dataDir, ledger } = open();
+    const life = ledger.add('t-re', body(R1));
+    await life.settled;
+    ledger.sending(R1);
+    const answered = ledger.answered(R1);
+    // The re-delivery comes as the answered result's outbox file is being removed.
+    const again = await ledger.requeue(life.entry);
+    await answered;
+    assert.notEqual(again, life.entry, 'not the entry whose file went');
+    assert.equal(again.body.resultId, R1, 'the same resultId');
+    assert.equal(ledger.get(R1)?.state, 'pending', 'on its way again');
+    assert.ok(existsSync(join(dataDir, 'outbox', `${R1}.json`)), 'its outbox file is back');
+  });
+
   test('OUTBOX_MAX counts unsent results; a change out of turn does nothing; a reopen finds what was unsent', async () => {
     const { dataDir, ledger } = open(2);
     const a = ledger.add('t-a', body(R1));
@@ -104,7 +119,7 @@ describe('the result ledger', () => {
     await Promise.all([a.written, b.written]);
     ledger.kept(R1); // not sending: nothing to keep, no change
     assert.equal(a.state, 'pending');
-    assert.equal(ledger.requeue(a.entry), a.entry, 'one still here is returned as it is');
+    assert.equal(await ledger.requeue(a.entry), a.entry, 'one still here is returned as it is');
     const reopened = new ResultLedger(
       new Outbox({ dataDir, retentionMs: 3_600_000, log }),
       2,
