@@ -69,9 +69,12 @@ describe('group commit', () => {
     const folder = fsyncs.folder - 1;
     const file = fsyncs.file - 1;
     assert.equal(file, 8, "each result's file fsynced (whole after a power cut)");
+    // The eight writes finish in waves on libuv's 4 threads; each commit takes the renames done
+    // while the one before ran, so a loaded machine sees 3 (which commit takes which rename is
+    // the unit test's: group-commit.unit.test.ts).
     assert.ok(
-      folder >= 1 && folder <= 2,
-      `the folder fsynced once or twice, not 8 times: ${folder}`,
+      folder >= 1 && folder <= ids.length / 2,
+      `the folder fsynced a few times for the group, not once per result: ${folder}`,
     );
     assert.ok(file + folder < 2 * ids.length, 'fewer fsyncs than the two each had alone');
     assert.equal((await batchesTaken()) - batchesBefore, 1, 'the group went in one batch');
