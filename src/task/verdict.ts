@@ -28,9 +28,9 @@ export interface TaskOutcome extends Verdict {
   logsTruncated: boolean;
 }
 
-/** The outcome of a task that ended without an output (refused, failed), with the logs it has. */
+/** The outcome of a task that ended without an output (refused, failed, stopped), with its logs. */
 export function endedOutcome(
-  ended: Ended,
+  ended: Ended | { status: ResultStatus; error: ResultError },
   logs: TaskLogLine[] = [],
   logsTruncated = false,
 ): TaskOutcome {
@@ -54,7 +54,7 @@ const STOPPED: Record<StopReason, { status: ResultStatus; error: ResultError }> 
 
 /** A task stopped before it ever ran (a held task the server cancelled): no process, no output. */
 export function stoppedOutcome(reason: StopReason): TaskOutcome {
-  return { ...STOPPED[reason], outputJson: 'null', logs: [], logsTruncated: false };
+  return endedOutcome(STOPPED[reason]);
 }
 
 /** A stop we asked for wins over what the child reported after it; no result at all is a crash. */
