@@ -11,7 +11,7 @@ import { type HeartbeatRequest, isWithinBounds } from '../wire/protocol.ts';
 export const DEFAULT_LEASE_SEC = 60;
 
 export interface HeartbeatOptions {
-  client: HiveClient;
+  client: Pick<HiveClient, 'sendHeartbeat'>;
   workerId: string;
   taskId: string;
   leaseSec: number;

@@ -13,6 +13,8 @@ import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 /** Longest wait for a result's answer to bring the next task before the loop claims instead. */
 export const NEXT_WAIT_MS = 1000;
 
+type HeldTasksClient = Pick<HiveClient, 'sendHeartbeat' | 'releaseTask'>;
+
 interface Held {
   readonly task: Task;
   readonly stopBeats: () => Promise<void>;
@@ -21,7 +23,7 @@ interface Held {
 }
 
 export class HeldTasks {
-  readonly #client: HiveClient;
+  readonly #client: HeldTasksClient;
   readonly #workerId: string;
   readonly #log: Logger;
   /** By task id, in the order they came (a Map keeps insertion order). */
@@ -31,7 +33,7 @@ export class HeldTasks {
   /** The give-backs of a drain, for the loop's end to wait on. */
   #releasing: Promise<void> = Promise.resolve();
 
-  constructor(deps: { client: HiveClient; workerId: string; log: Logger }) {
+  constructor(deps: { client: HeldTasksClient; workerId: string; log: Logger }) {
     this.#client = deps.client;
     this.#workerId = deps.workerId;
     this.#log = deps.log;

@@ -21,8 +21,8 @@ import {
 import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 
 export interface RunTaskDeps {
-  client: HiveClient;
-  runner: TaskRunner;
+  client: Pick<HiveClient, 'sendHeartbeat'>;
+  runner: Pick<TaskRunner, 'admit' | 'run'>;
   identity: { workerId: string };
   /** Stops the task: aborted by a cancel (a heartbeat's answer) or a shutdown. */
   controller: AbortController;

@@ -44,12 +44,27 @@ export interface WorkerIdentity {
   platform: string;
 }
 
+/** What the loop asks of each part: no more, so a test can hand it small stand-ins. */
+export type LoopClient = Pick<
+  HiveClient,
+  'speaks11' | 'claimTask' | 'releaseTask' | 'sendHeartbeat'
+>;
+export type LoopRunner = Pick<TaskRunner, 'taskTypes' | 'admit' | 'run' | 'release'>;
+export type LoopLedger = Pick<
+  ResultLedger,
+  'size' | 'isFull' | 'unwritten' | 'writeOver' | 'storedResult' | 'requeue'
+>;
+export type LoopDelivery = Pick<
+  ResultDelivery,
+  'useNext' | 'sendQueued' | 'start' | 'settled' | 'stop' | 'deliver' | 'submit' | 'notify'
+>;
+
 export interface WorkerDeps {
   settings: Settings;
-  client: HiveClient;
-  ledger: ResultLedger;
-  delivery: ResultDelivery;
-  runner: TaskRunner;
+  client: LoopClient;
+  ledger: LoopLedger;
+  delivery: LoopDelivery;
+  runner: LoopRunner;
   log: Logger;
   identity: WorkerIdentity;
   /** Asks self-update to check now; returns at once (downloads happen beside the loop). */
