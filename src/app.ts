@@ -138,10 +138,8 @@ export async function runWorker(app: AppContext): Promise<number> {
       spoolDir: outbox.spoolDir,
       scrub: (text) => scrub(text) as string,
     });
-    // Self-update and the loop need each other: the loop passes update hints on (onUpdateHint),
-    // and self-update asks the loop to drain once a release is ready (onReady). Self-update is
-    // made first, so the loop's hooks call an object that exists; the loop it drains is bound
-    // below, as soon as it exists — before either starts, so onReady never finds it unbound.
+    // Self-update and the loop need each other (hints one way, drains the other): self-update is
+    // made first, and the loop it drains is bound below before either starts.
     let prepared: PreparedUpdate | undefined;
     let loopToDrain: Worker | undefined;
     const selfUpdate = new SelfUpdate({

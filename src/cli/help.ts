@@ -1,7 +1,4 @@
-/**
- * The text of `worker --help`: the flags that are not settings, then every setting's row, wrapped
- * to the terminal's width (80 columns when it is not a terminal) so that no row runs past its column.
- */
+/** The text of `worker --help`: the flags, then every setting, wrapped to the terminal's width. */
 import { CONFIG_FILE_NAME } from '../settings/load.ts';
 import { describeSettings } from '../settings/table.ts';
 

@@ -1,20 +1,8 @@
 /**
- * Start at login on Linux: a systemd user unit, `$XDG_CONFIG_HOME/systemd/user/hive-worker.service`
- * (default `~/.config/systemd/user/`), enabled into the user's default.target.
- *
- * Why the unit reads as it does (the self-update under it, step by step: docs/updating.md,
- * "Started at login"):
- * - ExecStart is the executable alone, no flags: settings (the token above all) live in
- *   worker.config.json beside it, never on a command line that `ps` shows to every user.
- * - Environment=HIVE_SUPERVISOR=systemd: the worker tells the updater at a self-update, so the new
- *   version comes back under the unit (the updater restarts it).
- * - KillMode=process: a stop or restart signals the worker only; the default (control-group) would
- *   also kill the detached updater, which runs in the unit's control group and restarts the unit.
- * - Restart=on-failure, not always: after the hand-off the old worker exits 0; an automatic restart
- *   then would race the updater's swap and the data folder's lock.
- * - No RestartPreventExitStatus=75: exit 75 means another worker really holds the data folder (the
- *   lock checks pid, boot id and start time); retrying every RestartSec lets the unit take over
- *   once that one stops, and stays far below systemd's start limit.
+ * Start at login on Linux: a systemd user unit in `$XDG_CONFIG_HOME/systemd/user/`, enabled into
+ * default.target. ExecStart has no flags, so the token never shows in `ps`. Why each other line
+ * reads as it does (KillMode=process, Restart=on-failure, no RestartPreventExitStatus=75):
+ * docs/updating.md, "Started at login".
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -1,8 +1,6 @@
 /**
- * Start at login on Windows: the per-user Run key (HKCU, no admin rights), value HiveWorker =
- * the quoted path of worker.exe, written and removed with reg.exe (no shell: an args array).
- * Windows starts it when the user logs in, in a console window of its own — the worker's console,
- * where Ctrl+C stops it (docs/windows.md says what was verified).
+ * Start at login on Windows: the per-user Run key (HKCU, no admin rights), value HiveWorker = the
+ * quoted path of worker.exe, set with reg.exe (no shell). It starts in a console of its own (docs/windows.md).
  */
 import { HiveError } from '../platform/errors.ts';
 import { type CommandResult, describeFailure, type LoginStartContext } from './login-start.ts';

@@ -1,10 +1,6 @@
 /**
- * `worker --install` / `worker --uninstall`: start the worker when the user logs in — per user,
- * no admin rights. Linux: a systemd user unit (install-linux.ts); Windows: the HKCU Run key
- * (install-windows.ts). Both are idempotent and say, one line each, what they did.
- *
- * Only the single executable installs itself: from source the command would name a Node binary in
- * node_modules and a checkout, which `npm ci` or `git clean` can pull away.
+ * `worker --install` / `--uninstall`: start at login, per user, idempotent. Only the single
+ * executable installs itself: from source it would name a Node in node_modules that `npm ci` removes.
  */
 import { HiveError } from '../platform/errors.ts';
 import { installLinux, uninstallLinux } from './install-linux.ts';

@@ -1,8 +1,4 @@
-/**
- * What both login-start installers (install-linux.ts, install-windows.ts) are given and share: the
- * context they act in, the program runner, and how a failed program is described. Kept apart from
- * install.ts, which chooses between them, so that neither imports its chooser.
- */
+/** What both login-start installers share, kept out of install.ts so neither imports its chooser. */
 import { spawnSync } from 'node:child_process';
 
 export type LoginStartAction = 'install' | 'uninstall';

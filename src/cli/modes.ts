@@ -96,9 +96,8 @@ async function printStatusDespite(error: ConfigError, install: string, io: CliIo
 }
 
 /**
- * `--install` / `--uninstall` (src/cli/install.ts): no worker, no lock. Only from the executable, and
- * with no settings on the command line — the login start runs the executable without flags, so
- * they would silently not apply; they belong in worker.config.json.
+ * `--install` / `--uninstall`: only from the executable, and with no settings as flags: the login
+ * start runs it without flags, so they would silently not apply (worker.config.json instead).
  */
 async function changeLoginStartMode(
   options: Pick<Options, 'install' | 'uninstall'>,

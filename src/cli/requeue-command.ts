@@ -1,9 +1,6 @@
 /**
- * `worker --requeue-rejected`: puts the results the server refused (rejected/) back in the outbox,
- * unchanged (same resultId, same body), for the worker to send at its next start.
- *
- * It takes the data folder's lock, like a worker (which reads its outbox only at start, and two
- * processes moving the same files lose results): with a worker running it exits 75, moving nothing.
+ * `worker --requeue-rejected`: refused results (rejected/) back in the outbox unchanged, sent at the
+ * next start. Under the data folder's lock: two processes moving the same files lose results.
  */
 import { resolveDataDir } from '../platform/data-dir.ts';
 import { acquireLock } from '../platform/lock.ts';

@@ -1,10 +1,6 @@
 /**
  * `worker --status [--json]`: what the worker on this data folder is doing, read from its files
- * by another process. Read-only: it never takes or touches the lock, so it works while a worker
- * runs, and the running worker never notices it.
- *
- * `--status --json`'s keys (`WorkerStatus` below) are stable, listed in the README: scripts read
- * them. An absent fact is null, never missing; times are ISO 8601 (UTC).
+ * without the lock. The JSON keys (`WorkerStatus`) are stable (README): an absent fact is null.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';

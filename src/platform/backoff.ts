@@ -1,7 +1,4 @@
-/**
- * Every sleep of the worker goes through here: jitter, exponential error backoff with a cap,
- * and the server's Retry-After. Tests shrink the settings instead of waiting.
- */
+/** Every sleep of the worker goes through here: jitter, capped exponential error backoff, Retry-After. */
 import { setTimeout as delay } from 'node:timers/promises';
 import { clampTimerMs } from './timers.ts';
 
@@ -38,10 +35,7 @@ export class ErrorBackoff {
     return Math.min(this.#capMs, this.#baseMs * 2 ** Math.min(this.#failures, 40));
   }
 
-  /**
-   * Records a failure and returns how long to wait before trying again. A server's Retry-After
-   * is the wait (capped): it neither grows the backoff nor adds to it.
-   */
+  /** Records a failure; returns the wait. A server's Retry-After is the wait (capped), not grown. */
   next(retryAfterMs?: number): number {
     if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), this.#capMs);
     const ceiling = this.ceilingMs();

@@ -1,17 +1,10 @@
 /**
- * The console's human lines, made from the JSON lines pino writes: `[HH:MM:ss] LEVEL: message`,
- * in local time, the fields left to the log file, colours only for an interactive terminal (and
- * not with NO_COLOR). Our own few lines rather than pino-pretty, whose dependencies cost the
- * bundle and the idle worker more than one format is worth (docs/performance.md).
- * Controls in a message are escaped here, for every call site at once (docs/reliability.md,
- * "Hostile answers").
+ * The console's human lines from pino's JSON lines: `[HH:MM:ss] LEVEL: message`, local time, the
+ * fields left to the log file; ours rather than a library's, for size (docs/performance.md).
+ * Controls in a message are escaped here, for every call site (docs/reliability.md, "Hostile answers").
  */
 
-/**
- * What a terminal acts on rather than shows: C0 controls (ESC, CR, LF, BEL…), DEL, C1 controls
- * (a lone CSI or OSC), and the marks that reorder text (bidi overrides and isolates, LRM/RLM,
- * ALM) or break a line (U+2028, U+2029).
- */
+/** What a terminal acts on rather than shows: C0, DEL, C1, and the marks that reorder text or break a line. */
 const REORDERING = '\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
 const CONTROLS = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${REORDERING}]`, 'g');
 const JSON_LEFT_CONTROLS = new RegExp(`[\\u007f-\\u009f${REORDERING}]`, 'g');
@@ -54,7 +47,6 @@ const LEVELS: Readonly<Record<number, { name: string; on: string; off: string }>
 };
 const MESSAGE_ON = '\u001b[36m';
 
-/** A formatter from one pino JSON line to one console line (ending in a newline). */
 export function humanLines(options: { colorize: boolean }): (json: string) => string {
   return (json) => {
     let entry: { level?: unknown; time?: unknown; msg?: unknown };

@@ -1,10 +1,8 @@
 /**
- * A worker started by double-click gets a console window that closes as it exits, so a fatal error
- * at start would vanish unread: then, and only then, it waits for Enter (`--no-pause`: never).
- * - stdin must be an interactive console (services, cron, CI, pipes: never);
- * - Windows: the parent is explorer.exe (as Go's mousetrap checks). Positive on purpose: a hidden
- *   console (a scheduled task, a service) would hang forever;
- * - Linux: the parent is not a shell (nor sudo, env…): a terminal started for the worker alone.
+ * A double-clicked worker's window closes as it exits, so a fatal error would vanish unread: then
+ * only, it waits for Enter (`--no-pause`: never). Only with an interactive stdin, and a parent that
+ * is explorer.exe on Windows (a positive test: a hidden console would hang forever) or not a shell
+ * on Linux.
  */
 import { readFileSync } from 'node:fs';
 import { consoleStream } from './console.ts';

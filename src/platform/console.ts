@@ -1,11 +1,8 @@
 /**
- * The worker's console (stdout and stderr), which may not be usable: a scheduled task or a service
- * wrapper may start it without one, a reader may go away (EPIPE), even Node's `process.stdout`
- * getter may throw (a pipe under Wine). The console is a convenience, the log file the record: a
- * console that fails is given up on, its text dropped, never thrown; `lostReason` says why.
- * Every write to stdout/stderr in the worker goes through here.
+ * Every write to stdout/stderr goes through here. The console may be missing or break (no console,
+ * EPIPE, a `process.stdout` getter that throws under Wine); it is a convenience, the log file the
+ * record: a failed console is given up on, its text dropped, never thrown (`lostReason` says why).
  */
-
 import { Writable } from 'node:stream';
 
 export type ConsoleName = 'stdout' | 'stderr';
@@ -104,10 +101,7 @@ export function openConsoleStream(name: ConsoleName, get: Getter): ConsoleStream
   };
 }
 
-/**
- * Whether lines to `stream` get colours: a terminal, unless NO_COLOR is set to anything but ""
- * (no-color.org) — for consoles that show escape codes as text, and for people who want none.
- */
+/** Colours only on a terminal, and not when NO_COLOR is set to anything but "" (README). */
 export function wantsColor(
   stream: { readonly isTTY: boolean },
   env: NodeJS.ProcessEnv = process.env,

@@ -1,8 +1,7 @@
 /**
- * Whether a folder is ours to keep data in, as OpenSSH's StrictModes judges: owned by this user (or
- * root), writable by nobody else, who could plant a result, swap a release or a symlink
- * (docs/reliability.md, "The data folder"). A parent open to others is accepted when sticky (/tmp).
- * POSIX only: on Windows the owner lives in an ACL, which Node cannot read (docs/windows.md).
+ * Whether a folder is ours to keep data in: owned by this user (or root), writable by nobody else,
+ * who could plant a result, swap a release or a symlink (docs/reliability.md, "The data folder").
+ * A parent open to others is accepted when sticky (/tmp). POSIX only: Node cannot read Windows ACLs.
  */
 import { lstatSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,9 +43,7 @@ export function dataFolderProblem(path: string): string | undefined {
   return parentProblem(dirname(path), path);
 }
 
-/**
- * The problem with creating (or keeping) `child` in the existing folder `parent`, or undefined.
- */
+/** The problem with creating (or keeping) `child` in the existing folder `parent`, or undefined. */
 export function parentProblem(parent: string, child: string): string | undefined {
   const uid = currentUid();
   if (uid === undefined || parent === child) return undefined;

@@ -1,7 +1,4 @@
-/**
- * Functions of the C library (glibc's libc.so.6) through node:ffi: built in, experimental in the
- * Node we pin, typed here by hand. Linux only; null where it cannot be had (another OS, musl).
- */
+/** glibc functions through node:ffi (experimental, typed here by hand); null where there is no glibc. */
 
 /** What this module uses of node:ffi (@types/node has no types for it yet). */
 interface FfiModule {

@@ -1,9 +1,7 @@
 /**
- * One worker per data folder. The lock names its owner by pid and what makes the pid unambiguous
- * (./process-identity.ts), so a lock left from before a reboot is stale and taken over. Two workers
- * starting together never both run: the lock is created whole (a hard link to a finished temp
- * file), and a stale one is removed only under a takeover file, after checking it is still the one
- * judged stale.
+ * One worker per data folder. The lock names its owner by pid, boot and start time
+ * (./process-identity.ts), so one left from before a reboot is stale. Two workers starting together
+ * never both run: the lock is created whole, and a stale one removed only under a takeover file.
  */
 import {
   closeSync,

@@ -1,9 +1,8 @@
 /**
- * The worker's log file, rotated by size so a desktop left running for months does not fill its
- * disk: when worker.log would pass `maxBytes`, worker.log.1 … worker.log.<files-1> move up one
- * (the oldest is dropped) and a new worker.log starts. In-process and synchronous on purpose:
- * pino's transports (pino-roll and friends) run in worker threads that load files from disk,
- * which a single executable cannot do. A failing disk never breaks the worker: the line is lost.
+ * The log file, rotated by size (worker.log.1 … move up one, the oldest dropped) so a worker left
+ * running for months does not fill its disk. In-process and synchronous: pino's transports run in
+ * worker threads that load files from disk, which a single executable cannot. A failing disk never
+ * breaks the worker: the line is lost.
  */
 import {
   closeSync,
@@ -74,9 +73,8 @@ export class RotatingLogFile {
   }
 
   /**
-   * Readable by its owner only (0600), also when an older version created it 0644. Never through a
-   * symlink (O_NOFOLLOW; on Windows, which has no such flag, an lstat first): a link planted in
-   * the data folder would make us chmod and append to a file of someone else's choosing.
+   * 0600, also for a file found wider. Never through a symlink (O_NOFOLLOW; on Windows an lstat
+   * first): a planted link would make us chmod and append to a file of someone else's choosing.
    */
   #open(flags: 'a' | 'w'): void {
     const mode = flags === 'a' ? constants.O_APPEND : constants.O_TRUNC;

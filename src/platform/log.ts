@@ -1,9 +1,7 @@
 /**
- * Logging with pino: human lines on the console, JSON lines in the data folder's log file.
- * Secrets are handled here so no call site has to remember: known fields are redacted by path,
- * and every secret's text is scrubbed from each line as it leaves pino — child bindings included,
- * which pino serializes once and no log-call hook sees. A console that fails never stops the
- * worker (./console.ts).
+ * Logging with pino: human lines on the console, JSON lines in the log file. Secrets are handled
+ * here, not at call sites: known fields redacted by path, and every secret's text scrubbed from each
+ * line as it leaves pino (child bindings too, which pino serializes once where no hook sees them).
  */
 import pino, { type Logger } from 'pino';
 import { type ConsoleStream, consoleStream } from './console.ts';

@@ -1,15 +1,8 @@
 /**
- * Memory the worker has freed, given back to the system MEMORY_TRIM seconds after work.
- *
- * Neither holder gives it back by itself while the worker idles (a long poll allocates next to
- * nothing, so V8 never collects): V8 keeps garbage buffers and their backing stores until a full
- * collection, and glibc keeps freed chunks below a live one until `malloc_trim(0)`. So: after work,
- * V8's thorough collection, then the trim; while work keeps coming, every MEMORY_TRIM seconds, a
- * collection V8 runs beside the work (not waited on) and the trim. `workDone` arms one timer: no
- * work, no timer. Figures: docs/performance.md, "Memory given back".
- *
- * malloc_trim comes through node:ffi (experimental; its one warning is dropped), only with glibc:
- * on Windows the heap decommits free blocks itself and the collection is all there is to do.
+ * Freed memory given back to the system MEMORY_TRIM seconds after work: an idle worker allocates
+ * too little for V8 to collect, and glibc keeps freed chunks until malloc_trim(0). After work, a
+ * full collection then the trim; while work goes on, an asynchronous one every MEMORY_TRIM seconds.
+ * No work, no timer (docs/performance.md, "Memory given back"). The trim is glibc's only.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -1,9 +1,7 @@
 /**
- * The worker process made non-dumpable on Linux (prctl PR_SET_DUMPABLE 0): another process of the
- * same user — a task among them — can no longer read its /proc/<pid>/environ, mem, maps or fd/,
- * nor attach a debugger; no core dump is written. /proc/<pid>/cmdline, stat and status stay
- * readable by everyone (docs/reliability.md, "What tasks see"). Task processes are unaffected:
- * exec makes every new program dumpable again.
+ * The worker made non-dumpable on Linux (prctl PR_SET_DUMPABLE 0): a process of the same user, a
+ * task among them, can no longer read its environ, memory or fds, nor attach a debugger
+ * (docs/reliability.md, "What tasks see"). exec makes task processes dumpable again.
  */
 import { libcFunction } from './libc.ts';
 

@@ -38,9 +38,8 @@ export function identify(pid = process.pid): ProcessIdentity {
 }
 
 /**
- * True when the process `identity` names is still running: its pid is alive and, where the
- * identity recorded them, the boot and the start time match. An identity with the pid alone (a
- * lock written by an older version) is judged by the pid alone.
+ * True when the process `identity` names still runs: its pid is alive and, where recorded, the boot
+ * and start time match (an identity with the pid alone is judged by the pid alone).
  */
 export function isRunning(identity: ProcessIdentity): boolean {
   if (!isPidAlive(identity.pid)) return false;

@@ -1,10 +1,7 @@
 /**
- * Ending a process together with everything it started.
- * - POSIX: a task process is started `detached`, leading a process group that what it spawns
- *   joins; `kill(-pid)` ends the tree. The kernel keeps a group's id from reuse while a member
- *   lives, so signalling it after the leader exited never reaches an unrelated process.
- * - Windows: `taskkill /T /F /PID <pid>`. A task process is NOT `detached` there, so it stays in
- *   the worker's kill-on-close job object and dies with the worker, descendants included.
+ * Ending a process with everything it started. POSIX: a task process leads its own process group,
+ * killed with `kill(-pid)` (a group id is not reused while a member lives). Windows: `taskkill /T`;
+ * a task process is not `detached` there, so it stays in the worker's kill-on-close job object.
  */
 import { spawn } from 'node:child_process';
 

@@ -1,8 +1,7 @@
 /**
- * Settings: src/config.ts defaults < worker.config.json < HIVE_* environment < --flags.
- * Parsed once, at start, into a frozen object that the rest of the code takes as a parameter;
- * nothing below this module reads process.env. Users write seconds; the code carries `…Ms`.
- * What each setting is lives in table.ts; this file reads the sources and reports problems.
+ * Settings: src/config.ts defaults < worker.config.json < HIVE_* environment < --flags, read once
+ * at start into a frozen object passed to every part (nothing else reads process.env). What each
+ * setting is lives in table.ts; this file reads the sources and reports every problem at once.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -41,11 +40,7 @@ export interface Options {
   readonly configFile: string | undefined;
   /** The settings given as flags (and --config), as the HIVE_* variables that mean the same. */
   readonly carriedEnv: Readonly<Record<string, string>>;
-  /**
-   * Who restarts the worker after a self-update: `systemd` when the systemd user unit written by
-   * `--install` started it (the unit sets HIVE_SUPERVISOR=systemd), else `none` — the updater
-   * starts the new executable itself (src/cli/install-linux.ts, docs/updating.md "Started at login").
-   */
+  /** Who restarts the worker after a self-update: systemd (its unit sets HIVE_SUPERVISOR), or the updater. */
   readonly supervisor: Supervisor;
 }
 

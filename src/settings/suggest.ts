@@ -1,7 +1,6 @@
 /**
- * Problems in the user's terms: "did you mean …?" for a mistyped setting name (a flag, a HIVE_*
- * variable, a key of the config file) — the closest known name by edit distance, only when it is
- * close (a slip of a letter or two) — and values shown without a URL's user:password.
+ * Problems in the user's terms: "did you mean …?" for a setting name one slip away (a flag, a
+ * HIVE_* variable, a config file key), and values shown without a URL's user:password.
  */
 import { envName, SETTING_NAMES } from './table.ts';
 

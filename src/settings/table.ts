@@ -42,12 +42,7 @@ const ms = (secondsValue: number) => Math.round(secondsValue * 1000);
 const isTrue = (value: boolean | string) =>
   value === true || ['true', '1', 'yes', 'on'].includes(String(value));
 
-/**
- * One row per user setting, in the order --help lists them: its name in config.ts /
- * worker.config.json (HIVE_<NAME>, --<name>), the key it has in `Settings`, the schema that checks
- * it and converts it to the unit the code uses, and its help line. `Settings` is derived from this
- * table; nothing else spells a setting.
- */
+/** The rows, in --help's order; nothing else spells a setting. */
 const row = <Key extends string, Schema extends z.ZodType>(
   key: Key,
   schema: Schema,

@@ -1,8 +1,7 @@
 /**
- * Downloads a release zip to disk, streaming (never the whole file in memory), bounded by the
- * announced size, resuming a partial download with Range/If-Range, under an overall deadline and
- * an inactivity timeout. What it leaves behind on failure is a `.part` file to resume from;
- * `downloadWithRetries` resumes from it at once (p-retry's backoff), within the same deadline.
+ * Downloads a release to disk, streamed, bounded by the announced size, under a deadline and an
+ * inactivity timeout. A failure leaves a `.part` file, resumed with Range/If-Range
+ * (`downloadWithRetries`: at once, p-retry's backoff, within the same deadline).
  */
 import {
   createWriteStream,

@@ -27,9 +27,8 @@ export interface HandoffArgs {
 }
 
 /**
- * What the updater is told, as environment variables: a path passes as a value cmd.exe never
- * parses, so any folder name works. The updaters still read the same values as arguments, in this
- * order, when the variables are missing (an older worker hands off to the NEW release's updater).
+ * What the updater is told, as environment variables: a value cmd.exe never parses, so any path
+ * works. The updaters also read them as arguments, in this order, from a worker that predates them.
  */
 export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
   return {
@@ -50,7 +49,7 @@ export function updaterEnvironment(args: HandoffArgs): Record<string, string> {
 /**
  * On Windows, cmd.exe's command line holds no path at all, only a variable: cmd expands
  * `%HIVE_UPDATER_SCRIPT%` once, inside quotes (so `&`, `^`, `(` are plain text), and does not
- * expand the result again. A .bat cannot be spawned without cmd.exe (CVE-2024-27980); /s strips
+ * expand the result again. Node spawns a .bat only through cmd.exe; /s strips
  * the outer pair of quotes, /v:off keeps `!` plain, /d skips AutoRun commands.
  */
 export const WINDOWS_UPDATER_COMMAND = ['/d', '/v:off', '/s', '/c', '""%HIVE_UPDATER_SCRIPT%""'];

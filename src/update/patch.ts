@@ -101,9 +101,8 @@ export async function applyPatch(
 }
 
 /**
- * The bases must be there with the size the patch names. Their sha256 is not read up front (a
- * quarter of a second for the executable): a different base makes different bytes, which the
- * rebuilt file's sha256 then refuses.
+ * The bases must be there with the size the patch names. Their sha256 is not read up front: a
+ * different base makes different bytes, which the rebuilt file's sha256 then refuses.
  */
 function checkBases(files: PatchFile[], bases: Record<string, string>): void {
   for (const { make } of files) {
@@ -199,10 +198,7 @@ function baseHint(file: PatchFile, bases: Record<string, string>): string {
     : '';
 }
 
-/**
- * One zstd frame from the patch file, decoded at once (at most a chunk: a few ms) into the sink;
- * zstd copies the dictionary, and refuses a frame that would decode to more than `maxBytes`.
- */
+/** One zstd frame (at most a chunk) decoded into the sink; one over `maxBytes` is refused. */
 async function decodeFrame(
   patchFd: number,
   at: number,

@@ -1,7 +1,7 @@
 /**
- * Self-update beside the loop, deciding when to check and what a failure means: check → ready the
- * release (./prepare.ts) → drain the worker → hand off (./handoff.ts). A failure leaves this version
- * running with one log line; a bad release is skipped for UPDATE_RETRY_AFTER (no update loops).
+ * Self-update beside the loop: check → ready the release (./prepare.ts) → drain → hand off
+ * (./handoff.ts). A failure leaves this version running with one log line; a bad release is
+ * skipped for UPDATE_RETRY_AFTER.
  */
 import type { KeyObject } from 'node:crypto';
 import semver from 'semver';

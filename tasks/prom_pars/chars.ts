@@ -1,7 +1,6 @@
 /**
- * Character-level helpers of the exposition scanner. Everything works on UTF-16 code units from
- * `charCodeAt`; past the end of the text that returns NaN, which every comparison here rejects, so
- * a scan stops at the end of input without a separate bounds check.
+ * The scanner's character tests, on `charCodeAt` code units: past the end it is NaN, which every
+ * test rejects, so a scan stops at the end without a bounds check.
  */
 
 export const TAB = 9;

@@ -1,7 +1,6 @@
 /**
- * Lines starting with `#`: HELP and TYPE lines, OpenMetrics' `# EOF`, and plain comments. They
- * are rare next to samples, so this side favours clarity over speed (it slices freely).
- * Leniencies are Prometheus' own: `# HELP` or `# TYPE name` with nothing after it is not an error.
+ * Lines starting with `#`: HELP, TYPE, `# EOF` and plain comments; rare, so clarity over speed.
+ * As in Prometheus, `# HELP` or `# TYPE name` with nothing after it is not an error.
  */
 import {
   BACKSLASH,

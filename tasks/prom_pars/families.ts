@@ -1,7 +1,6 @@
 /**
- * What the parser produces, its error, and the table of metric families seen so far, which maps a
- * sample name to its family the way Prometheus' text parser does (`foo_bucket` belongs to `foo`
- * once `foo` is typed histogram, `foo_sum`/`foo_count` to a histogram or summary `foo`).
+ * What the parser produces, its error, and the families seen so far, mapping a sample name to its
+ * family as Prometheus does (`foo_bucket` to a histogram `foo`, `foo_sum` to a histogram or summary).
  */
 import type { SampleValue } from './values.ts';
 

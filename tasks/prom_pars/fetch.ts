@@ -1,9 +1,6 @@
 /**
- * Fetches a Prometheus exposition over HTTP with undici: asks for text format 0.0.4, honours an
- * AbortSignal and a timeout, refuses non-2xx answers, stops reading a body that grows past a
- * byte limit instead of buffering it whole, and connects only where the worker's
- * TASK_LOCAL_NETWORK lets tasks go (`ctx.network`: the URL's address, or every address its name
- * resolves to).
+ * Fetches an exposition with undici (text format 0.0.4): a deadline, non-2xx refused, a body past
+ * the byte limit cut off, and connections only where TASK_LOCAL_NETWORK lets tasks go (`ctx.network`).
  */
 import type { TaskContext } from '../../src/task/define.ts';
 

@@ -1,10 +1,7 @@
 /**
- * Label sets: `{name="value", …}`. The hot path of the parser, built on one observation: a sample
- * mostly repeats the label set of the sample before it, except perhaps its first label (`le` or
- * `quantile` as prom-client writes them). So the reader compares, natively, the text after the
- * first label with the previous sample's, and when it is the same reuses those labels outright;
- * otherwise each name and value is compared with the previous sample's at the same position, and
- * only new strings are validated character by character.
+ * Label sets `{name="value", …}`, the parser's hot path. A sample mostly repeats the previous one's
+ * labels but perhaps the first (`le`, `quantile`): a repeated tail is taken over whole, else each
+ * name and value is compared by position, and only new strings are checked by character.
  */
 import {
   BACKSLASH,

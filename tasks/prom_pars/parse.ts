@@ -1,12 +1,7 @@
 /**
- * A single-pass parser of the Prometheus text exposition format 0.0.4, strict where Prometheus'
- * own text parser (prometheus/common expfmt) is strict: a malformed line throws a
- * `PrometheusParseError` naming the line, never a partial or wrong result.
- *
- * One pass over the string, line by line, without splitting it. Consecutive samples mostly repeat
- * the metric name and label strings of the sample before, so those are compared with what was
- * read before and the earlier strings are shared: fast, and a result about the size of its input
- * (docs/performance.md, "The Prometheus parser").
+ * A one-pass parser of the Prometheus text format 0.0.4, strict where Prometheus is: a malformed
+ * line throws a `PrometheusParseError` naming it, never a partial result. Names and label strings
+ * that repeat the previous sample's are shared (docs/performance.md, "The Prometheus parser").
  */
 import {
   describeAt,
@@ -57,11 +52,7 @@ interface NameEntry {
   readonly state: FamilyState;
 }
 
-/**
- * The scanner. Hot paths lean on native string methods (`indexOf`, `slice`, `===`, Map lookups)
- * rather than a `charCodeAt` loop in JavaScript; a name or label string is
- * validated character by character only the first time it is seen, and reused after.
- */
+/** The scanner: native string methods on hot paths; a name is checked by character once only. */
 class ExpositionParser {
   readonly #text: string;
   readonly #table: FamilyTable;

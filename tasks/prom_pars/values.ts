@@ -1,7 +1,6 @@
 /**
- * Numbers of the text exposition format, read the way Prometheus reads them: sample values and
- * `le`/`quantile` labels with Go's `strconv.ParseFloat` (minus hex floats and `_`, which the
- * Prometheus text parser refuses), timestamps with `strconv.ParseInt(…, 10, 64)`.
+ * Numbers of the text format, read as Prometheus reads them: values and `le`/`quantile` as Go
+ * floats without hex or `_`, timestamps as base-10 int64.
  */
 
 /**
@@ -51,11 +50,8 @@ export function parseGoFloat(token: string): number | undefined {
 }
 
 /**
- * `parseGoFloat` for the hot path, returning the JSON-safe form. `Number()` parses natively, far
- * faster than a character loop; its result is Go's whenever the token starts with a digit, sign
- * or dot, ends with a digit or dot, and has no `0x`/`0b`/`0o` prefix: those rule out everything
- * `Number()` accepts beyond Go's grammar (radix prefixes, surrounding whitespace, `Infinity`).
- * Anything else, including NaN and the infinities, takes the exact path.
+ * `parseGoFloat` for the hot path, JSON-safe. `Number()` agrees with Go when the token starts with a
+ * digit, sign or dot, ends with a digit or dot, and has no radix prefix; anything else takes the exact path.
  */
 export function parseFastFloat(token: string): SampleValue | undefined {
   const value = Number(token);
@@ -126,10 +122,8 @@ export function isDecimalFloat(token: string): boolean {
 }
 
 /**
- * Parses `token` as a base-10 int64 (Go's `ParseInt(token, 10, 64)`: optional sign, digits only)
- * and returns it when a JavaScript number holds it exactly. Returns `'syntax'` for anything else
- * that is not an integer, and `'range'` for an integer beyond ±(2^53 − 1), which no real clock
- * produces (that is the year 287 396) and which we refuse rather than round.
+ * `token` as a base-10 integer (optional sign, digits only) a JavaScript number holds exactly;
+ * `'range'` past ±(2^53 − 1), which no real clock makes, refused rather than rounded.
  */
 export function parseTimestampMs(token: string): number | 'syntax' | 'range' {
   let i = 0;
