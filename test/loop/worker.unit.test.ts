@@ -460,18 +460,6 @@ describe('working → draining', () => {
     assert.deepEqual(delivery.submitted, [{ taskId: 't1', status: 'succeeded' }]);
   });
 
-  test('--once to a server that sends several anyway: the rest are given back', async (t) => {
-    const { client, runner, run } = rig(t, [tasks('t1', 't2', 't3')], { once: true });
-    await until(() => client.released.length === 2, 't2 and t3 given back');
-    runner.finish('t1');
-    assert.equal(await run, 'stopped');
-    assert.deepEqual(runner.started, ['t1']);
-    assert.deepEqual(client.released, [
-      ['t2', 'shutdown'],
-      ['t3', 'shutdown'],
-    ]);
-  });
-
   test('a failed handling: no more claims, the others finish, run() throws it', async (t) => {
     const { client, runner, delivery, run } = rig(t, [tasks('t1'), tasks('t2')], {
       settings: { concurrency: 2 },
@@ -512,22 +500,9 @@ describe('working → draining-for-update', () => {
     assert.equal(client.claims.length, 1);
     assert.deepEqual(runner.started, ['t1']);
   });
-
-  test('draining → stopping: Ctrl+C during the drain gives its task SHUTDOWN_GRACE', async (t) => {
-    const { runner, delivery, worker, run } = rig(t, [tasks('t1')]);
-    await until(() => runner.running.includes('t1'), 't1 to run');
-    worker.drainForUpdate();
-    const stoppedAt = performance.now();
-    worker.stop();
-    assert.equal(await run, 'stopped');
-    const tookMs = performance.now() - stoppedAt;
-    assert.ok(tookMs >= SETTINGS.shutdownGraceMs - EARLY_MS, `stopped after ${tookMs} ms`);
-    assert.deepEqual(runner.stopped, new Map([['t1', 'shutdown']]));
-    assert.deepEqual(delivery.submitted, [{ taskId: 't1', status: 'cancelled' }]);
-  });
 });
 
-describe('working → stopping', () => {
+describe('stopping: SHUTDOWN_GRACE', () => {
   test('a task that ends within SHUTDOWN_GRACE keeps its result', async (t) => {
     const { client, runner, delivery, worker, run } = rig(t, [tasks('t1')]);
     await until(() => runner.running.includes('t1'), 't1 to run');
@@ -540,23 +515,31 @@ describe('working → stopping', () => {
     assert.equal(client.claims.length, 1);
   });
 
-  test('one that does not is stopped (SHUTDOWN) once the grace is over', async (t) => {
-    const { runner, delivery, worker, events, run } = rig(t, [tasks('t1')]);
-    await until(() => runner.running.includes('t1'), 't1 to run');
-    const stoppedAt = performance.now();
-    worker.stop();
-    assert.equal(await run, 'stopped');
-    const tookMs = performance.now() - stoppedAt;
-    assert.ok(tookMs >= SETTINGS.shutdownGraceMs - EARLY_MS, `stopped after ${tookMs} ms`);
-    assert.deepEqual(runner.stopped, new Map([['t1', 'shutdown']]));
-    assert.deepEqual(delivery.submitted, [{ taskId: 't1', status: 'cancelled' }]);
-    assert.deepEqual(events.slice(-4), [
-      'result t1 cancelled',
-      'delivery stopped',
-      'send queued before exiting',
-      'ended stopped',
-    ]);
-  });
+  // Ctrl+C during a drain for an update is a shutdown after all, with its grace.
+  const from: [string, (worker: Worker) => void][] = [
+    ['working', () => undefined],
+    ['draining-for-update', (worker) => worker.drainForUpdate()],
+  ];
+  for (const [state, reach] of from) {
+    test(`from ${state}: a task that does not end is stopped (SHUTDOWN) after the grace`, async (t) => {
+      const { runner, delivery, worker, events, run } = rig(t, [tasks('t1')]);
+      await until(() => runner.running.includes('t1'), 't1 to run');
+      reach(worker);
+      const stoppedAt = performance.now();
+      worker.stop();
+      assert.equal(await run, 'stopped');
+      const tookMs = performance.now() - stoppedAt;
+      assert.ok(tookMs >= SETTINGS.shutdownGraceMs - EARLY_MS, `stopped after ${tookMs} ms`);
+      assert.deepEqual(runner.stopped, new Map([['t1', 'shutdown']]));
+      assert.deepEqual(delivery.submitted, [{ taskId: 't1', status: 'cancelled' }]);
+      assert.deepEqual(events.slice(-4), [
+        'result t1 cancelled',
+        'delivery stopped',
+        'send queued before exiting',
+        'ended stopped',
+      ]);
+    });
+  }
 
   test('a claim whose answer never comes is abandoned at once', async (t) => {
     const { client, worker, run } = rig(t, []);
@@ -607,16 +590,34 @@ describe('held tasks (protocol 1.1)', () => {
     await run;
   });
 
-  test('held tasks are given back on a stop, never started', async (t) => {
-    const { client, runner, worker, run } = rig(t, [tasks('t1', 't2', 't3')], { speaks11: true });
-    await until(() => runner.running.includes('t1'), 't1 to run');
-    worker.stop();
-    runner.finish('t1');
-    assert.equal(await run, 'stopped');
-    assert.deepEqual(runner.started, ['t1']);
-    assert.deepEqual(client.released, [
-      ['t2', 'shutdown'],
-      ['t3', 'shutdown'],
-    ]);
-  });
+  // Each way of claiming no more gives held tasks back (1.1-e), with its reason; none is started.
+  const drains: [string, { once?: boolean }, (worker: Worker) => void, ReleaseReason, RunEnd][] = [
+    ['a stop', {}, (worker) => worker.stop(), 'shutdown', 'stopped'],
+    [
+      '--once, to a server that sent several anyway',
+      { once: true },
+      () => undefined,
+      'shutdown',
+      'stopped',
+    ],
+    ['a drain for an update', {}, (worker) => worker.drainForUpdate(), 'update', 'update'],
+  ];
+  for (const [what, options, drain, reason, end] of drains) {
+    test(`held tasks are given back on ${what}, never started`, async (t) => {
+      const { client, runner, worker, run } = rig(t, [tasks('t1', 't2', 't3')], {
+        speaks11: true,
+        ...options,
+      });
+      await until(() => runner.running.includes('t1'), 't1 to run');
+      drain(worker);
+      await until(() => client.released.length === 2, 't2 and t3 given back');
+      runner.finish('t1');
+      assert.equal(await run, end);
+      assert.deepEqual(runner.started, ['t1']);
+      assert.deepEqual(client.released, [
+        ['t2', reason],
+        ['t3', reason],
+      ]);
+    });
+  }
 });
