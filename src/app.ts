@@ -65,6 +65,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     secrets,
     colorize: wantsColor(consoleStream('stdout')),
   });
+  for (const note of dataDir.notes) log.warn(note);
   // Before any task runs: a task (same user) may not read this process's environment or memory.
   if (process.platform === 'linux' && !makeNotDumpable())
     log.warn('could not make the worker non-dumpable: tasks can read its /proc/<pid>/environ');

@@ -2,7 +2,8 @@
  * Where the worker keeps its data: DATA_DIR when set; otherwise `data/` beside the executable, or a
  * per-user folder when that is not writable (Program Files, a read-only share).
  * Private by default: folders the worker creates, and its two default ones, are 0700; an existing
- * DATA_DIR keeps its mode, but one others may write to is refused, exit 78 (./folder-trust.ts).
+ * DATA_DIR keeps its mode, but one others may write to is refused, exit 78 (./folder-trust.ts;
+ * on Windows its owner and DACL, read through node:ffi).
  */
 import { accessSync, chmodSync, constants, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -13,12 +14,15 @@ import {
   entriesProblem,
   nearestExisting,
   parentProblem,
+  takeUncheckedNotes,
 } from './folder-trust.ts';
 
 export interface DataDirChoice {
   path: string;
   /** Why this folder: said in the banner. */
   why: string;
+  /** What could not be checked about it (Windows: its ACL, without node:ffi): to log as warnings. */
+  notes: string[];
 }
 
 /** The folder the executable lives in (the repo when running from source). */
@@ -40,11 +44,11 @@ export function resolveDataDir(
         `Expected DATA_DIR to be a writable folder, got ${JSON.stringify(configured)}: ${problem}`,
       );
     }
-    return { path, why: 'DATA_DIR' };
+    return { path, why: 'DATA_DIR', notes: takeUncheckedNotes() };
   }
   const beside = join(install, 'data');
   if (writableProblem(beside, { narrow: true }) === undefined)
-    return { path: beside, why: 'beside the executable' };
+    return { path: beside, why: 'beside the executable', notes: takeUncheckedNotes() };
   const perUser = perUserDir(env);
   const problem = writableProblem(perUser, { narrow: true });
   if (problem !== undefined) {
@@ -53,7 +57,7 @@ export function resolveDataDir(
       `No writable data folder: neither ${beside} nor ${perUser} (${problem}); set DATA_DIR`,
     );
   }
-  return { path: perUser, why: `${beside} is not writable` };
+  return { path: perUser, why: `${beside} is not writable`, notes: takeUncheckedNotes() };
 }
 
 function perUserDir(env: Readonly<Record<string, string | undefined>>): string {

@@ -18,6 +18,9 @@ import {
   rmSync,
 } from 'node:fs';
 import { join, relative } from 'node:path';
+import { readBuildConfig } from '../../scripts/build/config.ts';
+import { nodeBinary } from '../../scripts/build/node-binary.ts';
+import { ROOT } from '../../scripts/build.ts';
 import { FAST_SETTINGS } from './worker.ts';
 
 /** chroot(8) by its path: the programs' PATH (inside the chroot) is not this process's. */
@@ -70,6 +73,30 @@ export function wineTempDir(prefix: string): WineDir {
   }
   made.push(host);
   return wineDir(host);
+}
+
+/**
+ * A data folder for worker.exe: `data` in a fresh private folder (0700, ours), not made yet — the
+ * worker makes it. Not a folder directly in Z:\tmp: Wine gives Everyone the right to delete what
+ * is in /tmp (1777: the sticky bit is not in the DACL it shows), and the worker refuses a data
+ * folder whose holder lets others swap it (docs/reliability.md, "The data folder must be ours").
+ */
+export function wineDataDir(prefix = 'hive-wine-data-'): WineDir {
+  return wineDir(join(wineTempDir(prefix).host, 'data'));
+}
+
+/**
+ * node.exe of the Windows build (the base binary worker.exe is made from, fetched and checked
+ * against its pinned sha256 by the build's own code): to run a script under Wine with the same
+ * Node, e.g. one that writes a DACL.
+ */
+export function windowsNode(): string {
+  const configPath = join(ROOT, 'build.config.json');
+  const config = readBuildConfig(configPath);
+  const target = config.targets.find((one) => one.platform === 'win32-x64');
+  assert.ok(target !== undefined, 'build.config.json has a win32-x64 target');
+  const cacheDir = join(ROOT, '.cache', 'node');
+  return nodeBinary(config, configPath, 'win32-x64', target.node, cacheDir).path;
 }
 
 /** The WineDir of a path inside the chroot. */

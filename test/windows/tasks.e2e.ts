@@ -13,7 +13,13 @@ import {
   type TestServer,
   waitForResults,
 } from '../helpers/server.ts';
-import { type WineDir, WinePrefix, type WineRun, wineTempDir } from '../helpers/wine.ts';
+import {
+  type WineDir,
+  WinePrefix,
+  type WineRun,
+  wineDataDir,
+  wineTempDir,
+} from '../helpers/wine.ts';
 
 let server: TestServer;
 let prefix: WinePrefix;
@@ -41,7 +47,7 @@ after(async () => {
 });
 
 function worker(env: Record<string, string> = {}): WineRun {
-  const data = wineTempDir('hive-wine-data-');
+  const data = wineDataDir();
   const run = prefix.run(exe.inside, [], {
     env: { HIVE_SERVER_URL: server.url, HIVE_DATA_DIR: data.windows, ...env },
   });

@@ -20,6 +20,7 @@ import {
   type WineDir,
   WinePrefix,
   type WineRun,
+  wineDataDir,
   wineTempDir,
 } from '../helpers/wine.ts';
 
@@ -58,7 +59,7 @@ afterEach(async () => {
 
 /** worker.exe with its own data folder (inside the chroot); `env` adds settings. */
 function worker(args: string[], env: Record<string, string> = {}, stdio?: 'pipe') {
-  const data = wineTempDir('hive-wine-data-');
+  const data = wineDataDir();
   const run = prefix.run(exe.inside, args, {
     env: { HIVE_SERVER_URL: server.url, HIVE_DATA_DIR: data.windows, ...env },
     ...(stdio === undefined ? {} : { stdio }),
