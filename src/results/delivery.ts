@@ -203,7 +203,11 @@ export class ResultDelivery {
         const mustWait =
           ledger.pending().length === 0 ? await this.#queued() : await this.#sendAllQueued(stop);
         if (mustWait === undefined) backoff.reset();
-        else await sleep(backoff.next(mustWait.retryAfterMs), stop);
+        else {
+          const waitMs = backoff.next(mustWait.retryAfterMs);
+          log.debug({ waitMs }, `queued results: the next send in ${waitMs} ms`);
+          await sleep(waitMs, stop);
+        }
       } catch (error) {
         if (stop.aborted) return;
         // A result file that cannot be moved or removed (a disk error) is no send to retry, but

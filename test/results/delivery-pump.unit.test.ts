@@ -2,6 +2,8 @@
  * The result pump's waits (src/results/delivery.ts), in-process: a real outbox folder, a fake
  * client answering each POST from a script. The pump backs off as the claim loop does
  * (ErrorBackoff, random() = 1: each delay is its ceiling); a Retry-After is the wait instead.
+ * The waits are read from what the pump says it waits (its debug line), and the POSTs' clock
+ * shows none came early; how late a timer fires on a busy machine is not the pump's to judge.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { HiveError } from '../../src/platform/errors.ts';
-import { createLogger } from '../../src/platform/log.ts';
+import { createLogger, type Logger } from '../../src/platform/log.ts';
 import { ResultDelivery } from '../../src/results/delivery.ts';
 import { ResultLedger } from '../../src/results/ledger.ts';
 import { Outbox } from '../../src/results/outbox.ts';
@@ -19,10 +21,17 @@ import { encodeResultBody } from '../../src/wire/protocol.ts';
 
 const BASE_MS = 100;
 const CAP_MS = 400;
-/** Timers fire late on a busy machine, never early; a wait one step longer is a failure. */
-const LATE_MS = BASE_MS - 10;
 
-const log = createLogger({ level: 'silent', secrets: [] });
+/** A silent logger that keeps the waits the pump announces (its debug line's `waitMs`). */
+function waitRecorder(): { log: Logger; waits: number[] } {
+  const waits: number[] = [];
+  const log = createLogger({ level: 'silent', secrets: [] });
+  log.debug = ((fields: unknown) => {
+    const waitMs = (fields as { waitMs?: unknown } | null)?.waitMs;
+    if (typeof waitMs === 'number') waits.push(waitMs);
+  }) as Logger['debug'];
+  return { log, waits };
+}
 const ok: ResultOutcome = { kind: 'accepted', status: 200, tasks: [] };
 const busy = (status: number, retryAfterMs?: number): ResultOutcome => ({
   kind: 'retry',
@@ -34,6 +43,7 @@ const busy = (status: number, retryAfterMs?: number): ResultOutcome => ({
 /** A pump over a fresh outbox whose server answers `script` in turn; each POST's time is kept. */
 function pump(t: TestContext, script: ResultOutcome[]) {
   t.mock.method(Math, 'random', () => 1);
+  const { log, waits } = waitRecorder();
   const dataDir = mkdtempSync(join(tmpdir(), 'hive-pump-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const ledger = new ResultLedger(new Outbox({ dataDir, retentionMs: 3_600_000, log }), 10).open();
@@ -80,7 +90,7 @@ function pump(t: TestContext, script: ResultOutcome[]) {
   const gaps = () => posts.slice(1).map((post, i) => post.at - (posts[i]?.at ?? 0));
   const unsent = () =>
     readdirSync(join(dataDir, 'outbox')).filter((name) => name.endsWith('.json'));
-  return { delivery, ledger, submit, posts, allAnswered, gaps, unsent };
+  return { delivery, ledger, submit, posts, allAnswered, gaps, waits, unsent };
 }
 
 const R1 = 'bbbbbbbb-0000-0000-0000-000000000001';
@@ -104,7 +114,7 @@ const cases: [string, ResultOutcome[], number[]][] = [
 describe('the result pump', () => {
   for (const [name, script, waits] of cases) {
     test(name, async (t) => {
-      const { delivery, submit, posts, allAnswered, gaps, unsent } = pump(t, script);
+      const { delivery, submit, posts, allAnswered, gaps, waits: said, unsent } = pump(t, script);
       delivery.start();
       const { delivered } = submit(R1);
       assert.equal(await delivered, 'retry', 'its first answer: kept for the pump');
@@ -115,10 +125,11 @@ describe('the result pump', () => {
         posts.every((post) => post.resultId === R1),
         'each try the same resultId',
       );
+      assert.deepEqual(said, waits, 'the waits the pump chose');
       const measured = gaps();
       waits.forEach((ms, i) => {
         const gap = measured[i] ?? 0;
-        assert.ok(gap >= ms - 5 && gap < ms + LATE_MS, `wait ${i + 1}: ${gap} ms, not ${ms} ms`);
+        assert.ok(gap >= ms - 5, `wait ${i + 1}: the POST came after ${gap} ms, before ${ms} ms`);
       });
       assert.deepEqual(unsent(), [], 'delivered: its file has left the outbox');
     });
@@ -126,7 +137,7 @@ describe('the result pump', () => {
 
   test('a success resets the backoff: the next failure waits TIME_ERROR_SLEEP again', async (t) => {
     const R2 = 'bbbbbbbb-0000-0000-0000-000000000002';
-    const { delivery, submit, posts, allAnswered, gaps } = pump(t, [
+    const { delivery, submit, posts, allAnswered, gaps, waits } = pump(t, [
       busy(503),
       busy(503),
       ok,
@@ -138,9 +149,9 @@ describe('the result pump', () => {
     while (posts.length < 3) await new Promise((resolve) => setTimeout(resolve, 10));
     await submit(R2).delivered;
     await allAnswered;
+    assert.deepEqual(waits, [100, 200, 100], 'after the success, TIME_ERROR_SLEEP again');
     const [first, second, , fourth] = gaps();
-    assert.ok((first ?? 0) >= 95 && (second ?? 0) >= 195, `${gaps()}`);
-    assert.ok((fourth ?? 0) >= 95 && (fourth ?? 0) < BASE_MS + LATE_MS, `${gaps()}`);
+    assert.ok((first ?? 0) >= 95 && (second ?? 0) >= 195 && (fourth ?? 0) >= 95, `${gaps()}`);
   });
 
   test('a stop ends a long wait at once; the result stays queued for the next start', async (t) => {
