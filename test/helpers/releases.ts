@@ -21,8 +21,16 @@ export interface ReleaseKit {
   build(version: string, entry?: string): Promise<string>;
   /** Writes the signed zip and announcement of a built version into `releasesDir`. */
   release(version: string, releasesDir: string): void;
-  /** The same, plus patches from the earlier releases in `releasesDir` (zstd level 3: fast). */
-  releaseWithPatches(version: string, releasesDir: string, level?: number): Promise<void>;
+  /**
+   * The same, plus patches from the earlier releases in `releasesDir` (zstd level 3: fast); `log`
+   * hears the release tool's line per patch (its size, or why it was not written).
+   */
+  releaseWithPatches(
+    version: string,
+    releasesDir: string,
+    level?: number,
+    log?: (line: string) => void,
+  ): Promise<void>;
   /** Takes an executable built elsewhere (pinning this kit's key) as `version`. */
   adopt(version: string, executable: string): void;
   /** The throwaway release key (the builds pin its public half, `publicKey`). */
@@ -74,10 +82,10 @@ export function releaseKit(prefix: string): ReleaseKit {
     release(version, releasesDir) {
       pack(version, releasesDir);
     },
-    async releaseWithPatches(version, releasesDir, level = 3) {
+    async releaseWithPatches(version, releasesDir, level = 3, log) {
       const packed = pack(version, releasesDir);
       const input = { version, platform: 'linux-x64', outDir: releasesDir };
-      await addPatches(packed, input, { fromDir: releasesDir, count: 3, level });
+      await addPatches(packed, input, { fromDir: releasesDir, count: 3, level, log });
     },
     adopt(version, executable) {
       builds.set(version, executable);
