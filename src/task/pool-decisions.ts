@@ -59,6 +59,23 @@ export function sparesToStart(pool: {
   return Math.max(0, pool.size + (pool.queueing ? 1 : 0) - pool.idle);
 }
 
+/**
+ * Whether a take starts the next process at once instead of on the result's answer or
+ * SPARE_START_DELAY_MS into the task: only while tasks queue up, and only for a fresh process
+ * taken (or none found). Process starts are what a queue of short tasks
+ * waits for, and with protocol 1.1 the next task is already held when the last one ends, so a
+ * start left for later leaves a core idle meanwhile. Without a queue a lone task's result never
+ * waits for a spawn: its successor starts after the answer.
+ */
+export function startsOnTake(pool: {
+  size: number;
+  queueing: boolean;
+  closed: boolean;
+  took: 'fresh' | 'used' | 'none';
+}): boolean {
+  return !pool.closed && pool.size > 0 && pool.queueing && pool.took !== 'used';
+}
+
 /** Whether a task now starting in a process that ran `tasksRun` may be followed by another there. */
 export function mayReuse(tasksRun: number, tasksPerProcess: number, closed: boolean): boolean {
   return !closed && tasksRun + 1 < tasksPerProcess;

@@ -12,6 +12,7 @@ import {
   mayReuse,
   pickIdle,
   sparesToStart,
+  startsOnTake,
   type TakeStreak,
 } from './pool-decisions.ts';
 import { killTaskTree, launchTaskProcess } from './task-processes.ts';
@@ -19,7 +20,7 @@ import { killTaskTree, launchTaskProcess } from './task-processes.ts';
 /**
  * A task running longer than this gets the next task's process started beside it; a shorter one
  * once its result is answered, so a spawn never delays it (docs/performance.md, "Why these
- * choices").
+ * choices") — unless tasks queue up: then when it takes its process (`startsOnTake`).
  */
 export const SPARE_START_DELAY_MS = 20;
 
@@ -126,10 +127,19 @@ export class TaskProcessPool {
     for (const one of this.#spares) if (!fits(one)) this.#stop(one);
     const idle = this.#spares.map((spare) => ({ spare, ...spare.started }));
     const spare = pickIdle(idle, reusable)?.spare;
-    if (spare === undefined) return spawnTaskChild(command, env);
-    if (spare.started.tasksRun === 0) {
+    const took = spare === undefined ? 'none' : spare.started.tasksRun === 0 ? 'fresh' : 'used';
+    if (spare !== undefined && took === 'fresh') {
       this.#streak = afterFreshTake(this.#streak, spare.started.ready, this.#size);
     }
+    const startNext = startsOnTake({
+      size: this.#size,
+      queueing: this.#streak.queueing,
+      closed: this.#closed,
+      took,
+    });
+    // On the next turn: the task's `run` goes out before spawn() holds the thread.
+    if (startNext) setImmediate(() => this.prepare(command, env));
+    if (spare === undefined) return spawnTaskChild(command, env);
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
     clearTimeout(spare.readyTimer);

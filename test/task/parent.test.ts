@@ -211,6 +211,27 @@ describe('a task in a child process', () => {
     }
   });
 
+  test('warm children: while tasks queue up, a take starts the next processes at once; alone, none does', async () => {
+    const warm = new TaskProcessPool(10_000);
+    const taken: ReturnType<TaskProcessPool['take']>[] = [];
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      // Two takes in a row of a spare still starting (none says `ready` within one turn): a queue.
+      warm.prepare(COMMAND, process.env);
+      taken.push(warm.take(COMMAND, process.env));
+      await nextTurn();
+      assert.deepEqual(warm.sparePids, [], 'one such take is a worker just started: no start');
+      warm.prepare(COMMAND, process.env);
+      taken.push(warm.take(COMMAND, process.env));
+      assert.deepEqual(warm.sparePids, [], 'not in the take itself: its task is sent first');
+      await nextTurn();
+      assert.equal(warm.sparePids.length, 2, 'queueing: one per slot and one more, no release');
+    } finally {
+      for (const started of taken) warm.retire(started);
+      warm.close();
+    }
+  });
+
   test('warm children: an unused spare is stopped after its time to live', async () => {
     // Started directly: how long a task takes on a loaded machine must not eat the spare's TTL.
     const warm = new TaskProcessPool(1500);

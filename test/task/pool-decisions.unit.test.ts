@@ -9,6 +9,7 @@ import {
   pickIdle,
   QUEUEING_TAKES,
   sparesToStart,
+  startsOnTake,
   unfitBeforeRun,
 } from '../../src/task/pool-decisions.ts';
 
@@ -41,20 +42,51 @@ describe('pickIdle: which idle process a task gets', () => {
 });
 
 describe('how many processes start ahead of need', () => {
-  const cases: [string, Parameters<typeof sparesToStart>[0], number][] = [
-    ['one per slot', { size: 2, queueing: false, idle: 0, closed: false }, 2],
-    ['less those idle', { size: 2, queueing: false, idle: 1, closed: false }, 1],
-    ['one more while tasks queue up', { size: 2, queueing: true, idle: 1, closed: false }, 2],
+  const pool = { size: 1, queueing: false, idle: 0, closed: false };
+  const cases: [string, Partial<Parameters<typeof sparesToStart>[0]>, number][] = [
+    ['one per slot', { size: 2 }, 2],
+    ['less those idle', { size: 2, idle: 1 }, 1],
+    ['one more while tasks queue up', { size: 2, queueing: true, idle: 1 }, 2],
+    ['never below none (used ones waiting count)', { idle: 3 }, 0],
+    ['WARM_START=false: none', { size: 0, queueing: true }, 0],
+    ['a closed pool: none', { size: 2, closed: true }, 0],
+    ['queueing, CONCURRENCY 1, nothing idle: two', { queueing: true }, 2],
     [
-      'never below none (used ones waiting count)',
-      { size: 1, queueing: false, idle: 3, closed: false },
-      0,
+      'queueing, CONCURRENCY 1, one idle (a task just took the other): one',
+      { queueing: true, idle: 1 },
+      1,
     ],
-    ['WARM_START=false: none', { size: 0, queueing: true, idle: 0, closed: false }, 0],
-    ['a closed pool: none', { size: 2, queueing: false, idle: 0, closed: true }, 0],
   ];
-  for (const [name, pool, count] of cases) {
-    test(name, () => assert.equal(sparesToStart(pool), count));
+  for (const [name, fields, count] of cases) {
+    test(name, () => assert.equal(sparesToStart({ ...pool, ...fields }), count));
+  }
+
+  const takes: [string, Parameters<typeof startsOnTake>[0], boolean][] = [
+    [
+      'queueing, a fresh spare taken: the next starts now',
+      { size: 1, queueing: true, closed: false, took: 'fresh' },
+      true,
+    ],
+    [
+      'queueing, none idle (the task starts its own): the next starts now',
+      { size: 1, queueing: true, closed: false, took: 'none' },
+      true,
+    ],
+    [
+      'no queue: after the result is answered (a lone task never waits for a spawn)',
+      { size: 1, queueing: false, closed: false, took: 'fresh' },
+      false,
+    ],
+    [
+      'a used process taken (TASKS_PER_PROCESS): as before',
+      { size: 1, queueing: true, closed: false, took: 'used' },
+      false,
+    ],
+    ['WARM_START=false: never', { size: 0, queueing: true, closed: false, took: 'none' }, false],
+    ['a closed pool: never', { size: 1, queueing: true, closed: true, took: 'fresh' }, false],
+  ];
+  for (const [name, pool, starts] of takes) {
+    test(`on a take: ${name}`, () => assert.equal(startsOnTake(pool), starts));
   }
 
   test(`${QUEUEING_TAKES} takes in a row of a spare still starting: queueing, until the TTL says not`, () => {
