@@ -63,7 +63,24 @@ export function writeFileAtomicAsync(
   data: FileData,
   options: WriteOptions = {},
 ): Promise<void> {
-  return runAsync(atomicWrite(path, data, options));
+  return runAsync(atomicWrite(path, data, options), isSmall(data) ? QUICK : EVERY);
+}
+
+/**
+ * Content short enough that its open, write, close and rename take microseconds: those are made
+ * on the event loop's thread, and only the fsyncs go to the threadpool. A trip there costs the
+ * loop more than such a call (a wake-up, a completion, a callback: docs/performance.md).
+ */
+const SMALL_BYTES = 64 * 1024;
+
+function isSmall(data: FileData): boolean {
+  const pieces = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
+  let bytes = 0;
+  for (const piece of pieces) {
+    if (typeof piece === 'object' && 'file' in piece) return false;
+    bytes += typeof piece === 'string' ? piece.length * 3 : piece.byteLength;
+  }
+  return bytes <= SMALL_BYTES;
 }
 
 /** Makes a rename durable; Windows cannot open folders for fsync, and does not need to. */
@@ -73,7 +90,7 @@ export function fsyncDir(dir: string): void {
 
 /** fsyncDir on the threadpool. */
 export function fsyncDirAsync(dir: string, fsynced?: WriteOptions['fsynced']): Promise<void> {
-  return runAsync(syncFolder(dir, fsynced));
+  return runAsync(syncFolder(dir, fsynced), QUICK);
 }
 
 /**
@@ -197,12 +214,17 @@ function runSync(steps: Steps): void {
   }
 }
 
-async function runAsync(steps: Steps): Promise<void> {
+/** Which steps runAsync sends to the threadpool: every one, or the fsyncs only (small files). */
+type OnThreadpool = (step: Step) => boolean;
+const EVERY: OnThreadpool = () => true;
+const QUICK: OnThreadpool = (step) => step.op === 'fsync';
+
+async function runAsync(steps: Steps, onThreadpool: OnThreadpool = EVERY): Promise<void> {
   let next = steps.next();
   while (next.done !== true) {
     let result: number;
     try {
-      result = await stepAsync(next.value);
+      result = onThreadpool(next.value) ? await stepAsync(next.value) : stepSync(next.value);
     } catch (error) {
       next = steps.throw(error);
       continue;
