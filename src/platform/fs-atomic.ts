@@ -67,9 +67,10 @@ export function writeFileAtomicAsync(
 }
 
 /**
- * Content short enough that its open, write, close and rename take microseconds: those are made
- * on the event loop's thread, and only the fsyncs go to the threadpool. A trip there costs the
- * loop more than such a call (a wake-up, a completion, a callback: docs/performance.md).
+ * Content short enough that writing it takes microseconds: its writes and close are made on the
+ * event loop's thread, which a trip to the threadpool costs more (a wake-up, a completion, a
+ * callback: docs/performance.md). Open, rename and fsync stay there: they may wait for the file
+ * system's journal, for milliseconds when a commit is under way.
  */
 const SMALL_BYTES = 64 * 1024;
 
@@ -214,10 +215,10 @@ function runSync(steps: Steps): void {
   }
 }
 
-/** Which steps runAsync sends to the threadpool: every one, or the fsyncs only (small files). */
+/** Which steps runAsync sends to the threadpool: every one, or all but a small file's writes. */
 type OnThreadpool = (step: Step) => boolean;
 const EVERY: OnThreadpool = () => true;
-const QUICK: OnThreadpool = (step) => step.op === 'fsync';
+const QUICK: OnThreadpool = (step) => step.op !== 'write' && step.op !== 'close';
 
 async function runAsync(steps: Steps, onThreadpool: OnThreadpool = EVERY): Promise<void> {
   let next = steps.next();

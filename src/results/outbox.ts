@@ -151,7 +151,10 @@ export class Outbox {
 
   /** The result this worker produced for a task, from done/, if within retention. */
   doneResult(taskId: string): OutboxEntry | undefined {
-    const entry = this.#readEntry(join(this.#dirs.done, taskKey(taskId)), { missingIsFine: true });
+    const file = join(this.#dirs.done, taskKey(taskId));
+    // The usual answer (a task never done here) without an ENOENT error made and thrown.
+    if (statSync(file, { throwIfNoEntry: false }) === undefined) return undefined;
+    const entry = this.#readEntry(file, { missingIsFine: true });
     if (entry === undefined || entry.taskId !== taskId) return undefined;
     return this.#isExpired(entry) ? undefined : entry;
   }
