@@ -26,7 +26,8 @@ export function startHeartbeats(options: HeartbeatOptions): () => Promise<void> 
   const stop = new AbortController();
   const loop = beat(options, stop.signal);
   return async () => {
-    stop.abort();
+    stop.abort('stopped'); // a reason given: abort() alone makes a DOMException, a stack trace each
+
     await loop;
   };
 }

@@ -156,7 +156,7 @@ export class Worker {
       const bound = waitMs > 0 ? [sleep(waitMs, waited.signal)] : [];
       await Promise.race([...running, this.#deps.ledger.writeOver(), woken, ...bound]);
     } finally {
-      waited.abort();
+      waited.abort('over'); // a reason given: abort() alone makes a DOMException each time
       this.#wake = undefined;
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }

@@ -1,5 +1,4 @@
 /** Every sleep of the worker goes through here: jitter, capped exponential error backoff, Retry-After. */
-import { setTimeout as delay } from 'node:timers/promises';
 import { clampTimerMs } from './timers.ts';
 
 export type Random = () => number;
@@ -70,12 +69,18 @@ export function parseRetryAfter(
 }
 
 /** Sleeps `ms` (clamped to what a timer holds); an abort ends the sleep early without throwing (the caller checks why). */
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   const delayMs = clampTimerMs(ms);
-  if (delayMs === 0 || signal?.aborted === true) return;
-  try {
-    await delay(delayMs, undefined, { signal });
-  } catch (error) {
-    if ((error as Error).name !== 'AbortError') throw error;
-  }
+  if (delayMs === 0 || signal?.aborted === true) return Promise.resolve();
+  // A timer and a listener, not timers/promises: its abort makes an AbortError (a stack trace)
+  // that every heartbeat's stop and every wait of the loop would pay for.
+  return new Promise((resolve) => {
+    const end = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', end);
+      resolve();
+    };
+    const timer = setTimeout(end, delayMs);
+    signal?.addEventListener('abort', end, { once: true });
+  });
 }

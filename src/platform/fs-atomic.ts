@@ -63,7 +63,25 @@ export function writeFileAtomicAsync(
   data: FileData,
   options: WriteOptions = {},
 ): Promise<void> {
-  return runAsync(atomicWrite(path, data, options));
+  return runAsync(atomicWrite(path, data, options), isSmall(data) ? QUICK : EVERY);
+}
+
+/**
+ * Content short enough that writing it takes microseconds: its writes and close are made on the
+ * event loop's thread, which a trip to the threadpool costs more (a wake-up, a completion, a
+ * callback: docs/performance.md). Open, rename and fsync stay there: they may wait for the file
+ * system's journal, for milliseconds when a commit is under way.
+ */
+const SMALL_BYTES = 64 * 1024;
+
+function isSmall(data: FileData): boolean {
+  const pieces = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
+  let bytes = 0;
+  for (const piece of pieces) {
+    if (typeof piece === 'object' && 'file' in piece) return false;
+    bytes += typeof piece === 'string' ? piece.length * 3 : piece.byteLength;
+  }
+  return bytes <= SMALL_BYTES;
 }
 
 /** Makes a rename durable; Windows cannot open folders for fsync, and does not need to. */
@@ -73,7 +91,7 @@ export function fsyncDir(dir: string): void {
 
 /** fsyncDir on the threadpool. */
 export function fsyncDirAsync(dir: string, fsynced?: WriteOptions['fsynced']): Promise<void> {
-  return runAsync(syncFolder(dir, fsynced));
+  return runAsync(syncFolder(dir, fsynced), QUICK);
 }
 
 /**
@@ -197,12 +215,17 @@ function runSync(steps: Steps): void {
   }
 }
 
-async function runAsync(steps: Steps): Promise<void> {
+/** Which steps runAsync sends to the threadpool: every one, or all but a small file's writes. */
+type OnThreadpool = (step: Step) => boolean;
+const EVERY: OnThreadpool = () => true;
+const QUICK: OnThreadpool = (step) => step.op !== 'write' && step.op !== 'close';
+
+async function runAsync(steps: Steps, onThreadpool: OnThreadpool = EVERY): Promise<void> {
   let next = steps.next();
   while (next.done !== true) {
     let result: number;
     try {
-      result = await stepAsync(next.value);
+      result = onThreadpool(next.value) ? await stepAsync(next.value) : stepSync(next.value);
     } catch (error) {
       next = steps.throw(error);
       continue;

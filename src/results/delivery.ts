@@ -239,7 +239,7 @@ export class ResultDelivery {
 
   /** Settles when the writes of a new result's file are over: true when its file is whole. */
   #fileSettled(resultId: string): Promise<boolean> {
-    return this.#options.ledger.get(resultId)?.settled ?? Promise.resolve(true);
+    return this.#options.ledger.get(resultId)?.written ?? Promise.resolve(true);
   }
 
   async #send(entry: OutboxEntry, signal: AbortSignal | undefined): Promise<SendAnswer> {

@@ -36,8 +36,6 @@ export interface ResultLife {
   state: ResultState;
   /** Settles true once its outbox file is whole, false if that write failed. */
   readonly written: Promise<boolean>;
-  /** Settles once its writes are over: the outbox file, then its done/ copy (when it was whole). */
-  readonly settled: Promise<boolean>;
   /** Why its outbox write failed, once `written` settled false. */
   writeError?: Error | undefined;
   /** Whether `written` has settled (a disk slower than the tasks holds up claims). */
@@ -129,7 +127,7 @@ export class ResultLedger {
     return this.#lives.get(resultId);
   }
 
-  /** A new result: its outbox file written (./outbox.ts), its done/ copy after it. */
+  /** A new result: its outbox file written (./outbox.ts); once answered, it becomes done/'s copy. */
   add(taskId: string, body: EncodedResult): ResultLife {
     const { entry, written: writing } = this.#outbox.write(taskId, body);
     const written = writing.then(
@@ -145,10 +143,6 @@ export class ResultLedger {
       entry,
       state: 'json' in body ? 'pending' : 'written',
       written,
-      settled: written.then(async (whole) => {
-        if (whole) await this.#outbox.keepDone(entry);
-        return whole;
-      }),
       isWriteOver: false,
     };
     this.#lives.set(life.resultId, life);
@@ -217,7 +211,7 @@ export class ResultLedger {
     this.#finish(life, 'answered');
     life.ending = (async () => {
       try {
-        if (await life.settled) await this.#outbox.remove(resultId);
+        if (await life.written) await this.#outbox.retire(life.entry);
       } finally {
         this.#lives.delete(resultId);
       }
@@ -232,7 +226,8 @@ export class ResultLedger {
     this.#finish(life, 'refused');
     const ending = (async () => {
       try {
-        const whole = await life.settled;
+        const whole = await life.written;
+        if (whole) await this.#outbox.keepDone(life.entry); // a re-delivery re-sends it
         // A body kept only in its file is read from there: once the file is whole.
         const target =
           whole || 'json' in life.entry.body
@@ -256,7 +251,6 @@ export class ResultLedger {
       entry,
       state: 'pending',
       written: whole,
-      settled: whole,
       isWriteOver: true,
     };
     this.#lives.set(life.resultId, life);

@@ -13,7 +13,7 @@
  * layout is ./entry-file.ts's.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coerceError } from '../platform/errors.ts';
 import {
@@ -151,7 +151,10 @@ export class Outbox {
 
   /** The result this worker produced for a task, from done/, if within retention. */
   doneResult(taskId: string): OutboxEntry | undefined {
-    const entry = this.#readEntry(join(this.#dirs.done, taskKey(taskId)), { missingIsFine: true });
+    const file = join(this.#dirs.done, taskKey(taskId));
+    // The usual answer (a task never done here) without an ENOENT error made and thrown.
+    if (statSync(file, { throwIfNoEntry: false }) === undefined) return undefined;
+    const entry = this.#readEntry(file, { missingIsFine: true });
     if (entry === undefined || entry.taskId !== taskId) return undefined;
     return this.#isExpired(entry) ? undefined : entry;
   }
@@ -166,10 +169,25 @@ export class Outbox {
 
   /** Removes a result's outbox file (the server has it, or its refusal is kept in rejected/). */
   async remove(resultId: string): Promise<void> {
-    // One unlink on the threadpool (rm's lstat-and-retry walk ran on the main thread per result).
+    // One unlink on the threadpool (a file just fsynced can make the call wait for the journal).
     await unlink(join(this.#dirs.outbox, fileName(resultId))).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     });
+  }
+
+  /**
+   * The server has the result: its outbox file becomes its done/ copy, in one rename (the same
+   * bytes; not fsynced, as keepDone's are not). A rename that fails leaves a copy and removes it.
+   */
+  async retire(entry: OutboxEntry): Promise<void> {
+    const from = join(this.#dirs.outbox, fileName(entry.body.resultId));
+    try {
+      await rename(from, join(this.#dirs.done, taskKey(entry.taskId)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await this.keepDone(entry);
+      await this.remove(entry.body.resultId);
+    }
   }
 
   /** Keeps a refused result in rejected/ with the server's answer; returns that file's path. */

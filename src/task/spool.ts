@@ -4,7 +4,7 @@
  * at a time (src/results/outbox.ts), never holding it whole; a big payload goes the other way.
  */
 import { randomUUID } from 'node:crypto';
-import { lstatSync, unlink } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SpooledOutput, Task } from '../wire/protocol.ts';
@@ -31,9 +31,13 @@ export function inspectSpool(file: string): SpooledOutput | undefined {
   }
 }
 
-/** A spool file nothing will copy (a stop, a failure, a lie): removed on the threadpool. */
+/** A spool file nothing will copy (a stop, a failure, a lie), or none was made: removed. */
 export function discardSpool(file: string): void {
-  unlink(file, () => {}); // gone already: nothing to do (rm's walk would run on the main thread)
+  try {
+    unlinkSync(file); // one call (rm's walk would lstat and retry), on this thread: usually ENOENT
+  } catch {
+    // gone already, or never made: nothing to do
+  }
 }
 
 /** How a task's payload reaches its process: parsed (a test's task), as text, or in a file. */

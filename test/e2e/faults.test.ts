@@ -251,9 +251,12 @@ function faultSuite(): void {
           `Retry-After: 1 honoured (the next try came ${Math.round(waitedMs)} ms later)`,
         );
         assert.equal(task.results.length, 1, 'stored once');
-        // The body the server stored is the one the worker produced first (its once-per-task copy).
-        const [done] = readdirSync(join(w.dataDir, 'done')).map((name) =>
-          JSON.parse(readFileSync(join(w.dataDir, 'done', name), 'utf8')),
+        // The body the server stored is the one the worker produced first (its once-per-task copy:
+        // the outbox file itself, renamed into done/ once the answer is in).
+        const doneDir = join(w.dataDir, 'done');
+        await server.admin.waitFor(() => (readdirSync(doneDir).length > 0 ? true : undefined));
+        const [done] = readdirSync(doneDir).map((name) =>
+          JSON.parse(readFileSync(join(doneDir, name), 'utf8')),
         );
         assert.deepEqual(
           task.results[0]?.body,

@@ -98,7 +98,7 @@ describe('the result ledger', () => {
   test('re-delivered while its answer empties the outbox: taken again from done/ once that is over', async () => {
     const { dataDir, ledger } = open();
     const life = ledger.add('t-re', body(R1));
-    await life.settled;
+    await life.written;
     ledger.sending(R1);
     const answered = ledger.answered(R1);
     // The re-delivery comes as the answered result's outbox file is being removed.

@@ -42,7 +42,11 @@ describe('results the server refused for a while', () => {
         return view.results.length > 0 ? view : undefined;
       }, 20_000);
       assert.equal(task.results.length, 1);
-      const [done] = jsonFiles(join(w.dataDir, 'done'));
+      // done/ gets the outbox file itself once the answer is in: a moment after the server has it.
+      const [done] = await admin.waitFor(async () => {
+        const files = jsonFiles(join(w.dataDir, 'done'));
+        return files.length > 0 ? files : undefined;
+      });
       assert.equal(task.results[0]?.body.resultId, done.body.resultId, 'the same resultId');
       assert.equal(w.child.exitCode, null, 'no restart was needed');
       assert.doesNotMatch(w.output(), /token-(one|two)-\d+/, 'the token is never printed');
