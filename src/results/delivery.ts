@@ -1,21 +1,17 @@
 /**
  * A result's journey from its encoding to the server (`submit`): kept durably in the outbox (the
- * storage: ./outbox.ts; its state: ./ledger.ts) and sent — a small one while its copy is written, a big one (its output
- * spooled to a file by its task process) once its file is composed, streamed from that file —
- * then its once-per-task copy (done/) once the send is out. What the server cannot take now
- * (5xx, network, and the transient 4xx: 401, 403, 407, 408, 425, 429) waits in the outbox and is
- * re-sent with the same body and resultId by a background pump, so a results endpoint that is
- * down never stalls claiming. The pump backs off as the claim loop does (ErrorBackoff); a
- * Retry-After from the server is the wait instead of the backoff's.
- */
-import { ErrorBackoff, sleep } from '../platform/backoff.ts';
-import { coerceError } from '../platform/errors.ts';
+ * storage: ./outbox.ts; its state: ./ledger.ts) and sent — a small one while its copy is written,
+ * a big one (its output spooled to a file by its task process) once its file is composed,
+ * streamed from that file. What the server cannot take now (5xx, network, and the transient 4xx:
+ * 401, 403, 407, 408, 425, 429) waits in the outbox for the pump (./pump.ts).
+ */ import { coerceError } from '../platform/errors.ts';
 import { SourceChangedError } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
 import type { ResultLedger, ResultLife, SendAnswer } from './ledger.ts';
 import type { OutboxEntry } from './outbox.ts';
+import { ResultPump } from './pump.ts';
 import { type NextHooks, ResultSender } from './sender.ts';
 
 export type DeliveryOutcome = SendAnswer['outcome'];
@@ -34,15 +30,16 @@ export class ResultDelivery {
   readonly #sender: ResultSender;
   /** Submitted results not yet answered or kept (their handlers run): a stop waits for them. */
   readonly #journeys = new Set<Promise<unknown>>();
-  readonly #stopping = new AbortController();
-  /** Wakes the idle pump: with the answer of a new result that must wait, if that is why. */
-  #wake: ((mustWait?: SendAnswer) => void) | undefined;
-  #pump: Promise<void> | undefined;
+  readonly #pump: ResultPump;
   #failing = false;
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
     this.#sender = new ResultSender(options);
+    this.#pump = new ResultPump({
+      ...options,
+      deliver: (entry, stop) => this.#deliver(entry, stop),
+    });
   }
 
   /** The loop's say on the tasks results' answers bring (protocol 1.1-c). */
@@ -82,12 +79,11 @@ export class ResultDelivery {
   /**
    * A new result, from its encoding to the server. `durable` resolves once its outbox write is
    * over, whether it worked or not (what a failed write means is decided here, in `delivered`);
-   * `delivered` settles when the server has answered and the file and its done/ copy are whole.
+   * `delivered` settles when the server has answered and the file's writes are over.
    *
    * A body in memory is sent while its copy is written: the two overlap instead of the send
    * waiting for the fsyncs. A body whose output is spooled is sent from its outbox
-   * file once that is composed (it is nowhere else whole). Nothing synchronous runs between the
-   * hand-over and the send: the done/ copy comes after it, on the threadpool.
+   * file once that is composed (it is nowhere else whole).
    *
    * If the write failed (a full disk, lost permissions), what matters is whether anything still
    * needs the file. Once the server has answered — taken it, or refused it and it is kept in
@@ -174,67 +170,17 @@ export class ResultDelivery {
 
   /** Starts the background pump; `notify()` wakes it when a result was queued. */
   start(): void {
-    this.#pump ??= this.#runPump();
+    this.#pump.start();
   }
 
   notify(): void {
-    this.#wake?.();
+    this.#pump.wake();
   }
 
   /** Stops the pump; what is unsent stays on disk for the next start. */
   async stop(): Promise<void> {
-    this.#stopping.abort();
-    this.notify();
-    await this.#pump;
+    await this.#pump.stop();
     await Promise.allSettled(this.#options.ledger.sends());
-  }
-
-  /**
-   * Until stopped: send what is queued, oldest first; at the first result that must wait, sleep
-   * what the backoff says (the server's Retry-After if it gave one) and go again. A pass that
-   * sends everything resets the backoff.
-   */
-  async #runPump(): Promise<void> {
-    const stop = this.#stopping.signal;
-    const { errorSleepMs, maxErrorSleepMs, ledger, log } = this.#options;
-    const backoff = new ErrorBackoff(errorSleepMs, maxErrorSleepMs);
-    while (!stop.aborted) {
-      try {
-        const mustWait =
-          ledger.pending().length === 0 ? await this.#queued() : await this.#sendAllQueued(stop);
-        if (mustWait === undefined) backoff.reset();
-        else {
-          const waitMs = backoff.next(mustWait.retryAfterMs);
-          log.debug({ waitMs }, `queued results: the next send in ${waitMs} ms`);
-          await sleep(waitMs, stop);
-        }
-      } catch (error) {
-        if (stop.aborted) return;
-        // A result file that cannot be moved or removed (a disk error) is no send to retry, but
-        // the pump must not die with it (an unhandled rejection would end the worker): a pause.
-        log.error(`sending queued results failed: ${coerceError(error).message}`);
-        await sleep(maxErrorSleepMs, stop);
-      }
-    }
-  }
-
-  /** Resolves when a result is queued: with its answer if a new one was answered 'retry'. */
-  async #queued(): Promise<SendAnswer | undefined> {
-    const mustWait = await new Promise<SendAnswer | undefined>((resolve) => {
-      this.#wake = resolve;
-    });
-    this.#wake = undefined;
-    return mustWait;
-  }
-
-  /** Every queued result once, oldest first; the answer of the first that must wait, if any. */
-  async #sendAllQueued(stop: AbortSignal): Promise<SendAnswer | undefined> {
-    for (const entry of this.#options.ledger.pending()) {
-      if (stop.aborted) return undefined;
-      const answer = await this.#deliver(entry, stop);
-      if (answer.outcome === 'retry') return answer;
-    }
-    return undefined;
   }
 
   /** Settles when the writes of a new result's file are over: true when its file is whole. */
@@ -293,7 +239,7 @@ export class ResultDelivery {
           );
         }
         this.#failing = true;
-        this.#wake?.(mustWait); // the idle pump takes it from here, with its backoff
+        this.#pump.wake(mustWait); // the idle pump takes it from here, with its backoff
         return mustWait;
       }
     }
