@@ -43,10 +43,7 @@ export interface RequestExtra {
   /** The endpoint, as the log names it. */
   what: string;
   signal?: AbortSignal | undefined;
-  /**
-   * The whole request's time, from sending to the answer's last byte: the silence limits
-   * (headersTimeout, bodyTimeout) alone let a server dribbling a byte now and then hold it forever.
-   */
+  /** The whole request's time, from sending to the answer's last byte (./deadline.ts). */
   deadlineMs: number;
   extraWaitMs?: number;
   headers?: Record<string, string>;
