@@ -47,7 +47,7 @@ export interface RequestExtra {
   deadlineMs: number;
   extraWaitMs?: number;
   headers?: Record<string, string>;
-  /** A claim's or result's answer: read whole when 2xx/409, for its tasks (./claim-payload.ts). */
+  /** A claim's, result's or batch's answer: read whole when 2xx/409, for its tasks. */
   carriesTasks?: boolean;
 }
 
