@@ -1,8 +1,7 @@
 /**
  * What a claim answer means for the loop (protocol section 1): how long to sleep before the next
- * claim, what to say (once per streak of 401s, once per ignored version), and the hints an answer
- * carries (a newer version, a 426, the first answer after an update). The loop starts a claimed
- * task itself; the rest of an answer's meaning is here, with the error backoff it grows.
+ * claim, what to log (once per streak of 401s, once per ignored version), and the update hints an
+ * answer carries. The loop starts a claimed task itself.
  */
 import semver from 'semver';
 import { ErrorBackoff, withJitter } from '../platform/backoff.ts';

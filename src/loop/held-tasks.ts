@@ -1,9 +1,8 @@
 /**
- * Tasks leased to this worker but not started yet (protocol 1.1-b/c: a claim's extra tasks, a
- * result answer's `next`), oldest first. Each is heart-beaten like a running one (no progress),
- * so its lease holds while it waits for a slot; one the server cancels keeps its place and is
- * reported `cancelled` when its turn comes, without a process (section 2). On a drain
- * they are given back (1.1-e), never run: a started task is never released.
+ * Tasks leased to this worker but not started yet (protocol 1.1-b/c), oldest first. Heartbeats
+ * keep their leases while they wait; one the server cancels keeps its place and is reported
+ * `cancelled` without a process (section 2). A drain gives them back (1.1-e); a started task is
+ * never given back.
  */
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
@@ -26,9 +25,9 @@ export class HeldTasks {
   readonly #client: HeldTasksClient;
   readonly #workerId: string;
   readonly #log: Logger;
-  /** By task id, in the order they came (a Map keeps insertion order). */
+  /** By task id, in the order they came. */
   readonly #held = new Map<string, Held>();
-  /** When each result send out that asked for tasks (1.1-c) asked, oldest first. */
+  /** When each result send still unanswered asked for tasks (1.1-c), oldest first. */
   readonly #askedAt: number[] = [];
   /** The give-backs of a drain, for the loop's end to wait on. */
   #releasing: Promise<void> = Promise.resolve();
@@ -64,9 +63,8 @@ export class HeldTasks {
   }
 
   /**
-   * Tasks leased to us (a claim, a result's `next`), held once each: one already held or running
-   * (`isRunning`) is not taken twice — a re-sent result's answer brings the same tasks (1.1-c).
-   * While draining (`drain`), they are given back at once.
+   * Holds each task once: a re-sent result's answer brings the same tasks again (1.1-c). While
+   * draining (`drain`), they are given back at once.
    */
   accept(
     tasks: readonly Task[],

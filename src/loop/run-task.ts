@@ -1,6 +1,5 @@
 /**
- * One claimed task, from its checks to its encoded result: run by the task runner while
- * heartbeats keep its lease and carry its progress, then the result body the server is sent.
+ * One claimed task, from its checks to its encoded result, with heartbeats keeping its lease.
  * The loop (./worker.ts) decides when; this says how.
  */
 import { randomUUID } from 'node:crypto';
@@ -86,16 +85,12 @@ export function resultBody(
   return encodeResultBody(fields, outcome.outputFile ?? outcome.outputJson);
 }
 
-/**
- * What a task whose spooled output changed under the worker (gone, or cut short, before it was
- * copied into the outbox) reports instead: failed, TASK_ERROR, its logs kept.
- */
+/** A task whose spooled output changed before it was copied into the outbox: failed, logs kept. */
 export function outputChanged(outcome: TaskOutcome, detail: string): TaskOutcome {
   const message = `the task's output changed before the worker had read it all (${detail})`;
   return endedOutcome(failed(message), outcome.logs, outcome.logsTruncated);
 }
 
-/** The log line of a finished task: info when it succeeded, a warning with its error if not. */
 export function logFinished(log: Logger, task: Task, outcome: TaskOutcome, tookMs: number): void {
   const detail = outcome.error === null ? '' : `: ${outcome.error.code} ${outcome.error.message}`;
   (outcome.status === 'succeeded' ? log.info : log.warn).call(

@@ -1,7 +1,6 @@
 /**
- * `<data>/status.json`: what the running worker is doing, for `worker --status` to read from
- * another process. Written atomically (whole or absent) and only when something changes: a task
- * starts or finishes, or a claim fails; never on a quiet poll. Recording is an observer: a write
+ * `<data>/status.json`: what the running worker is doing, for `worker --status` in another
+ * process. Written whole or absent, only when something changes (never on a quiet poll); a write
  * that fails is logged once and never breaks the loop.
  */
 import { readFileSync } from 'node:fs';
@@ -105,7 +104,7 @@ export class StatusRecorder {
     this.#writeTimer.unref();
   }
 
-  /** Writes a pending change now (the worker is stopping). */
+  /** Writes a pending change now (at exit). */
   flush(): void {
     if (this.#writeTimer === undefined) return;
     clearTimeout(this.#writeTimer);

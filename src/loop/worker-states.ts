@@ -1,7 +1,4 @@
-/**
- * The loop's states and what it is built from (./worker.ts): the state machine's table, how a run
- * ends, and the parts the loop is given.
- */
+/** The loop's (./worker.ts) states, their transitions, and the parts the loop is given. */
 import type { Logger } from '../platform/log.ts';
 import type { ResultDelivery } from '../results/delivery.ts';
 import type { ResultLedger } from '../results/ledger.ts';

@@ -1,11 +1,8 @@
 /**
- * One result file of the outbox, done/ or rejected/ (src/results/outbox.ts): its name, what it
- * holds, how it is written as pieces, and how it is read back — a big one without its body.
- *
- * A file is `{"taskId":…,"storedAt":…,"body":<the POST body>}`, the body last and as the very text
- * that is sent: written as pieces, never parsed or encoded again on the way. Files from before
- * (the body not last) are read as well; their body is re-encoded once, to the same text (it was
- * JSON.stringify's, and JSON.stringify(JSON.parse(text)) gives it back).
+ * One result file of outbox/, done/ or rejected/ (./outbox.ts): `{"taskId":…,"storedAt":…,
+ * "body":<the POST body>}`, the body last and as the very text that is sent, never parsed or
+ * encoded again. A file with the body not last is read too: JSON.stringify(JSON.parse(body))
+ * gives its text back.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
@@ -26,9 +23,8 @@ export interface OutboxEntry {
 }
 
 /**
- * Files up to this size are read and checked whole; a bigger one's body stays on disk: only its
- * head is read, and the POST streams the body from the file (a result spooled by its task
- * process is always bigger). Small: a big read is a big allocation the C allocator keeps.
+ * Files up to this size are read whole; a bigger one's body stays on disk and the POST streams
+ * it. Small: a big read is a big allocation the C allocator keeps.
  */
 export const READ_WHOLE_BYTES = 64 * 1024;
 /** How much of a big file is read for its head: the fields before the output are small. */
@@ -42,7 +38,6 @@ const HeadSchema = z.object({
   body: z.object({ resultId: z.string(), status: z.enum(RESULT_STATUSES) }),
 });
 
-/** The head piece of an entry's file: its fields (and any `extra`) up to the body. */
 function headOf(taskId: string, storedAt: string, extra: Record<string, unknown> = {}): string {
   const head = JSON.stringify({ taskId, storedAt, ...extra });
   return `${head.slice(0, -1)},"body":`;
@@ -84,9 +79,8 @@ export function newEntryFile(
 }
 
 /**
- * A file's entry (thrown when it is not one: corrupt). Small files are checked whole; a big one
- * by its head and its last byte, its body left in the file (files are written whole or not at
- * all: src/platform/fs-atomic.ts).
+ * A file's entry; throws when it is corrupt. A big file is checked by its head and last byte only:
+ * files are written whole or not at all (src/platform/fs-atomic.ts).
  */
 export function readEntryFile(file: string): OutboxEntry {
   const size = statSync(file).size;
@@ -117,7 +111,7 @@ function readHead(file: string, size: number): OutboxEntry | undefined {
   try {
     parsed = HeadSchema.parse(JSON.parse(`${head.subarray(0, output).toString('utf8')}}}`));
   } catch {
-    return undefined; // not this layout (a file from before): read whole
+    return undefined; // not this layout: read whole
   }
   const { taskId, storedAt, body } = parsed;
   const bytes = size - start - 1;
@@ -128,10 +122,7 @@ function readHead(file: string, size: number): OutboxEntry | undefined {
   };
 }
 
-/**
- * A file's entry, checked as a whole. The body is the file's own text where it is last (what
- * entryPieces() writes); an older file's is encoded again, which gives the text it was written from.
- */
+/** A file's entry, checked whole; the body is the file's own text when it is last. */
 export function decodeEntry(text: string): OutboxEntry {
   const raw: unknown = JSON.parse(text);
   const { taskId, storedAt, body } = EntrySchema.parse(raw);

@@ -1,10 +1,8 @@
 /**
- * Group commit (docs/reliability.md, "Group commit"): one durable step — the outbox folder's
- * fsync — for the results whose files were renamed into place together. A caller that joins while
- * no commit runs starts one at once (a lone result waits for nothing more); callers that join
- * while one runs share the next, which starts as soon as the running one has returned. A commit
- * covers only what was done before it started, so nobody is told "durable" by one that began
- * before their own rename.
+ * Group commit (docs/reliability.md, "Group commit"): one outbox folder fsync for the results
+ * renamed into place together. A lone caller starts one at once; callers that come while one runs
+ * share the next. A commit covers only what was done before it started, so nobody is told
+ * "durable" by one that began before their own rename.
  */
 export class GroupCommit {
   readonly #commit: () => Promise<void>;

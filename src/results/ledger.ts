@@ -1,8 +1,7 @@
 /**
  * The one owner of a result's life, from its encoding until the server has answered it: one
- * record per result, in one of the states below, read by delivery (what to send, whether a send
- * is already out) and by the loop (is the outbox full, are writes piling up, was a task already
- * done here). The files are ./outbox.ts's; the sends ./delivery.ts's.
+ * record per result, read by delivery and the loop. The files are ./outbox.ts's; the sends
+ * ./delivery.ts's.
  *
  *   written ──(its file is composed)──▶ pending ──(a send goes out)──▶ sending
  *   sending ──2xx/409──▶ answered (its file leaves, then the record)

@@ -177,7 +177,7 @@ export class Outbox {
 
   /**
    * The server has the result: its outbox file becomes its done/ copy, in one rename (the same
-   * bytes; not fsynced, as keepDone's are not). A rename that fails leaves a copy and removes it.
+   * bytes; not fsynced, as keepDone's are not). If the rename fails, keepDone copies it instead.
    */
   async retire(entry: OutboxEntry): Promise<void> {
     const from = join(this.#dirs.outbox, fileName(entry.body.resultId));

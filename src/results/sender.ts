@@ -1,11 +1,8 @@
 /**
- * How a result's POST goes (docs/protocol.md, section 3 and "Version 1.1"): alone, or — to a
- * server whose latest answer said 1.1 — with the results that finish together in one request
- * (1.1-d): one batch is out at a time, and the results that come meanwhile go in the next one
- * (up to 100), so a busy worker sends fewer, fuller requests and an idle one sends each at once;
- * a batch the server holds past SLOW_BATCH_MS no longer holds the next one back.
- * Either way the request asks for the next tasks (1.1-c) as the loop says, and hands it those
- * the answer brings. Each result gets back what section 3 would have answered for it.
+ * A result's POST (docs/protocol.md, section 3): alone, or to a 1.1 server batched with the
+ * results that finish meanwhile (1.1-d), so a busy worker sends fewer, fuller requests and an idle
+ * one each at once. Either way it asks for the next tasks (1.1-c) as the loop says; each result
+ * gets back what section 3 would have answered for it.
  */
 import { HiveError } from '../platform/errors.ts';
 import type { Logger } from '../platform/log.ts';
@@ -70,7 +67,7 @@ export class ResultSender {
   }
 }
 
-/** At most 256 KiB of UTF-8 (a character is at most 3 bytes of it in a JS string's length). */
+/** At most MAX_BATCHED_RESULT_BYTES of UTF-8 (a JS string's char is at most 3 bytes of it). */
 function isSmall(json: string): boolean {
   const limit = MAX_BATCHED_RESULT_BYTES;
   return json.length <= limit / 3 || Buffer.byteLength(json) <= limit;
@@ -89,7 +86,7 @@ export interface BatcherDeps {
   askNext: () => number;
   /** The answer's tasks (none if it failed), once per askNext. */
   tookNext: (max: number, tasks: readonly Task[]) => void;
-  /** The server has no batch endpoint (404/405/501): results go alone from now on. */
+  /** The server has no batch endpoint (404/405/501). */
   onUnsupported: (status: number) => void;
 }
 
@@ -99,7 +96,7 @@ export const SLOW_BATCH_MS = 1000;
 class ResultBatcher {
   readonly #deps: BatcherDeps;
   #queue: Waiting[] = [];
-  /** Batches out, and when the latest left. */
+  /** Batches in flight, and when the latest left. */
   #sending = 0;
   #lastSentAt = 0;
   /** A flush is due (next turn of the event loop, or once the batch out is slow). */
@@ -111,7 +108,7 @@ class ResultBatcher {
     this.#deps = deps;
   }
 
-  /** Sends a result (a body in memory, ≤ 256 KiB) in the next batch. */
+  /** Sends a small result body in the next batch; undefined: send it alone. */
   send(taskId: string, resultId: string, json: string): Promise<ResultOutcome | undefined> {
     return new Promise((answered) => {
       // Asked now, inside the hand-over: the loop must not start a (long-poll) claim meanwhile.

@@ -1,10 +1,9 @@
 /**
- * What one task leaves behind in a reused task process (TASKS_PER_PROCESS > 1), undone before the
- * next task runs there: ref'ed timers it made, process listeners it added, globals it added or
- * replaced. Unref'ed timers are left to their owners (libraries keep housekeeping timers that way).
- * Other handles still open (a server, a socket) cannot be undone: `leftovers` makes the parent
- * retire the process. Module state survives; such a task says `fresh: true` (docs/reliability.md,
- * "Reused task processes"). Child side only: nothing loaded that a task process does not use.
+ * What a task leaves in a reused task process, undone before the next task runs there: ref'ed
+ * timers (unref'ed ones are libraries' housekeeping), process listeners, globals added or replaced.
+ * Other open handles cannot be undone: `leftovers` retires the process. Module state survives:
+ * such a task says `fresh: true` (docs/reliability.md, "Reused task processes"). Child side only:
+ * import nothing a task process does not use.
  */
 
 type TimerHandle = NodeJS.Timeout | NodeJS.Immediate;
@@ -106,7 +105,7 @@ function restoreGlobals(before: PropertyDescriptorMap): void {
       try {
         Object.defineProperty(globalThis, key, old);
       } catch {
-        // Made non-configurable by the task: it cannot be put back (documented above).
+        // Made non-configurable by the task: it cannot be put back.
       }
     }
   }

@@ -1,7 +1,7 @@
 /**
- * The parent side: starts the worker itself in task mode, hands it one task over IPC, and watches
- * it — timeout, cancel, shutdown, crash, output limits. Whatever the child does, this resolves
- * with an outcome; it never throws for the task's sake.
+ * The parent side: one task run in a task process (./process-hold.ts) over IPC, watched for
+ * timeout, cancel, shutdown, crash and output limits. Whatever the child does, this resolves with
+ * an outcome; it never throws for the task's sake.
  */
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import { type ChildMessage, ChildMessageSchema } from './child-messages.ts';

@@ -60,12 +60,10 @@ export function sparesToStart(pool: {
 }
 
 /**
- * Whether a take starts the next process at once instead of on the result's answer or
- * SPARE_START_DELAY_MS into the task: only while tasks queue up, and only for a fresh process
- * taken (or none found). Process starts are what a queue of short tasks
- * waits for, and with protocol 1.1 the next task is already held when the last one ends, so a
- * start left for later leaves a core idle meanwhile. Without a queue a lone task's result never
- * waits for a spawn: its successor starts after the answer.
+ * Whether a take starts the next process at once, not on the result's answer or
+ * SPARE_START_DELAY_MS in: only while tasks queue up and a fresh process was taken (or none found).
+ * A queue of short tasks waits on process starts, and under 1.1 the next task is already held, so
+ * a later start leaves a core idle. A lone task's result still never waits for a spawn.
  */
 export function startsOnTake(pool: {
   size: number;

@@ -1,7 +1,7 @@
 /**
  * One task's hold on a task process (./parent.ts): taken from the pool (./pool.ts), watched
- * through listeners it drops at once, swapped once for a fresh one if a reused process turns out
- * unfit before the task reaches it, and at its end given back to the pool or retired.
+ * through listeners it drops together when it lets go, swapped once for a fresh one if a reused
+ * process turns out unfit before the task reaches it, and at its end given back or retired.
  */
 import type { ChildProcess } from 'node:child_process';
 import { type ChildCommand, type StartedChild, TaskProcessPool } from './pool.ts';
@@ -87,10 +87,7 @@ export class ProcessHold {
     this.#pool.retire(this.#started);
   }
 
-  /**
-   * A kept process after its task: back to the pool when the task succeeded, else retired. Either
-   * way this task lets go of it, so nothing of this task reaches the next one.
-   */
+  /** A kept process after its task: to the pool (giveBack), without this task's listeners. */
   handOver(succeeded: boolean, readyWithinMs: number): void {
     this.#dropListeners();
     const { child } = this.#started;

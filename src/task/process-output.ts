@@ -1,8 +1,7 @@
 /**
- * What a task process writes to stdout and stderr, read as lines into its log tail (./log-tail.ts):
- * stdout as info, stderr as error, the last stderr lines kept apart to explain a crash. A flood
- * without newlines cannot grow memory. The parent (./parent.ts) waits for the chunks to stop
- * coming before it finishes a task, so that nothing the task printed is lost from its result.
+ * A task process's stdout (info) and stderr (error) read as lines into its log tail
+ * (./log-tail.ts), the last stderr lines kept apart to explain a crash. A flood without newlines
+ * cannot grow memory.
  */
 import type { Readable } from 'node:stream';
 import type { LogTail } from './log-tail.ts';

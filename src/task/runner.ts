@@ -1,9 +1,7 @@
 /**
- * The one owner of running a task in a process. It puts the task through the gate (./gate.ts: an
- * unknown type or out-of-range bound is answered there, without starting a process), runs it
- * (task/parent.ts) in a process the pool gives (task/pool.ts), and tells the pool when a task
- * starts and when its result is answered: the pool decides from that when the next process starts.
- * The loop asks `run(task, …)` and gets an outcome; it knows nothing of processes.
+ * The one owner of running a task in a process: the gate (./gate.ts), the run (./parent.ts) in a
+ * process from the pool (./pool.ts), and telling the pool when a task starts and when its result
+ * is answered, so it knows when to start the next process. The loop knows nothing of processes.
  */
 import type { Task, TaskLogLine } from '../wire/protocol.ts';
 import type { TaskRegistry } from './define.ts';

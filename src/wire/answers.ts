@@ -36,7 +36,6 @@ export interface VersionHint {
   ignoredVersion?: string;
 }
 
-/** A version hint as the claim answer gave it: kept only when strict semver. */
 export function versionHint(value: string | undefined): VersionHint {
   if (value === undefined || isStrictSemver(value.trim())) {
     return { latestVersion: value?.trim() };
@@ -45,9 +44,8 @@ export function versionHint(value: string | undefined): VersionHint {
 }
 
 /**
- * An answer read as what it is for: whole, as its chunks, when a 2xx/409 answer carries tasks (up
- * to the big cap: ./claim-payload.ts reads it); whole when a small 2xx one (heartbeat, version);
- * else a status with a text for the log, of which the head is kept and the rest dropped.
+ * An answer read as what it is for: a 2xx/409 that carries tasks as its chunks (up to
+ * MAX_ANSWER_BYTES); another 2xx whole (up to SMALL_ANSWER_BYTES); else only its head, for the log.
  */
 export async function readAnswer(
   response: Dispatcher.ResponseData,

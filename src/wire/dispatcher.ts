@@ -1,7 +1,6 @@
 /**
- * The undici dispatcher every request to the server goes through (claims, heartbeats, results,
- * release downloads): a keep-alive Agent, or undici's own proxy agents with the same connect,
- * headers and body timeouts and TCP keep-alive. No CONNECT handling by hand.
+ * The dispatcher every request goes through, release downloads included: a keep-alive Agent, or
+ * undici's own proxy agents with the same timeouts and TLS trust. No CONNECT handling by hand.
  */
 import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';

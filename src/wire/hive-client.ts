@@ -37,8 +37,8 @@ const DEFAULT_LEASE_MS = 60_000;
 
 export class HiveClient extends HiveRequests {
   /**
-   * 1.1-d `POST tasks/results`: results (bodies in memory, each ≤ 256 KiB) in one request, with
-   * the `next` tasks to ask for (none while draining).
+   * 1.1-d `POST tasks/results`: small results in memory in one request, with the `next` tasks
+   * to ask for (none while draining).
    */
   async sendResults(
     results: readonly { taskId: string; json: string }[],

@@ -1,7 +1,7 @@
 /**
  * Which forward proxy requests go through, decided once at start: PROXY (a URL, or `direct`) wins
- * over HTTP_PROXY / HTTPS_PROXY / NO_PROXY (lower-case first, as curl reads them). Plain data:
- * ./dispatcher.ts makes the dispatcher; src/settings/load.ts passes the environment in.
+ * over HTTP_PROXY / HTTPS_PROXY / NO_PROXY (lower-case names first). Plain data: ./dispatcher.ts
+ * makes the dispatcher; src/settings/load.ts passes the environment in.
  */
 
 export type ProxyConfig =
@@ -11,7 +11,7 @@ export type ProxyConfig =
       readonly kind: 'environment';
       /** '' = http:// requests go direct. */
       readonly httpProxy: string;
-      /** '' = https:// requests go direct. */
+      /** '' = https:// requests go through httpProxy (direct if that is '' too). */
       readonly httpsProxy: string;
       readonly noProxy: string;
       /** The variables the values came from, for the banner. */
@@ -67,7 +67,7 @@ export function resolveProxy(
   return { proxy, problems };
 }
 
-/** `proxy.corp:3128` means `http://proxy.corp:3128` (as curl reads it); only http(s) proxies. */
+/** `proxy.corp:3128` means `http://proxy.corp:3128`; only http(s) proxies. */
 function normaliseProxyUrl(raw: string, name: string, source: string, problems: string[]): string {
   const text = raw.includes('://') ? raw : `http://${raw}`;
   if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) {

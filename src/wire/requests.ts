@@ -18,8 +18,8 @@ export interface ClientOptions {
   /** Bearer token; '' = none. Sent only to SERVER_URL's origin (protocol "Every request"). */
   token: string;
   /**
-   * Reads the token again (TOKEN / TOKEN_FILE, src/settings/load.ts) after a 401 or 403, so an operator
-   * who fixes it needs no restart; returns the token to use from the next request on.
+   * Reads the token again (TOKEN / TOKEN_FILE) after a 401 or 403, so an operator who fixes it
+   * needs no restart; returns the token to use from the next request on.
    */
   reloadToken?: () => string;
   workerId: string;
@@ -43,14 +43,11 @@ export interface RequestExtra {
   /** The endpoint, as the log names it. */
   what: string;
   signal?: AbortSignal | undefined;
-  /**
-   * The whole request's time, from sending to the answer's last byte: the silence limits
-   * (headersTimeout, bodyTimeout) alone let a server dribbling a byte now and then hold it forever.
-   */
+  /** The whole request's time, from sending to the answer's last byte (./deadline.ts). */
   deadlineMs: number;
   extraWaitMs?: number;
   headers?: Record<string, string>;
-  /** A claim's or result's answer: read whole when 2xx/409, for its tasks (./claim-payload.ts). */
+  /** A claim's, result's or batch's answer: read whole when 2xx/409, for its tasks. */
   carriesTasks?: boolean;
 }
 
@@ -144,8 +141,7 @@ export class HiveRequests {
         headersTimeout: clampTimerMs(timeoutMs),
         bodyTimeout: clampTimerMs(this.options.requestTimeoutMs),
       });
-      // A refused token may have been fixed in the config since we read it: the next request uses
-      // what is there now (every endpoint's 401/403, claims and results alike).
+      // Any endpoint's 401/403: the token may have been fixed in the config since (reloadToken).
       if (response.statusCode === 401 || response.statusCode === 403) this.#reloadToken();
       const answer = await readAnswer(response, extra.carriesTasks === true);
       // 1.1-a: the latest answer, from any endpoint, says which version the server speaks.
