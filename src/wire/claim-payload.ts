@@ -4,12 +4,10 @@
  * answer never built beyond the known fields. `taskFromWire` turns the checked RawJson into bytes.
  */
 import { pickJson, RawJson, type Shape } from './json-pick.ts';
-import type { Task } from './protocol.ts';
+import { MAX_RESULTS_PER_BATCH, MAX_TASKS_PER_CLAIM, type Task } from './protocol.ts';
 
-/** Protocol 1.1-b: at most 64 tasks in one answer. */
-export const MAX_TASKS_PER_ANSWER = 64;
-/** Protocol 1.1-d: at most 100 results in one batch, so as many entries in its answer. */
-export const MAX_RESULTS_PER_BATCH = 100;
+/** Protocol 1.1-b: at most as many tasks in one answer as a claim may ask for. */
+export const MAX_TASKS_PER_ANSWER = MAX_TASKS_PER_CLAIM;
 /**
  * The parsed part of a task-bearing answer, all fields but payloads together: 64 tasks of small
  * fields (ids up to 200 characters) and 100 result entries fit many times over.
