@@ -15,6 +15,7 @@ import { createLogger, type Logger, Secrets, secretScrubber } from './platform/l
 import { MemoryUpkeep } from './platform/memory-upkeep.ts';
 import { makeNotDumpable } from './platform/not-dumpable.ts';
 import { registerSignalHandlers } from './platform/signals.ts';
+import { type ConsoleFacts, describeConsole, windowsConsole } from './platform/windows-console.ts';
 import { ResultDelivery } from './results/delivery.ts';
 import { ResultLedger } from './results/ledger.ts';
 import { Outbox } from './results/outbox.ts';
@@ -85,6 +86,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       logFile,
       registry,
       supervisor: app.options.supervisor,
+      console: windowsConsole(),
     });
     const client = new HiveClient({
       serverUrl: settings.serverUrl,
@@ -259,6 +261,8 @@ function printBanner(
     logFile: string;
     registry: TaskRegistry;
     supervisor: Supervisor;
+    /** Windows only: whose console this process has (undefined: not told). */
+    console: ConsoleFacts | undefined;
   },
 ): void {
   const { settings } = facts;
@@ -278,6 +282,7 @@ function printBanner(
     `  worker id  ${facts.workerId}`,
     `  data       ${facts.dataDir}`,
     `  log file   ${facts.logFile}`,
+    ...(facts.console === undefined ? [] : [`  console    ${describeConsole(facts.console)}`]),
     `  tasks      ${Object.keys(facts.registry).join(', ')}${atOnce}`,
     ...(facts.supervisor === 'systemd'
       ? ['  started by the systemd user unit (an update restarts the unit)']

@@ -80,6 +80,22 @@ function install(folder: string): { dir: WineDir; exe: WineDir; data: WineDir } 
   return { dir, exe, data };
 }
 
+/**
+ * What each start of the worker said of its console in worker.log's banner, in order: the
+ * version, then `describeConsole`'s words (src/platform/windows-console.ts).
+ */
+function consoleOfStarts(workerLog: string): { version: string; console: string }[] {
+  const starts: { version: string; console: string }[] = [];
+  let version = '';
+  for (const line of readText(workerLog).split('\n')) {
+    const banner = /hive-worker (\d+\.\d+\.\d+)\b/.exec(line);
+    if (banner !== null) version = banner[1] ?? '';
+    const console = /console {4}([^"\n]*)/.exec(line);
+    if (console !== null) starts.push({ version, console: console[1] ?? '' });
+  }
+  return starts;
+}
+
 async function versionOf(exe: WineDir): Promise<string> {
   const run = prefix.run(exe.inside, ['--version']);
   assert.equal(await run.exited, 0, run.output());
@@ -129,6 +145,16 @@ describe('self-update of worker.exe under Wine 10, through updater.bat', () => {
       readText(join(data.host, 'logs', 'worker.log')),
       /updated from 1\.0\.0 to 1\.1\.0: healthy/,
     );
+    // 1.0.0 was started hidden, with no console (as a background start); updater.bat's `start`
+    // gave 1.1.0 a console of its own, shared with no other process (not the updater's cmd.exe).
+    const starts = consoleOfStarts(join(data.host, 'logs', 'worker.log'));
+    assert.deepEqual(
+      starts.map((one) => one.version),
+      ['1.0.0', '1.1.0'],
+      JSON.stringify(starts),
+    );
+    assert.match(starts[0]?.console ?? '', /^none /);
+    assert.match(starts[1]?.console ?? '', /^its own /);
   });
 
   test('1.2.0 exits at once: rolled back to 1.0.0 in C:\\Users\\R&D Lab\\Rück & roll (x) ^%PATH%!, which keeps working', async () => {
@@ -155,6 +181,15 @@ describe('self-update of worker.exe under Wine 10, through updater.bat', () => {
     await server.admin.enqueue({ id: 'after-rollback', type: 'echo', payload: 'still here' });
     const [result] = await waitForResults(server.admin, 'after-rollback', 1, 60_000);
     assert.equal(result?.body.workerVersion, '1.0.0');
+    // Started hidden at first (no console); restarted by updater.bat in a console of its own.
+    const starts = consoleOfStarts(workerLog);
+    assert.deepEqual(
+      starts.map((one) => one.version),
+      ['1.0.0', '1.0.0'],
+      JSON.stringify(starts),
+    );
+    assert.match(starts[0]?.console ?? '', /^none /);
+    assert.match(starts[1]?.console ?? '', /^its own /);
     assert.equal(readText(updaterLog).match(/installing 1\.2\.0/g)?.length, 1, 'one attempt only');
   });
 });
