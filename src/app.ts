@@ -145,6 +145,10 @@ export async function runWorker(app: AppContext): Promise<number> {
     // made first, and the loop it drains is bound below before either starts.
     let prepared: PreparedUpdate | undefined;
     let loopToDrain: Worker | undefined;
+    const memory =
+      settings.memoryTrimMs > 0
+        ? new MemoryUpkeep({ afterMs: settings.memoryTrimMs, log })
+        : undefined;
     const selfUpdate = new SelfUpdate({
       client,
       store: new UpdateStore(dataDir.path),
@@ -164,11 +168,9 @@ export async function runWorker(app: AppContext): Promise<number> {
         prepared = ready;
         loopToDrain?.drainForUpdate();
       },
+      // A patch's windows or a zip's buffers are given back as a task's are (MEMORY_TRIM).
+      onPrepared: () => memory?.workDone(),
     });
-    const memory =
-      settings.memoryTrimMs > 0
-        ? new MemoryUpkeep({ afterMs: settings.memoryTrimMs, log })
-        : undefined;
     const worker = new Worker({
       settings,
       client,

@@ -38,6 +38,8 @@ export interface SelfUpdateDeps {
   progressBar?: ProgressBar;
   /** Called once a release is ready: the worker drains, then calls `handOff`. */
   onReady: (prepared: PreparedUpdate) => void;
+  /** A release was prepared, or failed to be: its buffers (a patch's windows, a zip) are garbage. */
+  onPrepared?: () => void;
 }
 
 const HINT_MIN_INTERVAL_MS = 60_000;
@@ -221,6 +223,8 @@ export class SelfUpdate {
         // just have filled up.
         this.#pruneStaging();
       }
+    } finally {
+      this.#deps.onPrepared?.();
     }
   }
 
