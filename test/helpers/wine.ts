@@ -113,6 +113,19 @@ export interface WineRun {
   exited: Promise<number | null>;
 }
 
+/**
+ * Kills the runs still going and waits for them (after each test: a worker a failed test left
+ * running would claim the next test's tasks); `runs` is emptied.
+ */
+export async function killLeftRuns(runs: WineRun[]): Promise<void> {
+  for (const run of runs.splice(0)) {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.child.kill('SIGKILL');
+      await run.exited;
+    }
+  }
+}
+
 export interface RunOptions {
   env?: Record<string, string>;
   /** 'file' (default): stdout and stderr to a file; 'pipe': both are pipes (the Wine EBADF case). */

@@ -15,6 +15,7 @@ import { builtWorker } from '../helpers/built-worker.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { aclBytes } from '../helpers/windows-acl-bytes.ts';
 import {
+  killLeftRuns,
   TEST_RELEASE_PUBLIC_KEY,
   WINE_ROOT,
   type WineDir,
@@ -67,14 +68,7 @@ before(async () => {
   prefix.init();
   server = await startTestServer();
 });
-afterEach(async () => {
-  for (const run of started.splice(0)) {
-    if (run.child.exitCode === null && run.child.signalCode === null) {
-      run.child.kill('SIGKILL');
-      await run.exited;
-    }
-  }
-});
+afterEach(() => killLeftRuns(started));
 after(async () => {
   prefix?.kill();
   await server?.close();

@@ -14,6 +14,7 @@ import {
   waitForResults,
 } from '../helpers/server.ts';
 import {
+  killLeftRuns,
   type WineDir,
   WinePrefix,
   type WineRun,
@@ -33,14 +34,7 @@ before(async () => {
   prefix.init();
   server = await startTestServer();
 });
-afterEach(async () => {
-  for (const run of started.splice(0)) {
-    if (run.child.exitCode === null && run.child.signalCode === null) {
-      run.child.kill('SIGKILL');
-      await run.exited;
-    }
-  }
-});
+afterEach(() => killLeftRuns(started));
 after(async () => {
   prefix?.kill();
   await server?.close();

@@ -16,6 +16,7 @@ import {
   waitForResults,
 } from '../helpers/server.ts';
 import {
+  killLeftRuns,
   TEST_RELEASE_PUBLIC_KEY,
   type WineDir,
   WinePrefix,
@@ -47,15 +48,7 @@ after(async () => {
 });
 
 const started: WineRun[] = [];
-// A worker a failed test left running would claim the next test's tasks.
-afterEach(async () => {
-  for (const run of started.splice(0)) {
-    if (run.child.exitCode === null && run.child.signalCode === null) {
-      run.child.kill('SIGKILL');
-      await run.exited;
-    }
-  }
-});
+afterEach(() => killLeftRuns(started));
 
 /** worker.exe with its own data folder (inside the chroot); `env` adds settings. */
 function worker(args: string[], env: Record<string, string> = {}, stdio?: 'pipe') {
