@@ -2,6 +2,8 @@
  * `npm run bench`: the worker's costs on the built Linux executable against the reference server on
  * 127.0.0.1, each beside its floor measured in the same run (median, min, max). Prints a table and
  * writes bench/results.json. No timed assertions live in the tests: this is where speed is judged.
+ * BENCH_EXE=<file> measures that executable instead of building this tree's (an A/B against an
+ * older build); such a run writes no results file.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -101,7 +103,8 @@ function buildEmptySea(): string {
 }
 
 async function main(): Promise<void> {
-  const exe = await benchExecutable();
+  const given = process.env.BENCH_EXE;
+  const exe = await benchExecutable(given);
   const server = await startServer({ port: 0, leaseCheckMs: 100 });
   const admin = createAdminClient(server.url);
   const figures: Figure[] = [];
@@ -317,6 +320,10 @@ async function main(): Promise<void> {
 
   await server.close();
   printFigures(figures);
+  if (given !== undefined && given !== '') {
+    console.log(`(BENCH_EXE ${given}: bench/results.json not written)`);
+    return;
+  }
   writeFileSync(
     join(ROOT, 'bench', 'results.json'),
     `${JSON.stringify({ measuredAt: new Date().toISOString(), machine: machine(), figures }, null, 2)}\n`,
