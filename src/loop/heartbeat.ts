@@ -27,7 +27,6 @@ export function startHeartbeats(options: HeartbeatOptions): () => Promise<void> 
   const loop = beat(options, stop.signal);
   return async () => {
     stop.abort('stopped'); // a reason given: abort() alone makes a DOMException, a stack trace each
-
     await loop;
   };
 }

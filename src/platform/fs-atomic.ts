@@ -89,7 +89,7 @@ export function fsyncDir(dir: string): void {
   runSync(syncFolder(dir));
 }
 
-/** fsyncDir on the threadpool. */
+/** fsyncDir on the threadpool (its close on the loop's thread). */
 export function fsyncDirAsync(dir: string, fsynced?: WriteOptions['fsynced']): Promise<void> {
   return runAsync(syncFolder(dir, fsynced), QUICK);
 }
