@@ -1,15 +1,9 @@
 /**
-<<<<<<< HEAD
  * Whether a folder is ours to keep data in: owned by this user (or root), writable by nobody else,
- * who could plant a result, swap a release or a symlink (docs/reliability.md, "The data folder").
- * A parent open to others is accepted when sticky (/tmp). POSIX only: Node cannot read Windows ACLs.
-=======
- * Whether a folder is ours to keep data in, as OpenSSH's StrictModes judges: owned by this user (or
- * root), writable by nobody else, who could plant a result, swap a release or a symlink
- * (docs/reliability.md, "The data folder must be ours"). A parent open to others is accepted when
- * sticky (/tmp). On Windows the same rule reads the owner and DACL (./windows-acl.ts decides,
- * ./windows-security.ts reads them through node:ffi), and reparse points that are links are refused.
->>>>>>> winacl
+ * who could plant a result, swap a release or a symlink (docs/reliability.md, "The data folder
+ * must be ours"). A parent open to others is accepted when sticky (/tmp). On Windows the same rule
+ * reads the owner and DACL (./windows-acl.ts decides, ./windows-security.ts reads them through
+ * node:ffi), and reparse points that are links are refused.
  */
 import { lstatSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
