@@ -34,10 +34,12 @@ export const CONCURRENCY = 1;
 
 /**
  * Protocol 1.1: tasks leased beyond the free slots, held (and heart-beaten) until a slot frees,
- * so the next task is here when the last one ends; kept small so one worker does not hoard tasks
- * idle workers could run (docs/performance.md, "PREFETCH"). 0 = only as many as free slots. @default 1
+ * so the next task is here when the last one ends. At most this many, and more than one only while
+ * the latest tasks are short enough for the held ones to start within about a second: a worker
+ * running long tasks does not hoard tasks idle workers could run (docs/performance.md,
+ * "PREFETCH"). 0 = only as many as free slots. @default 4
  */
-export const PREFETCH = 1;
+export const PREFETCH = 4;
 
 /**
  * Start the next task process while a task runs, so the next task does not wait for one (a spare

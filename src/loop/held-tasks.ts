@@ -12,6 +12,33 @@ import { DEFAULT_LEASE_SEC, startHeartbeats } from './heartbeat.ts';
 /** Longest wait for a result's answer to bring the next task before the loop claims instead. */
 export const NEXT_WAIT_MS = 1000;
 
+/**
+ * About the longest a held task should wait for a slot: tasks are held beyond the first extra one
+ * only while the recent ones are short enough for PREFETCH of them to finish within this.
+ */
+export const HOLD_BUDGET_MS = 1000;
+
+/** How many of the latest tasks' run times the PREFETCH decision looks at. */
+export const RECENT_TASKS = 8;
+
+/**
+ * Tasks to hold beyond the free slots now: up to PREFETCH while the latest tasks are short (the
+ * k-th held one waits about k × the longest of them / CONCURRENCY), one while they are long or
+ * none has run yet; PREFETCH 0 or 1 as set. Hoarding costs idle workers only when tasks are long.
+ */
+export function prefetchNow(input: {
+  prefetch: number;
+  concurrency: number;
+  recentTaskMs: readonly number[];
+}): number {
+  const { prefetch, concurrency, recentTaskMs } = input;
+  if (prefetch <= 1) return prefetch;
+  if (recentTaskMs.length === 0) return 1;
+  const longest = Math.max(1, ...recentTaskMs);
+  const fits = Math.floor((HOLD_BUDGET_MS * concurrency) / longest);
+  return Math.max(1, Math.min(prefetch, fits));
+}
+
 type HeldTasksClient = Pick<HiveClient, 'sendHeartbeat' | 'releaseTask'>;
 
 interface Held {

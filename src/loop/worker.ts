@@ -12,7 +12,7 @@ import { tasksToAskFor } from '../wire/batch.ts';
 import type { ClaimOutcome } from '../wire/outcomes.ts';
 import type { Task } from '../wire/protocol.ts';
 import { ClaimAnswers } from './claim-answers.ts';
-import { HeldTasks } from './held-tasks.ts';
+import { HeldTasks, prefetchNow, RECENT_TASKS } from './held-tasks.ts';
 import { logFinished, outputChanged, resultBody, runTask } from './run-task.ts';
 import { type RunEnd, TRANSITIONS, type WorkerDeps, type WorkerState } from './worker-states.ts';
 
@@ -43,6 +43,8 @@ export class Worker {
   /** A task's handling that threw (e.g. an unsent result's outbox copy failed): ends the loop. */
   #handlingFailure: { error: unknown } | undefined;
   #outboxFullWarned = false;
+  /** The latest tasks' run times, newest last (RECENT_TASKS of them): PREFETCH follows them. */
+  readonly #recentTaskMs: number[] = [];
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
@@ -128,12 +130,15 @@ export class Worker {
   }
 
   /**
-   * Every slot runs a task, or more results are still being written than there are slots: a disk
-   * slower than the tasks must not let unwritten results pile up in memory.
+   * Every slot runs a task, or more results are still being written than tasks may be in hand: a
+   * disk slower than the tasks must not let unwritten results pile up in memory.
    */
   #isBusy(): boolean {
     const { concurrency } = this.#deps.settings;
-    return this.#handling.size >= concurrency || this.#deps.ledger.unwritten > concurrency;
+    // As many as the tasks in hand (slots and held) may wait for their write: those that finish
+    // while one is written go in the next group commit, and the next task does not wait for it.
+    const inHand = concurrency + this.#deps.settings.prefetch;
+    return this.#handling.size >= concurrency || this.#deps.ledger.unwritten > inHand;
   }
 
   /**
@@ -169,13 +174,24 @@ export class Worker {
     this.#held.accept(tasks, isRunning, this.#state === 'draining-for-update' ? 'update' : drain);
   }
 
+  /** Tasks to hold beyond the free slots now (held-tasks.ts `prefetchNow`). */
+  #prefetch(): number {
+    const { prefetch, concurrency } = this.#deps.settings;
+    return prefetchNow({ prefetch, concurrency, recentTaskMs: this.#recentTaskMs });
+  }
+
+  #tookMs(ms: number): void {
+    this.#recentTaskMs.push(ms);
+    if (this.#recentTaskMs.length > RECENT_TASKS) this.#recentTaskMs.shift();
+  }
+
   /** How many tasks a result's answer may bring (1.1-c): none while draining or for --once. */
   #nextMax(): number {
     const { settings } = this.#deps;
     if (this.#state !== 'working' || this.#deps.once === true) return 0;
     // The result's own task still counts as handled until its hand-over: its slot is free.
     const free = settings.concurrency - this.#handling.size + 1;
-    const max = tasksToAskFor({ free, prefetch: settings.prefetch, held: this.#held.size });
+    const max = tasksToAskFor({ free, prefetch: this.#prefetch(), held: this.#held.size });
     if (max > 0) this.#held.asked();
     return max;
   }
@@ -217,7 +233,7 @@ export class Worker {
     const { client, identity, runner, settings } = this.#deps;
     // 1.1-b: free slots plus PREFETCH, to a server that said it speaks 1.1 (--once: one task).
     const free = settings.concurrency - this.#handling.size;
-    const max = tasksToAskFor({ free, prefetch: settings.prefetch, held: this.#held.size });
+    const max = tasksToAskFor({ free, prefetch: this.#prefetch(), held: this.#held.size });
     const many = client.speaks11 && this.#deps.once !== true ? { max } : {};
     return client.claimTask(
       { ...identity, tasks: runner.taskTypes, waitSec: settings.waitSec, ...many },
@@ -249,6 +265,7 @@ export class Worker {
       saidBefore: claimedSaid,
     });
     const finishedAt = new Date();
+    this.#tookMs(finishedAt.getTime() - startedAt.getTime());
     this.#deps.status?.taskFinished(task.id, outcome.status, finishedAt);
     const at = { ...this.#deps.identity, startedAt, finishedAt };
     const body = resultBody(task, outcome, at);

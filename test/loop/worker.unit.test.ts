@@ -223,6 +223,21 @@ class KeepingDelivery {
   }
 }
 
+/** The ledger's count of results still being written, set by the test; `end` is a write over. */
+class Writes {
+  unwritten = 0;
+  #waiting: (() => void)[] = [];
+
+  over(): Promise<void> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  end(): void {
+    this.unwritten -= 1;
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+}
+
 interface Rig {
   worker: Worker;
   client: ScriptedClient;
@@ -246,6 +261,8 @@ function rig(
     fullFor?: number;
     stored?: string[];
     start?: (worker: Worker) => void;
+    /** Results still being written, as the test sets them. */
+    writes?: Writes;
   } = {},
 ): Rig {
   // ErrorBackoff and withJitter draw from Math.random: at 1, each wait is its ceiling.
@@ -258,11 +275,14 @@ function rig(
   const delivery = new KeepingDelivery(client, events);
   let fullFor = options.fullFor ?? 0;
   const stored = new Set(options.stored ?? []);
+  const writes = options.writes ?? new Writes();
   const ledger: WorkerDeps['ledger'] = {
     size: 0,
     isFull: () => fullFor-- > 0,
-    unwritten: 0,
-    writeOver: () => new Promise(() => {}),
+    get unwritten() {
+      return writes.unwritten;
+    },
+    writeOver: () => writes.over(),
     storedResult: (taskId) =>
       stored.has(taskId) ? ({ taskId, body: { status: 'succeeded' } } as never) : undefined,
     requeue: async (entry) => entry,
@@ -572,6 +592,53 @@ describe('held tasks (protocol 1.1)', () => {
     assert.equal(await run, 'stopped');
     assert.equal(runner.mostAtOnce, 2);
     assert.deepEqual(client.released, []);
+  });
+
+  test('results still being written hold the next task back only past CONCURRENCY + PREFETCH', async (t) => {
+    const writes = new Writes();
+    const { client, runner, worker, run } = rig(t, [tasks('t1', 't2', 't3', 't4')], {
+      speaks11: true,
+      settings: { concurrency: 1, prefetch: 3 },
+      writes,
+    });
+    await until(() => runner.running.includes('t1'), 't1 to run');
+    // Nothing has run yet: one held beyond the free slot, whatever PREFETCH says.
+    assert.equal(client.claims[0]?.max, 2);
+    // Up to CONCURRENCY + PREFETCH = 4 unwritten results: the next held task starts at once.
+    writes.unwritten = 4;
+    runner.finish('t1');
+    await until(() => runner.running.includes('t2'), 't2 to start beside 4 unwritten results');
+    // One more than that: the next one waits for a write to be over.
+    writes.unwritten = 5;
+    runner.finish('t2');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(runner.started, ['t1', 't2'], 't3 waits while 5 results are unwritten');
+    writes.end();
+    await until(() => runner.running.includes('t3'), 't3 to start once a write is over');
+    runner.finish('t3');
+    await until(() => runner.running.includes('t4'), 't4 to start');
+    runner.finish('t4');
+    worker.stop();
+    assert.equal(await run, 'stopped');
+    assert.equal(client.claims.length, 1, 'the held tasks needed no claim');
+  });
+
+  test('after short tasks a result asks for the free slot plus all of PREFETCH', async (t) => {
+    const { runner, delivery, worker, run } = rig(t, [tasks('t1')], {
+      speaks11: true,
+      settings: { concurrency: 1, prefetch: 3 },
+    });
+    for (const id of ['t2', 't3', 't4', 't5']) delivery.nextTasks.push(task(id));
+    for (const id of ['t1', 't2', 't3']) {
+      await until(() => runner.running.includes(id), `${id} to run`);
+      runner.finish(id);
+    }
+    await until(() => runner.running.includes('t4'), 't4 to run');
+    // t1's result: its slot + 3 (t1 took milliseconds), none held; then fewer as held ones wait.
+    assert.equal(delivery.asked[0], 4);
+    runner.finish('t4');
+    worker.stop();
+    await run;
   });
 
   test('a result’s answer brings the next task: it runs without a claim (1.1-c)', async (t) => {
