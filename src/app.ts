@@ -72,9 +72,27 @@ export async function runWorker(app: AppContext): Promise<number> {
     log.warn('could not make the worker non-dumpable: tasks can read its /proc/<pid>/environ');
   // Holding the lock: what a dead predecessor's task processes left running is ours to end.
   const taskProcesses = keepTaskProcesses(dataDir.path);
+  let unregister = () => {};
   try {
     for (const pid of taskProcesses.reaped)
       log.warn(`stopped task process ${pid}, left running by a worker that died`);
+    // Ctrl+C is the worker's from here, before the banner says it runs: one that comes while the
+    // rest is made stops the loop before its first claim (the default would kill the process).
+    let worker: Worker | undefined;
+    let stopAtStart = false;
+    unregister = registerSignalHandlers({
+      drain: (signal) => {
+        log.info(`${signal}: finishing up (press Ctrl+C again to stop at once)`);
+        if (worker === undefined) stopAtStart = true;
+        else worker.stop();
+      },
+      force: (signal) => {
+        log.warn(`${signal} again: stopping now; unsent results stay in the outbox`);
+        killAllTaskTrees();
+        releaseLock();
+        app.forceExit(EXIT_FORCED);
+      },
+    });
     const workerId = loadWorkerId(dataDir.path);
     const version = BUILD_INFO.version;
     const platform = currentPlatform();
@@ -171,7 +189,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       // A patch's windows or a zip's buffers are given back as a task's are (MEMORY_TRIM).
       onPrepared: () => memory?.workDone(),
     });
-    const worker = new Worker({
+    worker = new Worker({
       settings,
       client,
       ledger,
@@ -186,18 +204,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       onTaskSettled: () => memory?.workDone(),
     });
     loopToDrain = worker;
-    const unregister = registerSignalHandlers({
-      drain: (signal) => {
-        log.info(`${signal}: finishing up (press Ctrl+C again to stop at once)`);
-        worker.stop();
-      },
-      force: (signal) => {
-        log.warn(`${signal} again: stopping now; unsent results stay in the outbox`);
-        killAllTaskTrees();
-        releaseLock();
-        app.forceExit(EXIT_FORCED);
-      },
-    });
+    if (stopAtStart) worker.stop();
     // A --once run handles one task for a script: it never installs an update mid-way.
     if (!app.options.once) selfUpdate.start();
     let end: RunEnd = 'stopped';
@@ -207,7 +214,6 @@ export async function runWorker(app: AppContext): Promise<number> {
       selfUpdate.stop();
       memory?.close();
       runner.close();
-      unregister();
       await client.close();
     }
     if (prepared !== undefined && end === 'update') {
@@ -217,6 +223,7 @@ export async function runWorker(app: AppContext): Promise<number> {
     log.info(`stopped (${ledger.size} result(s) left in the outbox)`);
     return 0;
   } finally {
+    unregister();
     taskProcesses.close();
     releaseLock();
     log.flush();
