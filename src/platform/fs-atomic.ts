@@ -113,7 +113,9 @@ type Steps = Generator<Step, void, number>;
 function* atomicWrite(path: string, data: FileData, options: WriteOptions): Steps {
   const { durable = true, syncFolder: folder = durable, fsynced } = options;
   const temp = `${path}.${process.pid}.tmp`; // outbox.open() deletes what a crash left
-  const pieces = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
+  const pieces = joinedIfSmall(
+    typeof data === 'string' || data instanceof Uint8Array ? [data] : data,
+  );
   const fd = yield { op: 'open', path: temp, flags: 'w', mode: 0o600 };
   try {
     try {
@@ -139,6 +141,15 @@ function* atomicWrite(path: string, data: FileData, options: WriteOptions): Step
     throw error;
   }
   if (folder) yield* syncFolder(dirname(path), fsynced);
+}
+
+/** A small file's pieces as one buffer: one write call for the file, not one a piece. */
+function joinedIfSmall(
+  pieces: readonly (string | Uint8Array | FileSlice)[],
+): readonly (string | Uint8Array | FileSlice)[] {
+  if (pieces.length < 2 || !isSmall(pieces)) return pieces;
+  const bytes = pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece));
+  return [Buffer.concat(bytes as Uint8Array[])];
 }
 
 function* writeAll(fd: number, bytes: Uint8Array, temp: string): Steps {
