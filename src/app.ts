@@ -215,6 +215,7 @@ export async function runWorker(app: AppContext): Promise<number> {
       memory?.close();
       runner.close();
       await client.close();
+      outbox.close();
     }
     if (prepared !== undefined && end === 'update') {
       selfUpdate.handOff(prepared);

@@ -17,7 +17,7 @@ import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coerceError } from '../platform/errors.ts';
 import {
-  fsyncDirAsync,
+  FolderSync,
   type WriteOptions,
   writeFileAtomic,
   writeFileAtomicAsync,
@@ -64,6 +64,8 @@ export class Outbox {
   readonly #options: OutboxOptions;
   /** outbox/'s fsync, one for the new results renamed into it together. */
   readonly #outboxSync: GroupCommit;
+  /** outbox/ kept open for those fsyncs while results are written (`close` lets it go). */
+  readonly #outboxFolder: FolderSync;
   #prunedAtMs = 0;
 
   constructor(options: OutboxOptions) {
@@ -76,7 +78,8 @@ export class Outbox {
       corrupt: join(root, 'corrupt'),
       spool: join(root, 'spool'),
     };
-    this.#outboxSync = new GroupCommit(() => fsyncDirAsync(this.#dirs.outbox, options.fsynced));
+    this.#outboxFolder = new FolderSync(this.#dirs.outbox, options.fsynced);
+    this.#outboxSync = new GroupCommit(() => this.#outboxFolder.sync());
   }
 
   /** Where task processes write big outputs (task/parent.ts names each file). */
@@ -96,6 +99,11 @@ export class Outbox {
     }
     this.pruneDone();
     return this;
+  }
+
+  /** Lets go of outbox/, held open for its fsyncs; a later write opens it again. */
+  close(): void {
+    this.#outboxFolder.close();
   }
 
   /** The results in outbox/ (unsent when the worker last stopped), unreadable ones moved aside. */

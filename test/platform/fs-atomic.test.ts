@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { writeFileAtomic, writeFileAtomicAsync } from '../../src/platform/fs-atomic.ts';
+import { FolderSync, writeFileAtomic, writeFileAtomicAsync } from '../../src/platform/fs-atomic.ts';
 import { tempDir } from '../helpers/worker.ts';
 
 /** The synchronous write and its async sibling take the same steps: the same cases for both. */
@@ -41,3 +48,39 @@ for (const [name, write] of Object.entries(writers)) {
     });
   });
 }
+
+describe('FolderSync', () => {
+  /** Descriptors this process holds on `dir` now (Linux: /proc/self/fd). */
+  const heldOn = (dir: string) =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === dir;
+      } catch {
+        return false; // the descriptor readdir itself used, closed since
+      }
+    }).length;
+
+  test('opens the folder once for many fsyncs, and lets it go on close', async () => {
+    const dir = tempDir();
+    const told: string[] = [];
+    const folder = new FolderSync(dir, (what) => told.push(what));
+    assert.equal(heldOn(dir), 0);
+    await folder.sync();
+    await folder.sync();
+    await folder.sync();
+    assert.equal(heldOn(dir), 1, 'one descriptor, kept between fsyncs');
+    assert.deepEqual(told, ['folder', 'folder', 'folder']);
+    folder.close();
+    assert.equal(heldOn(dir), 0, 'closed');
+    await folder.sync();
+    assert.equal(heldOn(dir), 1, 'opened again by a sync after close');
+    folder.close();
+  });
+
+  test('a folder that is gone: its sync fails, as an fsync would', async () => {
+    const dir = join(tempDir(), 'missing');
+    const folder = new FolderSync(dir);
+    await assert.rejects(folder.sync(), /ENOENT/);
+    folder.close();
+  });
+});
