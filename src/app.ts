@@ -214,8 +214,8 @@ export async function runWorker(app: AppContext): Promise<number> {
       selfUpdate.stop();
       memory?.close();
       runner.close();
-      await client.close();
       outbox.close();
+      await client.close();
     }
     if (prepared !== undefined && end === 'update') {
       selfUpdate.handOff(prepared);

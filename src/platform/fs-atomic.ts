@@ -182,6 +182,7 @@ function joinedIfSmall(
   pieces: readonly (string | Uint8Array | FileSlice)[],
 ): readonly (string | Uint8Array | FileSlice)[] {
   if (pieces.length < 2 || !isSmall(pieces)) return pieces;
+  // isSmall: no FileSlice among them.
   const bytes = pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece));
   return [Buffer.concat(bytes as Uint8Array[])];
 }
