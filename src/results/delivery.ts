@@ -4,7 +4,8 @@
  * a big one (its output spooled to a file by its task process) once its file is composed,
  * streamed from that file. What the server cannot take now (5xx, network, and the transient 4xx:
  * 401, 403, 407, 408, 425, 429) waits in the outbox for the pump (./pump.ts).
- */ import { coerceError } from '../platform/errors.ts';
+ */
+import { coerceError } from '../platform/errors.ts';
 import { SourceChangedError } from '../platform/fs-atomic.ts';
 import type { Logger } from '../platform/log.ts';
 import type { HiveClient } from '../wire/hive-client.ts';

@@ -96,6 +96,21 @@ function consoleOfStarts(workerLog: string): { version: string; console: string 
   return starts;
 }
 
+/**
+ * Two starts in the log, of `versions`: the first hidden (its banner says no console), the second
+ * by updater.bat's `start` (a console of its own, shared with no other process).
+ */
+function assertHiddenThenOwnConsole(workerLog: string, versions: [string, string]): void {
+  const starts = consoleOfStarts(workerLog);
+  assert.deepEqual(
+    starts.map((one) => one.version),
+    versions,
+    JSON.stringify(starts),
+  );
+  assert.match(starts[0]?.console ?? '', /^none /);
+  assert.match(starts[1]?.console ?? '', /^its own /);
+}
+
 async function versionOf(exe: WineDir): Promise<string> {
   const run = prefix.run(exe.inside, ['--version']);
   assert.equal(await run.exited, 0, run.output());
@@ -147,14 +162,7 @@ describe('self-update of worker.exe under Wine 10, through updater.bat', () => {
     );
     // 1.0.0 was started hidden, with no console (as a background start); updater.bat's `start`
     // gave 1.1.0 a console of its own, shared with no other process (not the updater's cmd.exe).
-    const starts = consoleOfStarts(join(data.host, 'logs', 'worker.log'));
-    assert.deepEqual(
-      starts.map((one) => one.version),
-      ['1.0.0', '1.1.0'],
-      JSON.stringify(starts),
-    );
-    assert.match(starts[0]?.console ?? '', /^none /);
-    assert.match(starts[1]?.console ?? '', /^its own /);
+    assertHiddenThenOwnConsole(join(data.host, 'logs', 'worker.log'), ['1.0.0', '1.1.0']);
   });
 
   test('1.2.0 exits at once: rolled back to 1.0.0 in C:\\Users\\R&D Lab\\Rück & roll (x) ^%PATH%!, which keeps working', async () => {
@@ -182,14 +190,7 @@ describe('self-update of worker.exe under Wine 10, through updater.bat', () => {
     const [result] = await waitForResults(server.admin, 'after-rollback', 1, 60_000);
     assert.equal(result?.body.workerVersion, '1.0.0');
     // Started hidden at first (no console); restarted by updater.bat in a console of its own.
-    const starts = consoleOfStarts(workerLog);
-    assert.deepEqual(
-      starts.map((one) => one.version),
-      ['1.0.0', '1.0.0'],
-      JSON.stringify(starts),
-    );
-    assert.match(starts[0]?.console ?? '', /^none /);
-    assert.match(starts[1]?.console ?? '', /^its own /);
+    assertHiddenThenOwnConsole(workerLog, ['1.0.0', '1.0.0']);
     assert.equal(readText(updaterLog).match(/installing 1\.2\.0/g)?.length, 1, 'one attempt only');
   });
 });
