@@ -43,7 +43,8 @@ export const PREFETCH = 4;
 
 /**
  * Start the next task process while a task runs, so the next task does not wait for one (a spare
- * unused for 30 s is stopped). Off: one process less held while tasks run. @default true
+ * unused for 30 s is stopped; none beside a reused process that comes back after its task, see
+ * TASKS_PER_PROCESS). Off: one process less held while tasks run. @default true
  */
 export const WARM_START = true;
 

@@ -100,6 +100,8 @@ export class TaskProcessPool {
   readonly #size: number;
   readonly #reuse: ReuseLimits;
   #spares: Spare[] = [];
+  /** Processes out on a task that come back to the pool after it (kept: TASKS_PER_PROCESS). */
+  readonly #comingBack = new Set<StartedChild>();
   #closed = false;
   /** Tasks coming faster than processes start: one spare more than `size` is held. */
   #streak: TakeStreak = { startingTakes: 0, queueing: false };
@@ -139,12 +141,15 @@ export class TaskProcessPool {
     });
     // On the next turn: the task's `run` goes out before spawn() holds the thread.
     if (startNext) setImmediate(() => this.prepare(command, env));
-    if (spare === undefined) return spawnTaskChild(command, env);
+    const started = spare?.started ?? spawnTaskChild(command, env);
+    // Decided as ProcessHold decides `keep`: the same inputs, at the same moment.
+    if (reusable && this.mayReuse(started)) this.#comingBack.add(started);
+    if (spare === undefined) return started;
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);
     clearTimeout(spare.readyTimer);
-    spare.started.onReady = undefined;
-    return spare.started;
+    started.onReady = undefined;
+    return started;
   }
 
   /** Whether a task now starting in `started` may be followed by another in the same process. */
@@ -165,6 +170,7 @@ export class TaskProcessPool {
       readyWithinMs: number;
     },
   ): void {
+    this.#comingBack.delete(started);
     started.tasksRun++;
     const alive = isAlive(started);
     if (afterTask({ succeeded: end.succeeded, closed: this.#closed, alive }) === 'retire') {
@@ -190,6 +196,7 @@ export class TaskProcessPool {
 
   /** A process that runs no more tasks: it and whatever it started are stopped now. */
   retire(started: StartedChild): void {
+    this.#comingBack.delete(started);
     const { child } = started;
     if (child.exitCode === null && child.signalCode === null) killTaskTree(child);
   }
@@ -214,13 +221,17 @@ export class TaskProcessPool {
     return this.#spares.flatMap((spare) => spare.started.child.pid ?? []);
   }
 
-  /** Starts the next tasks' processes now: up to `size` idle (one more while tasks queue up). */
+  /**
+   * Starts the next tasks' processes now: up to `size` idle (one more while tasks queue up),
+   * counting the kept processes out on a task as idle ones (they come back after it).
+   */
   prepare(command: ChildCommand, env: NodeJS.ProcessEnv): void {
     const { queueing } = this.#streak;
     const count = sparesToStart({
       size: this.#size,
       queueing,
       idle: this.#spares.length,
+      comingBack: this.#comingBack.size,
       closed: this.#closed,
     });
     for (let i = 0; i < count; i++) {

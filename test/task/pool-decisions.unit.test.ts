@@ -42,12 +42,16 @@ describe('pickIdle: which idle process a task gets', () => {
 });
 
 describe('how many processes start ahead of need', () => {
-  const pool = { size: 1, queueing: false, idle: 0, closed: false };
+  const pool = { size: 1, queueing: false, idle: 0, comingBack: 0, closed: false };
   const cases: [string, Partial<Parameters<typeof sparesToStart>[0]>, number][] = [
     ['one per slot', { size: 2 }, 2],
     ['less those idle', { size: 2, idle: 1 }, 1],
     ['one more while tasks queue up', { size: 2, queueing: true, idle: 1 }, 2],
     ['never below none (used ones waiting count)', { idle: 3 }, 0],
+    ['a slot whose kept process is out on a task: none beside it', { comingBack: 1 }, 0],
+    ['two slots, one kept process out: one', { size: 2, comingBack: 1 }, 1],
+    ['two slots, one kept out and one idle: none', { size: 2, comingBack: 1, idle: 1 }, 0],
+    ['queueing, the kept process out: the extra one only', { queueing: true, comingBack: 1 }, 1],
     ['WARM_START=false: none', { size: 0, queueing: true }, 0],
     ['a closed pool: none', { size: 2, closed: true }, 0],
     ['queueing, CONCURRENCY 1, nothing idle: two', { queueing: true }, 2],

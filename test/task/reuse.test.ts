@@ -95,6 +95,29 @@ describe('reused task processes', { timeout: 120_000 }, () => {
     assert.deepEqual({ ...second, pid: 0 }, { ...clean, pid: 0 }, 'so is a reused one');
   });
 
+  test('no spare starts beside a task whose process comes back; one does beside its last task', async () => {
+    using worker = reusing({ tasksPerProcess: 3 });
+    /** The pool's spares while a 400 ms task runs (past SPARE_START_DELAY_MS), then its pid. */
+    const sparesDuring = async () => {
+      const running = worker.run('whoami', { ms: 400 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const spares = [...worker.warm.sparePids];
+      const outcome = await running;
+      assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome.error));
+      return { spares, pid: (JSON.parse(outcome.outputJson) as { pid: number }).pid };
+    };
+    const first = await sparesDuring();
+    assert.deepEqual(first.spares, [], 'its process comes back: no spare beside it');
+    assert.deepEqual(worker.warm.sparePids, [first.pid], 'and it is back in the pool');
+    const second = await sparesDuring();
+    assert.equal(second.pid, first.pid);
+    assert.deepEqual(second.spares, []);
+    const last = await sparesDuring();
+    assert.equal(last.pid, first.pid, 'its third and last task');
+    assert.equal(last.spares.length, 1, 'a spare starts beside the last task');
+    assert.notEqual(last.spares[0], first.pid);
+  });
+
   test('a process is retired after TASKS_PER_PROCESS tasks', async () => {
     using worker = reusing({ tasksPerProcess: 3 });
     const pids = [];
