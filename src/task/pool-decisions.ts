@@ -65,17 +65,21 @@ export function sparesToStart(pool: {
 
 /**
  * Whether a take starts the next process at once, not on the result's answer or
- * SPARE_START_DELAY_MS in: only while tasks queue up and a fresh process was taken (or none found).
- * A queue of short tasks waits on process starts, and under 1.1 the next task is already held, so
- * a later start leaves a core idle. A lone task's result still never waits for a spawn.
+ * SPARE_START_DELAY_MS in: while tasks queue up and a fresh process was taken (or none found), and
+ * when a kept process is taken for its last task (`last`: TASKS_PER_PROCESS reached, it will not
+ * come back). A queue of short tasks waits on process starts, and under 1.1 the next task is
+ * already held, so a later start leaves a core idle. A lone fresh task's result still never waits
+ * for a spawn.
  */
 export function startsOnTake(pool: {
   size: number;
   queueing: boolean;
   closed: boolean;
   took: 'fresh' | 'used' | 'none';
+  last: boolean;
 }): boolean {
-  return !pool.closed && pool.size > 0 && pool.queueing && pool.took !== 'used';
+  if (pool.closed || pool.size === 0) return false;
+  return (pool.queueing && pool.took !== 'used') || (pool.last && pool.took === 'used');
 }
 
 /** Whether a task now starting in a process that ran `tasksRun` may be followed by another there. */

@@ -133,17 +133,19 @@ export class TaskProcessPool {
     if (spare !== undefined && took === 'fresh') {
       this.#streak = afterFreshTake(this.#streak, spare.started.ready, this.#size);
     }
+    const started = spare?.started ?? spawnTaskChild(command, env);
+    // Decided as ProcessHold decides `keep`: the same inputs, at the same moment.
+    const comesBack = reusable && this.mayReuse(started);
+    if (comesBack) this.#comingBack.add(started);
     const startNext = startsOnTake({
       size: this.#size,
       queueing: this.#streak.queueing,
       closed: this.#closed,
       took,
+      last: !comesBack,
     });
     // On the next turn: the task's `run` goes out before spawn() holds the thread.
     if (startNext) setImmediate(() => this.prepare(command, env));
-    const started = spare?.started ?? spawnTaskChild(command, env);
-    // Decided as ProcessHold decides `keep`: the same inputs, at the same moment.
-    if (reusable && this.mayReuse(started)) this.#comingBack.add(started);
     if (spare === undefined) return started;
     this.#spares = this.#spares.filter((one) => one !== spare);
     clearTimeout(spare.timer);

@@ -68,26 +68,49 @@ describe('how many processes start ahead of need', () => {
   const takes: [string, Parameters<typeof startsOnTake>[0], boolean][] = [
     [
       'queueing, a fresh spare taken: the next starts now',
-      { size: 1, queueing: true, closed: false, took: 'fresh' },
+      { size: 1, queueing: true, closed: false, took: 'fresh', last: false },
       true,
     ],
     [
       'queueing, none idle (the task starts its own): the next starts now',
-      { size: 1, queueing: true, closed: false, took: 'none' },
+      { size: 1, queueing: true, closed: false, took: 'none', last: false },
       true,
     ],
     [
       'no queue: after the result is answered (a lone task never waits for a spawn)',
-      { size: 1, queueing: false, closed: false, took: 'fresh' },
+      { size: 1, queueing: false, closed: false, took: 'fresh', last: false },
       false,
     ],
     [
       'a used process taken (TASKS_PER_PROCESS): as before',
-      { size: 1, queueing: true, closed: false, took: 'used' },
+      { size: 1, queueing: true, closed: false, took: 'used', last: false },
       false,
     ],
-    ['WARM_START=false: never', { size: 0, queueing: true, closed: false, took: 'none' }, false],
-    ['a closed pool: never', { size: 1, queueing: true, closed: true, took: 'fresh' }, false],
+    [
+      'a kept process taken for its last task (TASKS_PER_PROCESS): its successor starts now',
+      { size: 1, queueing: false, closed: false, took: 'used', last: true },
+      true,
+    ],
+    [
+      'a used process that comes back after its task: none',
+      { size: 1, queueing: false, closed: false, took: 'used', last: false },
+      false,
+    ],
+    [
+      'a fresh process for a fresh task (TASKS_PER_PROCESS 1), no queue: after the answer',
+      { size: 1, queueing: false, closed: false, took: 'fresh', last: true },
+      false,
+    ],
+    [
+      'WARM_START=false: never',
+      { size: 0, queueing: true, closed: false, took: 'none', last: false },
+      false,
+    ],
+    [
+      'a closed pool: never',
+      { size: 1, queueing: true, closed: true, took: 'fresh', last: false },
+      false,
+    ],
   ];
   for (const [name, pool, starts] of takes) {
     test(`on a take: ${name}`, () => assert.equal(startsOnTake(pool), starts));
