@@ -30,9 +30,16 @@ async function freePort(): Promise<number> {
 
 /**
  * Starts redis-server on 127.0.0.1 on a free port, with no persistence (no RDB snapshot, no AOF)
- * and its working folder in a temp folder; stopped on cleanup, whatever ends the bench.
+ * and its working folder in a temp folder; stopped on cleanup, whatever ends the bench. `durable`:
+ * an append-only file fsynced after every write (`appendfsync always`), so a finished job is on
+ * disk before BullMQ's worker is answered, as a Hive result is in the outbox before the server
+ * is told.
  */
-export async function startRedis(): Promise<{ port: number; version: string; dir: string }> {
+export async function startRedis({ durable = false } = {}): Promise<{
+  port: number;
+  version: string;
+  dir: string;
+}> {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.error !== undefined) throw new Error(INSTALL_HINT);
   const version = /v=(\S+)/.exec(probe.stdout)?.[1] ?? 'unknown';
@@ -48,7 +55,8 @@ export async function startRedis(): Promise<{ port: number; version: string; dir
       '--save',
       '',
       '--appendonly',
-      'no',
+      durable ? 'yes' : 'no',
+      ...(durable ? ['--appendfsync', 'always'] : []),
       '--dir',
       dir,
       '--loglevel',

@@ -204,6 +204,9 @@ async function main(): Promise<void> {
   console.log(`per task, ${QUEUED} queued…`);
   const bull = await bullmq.perTaskQueuedWithCpu(QUEUED);
   const bullPerTask = bull.perTask;
+  // The same with each job's end on disk before BullMQ goes on (Redis's AOF, fsync always).
+  const durableRedis = await startRedis({ durable: true });
+  const durableBullPerTask = await new BullmqSide(durableRedis.port).perTaskQueued(QUEUED);
   const fresh = await freshAgainstSpawnFloor(exe, admin, server.url);
   const freshPerTask = fresh.freshPerTask;
   const canReuse = spawnSync(exe, ['--help'], { encoding: 'utf8' }).stdout.includes(REUSE_NAME);
@@ -253,6 +256,14 @@ async function main(): Promise<void> {
         '(measured; protocol 1: ' +
         (reusedV1 === undefined ? '—' : perTask(reusedV1.workerCpuMs)) +
         ')',
+    },
+    {
+      name: `per task, ${QUEUED} queued, reused processes, against BullMQ on a Redis that fsyncs every write`,
+      value: reusedPerTask === undefined ? '—' : perTask(reusedPerTask),
+      floor: 'BullMQ sandboxed, redis-server --appendonly yes --appendfsync always',
+      floorValue: perTask(durableBullPerTask),
+      ...(reusedPerTask === undefined ? {} : { ratio: reusedPerTask / durableBullPerTask }),
+      target: '(for the record: each result on disk on both sides, as the outbox keeps ours)',
     },
     {
       name: `per task, ${QUEUED} queued, reused processes, against the protocol floor`,
