@@ -16,6 +16,14 @@ import {
 } from '../helpers/server.ts';
 import { startWorker } from '../helpers/worker.ts';
 
+/** The worker's task processes (its other child is the task-process guardian, a /bin/sh). */
+function taskProcessesOf(pid: number): string[] {
+  // ps exits 1 when no process matches.
+  return spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((line) => line.includes(TASK_CHILD_FLAG));
+}
+
 /** The most tasks that ran at the same moment, from their [startedAt, finishedAt] intervals. */
 function mostAtOnce(results: StoredResult[]): number {
   const edges = results.flatMap(({ body }) => [
@@ -112,12 +120,6 @@ describe('CONCURRENCY', () => {
   });
 
   test('WARM_START: a spare task process waits after a task; with false, none does', async () => {
-    // The worker's task processes (its other child is the task-process guardian, a /bin/sh).
-    const taskProcessesOf = (pid: number) =>
-      // ps exits 1 when no process matches.
-      spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
-        .stdout.split('\n')
-        .filter((line) => line.includes(TASK_CHILD_FLAG));
     for (const [warmStart, spares] of [
       ['true', 1],
       ['false', 0],
@@ -131,6 +133,27 @@ describe('CONCURRENCY', () => {
       } finally {
         await w.stop();
       }
+    }
+  });
+
+  test('TASKS_PER_PROCESS: a kept process is the only one of its slot, idle or running a task', async () => {
+    await server.admin.enqueue({ id: 'kept-0', type: 'whoami', payload: {} });
+    const w = startWorker({ serverUrl: server.url, env: { HIVE_TASKS_PER_PROCESS: '100' } });
+    try {
+      await waitForResults(server.admin, 'kept-0', 1, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(taskProcessesOf(w.child.pid ?? 0).length, 1, 'idle: the kept one, no spare');
+      await server.admin.enqueue({ id: 'kept-1', type: 'whoami', payload: { ms: 1500 } });
+      await server.admin.waitFor(
+        async () => (await server.admin.task('kept-1')).state === 'leased',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500)); // past SPARE_START_DELAY_MS
+      assert.equal(taskProcessesOf(w.child.pid ?? 0).length, 1, 'running: none beside it');
+      const results = await waitForResults(server.admin, 'kept-', 2, 20_000);
+      const pids = results.map(({ body }) => (body.output as { pid: number }).pid);
+      assert.equal(pids[0], pids[1], 'both tasks in the same process');
+    } finally {
+      await w.stop();
     }
   });
 
