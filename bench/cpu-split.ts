@@ -98,7 +98,7 @@ async function run(count: number): Promise<Run> {
     },
     stdio: 'ignore',
   });
-  const startedAt = performance.now();
+  const startedAt = Date.now();
   const taskCpu = new Map<number, number>();
   const sampleTasks = () => {
     for (const pid of childrenOf(worker.pid ?? 0)) {
@@ -111,7 +111,12 @@ async function run(count: number): Promise<Run> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   sampleTasks();
-  const wall = performance.now() - startedAt;
+  // To the last result recorded (the server's clock, whole milliseconds), not to this loop's
+  // 200 ms look: that made the figure a multiple of 0.2 ms a task at N = 1000.
+  const recorded = (await admin.tasks()).map((task) =>
+    Date.parse(task.results[0]?.receivedAt ?? ''),
+  );
+  const wall = Math.max(...recorded) - startedAt;
   const workerCpu = cpuOf(worker.pid ?? 0);
   const serverCpu = cpuOf(server.pid ?? 0);
   const result: Run = {
