@@ -121,8 +121,17 @@ export class TaskProcessPool {
     this.#reuse = reuse;
   }
 
-  /** A process for a task (./pool-decisions.ts `pickIdle`); none fits: a new one. */
-  take(command: ChildCommand, env: NodeJS.ProcessEnv, reusable = false): StartedChild {
+  /**
+   * A process for a task (./pool-decisions.ts `pickIdle`); none fits: a new one. `reusable`: it may
+   * be a used one; `keepable`: it comes back after the task while TASKS_PER_PROCESS allows (`keeps`
+   * says so for the process taken), by default as `reusable` (a replacement is fresh but kept).
+   */
+  take(
+    command: ChildCommand,
+    env: NodeJS.ProcessEnv,
+    reusable = false,
+    keepable = reusable,
+  ): StartedChild {
     const fits = (spare: Spare) =>
       spare.env === env && sameCommand(spare.command, command) && isAlive(spare.started);
     // Those started for another command, or dead, are of no use to anyone.
@@ -134,8 +143,8 @@ export class TaskProcessPool {
       this.#streak = afterFreshTake(this.#streak, spare.started.ready, this.#size);
     }
     const started = spare?.started ?? spawnTaskChild(command, env);
-    // Decided as ProcessHold decides `keep`: the same inputs, at the same moment.
-    const comesBack = reusable && this.mayReuse(started);
+    const { tasksPerProcess } = this.#reuse;
+    const comesBack = keepable && mayReuse(started.tasksRun, tasksPerProcess, this.#closed);
     if (comesBack) this.#comingBack.add(started);
     const startNext = startsOnTake({
       size: this.#size,
@@ -154,9 +163,9 @@ export class TaskProcessPool {
     return started;
   }
 
-  /** Whether a task now starting in `started` may be followed by another in the same process. */
-  mayReuse(started: StartedChild): boolean {
-    return mayReuse(started.tasksRun, this.#reuse.tasksPerProcess, this.#closed);
+  /** Whether a process just taken comes back after its task (`take` decided it: the task's keep). */
+  keeps(started: StartedChild): boolean {
+    return this.#comingBack.has(started);
   }
 
   /**

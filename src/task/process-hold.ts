@@ -34,7 +34,7 @@ export class ProcessHold {
     this.#env = env;
     this.#reusable = reusable;
     this.#started = this.#pool.take(command, env, reusable);
-    this.#keep = reusable && this.#pool.mayReuse(this.#started);
+    this.#keep = this.#pool.keeps(this.#started);
   }
 
   get started(): StartedChild {
@@ -77,8 +77,9 @@ export class ProcessHold {
     this.#replaced = true;
     this.#dropListeners();
     this.#pool.retire(this.#started);
-    this.#started = this.#pool.take(this.#command, this.#env, false);
-    this.#keep = this.#reusable && this.#pool.mayReuse(this.#started);
+    // A fresh one (no used process), kept after the task as the one it replaces would have been.
+    this.#started = this.#pool.take(this.#command, this.#env, false, this.#reusable);
+    this.#keep = this.#pool.keeps(this.#started);
     return true;
   }
 
