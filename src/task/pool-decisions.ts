@@ -49,8 +49,9 @@ export function afterFreshTake(streak: TakeStreak, ready: boolean, size: number)
  * How many processes to start now, ahead of need: one per task that may run at once (`size`,
  * CONCURRENCY; 0 with WARM_START=false), one more while tasks queue up, less those idle already
  * and those running a task they come back from (kept, TASKS_PER_PROCESS): a slot whose process
- * comes back needs no spare beside it. One that is retired instead (a failed task, its last task,
- * past REUSE_MAX_RSS) no longer counts, and the next `prepare` starts its successor.
+ * comes back needs no spare beside it. One on its last task does not count (its successor starts
+ * when that task takes it: `startsOnTake`), nor one retired unforeseen (a failed task, past
+ * REUSE_MAX_RSS): the next `prepare` starts its successor.
  */
 export function sparesToStart(pool: {
   size: number;
