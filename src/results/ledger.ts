@@ -15,6 +15,14 @@ import { coerceError } from '../platform/errors.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
 
+/**
+ * Longest a new result's fsync waits for the server's answer, which makes it unneeded
+ * (`#stillNeeded`): only while the latest ANSWERS_SEEN answers all came within it.
+ */
+export const ANSWER_WAIT_MS = 5;
+/** How many of the latest answers say whether the server answers within ANSWER_WAIT_MS. */
+export const ANSWERS_SEEN = 8;
+
 export type ResultState = 'written' | 'pending' | 'sending' | 'kept' | 'answered' | 'refused';
 
 const NEXT: Record<ResultState, readonly ResultState[]> = {
@@ -39,6 +47,10 @@ export interface ResultLife {
   writeError?: Error | undefined;
   /** Whether `written` has settled (a disk slower than the tasks holds up claims). */
   isWriteOver: boolean;
+  /** When a new result was added (performance.now()), for how soon it is answered. */
+  addedAtMs?: number | undefined;
+  /** Tells a new result's write that the server's first answer is in (`#stillNeeded`). */
+  onAnswer?: (() => void) | undefined;
   /** The send out for it, shared by concurrent callers (./delivery.ts). */
   send?: Promise<SendAnswer> | undefined;
   /** Answered or refused: settles once its outbox file is gone and it has left the ledger. */
@@ -60,10 +72,16 @@ export class ResultLedger {
   readonly #lives = new Map<string, ResultLife>();
   /** Called when a result's write is over (the loop may claim again). */
   #onWriteOver = new Set<() => void>();
+  /** How long the latest new results took to be answered (ms), ANSWERS_SEEN of them, newest last. */
+  readonly #answerMs: number[] = [];
 
-  constructor(outbox: Outbox, maxEntries: number) {
+  readonly #answerWaitMs: number;
+
+  /** `answerWaitMs`: ANSWER_WAIT_MS unless a test says otherwise. */
+  constructor(outbox: Outbox, maxEntries: number, { answerWaitMs = ANSWER_WAIT_MS } = {}) {
     this.#outbox = outbox;
     this.#maxEntries = maxEntries;
+    this.#answerWaitMs = answerWaitMs;
   }
 
   get outbox(): Outbox {
@@ -128,7 +146,13 @@ export class ResultLedger {
 
   /** A new result: its outbox file written (./outbox.ts); once answered, it becomes done/'s copy. */
   add(taskId: string, body: EncodedResult): ResultLife {
-    const { entry, written: writing } = this.#outbox.write(taskId, body);
+    let answered: () => void = () => undefined;
+    const answer = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    // A spooled body is sent from its file once that is written: no answer can come first.
+    const stillNeeded = 'json' in body ? () => this.#stillNeeded(life, answer) : undefined;
+    const { entry, written: writing } = this.#outbox.write(taskId, body, stillNeeded);
     const written = writing.then(
       () => true,
       (error: unknown) => {
@@ -143,6 +167,8 @@ export class ResultLedger {
       state: 'json' in body ? 'pending' : 'written',
       written,
       isWriteOver: false,
+      addedAtMs: performance.now(),
+      onAnswer: answered,
     };
     this.#lives.set(life.resultId, life);
     void written.then((whole) => {
@@ -194,7 +220,9 @@ export class ResultLedger {
   /** The server could not take it now: kept in outbox/ for the pump. */
   kept(resultId: string): void {
     const life = this.#lives.get(resultId);
-    if (life?.state === 'sending') this.#move(life, 'kept');
+    if (life?.state !== 'sending') return;
+    this.#move(life, 'kept');
+    life.onAnswer?.();
   }
 
   /**
@@ -259,6 +287,44 @@ export class ResultLedger {
   /** Answered or refused from any state: a result answered by a send it shared ends once. */
   #finish(life: ResultLife, state: 'answered' | 'refused'): void {
     life.state = state;
+    life.onAnswer?.();
+    if (state === 'answered' && life.addedAtMs !== undefined) {
+      this.#answerTook(performance.now() - life.addedAtMs);
+    }
+  }
+
+  /**
+   * Asked by a new result's write, its bytes written, before its fsyncs: are they still needed?
+   * Not once the server has it (2xx or 409): the outbox copy only ever stood for a result the
+   * server might not have, and done/'s copy is not fsynced either. While the server answers
+   * quickly (the latest ANSWERS_SEEN answers within ANSWER_WAIT_MS), the write waits up to that
+   * for the answer (none in time counts as a slow one); else, or if none comes, the fsyncs are
+   * made as always. What a kill or a power
+   * cut meanwhile costs is what it cost while the write was under way: the task runs again
+   * (docs/reliability.md, "Why sending while writing loses nothing").
+   */
+  async #stillNeeded(life: ResultLife, answer: Promise<void>): Promise<boolean> {
+    if (life.state !== 'answered' && this.#answersAreQuick()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#answerWaitMs);
+      });
+      const answeredInTime = await Promise.race([answer.then(() => true), late.then(() => false)]);
+      clearTimeout(timer);
+      // No answer in time: the server is slow for now, and the next writes do not wait.
+      if (!answeredInTime) this.#answerTook(Number.POSITIVE_INFINITY);
+    }
+    return life.state !== 'answered';
+  }
+
+  #answersAreQuick(): boolean {
+    const seen = this.#answerMs;
+    return seen.length === ANSWERS_SEEN && seen.every((ms) => ms <= this.#answerWaitMs);
+  }
+
+  #answerTook(ms: number): void {
+    this.#answerMs.push(ms);
+    if (this.#answerMs.length > ANSWERS_SEEN) this.#answerMs.shift();
   }
 
   #move(life: ResultLife, next: ResultState): void {

@@ -5,14 +5,24 @@
  * outbox/<resultId>.json   unsent results; removed when the server answered 2xx or 409
  * done/<task key>.json     every result produced, by task id, kept RESULT_RETENTION (once per task)
  * rejected/<resultId>.json results the server refused, with its answer: kept, never deleted silently
- * corrupt/                 unreadable files (a power cut mid-write), moved aside for a person to look at
+ * corrupt/                 unreadable files (a torn write), moved aside for a person to look at
  * spool/                   big outputs written by task processes, until copied into outbox/
  *
  * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills
- * the process. New results' files share their folder's fsync (./group-commit.ts). A file's
- * layout is ./entry-file.ts's.
+ * the process. New results' files share their folder's fsync (./group-commit.ts), and skip theirs
+ * when the server has the result first (./ledger.ts): a power cut may leave such a file empty,
+ * and it is removed. A file's layout is ./entry-file.ts's.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coerceError } from '../platform/errors.ts';
@@ -121,15 +131,19 @@ export class Outbox {
    * Writes a new result's outbox file (on the threadpool): its own temp file, fsync and rename,
    * then the folder's fsync, shared with the results renamed meanwhile (a group commit). A body
    * with a spooled output is composed there, and read from there from then on (`entry`); its
-   * spooled output is removed.
+   * spooled output is removed. `stillNeeded`, asked once the bytes are written, may answer that
+   * the copy needs no fsync at all (the server has the result: src/results/ledger.ts).
    */
-  write(taskId: string, body: EncodedResult): NewEntry {
+  write(taskId: string, body: EncodedResult, stillNeeded?: () => Promise<boolean>): NewEntry {
     const storedAt = new Date(this.#now()).toISOString();
     const file = join(this.#dirs.outbox, fileName(body.resultId));
     const { entry, pieces } = newEntryFile(taskId, storedAt, body, file);
     const { fsynced } = this.#options;
-    let written = writeFileAtomicAsync(file, pieces, { syncFolder: false, fsynced }).then(() =>
-      this.#outboxSync.join(),
+    // Asked before the fsyncs: a copy the server already has needs neither (ledger.ts).
+    let needed = true;
+    const durable = stillNeeded === undefined ? true : async () => (needed = await stillNeeded());
+    let written = writeFileAtomicAsync(file, pieces, { durable, syncFolder: false, fsynced }).then(
+      () => (needed ? this.#outboxSync.join() : undefined),
     );
     if (!('json' in body)) {
       const spooled = body.output.file;
@@ -266,6 +280,16 @@ export class Outbox {
       const code = (error as NodeJS.ErrnoException).code;
       if (missingIsFine && code === 'ENOENT') return undefined;
       if (code !== undefined) throw error; // a file system error, not a corrupt file
+      if (neverReachedTheDisk(file)) {
+        // Only a copy that skipped its fsync (its result answered first: ledger.ts) can be left
+        // so by a power cut; an fsynced one is whole. That result is the server's already.
+        rmSync(file, { force: true });
+        this.#options.log.warn(
+          { file },
+          `removed ${file}: a power cut left it empty (its result had reached the server before it needed to be on disk)`,
+        );
+        return undefined;
+      }
       const aside = join(this.#dirs.corrupt, `${Date.now()}-${file.split(/[\\/]/).pop()}`);
       renameSync(file, aside);
       this.#options.log.error(
@@ -278,5 +302,16 @@ export class Outbox {
 
   #now(): number {
     return this.#options.now?.() ?? Date.now();
+  }
+}
+
+/** Empty, or starting with a NUL byte: a file whose data never reached the disk, only its name. */
+function neverReachedTheDisk(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const first = Buffer.alloc(1);
+    return readSync(fd, first, 0, 1, 0) === 0 || first[0] === 0;
+  } finally {
+    closeSync(fd);
   }
 }

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/platform/log.ts';
-import { ResultLedger } from '../../src/results/ledger.ts';
+import { ANSWERS_SEEN, ResultLedger } from '../../src/results/ledger.ts';
 import { Outbox } from '../../src/results/outbox.ts';
 import { encodeResultBody } from '../../src/wire/protocol.ts';
 import { encoded } from '../helpers/server.ts';
@@ -129,5 +129,112 @@ describe('the result ledger', () => {
       [R1, R2],
     );
     assert.equal(reopened.get(R1)?.state, 'pending');
+  });
+
+  describe('the fsyncs a new result skips once the server has it', () => {
+    /** A ledger on a real outbox whose fsyncs are counted; `answerWaitMs` as the test needs. */
+    function counted(answerWaitMs: number) {
+      const dataDir = tempDir();
+      const made: string[] = [];
+      const outbox = new Outbox({
+        dataDir,
+        retentionMs: 3_600_000,
+        log,
+        fsynced: (what) => made.push(what),
+      });
+      const ledger = new ResultLedger(outbox, 100, { answerWaitMs }).open();
+      return { dataDir, made, ledger };
+    }
+    let next = 0;
+    const newId = () => `bbbbbbbb-0000-0000-0000-${String(++next).padStart(12, '0')}`;
+    /** Added, sent and answered at once: the answer comes before the write asks. */
+    async function answeredAtOnce(ledger: ResultLedger) {
+      const id = newId();
+      const life = ledger.add(`t-${id}`, body(id));
+      ledger.sending(id);
+      await ledger.answered(id);
+      return life;
+    }
+
+    test('answered before its fsync: none made, its copy in done/, nothing left in outbox/', async () => {
+      const { dataDir, made, ledger } = counted(5);
+      const life = await answeredAtOnce(ledger);
+      assert.equal(await life.written, true);
+      assert.deepEqual(made, []);
+      assert.deepEqual(readdirSync(join(dataDir, 'outbox')), []);
+      assert.equal(ledger.storedResult(life.taskId)?.body.resultId, life.resultId);
+    });
+
+    test('not answered yet, the server not known to answer quickly: fsynced at once (file, folder)', async () => {
+      const { made, ledger } = counted(60_000);
+      const id = newId();
+      const life = ledger.add(`t-${id}`, body(id));
+      assert.equal(await life.written, true, 'over without waiting for an answer (60 s)');
+      assert.deepEqual(made, ['file', 'folder']);
+      ledger.sending(id);
+      ledger.kept(id);
+      assert.equal(ledger.pending()[0]?.body.resultId, id);
+    });
+
+    test('while answers are quick, the write waits for one: skipped if it comes, fsynced if not', async () => {
+      const { made, ledger } = counted(400);
+      for (let i = 0; i < ANSWERS_SEEN; i++) await answeredAtOnce(ledger);
+      assert.deepEqual(made, []);
+      // Answered 50 ms after it was added (well within 400): its write waited, and skips both.
+      const soon = newId();
+      const waited = ledger.add(`t-${soon}`, body(soon));
+      ledger.sending(soon);
+      let over = false;
+      void waited.written.then(() => {
+        over = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(over, false, 'the write waits for the answer');
+      await ledger.answered(soon);
+      assert.equal(await waited.written, true);
+      assert.deepEqual(made, []);
+      // No answer: fsynced once the wait is over, and the result stays unsent.
+      const late = newId();
+      const started = performance.now();
+      const unanswered = ledger.add(`t-${late}`, body(late));
+      assert.equal(await unanswered.written, true);
+      assert.ok(performance.now() - started >= 390, 'the write waited out the 400 ms');
+      assert.deepEqual(made, ['file', 'folder']);
+      assert.equal(ledger.get(late)?.state, 'pending');
+      // No answer in time counts as a slow one: the server no longer counts as quick, nobody waits.
+      const id = newId();
+      const life = ledger.add(`t-${id}`, body(id));
+      const before = performance.now();
+      assert.equal(await life.written, true);
+      assert.ok(performance.now() - before < 390, 'fsynced without waiting');
+      assert.deepEqual(made, ['file', 'folder', 'file', 'folder']);
+      // Quick answers again, ANSWERS_SEEN of them: the writes wait again.
+      for (let i = 0; i < ANSWERS_SEEN; i++) await answeredAtOnce(ledger);
+      const again = newId();
+      const waitedAgain = ledger.add(`t-${again}`, body(again));
+      ledger.sending(again);
+      setTimeout(() => void ledger.answered(again), 20);
+      assert.equal(await waitedAgain.written, true);
+      assert.equal(made.length, 4, 'skipped: no more fsyncs');
+    });
+
+    test('a refusal or a "keep it" is no reason to skip: fsynced, without waiting', async () => {
+      const { made, ledger } = counted(60_000);
+      for (let i = 0; i < ANSWERS_SEEN; i++) await answeredAtOnce(ledger);
+      const kept = newId();
+      const life = ledger.add(`t-${kept}`, body(kept));
+      ledger.sending(kept);
+      setTimeout(() => ledger.kept(kept), 20);
+      assert.equal(await life.written, true, 'over at the answer, not after 60 s');
+      assert.deepEqual(made, ['file', 'folder']);
+      const refused = newId();
+      const other = ledger.add(`t-${refused}`, body(refused));
+      ledger.sending(refused);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const keptIn = await ledger.refused(refused, { status: 422, text: 'no' });
+      assert.equal(await other.written, true);
+      assert.deepEqual(made, ['file', 'folder', 'file', 'folder']);
+      assert.ok(keptIn.endsWith(`${refused}.json`));
+    });
   });
 });

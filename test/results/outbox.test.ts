@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/platform/log.ts';
+import { taskKey } from '../../src/results/entry-file.ts';
 import { ResultLedger } from '../../src/results/ledger.ts';
 import { Outbox, type OutboxOptions } from '../../src/results/outbox.ts';
 import { type EncodedResult, encodeResultBody, type ResultBody } from '../../src/wire/protocol.ts';
@@ -134,5 +135,36 @@ describe('outbox', () => {
     assert.equal(entry.body.json, JSON.stringify(older.body), 'the text it was written from');
     assert.equal(entry?.body.resultId, older.body.resultId);
     assert.deepEqual(readdirSync(join(dataDir, 'corrupt')), []);
+  });
+
+  test('a file a power cut left empty (0 bytes, or NUL bytes) is removed with a warning, not moved aside', () => {
+    const dataDir = tempDir();
+    for (const dir of ['outbox', 'done']) mkdirSync(join(dataDir, dir), { recursive: true });
+    const empty = 'cccccccc-0000-0000-0000-000000000001.json';
+    writeFileSync(join(dataDir, 'outbox', empty), '');
+    writeFileSync(join(dataDir, 'outbox', 'torn.json'), '{"taskId":"x","body":{"workerId":');
+    const lines: string[] = [];
+    const heard = createLogger({
+      level: 'warn',
+      secrets: [],
+      console: {
+        write: (line: string) => lines.push(line) > 0,
+        isTTY: false,
+        stream: undefined,
+        lostReason: undefined,
+      },
+    });
+    const ledger = openLedger({ dataDir, maxEntries: 10, retentionMs: HOUR, log: heard });
+    assert.deepEqual(ledger.pending(), []);
+    assert.deepEqual(readdirSync(join(dataDir, 'outbox')), []);
+    assert.equal(readdirSync(join(dataDir, 'corrupt')).length, 1, 'the torn one, as before');
+    // done/'s copy of a task, its bytes NUL (what some file systems leave): as if never done.
+    const doneFile = join(dataDir, 'done', taskKey('t-zeros'));
+    writeFileSync(doneFile, Buffer.alloc(300));
+    assert.equal(ledger.storedResult('t-zeros'), undefined);
+    assert.deepEqual(readdirSync(join(dataDir, 'done')), []);
+    assert.equal(readdirSync(join(dataDir, 'corrupt')).length, 1);
+    const removed = lines.filter((line) => /a power cut left it empty/.test(line));
+    assert.equal(removed.length, 2, lines.join(''));
   });
 });
