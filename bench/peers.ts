@@ -263,7 +263,8 @@ async function main(): Promise<void> {
       floor: 'BullMQ sandboxed, redis-server --appendonly yes --appendfsync always',
       floorValue: perTask(durableBullPerTask),
       ...(reusedPerTask === undefined ? {} : { ratio: reusedPerTask / durableBullPerTask }),
-      target: '(for the record: BullMQ with every job on disk; ours on disk until the server has it)',
+      target:
+        '(for the record: BullMQ with every job on disk; ours on disk until the server has it)',
     },
     {
       name: `per task, ${QUEUED} queued, reused processes, against the protocol floor`,
