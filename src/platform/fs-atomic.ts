@@ -34,13 +34,8 @@ export type FileData = string | Uint8Array | readonly (string | Uint8Array | Fil
 const COPY_CHUNK_BYTES = 64 * 1024;
 
 export interface WriteOptions {
-  /**
-   * Whether the file is fsynced; or a question asked once its bytes are written, just before
-   * the fsync (async writes only; a sync write fsyncs): `false` leaves it to the page cache, for a
-   * copy that turned out not to be needed durably (src/results/ledger.ts, `#stillNeeded`). A
-   * question means the folder's fsync is the caller's. @default true
-   */
-  durable?: boolean | (() => Promise<boolean>);
+  /** @default true */
+  durable?: boolean;
   /**
    * `false`: the folder's fsync is left to the caller, who makes one for several renames (a
    * group commit, src/results/group-commit.ts). @default durable
@@ -142,19 +137,15 @@ type Step =
   | { op: 'write'; fd: number; data: Uint8Array }
   | { op: 'read'; fd: number; data: Uint8Array; position: number }
   | { op: 'fsync'; fd: number }
-  | { op: 'ask'; question: () => Promise<boolean> }
   | { op: 'close'; fd: number }
   | { op: 'rename'; from: string; to: string }
   | { op: 'rm'; path: string };
 
-/**
- * A step's result: the fd of an open, the bytes taken by a write or given by a read, an ask's
- * answer (1 yes, 0 no), 0 otherwise.
- */
+/** A step's result: the fd of an open, the bytes taken by a write or given by a read, 0 otherwise. */
 type Steps = Generator<Step, void, number>;
 
 function* atomicWrite(path: string, data: FileData, options: WriteOptions): Steps {
-  const { durable = true, syncFolder: folder = durable === true, fsynced } = options;
+  const { durable = true, syncFolder: folder = durable, fsynced } = options;
   const temp = `${path}.${process.pid}.tmp`; // outbox.open() deletes what a crash left
   const pieces = joinedIfSmall(
     typeof data === 'string' || data instanceof Uint8Array ? [data] : data,
@@ -170,9 +161,7 @@ function* atomicWrite(path: string, data: FileData, options: WriteOptions): Step
         // Encoded one piece at a time: only one piece's bytes are held beside the text.
         yield* writeAll(fd, typeof piece === 'string' ? Buffer.from(piece) : piece, temp);
       }
-      const needed =
-        typeof durable === 'function' ? (yield { op: 'ask', question: durable }) === 1 : durable;
-      if (needed) {
+      if (durable) {
         yield { op: 'fsync', fd };
         fsynced?.('file');
       }
@@ -282,9 +271,7 @@ async function runAsync(steps: Steps, onThreadpool: OnThreadpool = EVERY): Promi
   while (next.done !== true) {
     let result: number;
     try {
-      const step = next.value;
-      if (step.op === 'ask') result = (await step.question()) ? 1 : 0;
-      else result = onThreadpool(step) ? await stepAsync(step) : stepSync(step);
+      result = onThreadpool(next.value) ? await stepAsync(next.value) : stepSync(next.value);
     } catch (error) {
       next = steps.throw(error);
       continue;
@@ -304,8 +291,6 @@ function stepSync(step: Step): number {
     case 'fsync':
       fsyncSync(step.fd);
       return 0;
-    case 'ask':
-      return 1; // nothing to wait on here: the answer a sync write cannot wait for is "yes"
     case 'close':
       closeSync(step.fd);
       return 0;

@@ -8,16 +8,17 @@
  *   sending ──404/410/other 4xx──▶ refused (kept in rejected/, then the record leaves)
  *   sending ──network/5xx/transient 4xx──▶ kept (in outbox/, for the pump) ──▶ sending …
  *
- * A body in memory is `pending` at once (it is sent while its file is written); a body whose
- * output is spooled is `written` until its outbox file is composed, since it is sent from there.
+ * A body in memory is `pending` at once (it is sent while its file is written; answered first, it
+ * gets no outbox file, only done/'s copy); a body whose output is spooled is `written` until its
+ * outbox file is composed, since it is sent from there.
  */
 import { coerceError } from '../platform/errors.ts';
 import type { EncodedResult } from '../wire/protocol.ts';
-import type { Outbox, OutboxEntry } from './outbox.ts';
+import type { KeptIn, Outbox, OutboxEntry } from './outbox.ts';
 
 /**
- * Longest a new result's fsync waits for the server's answer, which makes it unneeded
- * (`#stillNeeded`): only while the latest ANSWERS_SEEN answers all came within it.
+ * Longest a new result's outbox write waits for the server's answer, which makes the file
+ * unneeded (`#stillNeeded`): only while the latest ANSWERS_SEEN answers all came within it.
  */
 export const ANSWER_WAIT_MS = 5;
 /** How many of the latest answers say whether the server answers within ANSWER_WAIT_MS. */
@@ -49,6 +50,8 @@ export interface ResultLife {
   isWriteOver: boolean;
   /** When a new result was added (performance.now()), for how soon it is answered. */
   addedAtMs?: number | undefined;
+  /** Where a new result's write kept it (./outbox.ts), once `written` settled true; else outbox/. */
+  keptIn?: KeptIn | undefined;
   /** Tells a new result's write that the server's first answer is in (`#stillNeeded`). */
   onAnswer?: (() => void) | undefined;
   /** The send out for it, shared by concurrent callers (./delivery.ts). */
@@ -144,17 +147,24 @@ export class ResultLedger {
     return this.#lives.get(resultId);
   }
 
-  /** A new result: its outbox file written (./outbox.ts); once answered, it becomes done/'s copy. */
+  /**
+   * A new result: its outbox file written (./outbox.ts), or only done/'s copy if the server has it
+   * first (`#stillNeeded`); once answered, the outbox file becomes done/'s copy.
+   */
   add(taskId: string, body: EncodedResult): ResultLife {
     let answered: () => void = () => undefined;
     const answer = new Promise<void>((resolve) => {
       answered = resolve;
     });
     // A spooled body is sent from its file once that is written: no answer can come first.
-    const stillNeeded = 'json' in body ? () => this.#stillNeeded(life, answer) : undefined;
+    const stillNeeded =
+      'json' in body ? () => this.#stillNeeded(answer, () => life.state) : undefined;
     const { entry, written: writing } = this.#outbox.write(taskId, body, stillNeeded);
     const written = writing.then(
-      () => true,
+      (keptIn) => {
+        life.keptIn = keptIn;
+        return true;
+      },
       (error: unknown) => {
         life.writeError = coerceError(error);
         return false;
@@ -238,7 +248,7 @@ export class ResultLedger {
     this.#finish(life, 'answered');
     life.ending = (async () => {
       try {
-        if (await life.written) await this.#outbox.retire(life.entry);
+        if ((await life.written) && life.keptIn !== 'done') await this.#outbox.retire(life.entry);
       } finally {
         this.#lives.delete(resultId);
       }
@@ -294,27 +304,26 @@ export class ResultLedger {
   }
 
   /**
-   * Asked by a new result's write, its bytes written, before its fsyncs: are they still needed?
-   * Not once the server has it (2xx or 409): the outbox copy only ever stood for a result the
-   * server might not have, and done/'s copy is not fsynced either. While the server answers
+   * Asked by a new result's write before it starts: does it still need its outbox file? Not once
+   * the server has the result (2xx or 409): that file only ever stood for a result the server
+   * might not have, and done/'s copy (written instead) is never fsynced. While the server answers
    * quickly (the latest ANSWERS_SEEN answers within ANSWER_WAIT_MS), the write waits up to that
-   * for the answer (none in time counts as a slow one); else, or if none comes, the fsyncs are
-   * made as always. What a kill or a power
-   * cut meanwhile costs is what it cost while the write was under way: the task runs again
-   * (docs/reliability.md, "Why sending while writing loses nothing").
+   * for the answer (none in time counts as a slow one); else at once, the outbox file is written
+   * and fsynced as always, as it is after any other answer. What a kill or a power cut meanwhile
+   * costs is what it costs while the file is written: the task runs again (docs/reliability.md,
+   * "No outbox file for a result the server already has").
    */
-  async #stillNeeded(life: ResultLife, answer: Promise<void>): Promise<boolean> {
-    if (life.state !== 'answered' && this.#answersAreQuick()) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.#answerWaitMs);
-      });
-      const answeredInTime = await Promise.race([answer.then(() => true), late.then(() => false)]);
-      clearTimeout(timer);
-      // No answer in time: the server is slow for now, and the next writes do not wait.
-      if (!answeredInTime) this.#answerTook(Number.POSITIVE_INFINITY);
-    }
-    return life.state !== 'answered';
+  async #stillNeeded(answer: Promise<void>, state: () => ResultState): Promise<boolean> {
+    if (!this.#answersAreQuick()) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#answerWaitMs);
+    });
+    const answeredInTime = await Promise.race([answer.then(() => true), late.then(() => false)]);
+    clearTimeout(timer);
+    // No answer in time: the server is slow for now, and the next writes do not wait.
+    if (!answeredInTime) this.#answerTook(Number.POSITIVE_INFINITY);
+    return state() !== 'answered';
   }
 
   #answersAreQuick(): boolean {

@@ -9,9 +9,9 @@
  * spool/                   big outputs written by task processes, until copied into outbox/
  *
  * Every write is atomic (src/platform/fs-atomic.ts), so a file is whole or absent whatever kills
- * the process. New results' files share their folder's fsync (./group-commit.ts), and skip theirs
- * when the server has the result first (./ledger.ts): a power cut may leave such a file empty,
- * and it is removed. A file's layout is ./entry-file.ts's.
+ * the process. New results' files share their folder's fsync (./group-commit.ts); a result the
+ * server has before it is written (./ledger.ts) goes straight to done/, which is never fsynced: a
+ * power cut may leave such a copy empty, and it is removed. A file's layout is ./entry-file.ts's.
  */
 import {
   closeSync,
@@ -46,10 +46,13 @@ import { GroupCommit } from './group-commit.ts';
 
 export type { OutboxEntry };
 
-/** A new result (Outbox.write): `written` settles when its outbox file is whole on disk, or failed. */
+/** Where a new result was kept: its outbox file (fsynced), or only done/'s copy (answered first). */
+export type KeptIn = 'outbox' | 'done';
+
+/** A new result (Outbox.write): `written` settles when its copy is whole on disk, or failed. */
 export interface NewEntry {
   entry: OutboxEntry;
-  written: Promise<void>;
+  written: Promise<KeptIn>;
 }
 
 const PRUNE_EVERY_MS = 3_600_000;
@@ -128,23 +131,32 @@ export class Outbox {
   }
 
   /**
-   * Writes a new result's outbox file (on the threadpool): its own temp file, fsync and rename,
-   * then the folder's fsync, shared with the results renamed meanwhile (a group commit). A body
+   * Keeps a new result: its outbox file (on the threadpool: its own temp file, fsync and rename,
+   * then the folder's fsync, shared with the results renamed meanwhile, a group commit). A body
    * with a spooled output is composed there, and read from there from then on (`entry`); its
-   * spooled output is removed. `stillNeeded`, asked once the bytes are written, may answer that
-   * the copy needs no fsync at all (the server has the result: src/results/ledger.ts).
+   * spooled output is removed. `stillNeeded`, asked first, may answer that the server has the
+   * result already (src/results/ledger.ts): then only done/'s copy is written, not fsynced.
    */
   write(taskId: string, body: EncodedResult, stillNeeded?: () => Promise<boolean>): NewEntry {
     const storedAt = new Date(this.#now()).toISOString();
     const file = join(this.#dirs.outbox, fileName(body.resultId));
     const { entry, pieces } = newEntryFile(taskId, storedAt, body, file);
     const { fsynced } = this.#options;
-    // Asked before the fsyncs: a copy the server already has needs neither (ledger.ts).
-    let needed = true;
-    const durable = stillNeeded === undefined ? true : async () => (needed = await stillNeeded());
-    let written = writeFileAtomicAsync(file, pieces, { durable, syncFolder: false, fsynced }).then(
-      () => (needed ? this.#outboxSync.join() : undefined),
-    );
+    const inOutbox = async (): Promise<KeptIn> => {
+      await writeFileAtomicAsync(file, pieces, { syncFolder: false, fsynced });
+      await this.#outboxSync.join();
+      return 'outbox';
+    };
+    let written: Promise<KeptIn>;
+    if (stillNeeded === undefined) {
+      written = inOutbox();
+    } else {
+      written = stillNeeded().then(async (needed) => {
+        if (needed) return inOutbox();
+        await this.keepDone(entry);
+        return 'done';
+      });
+    }
     if (!('json' in body)) {
       const spooled = body.output.file;
       written = written.finally(() => rmSync(spooled, { force: true }));
@@ -281,12 +293,12 @@ export class Outbox {
       if (missingIsFine && code === 'ENOENT') return undefined;
       if (code !== undefined) throw error; // a file system error, not a corrupt file
       if (neverReachedTheDisk(file)) {
-        // Only a copy that skipped its fsync (its result answered first: ledger.ts) can be left
-        // so by a power cut; an fsynced one is whole. That result is the server's already.
+        // Only a copy never fsynced can be left so by a power cut (done/'s: the server has its
+        // result); an fsynced one is whole. Nothing in it to keep or to look at.
         rmSync(file, { force: true });
         this.#options.log.warn(
           { file },
-          `removed ${file}: a power cut left it empty (its result had reached the server before it needed to be on disk)`,
+          `removed ${file}: a power cut left it empty (a copy of a result the server has, never fsynced)`,
         );
         return undefined;
       }

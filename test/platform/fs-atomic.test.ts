@@ -49,52 +49,6 @@ for (const [name, write] of Object.entries(writers)) {
   });
 }
 
-describe('durable as a question (writeFileAtomicAsync)', () => {
-  test('asked once the bytes are written: "no" makes no fsync, "yes" the file\'s; whole either way', async () => {
-    const dir = tempDir();
-    const made: string[] = [];
-    const fsynced = (what: 'file' | 'folder') => made.push(what);
-    const seenWhenAsked: string[] = [];
-    const asking = (answer: boolean) => async () => {
-      const temp = readdirSync(dir).find((name) => name.endsWith('.tmp')) ?? '';
-      seenWhenAsked.push(readFileSync(join(dir, temp), 'utf8'));
-      return answer;
-    };
-    await writeFileAtomicAsync(join(dir, 'no.json'), 'not needed', {
-      durable: asking(false),
-      fsynced,
-    });
-    assert.deepEqual(
-      made,
-      [],
-      'no fsync, and none of the folder: a question leaves that to the caller',
-    );
-    await writeFileAtomicAsync(join(dir, 'yes.json'), 'needed', { durable: asking(true), fsynced });
-    assert.deepEqual(made, ['file']);
-    assert.deepEqual(
-      seenWhenAsked,
-      ['not needed', 'needed'],
-      'asked with the bytes in the temp file',
-    );
-    assert.equal(readFileSync(join(dir, 'no.json'), 'utf8'), 'not needed');
-    assert.equal(readFileSync(join(dir, 'yes.json'), 'utf8'), 'needed');
-    assert.deepEqual(readdirSync(dir).sort(), ['no.json', 'yes.json']);
-  });
-
-  test('a sync write cannot wait for an answer: it fsyncs', () => {
-    const dir = tempDir();
-    const made: string[] = [];
-    let asked = false;
-    const durable = async () => {
-      asked = true;
-      return false;
-    };
-    writeFileAtomic(join(dir, 'a.json'), 'data', { durable, fsynced: (what) => made.push(what) });
-    assert.equal(asked, false);
-    assert.deepEqual(made, ['file']);
-  });
-});
-
 describe('FolderSync', () => {
   /** Descriptors this process holds on `dir` now (Linux: /proc/self/fd). */
   const heldOn = (dir: string) =>

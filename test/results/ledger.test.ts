@@ -4,7 +4,7 @@
  * and where its file is at each step.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/platform/log.ts';
@@ -131,7 +131,7 @@ describe('the result ledger', () => {
     assert.equal(reopened.get(R1)?.state, 'pending');
   });
 
-  describe('the fsyncs a new result skips once the server has it', () => {
+  describe('no outbox file for a result the server has first', () => {
     /** A ledger on a real outbox whose fsyncs are counted; `answerWaitMs` as the test needs. */
     function counted(answerWaitMs: number) {
       const dataDir = tempDir();
@@ -147,7 +147,7 @@ describe('the result ledger', () => {
     }
     let next = 0;
     const newId = () => `bbbbbbbb-0000-0000-0000-${String(++next).padStart(12, '0')}`;
-    /** Added, sent and answered at once: the answer comes before the write asks. */
+    /** Added, sent and answered at once (in well under any wait). */
     async function answeredAtOnce(ledger: ResultLedger) {
       const id = newId();
       const life = ledger.add(`t-${id}`, body(id));
@@ -155,45 +155,63 @@ describe('the result ledger', () => {
       await ledger.answered(id);
       return life;
     }
+    /** ANSWERS_SEEN quick answers: the server counts as quick. Their fsyncs are forgotten. */
+    async function quick(ledger: ResultLedger, made: string[]) {
+      for (let i = 0; i < ANSWERS_SEEN; i++) await answeredAtOnce(ledger);
+      made.length = 0;
+    }
+    /** The outbox/ folder's entries, watched while a write goes on (fs.watch: every rename). */
+    function watchOutbox(dataDir: string) {
+      const seen = new Set<string>();
+      const watcher = watch(join(dataDir, 'outbox'), (_event, name) => {
+        if (name !== null) seen.add(name);
+      });
+      return { seen, close: () => watcher.close() };
+    }
 
-    test('answered before its fsync: none made, its copy in done/, nothing left in outbox/', async () => {
-      const { dataDir, made, ledger } = counted(5);
-      const life = await answeredAtOnce(ledger);
-      assert.equal(await life.written, true);
-      assert.deepEqual(made, []);
-      assert.deepEqual(readdirSync(join(dataDir, 'outbox')), []);
-      assert.equal(ledger.storedResult(life.taskId)?.body.resultId, life.resultId);
-    });
-
-    test('not answered yet, the server not known to answer quickly: fsynced at once (file, folder)', async () => {
-      const { made, ledger } = counted(60_000);
+    test('the server not known to answer quickly: the outbox file is written and fsynced at once', async () => {
+      const { dataDir, made, ledger } = counted(60_000);
+      const first = await answeredAtOnce(ledger);
+      assert.equal(await first.written, true);
+      assert.deepEqual(made, ['file', 'folder'], 'no answers seen yet: no wait, as always');
+      assert.deepEqual(
+        readdirSync(join(dataDir, 'outbox')),
+        [],
+        'answered: its file went to done/',
+      );
       const id = newId();
       const life = ledger.add(`t-${id}`, body(id));
       assert.equal(await life.written, true, 'over without waiting for an answer (60 s)');
-      assert.deepEqual(made, ['file', 'folder']);
-      ledger.sending(id);
-      ledger.kept(id);
-      assert.equal(ledger.pending()[0]?.body.resultId, id);
+      assert.deepEqual(made, ['file', 'folder', 'file', 'folder']);
+      assert.deepEqual(readdirSync(join(dataDir, 'outbox')), [`${id}.json`]);
     });
 
-    test('while answers are quick, the write waits for one: skipped if it comes, fsynced if not', async () => {
-      const { made, ledger } = counted(400);
-      for (let i = 0; i < ANSWERS_SEEN; i++) await answeredAtOnce(ledger);
-      assert.deepEqual(made, []);
-      // Answered 50 ms after it was added (well within 400): its write waited, and skips both.
-      const soon = newId();
-      const waited = ledger.add(`t-${soon}`, body(soon));
-      ledger.sending(soon);
+    test('answered within the wait: no outbox file, no fsync; done/ has it for a re-delivery', async () => {
+      const { dataDir, made, ledger } = counted(400);
+      await quick(ledger, made);
+      const outboxSeen = watchOutbox(dataDir);
+      const id = newId();
+      const life = ledger.add(`t-${id}`, body(id));
+      ledger.sending(id);
       let over = false;
-      void waited.written.then(() => {
+      void life.written.then(() => {
         over = true;
       });
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(over, false, 'the write waits for the answer');
-      await ledger.answered(soon);
-      assert.equal(await waited.written, true);
+      await ledger.answered(id);
+      assert.equal(await life.written, true);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // fs.watch's events, if any
+      outboxSeen.close();
       assert.deepEqual(made, []);
-      // No answer: fsynced once the wait is over, and the result stays unsent.
+      assert.deepEqual([...outboxSeen.seen], [], 'nothing was ever written in outbox/');
+      assert.equal(ledger.storedResult(`t-${id}`)?.body.resultId, id);
+      assert.equal(ledger.get(id), undefined, 'gone from the ledger');
+    });
+
+    test('no answer within the wait: written and fsynced then; the waiting stops until answers are quick again', async () => {
+      const { dataDir, made, ledger } = counted(400);
+      await quick(ledger, made);
       const late = newId();
       const started = performance.now();
       const unanswered = ledger.add(`t-${late}`, body(late));
@@ -201,32 +219,39 @@ describe('the result ledger', () => {
       assert.ok(performance.now() - started >= 390, 'the write waited out the 400 ms');
       assert.deepEqual(made, ['file', 'folder']);
       assert.equal(ledger.get(late)?.state, 'pending');
-      // No answer in time counts as a slow one: the server no longer counts as quick, nobody waits.
+      assert.deepEqual(readdirSync(join(dataDir, 'outbox')), [`${late}.json`]);
+      // No answer in time counts as a slow one: nobody waits now.
       const id = newId();
       const life = ledger.add(`t-${id}`, body(id));
       const before = performance.now();
       assert.equal(await life.written, true);
       assert.ok(performance.now() - before < 390, 'fsynced without waiting');
       assert.deepEqual(made, ['file', 'folder', 'file', 'folder']);
+      // The late one's answer: its outbox file goes to done/ as always.
+      ledger.sending(late);
+      await ledger.answered(late);
+      assert.deepEqual(readdirSync(join(dataDir, 'outbox')), [`${id}.json`]);
+      assert.equal(ledger.storedResult(`t-${late}`)?.body.resultId, late);
       // Quick answers again, ANSWERS_SEEN of them: the writes wait again.
-      for (let i = 0; i < ANSWERS_SEEN; i++) await answeredAtOnce(ledger);
+      await quick(ledger, made);
       const again = newId();
       const waitedAgain = ledger.add(`t-${again}`, body(again));
       ledger.sending(again);
       setTimeout(() => void ledger.answered(again), 20);
       assert.equal(await waitedAgain.written, true);
-      assert.equal(made.length, 4, 'skipped: no more fsyncs');
+      assert.deepEqual(made, [], 'answered within the wait: no fsync');
     });
 
-    test('a refusal or a "keep it" is no reason to skip: fsynced, without waiting', async () => {
-      const { made, ledger } = counted(60_000);
-      for (let i = 0; i < ANSWERS_SEEN; i++) await answeredAtOnce(ledger);
+    test('a refusal or a "keep it" ends the wait: the outbox file is written and fsynced', async () => {
+      const { dataDir, made, ledger } = counted(60_000);
+      await quick(ledger, made);
       const kept = newId();
       const life = ledger.add(`t-${kept}`, body(kept));
       ledger.sending(kept);
       setTimeout(() => ledger.kept(kept), 20);
       assert.equal(await life.written, true, 'over at the answer, not after 60 s');
       assert.deepEqual(made, ['file', 'folder']);
+      assert.deepEqual(readdirSync(join(dataDir, 'outbox')), [`${kept}.json`]);
       const refused = newId();
       const other = ledger.add(`t-${refused}`, body(refused));
       ledger.sending(refused);
@@ -235,6 +260,7 @@ describe('the result ledger', () => {
       assert.equal(await other.written, true);
       assert.deepEqual(made, ['file', 'folder', 'file', 'folder']);
       assert.ok(keptIn.endsWith(`${refused}.json`));
+      assert.ok(existsSync(keptIn), 'kept in rejected/');
     });
   });
 });
