@@ -124,7 +124,9 @@ export async function runWorker(app: AppContext): Promise<number> {
       retentionMs: settings.resultRetentionMs,
       log,
     });
-    const ledger = new ResultLedger(outbox, settings.outboxMax).open();
+    const ledger = new ResultLedger(outbox, settings.outboxMax, {
+      answerWaitMs: settings.resultAnswerWaitMs,
+    }).open();
     const delivery = new ResultDelivery({
       ledger,
       client,

@@ -143,6 +143,16 @@ export const RESULT_RETENTION = 86_400;
 /** Most results waiting in the outbox; when full the worker stops claiming until some are sent. @default 1000 */
 export const OUTBOX_MAX = 1000;
 
+/**
+ * Seconds a new result waits for the server's answer before its outbox file is written, while
+ * the server's latest answers all came within it: a result the server has by then gets no
+ * outbox file and no fsync, only done/'s copy (docs/reliability.md, "No outbox file for a result
+ * the server already has"). Until written or answered a result counts toward the CONCURRENCY +
+ * PREFETCH results the loop lets wait for their write, so a long wait slows short tasks down.
+ * 0 = never wait: every result's outbox file written and fsynced at once. @default 0.005
+ */
+export const RESULT_ANSWER_WAIT = 0.005;
+
 /** Seconds between checks for a new release. @default 3600 */
 export const UPDATE_CHECK_INTERVAL = 3600;
 

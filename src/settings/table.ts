@@ -196,6 +196,15 @@ export const SETTINGS = {
     'seconds a result is kept to answer re-deliveries',
   ),
   OUTBOX_MAX: row('outboxMax', count(1, 1_000_000), 'most unsent results before claiming pauses'),
+  RESULT_ANSWER_WAIT: row(
+    'resultAnswerWaitMs',
+    z.coerce
+      .number({ error: 'a number of seconds from 0 to 1' })
+      .min(0, 'a number of seconds from 0 to 1')
+      .max(1, 'a number of seconds from 0 to 1')
+      .transform(ms),
+    "seconds a new result waits for the server's answer before its outbox write, while answers come that fast (0 = never)",
+  ),
   UPDATE_CHECK_INTERVAL: row(
     'updateCheckIntervalMs',
     seconds(1).transform(ms),
