@@ -308,7 +308,7 @@ export class ResultLedger {
    * Asked by a new result's write before it starts: does it still need its outbox file? Not once
    * the server has the result (2xx or 409): that file only ever stood for a result the server
    * might not have, and done/'s copy (written instead) is never fsynced. While the server answers
-   * quickly (the latest ANSWERS_SEEN answers within ANSWER_WAIT_MS), the write waits up to that
+   * quickly (the latest ANSWERS_SEEN answers within `answerWaitMs`), the write waits up to that
    * for the answer (none in time counts as a slow one); else at once, the outbox file is written
    * and fsynced as always, as it is after any other answer. What a kill or a power cut meanwhile
    * costs is what it costs while the file is written: the task runs again (docs/reliability.md,

@@ -2,7 +2,8 @@
  * Results on disk until the server has them, and the once-per-task store: storage only. What a
  * result goes through, and when, is ./ledger.ts's (its states) and ./delivery.ts's (its sends).
  *
- * outbox/<resultId>.json   unsent results; removed when the server answered 2xx or 409
+ * outbox/<resultId>.json   unsent results; removed when the server answered 2xx or 409 (one
+ *                          answered before it was written never gets one: ./ledger.ts)
  * done/<task key>.json     every result produced, by task id, kept RESULT_RETENTION (once per task)
  * rejected/<resultId>.json results the server refused, with its answer: kept, never deleted silently
  * corrupt/                 unreadable files (a torn write), moved aside for a person to look at
