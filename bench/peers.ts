@@ -111,18 +111,29 @@ async function hivePerTaskQueuedWithCpu(
 }
 
 /**
- * QUEUED echo tasks handled by bench/peers/protocol-client.mjs (claim, then post the result, with
- * nothing run or kept): milliseconds per task, first result recorded to last, as for the worker.
+ * QUEUED tasks handled by a bare undici client, nothing run or kept: protocol version 1 (claim,
+ * then post the result: two requests a task) or 1.1 (each result's answer brings the next task: one
+ * request a task, as our worker with one slot). Milliseconds per task, first result recorded to
+ * last, as for the worker.
  */
-async function protocolFloorPerTask(admin: AdminClient, url: string): Promise<number> {
-  const prefix = 'protocol-';
-  for (let i = 0; i < QUEUED; i++)
-    await admin.enqueue({ id: `${prefix}${i}`, type: 'echo', payload: i });
-  const client = spawn(
-    process.execPath,
-    [join(ROOT, 'bench', 'peers', 'protocol-client.mjs'), url, String(QUEUED)],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+async function protocolFloorPerTask(
+  admin: AdminClient,
+  url: string,
+  protocol: '1' | '1.1' = '1',
+): Promise<number> {
+  // Version 1: bench/peers/protocol-client.mjs on echo tasks. 1.1: bench/server-share.ts's client,
+  // one request a task (each result's answer carries the next task), on a type of its own.
+  const prefix = protocol === '1' ? 'protocol-' : 'protocol-next-';
+  const type = protocol === '1' ? 'echo' : 'floor-next';
+  for (let i = 0; i < QUEUED; i++) await admin.enqueue({ id: `${prefix}${i}`, type, payload: i });
+  const args =
+    protocol === '1'
+      ? [join(ROOT, 'bench', 'peers', 'protocol-client.mjs'), url, String(QUEUED)]
+      : [join(ROOT, 'bench', 'server-share.ts'), '--client', url, type, 'next'];
+  const client = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   onCleanup(() => stopProcess(client));
   await new Promise((resolve) => client.once('exit', resolve));
   const received = (await admin.tasks())
@@ -254,6 +265,7 @@ async function main(): Promise<void> {
     : undefined;
   server.setProtocol('1.1');
   const protocolPerTask = await protocolFloorPerTask(admin, server.url);
+  const protocol11PerTask = await protocolFloorPerTask(admin, server.url, '1.1');
   figures.push(
     {
       name: `per task, ${QUEUED} queued, reused processes (${REUSE_NAME}=${REUSE_VALUE})`,
@@ -305,6 +317,14 @@ async function main(): Promise<void> {
       floorValue: perTask(protocolPerTask),
       ...(reusedPerTask === undefined ? {} : { ratio: reusedPerTask / protocolPerTask }),
       target: "(for the record: the server's own share of each task)",
+    },
+    {
+      name: `per task, ${QUEUED} queued, reused processes, against the protocol 1.1 floor`,
+      value: reusedPerTask === undefined ? '—' : perTask(reusedPerTask),
+      floor: 'a bare undici client posting results whose answers bring the next task (1.1-c)',
+      floorValue: perTask(protocol11PerTask),
+      ...(reusedPerTask === undefined ? {} : { ratio: reusedPerTask / protocol11PerTask }),
+      target: '(for the record: what the worker adds over the protocol it speaks)',
     },
     fresh.figure,
     {
