@@ -17,12 +17,9 @@ import type { EncodedResult } from '../wire/protocol.ts';
 import type { KeptIn, Outbox, OutboxEntry } from './outbox.ts';
 
 /**
- * Longest a new result's outbox write waits for the server's answer, which makes the file
- * unneeded (`#stillNeeded`): only while the latest ANSWERS_SEEN answers all came within it. The
- * worker's is RESULT_ANSWER_WAIT (src/config.ts); this is the default for other users of the ledger.
+ * How many of the latest answers say whether the server answers quickly enough for a new result's
+ * outbox write to wait for its answer (`#stillNeeded`; how long: RESULT_ANSWER_WAIT, src/config.ts).
  */
-export const ANSWER_WAIT_MS = 5;
-/** How many of the latest answers say whether the server answers within ANSWER_WAIT_MS. */
 export const ANSWERS_SEEN = 8;
 
 export type ResultState = 'written' | 'pending' | 'sending' | 'kept' | 'answered' | 'refused';
@@ -81,8 +78,11 @@ export class ResultLedger {
 
   readonly #answerWaitMs: number;
 
-  /** `answerWaitMs`: RESULT_ANSWER_WAIT in the worker; 0 = never wait (every outbox file at once). */
-  constructor(outbox: Outbox, maxEntries: number, { answerWaitMs = ANSWER_WAIT_MS } = {}) {
+  /**
+   * `answerWaitMs`: the worker passes RESULT_ANSWER_WAIT (its one default, in src/config.ts);
+   * without it, 0: never wait, every outbox file written at once.
+   */
+  constructor(outbox: Outbox, maxEntries: number, { answerWaitMs = 0 } = {}) {
     this.#outbox = outbox;
     this.#maxEntries = maxEntries;
     this.#answerWaitMs = answerWaitMs;
