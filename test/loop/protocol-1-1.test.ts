@@ -146,8 +146,12 @@ describe('protocol 1.1 in the worker', () => {
     const { code } = await w.stop('SIGTERM');
     assert.equal(code, 0);
     assert.doesNotMatch(w.output(), /WARN|ERROR/, 'a clean stop says nothing alarming');
-    assert.match(w.output(), /gave back 3 held task\(s\) not started \(shutdown\)/);
-    assert.equal(seen(/^POST \/api\/tasks\/[^/]+\/release 20/).length, 3);
+    // PREFETCH 3 holds 3 while drain-0 took under HOLD_BUDGET_MS / 3; a slow first task (a cold
+    // process on a busy machine) holds fewer (prefetchNow). Either way each held one is given back.
+    const gaveBack = /gave back (\d) held task\(s\) not started \(shutdown\)/.exec(w.output());
+    const held = Number(gaveBack?.[1]);
+    assert.ok(held >= 1 && held <= 3, w.output());
+    assert.equal(seen(/^POST \/api\/tasks\/[^/]+\/release 20/).length, held);
     // The given-back tasks are queued again with no attempt counted; another worker runs them.
     const next = startWorker({ serverUrl: server.url });
     try {
