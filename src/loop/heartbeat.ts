@@ -4,6 +4,7 @@
  */
 import { sleep } from '../platform/backoff.ts';
 import type { Logger } from '../platform/log.ts';
+import { clampTimerMs } from '../platform/timers.ts';
 import type { HiveClient } from '../wire/hive-client.ts';
 import { type HeartbeatRequest, isWithinBounds } from '../wire/protocol.ts';
 
@@ -21,21 +22,35 @@ export interface HeartbeatOptions {
   log: Logger;
 }
 
-/** Starts beating; the returned function stops it (and waits for a beat in flight). */
+/**
+ * Starts beating; the returned function stops it (and waits for a beat in flight). Until the first
+ * beat is due there is only its timer: a task that ends sooner (most short ones) costs no more.
+ */
 export function startHeartbeats(options: HeartbeatOptions): () => Promise<void> {
-  const stop = new AbortController();
-  const loop = beat(options, stop.signal);
+  let stop: AbortController | undefined;
+  let loop: Promise<void> | undefined;
+  const first = setTimeout(
+    () => {
+      stop = new AbortController();
+      loop = beat(options, stop.signal);
+    },
+    clampTimerMs(beatEveryMs(options.leaseSec)),
+  );
   return async () => {
-    stop.abort('stopped'); // a reason given: abort() alone makes a DOMException, a stack trace each
+    clearTimeout(first);
+    stop?.abort('stopped'); // a reason given: abort() alone makes a DOMException, a stack trace each
     await loop;
   };
 }
 
+const beatEveryMs = (leaseSec: number) => (leaseSec * 1000) / 3;
+
+/** Beats from the first one due, then every leaseSec/3 (the lease as the server last set it). */
 async function beat(options: HeartbeatOptions, stop: AbortSignal): Promise<void> {
   let leaseSec = options.leaseSec;
   let ignoredLeaseSec: number | undefined;
-  while (!stop.aborted) {
-    await sleep((leaseSec * 1000) / 3, stop);
+  for (let first = true; !stop.aborted; first = false) {
+    if (!first) await sleep(beatEveryMs(leaseSec), stop);
     if (stop.aborted) return;
     const progress = options.progress();
     const body: HeartbeatRequest = {

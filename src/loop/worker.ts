@@ -54,6 +54,8 @@ export class Worker {
       max: () => this.#nextMax(),
       took: (tasks, asked) => this.#took(tasks, asked),
     });
+    // One listener for the worker's life, not one a wait: a stop ends the loop's wait.
+    this.#stopping.signal.addEventListener('abort', () => this.#wake?.(), { once: true });
   }
 
   async run(): Promise<RunEnd> {
@@ -146,24 +148,21 @@ export class Worker {
    * result's answer comes (1.1-c), or the worker stops.
    */
   async #nextEvent(): Promise<void> {
-    const { signal } = this.#stopping;
-    if (signal.aborted) return;
-    let onAbort: (() => void) | undefined;
-    const woken = new Promise<void>((resolve) => {
-      onAbort = () => resolve();
-      this.#wake = onAbort;
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    const waited = new AbortController(); // the wait for a result's next tasks is bounded
+    if (this.#stopping.signal.aborted) return;
+    // Woken by a handling's end (#startTask), tasks or an answer (#took), a stop (the constructor's
+    // listener), the ledger, or the bound on the wait for a result's next tasks. One promise and
+    // at most one timer a wait: this runs a few times a task.
+    const waitMs = this.#held.nextWaitMs();
+    let bound: NodeJS.Timeout | undefined;
     try {
-      const running = [...this.#handling].map((handling) => handling.done);
-      const waitMs = this.#held.nextWaitMs();
-      const bound = waitMs > 0 ? [sleep(waitMs, waited.signal)] : [];
-      await Promise.race([...running, this.#deps.ledger.writeOver(), woken, ...bound]);
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        void this.#deps.ledger.writeOver().then(resolve);
+        if (waitMs > 0) bound = setTimeout(resolve, waitMs);
+      });
     } finally {
-      waited.abort('over'); // a reason given: abort() alone makes a DOMException each time
+      clearTimeout(bound);
       this.#wake = undefined;
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -224,6 +223,7 @@ export class Worker {
         .finally(() => {
           clearTimeout(handling.graceTimer);
           this.#handling.delete(handling);
+          this.#wake?.();
         }),
     };
     this.#handling.add(handling);
