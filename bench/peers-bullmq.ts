@@ -1,15 +1,15 @@
 /**
  * The BullMQ side of `npm run bench:peers`: a private redis-server (Debian's) on 127.0.0.1, and
  * BullMQ's sandboxed worker (bench/peers/bullmq-worker.mjs, its own process) fed through BullMQ's
- * public Queue API. Every time is taken from what BullMQ itself records on a job (`timestamp`,
- * `processedOn`, `finishedOn`, milliseconds), as the Hive side's come from what the reference
- * server records.
+ * public Queue API. Every time is taken from what BullMQ and Redis record (a job's `finishedOn`,
+ * the `completed` event's stream entry), as the Hive side's come from what the reference server
+ * records.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Job, Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ROOT } from '../scripts/build.ts';
 import { tempDir } from '../test/helpers/worker.ts';
@@ -168,14 +168,28 @@ export class BullmqSide {
 
   /**
    * One job added to the idle worker on `queueName`: milliseconds from just before the add (the
-   * bench's clock) to the job's `finishedOn` (the worker's, recorded with the result in Redis).
+   * bench's clock) to its completion recorded in Redis (the `completed` event's stream entry,
+   * stamped with Redis's clock when moveToFinished ran), as the Hive side's ends when the server
+   * records the result. Not the job's `finishedOn`: BullMQ's worker stamps that before it sends the
+   * completion, so it would leave BullMQ's send and Redis's write out of BullMQ's figure.
    */
   async oneTask(queue: Queue, events: QueueEvents, data: number): Promise<number> {
-    const before = Date.now();
-    const job = await queue.add('echo', data);
-    await job.waitUntilFinished(events, 30_000);
-    const done = await Job.fromId(queue, job.id ?? '');
-    return (done?.finishedOn ?? Number.NaN) - before;
+    const recordedAt = new Map<string, number>();
+    const onCompleted = ({ jobId }: { jobId: string }, id: string) => {
+      recordedAt.set(jobId, Number(id.split('-')[0]));
+    };
+    events.on('completed', onCompleted); // before the add: the event cannot come first
+    try {
+      const before = Date.now();
+      const job = await queue.add('echo', data);
+      await job.waitUntilFinished(events, 30_000);
+      // waitUntilFinished hears the job's own event, emitted just after the one heard here.
+      const at = recordedAt.get(job.id ?? '');
+      if (at === undefined) throw new Error(`BullMQ: no completed event for job ${job.id}`);
+      return at - before;
+    } finally {
+      events.off('completed', onCompleted);
+    }
   }
 
   events(queueName: string): QueueEvents {

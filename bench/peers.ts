@@ -365,7 +365,7 @@ async function main(): Promise<void> {
     {
       name: `one task reaching an idle worker, end to end (enqueued → result recorded)${canReuse ? `, reused processes (${REUSE_NAME}=${REUSE_VALUE})` : ''}`,
       value: ms(hiveEndToEnd),
-      floor: 'BullMQ sandboxed (add → finishedOn)',
+      floor: 'BullMQ sandboxed (add → completion recorded in Redis)',
       floorValue: ms(bullEndToEnd),
       ratio: hiveEndToEnd.median / bullEndToEnd.median,
       target: '≤ 1.0× BullMQ sandboxed',
