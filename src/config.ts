@@ -149,9 +149,11 @@ export const OUTBOX_MAX = 1000;
  * outbox file and no fsync, only done/'s copy (docs/reliability.md, "No outbox file for a result
  * the server already has"). Until written or answered a result counts toward the CONCURRENCY +
  * PREFETCH results the loop lets wait for their write, so a long wait slows short tasks down.
- * 0 = never wait: every result's outbox file written and fsynced at once. @default 0.005
+ * 10 ms: a busy local server's answers come in 2.5–4 ms (median), 4–7 ms (p90), 6–13 ms (p99)
+ * (docs/performance.md, session 12). 0 = never wait: every result's outbox file written and
+ * fsynced at once. @default 0.01
  */
-export const RESULT_ANSWER_WAIT = 0.005;
+export const RESULT_ANSWER_WAIT = 0.01;
 
 /** Seconds between checks for a new release. @default 3600 */
 export const UPDATE_CHECK_INTERVAL = 3600;
