@@ -40,9 +40,14 @@ export function runTaskChild(registry: TaskRegistry): Promise<void> {
       if (process.send === undefined || !process.connected) return resolve();
       process.send(message, undefined, {}, () => resolve());
     });
-  // The task's output leaves before its result: the parent takes the result as the output's end.
+  /** stdout and stderr's byte counts when the running task's run message came. */
+  let atRun = stdioWritten();
+  // The task's output leaves before its result, which says how much it was: the parent takes the
+  // result as the output's end once it has read that much.
   const send: Send = (message) =>
-    message.type === 'result' ? flushStdio().then(() => sendNow(message)) : sendNow(message);
+    message.type === 'result'
+      ? flushStdio().then(() => sendNow(withStdioBytes(message, atRun)))
+      : sendNow(message);
   /** The task running now: one at a time, each with an AbortSignal of its own. */
   let running: AbortController | undefined;
   return new Promise((resolve) => {
@@ -55,6 +60,7 @@ export function runTaskChild(registry: TaskRegistry): Promise<void> {
         return;
       }
       if (running !== undefined) return; // the parent sends a run only after `ready`
+      atRun = stdioWritten();
       const controller = new AbortController();
       running = controller;
       const isolation = message.reuse === true ? isolateTask() : undefined;
@@ -178,6 +184,23 @@ function taskLogger(send: Send): TaskLogger {
 
 function clampPercent(percent: number): number | undefined {
   return Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : undefined;
+}
+
+type StdioBytes = { stdout: number; stderr: number };
+
+/** Bytes written to stdout and stderr so far (pipes count them); undefined where they do not. */
+function stdioWritten(): StdioBytes | undefined {
+  const stdout = (process.stdout as { bytesWritten?: unknown }).bytesWritten;
+  const stderr = (process.stderr as { bytesWritten?: unknown }).bytesWritten;
+  return typeof stdout === 'number' && typeof stderr === 'number' ? { stdout, stderr } : undefined;
+}
+
+/** The result with what its task wrote since `atRun` (flushed: all of it is in the pipes). */
+function withStdioBytes(message: ChildMessage, atRun: StdioBytes | undefined): ChildMessage {
+  const now = stdioWritten();
+  if (message.type !== 'result' || now === undefined || atRun === undefined) return message;
+  const stdioBytes = { stdout: now.stdout - atRun.stdout, stderr: now.stderr - atRun.stderr };
+  return { ...message, stdioBytes };
 }
 
 /**

@@ -146,21 +146,23 @@ class TaskProcess {
       case 'progress':
         this.#options.onProgress?.({ percent: message.percent, message: message.message });
         break;
-      case 'result':
-        if (this.#result === undefined && this.#stopReason === undefined) {
-          this.#result = message;
-          void this.#settleThenFinish();
-        }
+      case 'result': {
+        const isFirst = this.#result === undefined && this.#stopReason === undefined;
+        if (isFirst) this.#result = message;
         // The child exits by itself once the result is sent; one that lingers is killed. A kept
         // one is handed back by #finish (clearing this timer), or retired at once if stopped.
         if (this.#hold?.keep === true && this.#stopReason !== undefined) this.#kill();
         else this.#timers.push(setTimeout(() => this.#kill(), this.#options.killGraceMs));
+        // After the timer: with all its output read, the task finishes here and now.
+        if (isFirst) void this.#settleThenFinish();
         break;
+      }
     }
   }
 
   #sendRun(): void {
     this.#runSent = true;
+    this.#output.countFromRun();
     if (this.#hold !== undefined) this.#hold.started.ready = false;
     void this.#spool.runFields(this.#task).then(({ payload, spool }) => {
       const { id, type, attempt } = this.#task;
@@ -198,17 +200,25 @@ class TaskProcess {
   }
 
   /**
-   * The child flushed its output before its result: read the pipes until a turn brings no more,
-   * then finish without waiting for its exit (docs/performance.md).
+   * The child flushed its output before its result, and the result says how many bytes of each
+   * stream that was: once that much is read, the task's output is all in (most often at once).
+   * Without the count (streams that cannot count), or short of it, read the pipes until a turn
+   * brings no more, then finish without waiting for its exit (docs/performance.md). What the
+   * task's own child processes wrote to the inherited pipes before the result is read before it
+   * (the kernel reports the pipes ready in the order they became so).
    */
   async #settleThenFinish(): Promise<void> {
+    const told = this.#result?.stdioBytes;
+    const allRead = () => told !== undefined && this.#output.hasRead(told);
     const turn = () => new Promise((resolve) => setImmediate(resolve));
-    let seen: number;
-    do {
-      seen = this.#output.chunks;
-      await turn();
-      await turn();
-    } while (seen !== this.#output.chunks && !this.#finished);
+    if (!allRead()) {
+      let seen: number;
+      do {
+        seen = this.#output.chunks;
+        await turn();
+        await turn();
+      } while (seen !== this.#output.chunks && !this.#finished && !allRead());
+    }
     // A kept process goes back to the pool now, still undoing its task (#isUnfitReused).
     this.#finish(null, null);
   }

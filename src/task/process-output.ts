@@ -19,9 +19,21 @@ export class ProcessOutput {
   readonly stderrTail: string[] = [];
   /** Chunks read so far, from both streams. */
   chunks = 0;
+  /** Bytes read from each stream since the task's run message went (`countFromRun`). */
+  #bytes = { info: 0, error: 0 };
 
   constructor(tail: LogTail) {
     this.#tail = tail;
+  }
+
+  /** The run message is going: output from here on is the task's. */
+  countFromRun(): void {
+    this.#bytes = { info: 0, error: 0 };
+  }
+
+  /** Whether this much of stdout and stderr (in bytes) has been read since the run message. */
+  hasRead(bytes: { stdout: number; stderr: number }): boolean {
+    return this.#bytes.info >= bytes.stdout && this.#bytes.error >= bytes.stderr;
   }
 
   /** Reads `stream` as lines of `level`; `listen` registers the listeners (undone by its owner). */
@@ -31,6 +43,9 @@ export class ProcessOutput {
     stream.setEncoding('utf8');
     listen(stream, 'data', (chunk: string) => {
       this.chunks++;
+      // Decoded text: as many bytes as arrived once its characters are whole (a byte that is not
+      // UTF-8 counts 3, as its replacement): never fewer, so a count reached is all of it.
+      this.#bytes[level] += Buffer.byteLength(chunk);
       const lines = (pending + chunk).split('\n');
       pending = lines.pop() ?? '';
       if (pending.length > MAX_PARTIAL_LINE) pending = pending.slice(0, 4096);

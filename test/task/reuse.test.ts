@@ -95,6 +95,23 @@ describe('reused task processes', { timeout: 120_000 }, () => {
     assert.deepEqual({ ...second, pid: 0 }, { ...clean, pid: 0 }, 'so is a reused one');
   });
 
+  test('each task’s stdout all reaches its own log, none the next task’s, in one process', async () => {
+    // The result says how many bytes its task wrote (they leave before it): the parent reads that
+    // much, most often already read, and finishes without waiting turns for more.
+    using worker = reusing({ tasksPerProcess: 30 });
+    const pids = new Set<number>();
+    for (let i = 0; i < 10; i++) {
+      const flood = await worker.run('floods', { lines: 150 }); // 150 × 201 bytes
+      assert.equal(flood.status, 'succeeded');
+      assert.equal(flood.logsTruncated, false);
+      assert.equal(flood.logs.length, 150, `task ${i}`);
+      const quiet = await worker.run('whoami');
+      assert.deepEqual(quiet.logs, [], `the task after task ${i}`);
+      pids.add((JSON.parse(quiet.outputJson) as { pid: number }).pid);
+    }
+    assert.equal(pids.size, 1, 'one process ran them all');
+  });
+
   test('no spare starts beside a task whose process comes back; one does beside its last task', async () => {
     using worker = reusing({ tasksPerProcess: 3 });
     /** The pool's spares while a 400 ms task runs (past SPARE_START_DELAY_MS), then its pid. */
