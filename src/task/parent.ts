@@ -204,8 +204,8 @@ class TaskProcess {
    * stream that was: once that much is read, the task's output is all in (most often at once).
    * Without the count (streams that cannot count), or short of it, read the pipes until a turn
    * brings no more, then finish without waiting for its exit (docs/performance.md). What the
-   * task's own child processes wrote to the inherited pipes before the result is read before it
-   * (the kernel reports the pipes ready in the order they became so).
+   * task's own child processes wrote to the inherited pipes is not counted: written before the
+   * result, it was in the pipes first, and is normally read first.
    */
   async #settleThenFinish(): Promise<void> {
     const told = this.#result?.stdioBytes;
